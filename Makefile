@@ -1,0 +1,88 @@
+# support-chat. `make run` serves the demo page, widget and endpoint;
+# `make test` runs every check and test. Both install what they need.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := run
+export PATH := $(HOME)/.cargo/bin:$(PATH)
+
+CARGO := cargo
+WASM_TARGET := wasm32-unknown-unknown
+SITE := target/site
+WASM := target/$(WASM_TARGET)/wasm-release/support_chat_widget.wasm
+# The wasm-bindgen CLI must be exactly the library version in Cargo.lock.
+WASM_BINDGEN_VERSION := $(shell awk '/^name = "wasm-bindgen"$$/ { getline; gsub(/[^0-9.]/, ""); print; exit }' Cargo.lock)
+CHROMIUM := /usr/bin/chromium
+
+.PHONY: run build server widget test lint invariants unit e2e bench setup-rust setup-wasm-bindgen setup-chromium clean
+
+run: build
+	./target/release/support-chat
+
+build: server widget
+
+server:
+	$(CARGO) build --locked --release
+
+# Leptos' cargo-leptos cannot run here, so the widget is built by hand:
+# cargo (wasm-release profile) -> wasm-bindgen --target web -> wasm-opt -Oz.
+widget: setup-rust setup-wasm-bindgen node_modules/.package-lock.json
+	$(CARGO) build --locked -p support-chat-widget --target $(WASM_TARGET) --profile wasm-release
+	$(MAKE) --no-print-directory $(SITE)/pkg/support_chat_widget_bg.wasm $(SITE)/widget.js $(SITE)/widget.css
+
+$(SITE)/pkg/support_chat_widget_bg.wasm: $(WASM)
+	wasm-bindgen --target web --no-typescript --out-dir $(SITE)/pkg $(WASM)
+	node_modules/.bin/wasm-opt -Oz --strip-debug --strip-producers \
+	  --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+	  --enable-mutable-globals --enable-reference-types --enable-multivalue \
+	  $@ -o $@
+
+$(SITE)/widget.js: widget/loader.js
+	@mkdir -p $(SITE)
+	cp $< $@
+
+$(SITE)/widget.css: style/widget.css
+	@mkdir -p $(SITE)
+	cp $< $@
+
+test: lint invariants unit e2e
+
+lint: setup-rust
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --locked --all-targets -- -D warnings
+	$(CARGO) clippy --locked -p support-chat-widget --target $(WASM_TARGET) -- -D warnings
+
+# ARCHITECTURE.md's invariants, checked on the dependency graph.
+invariants:
+	@if $(CARGO) tree --locked -p support-chat-widget --target $(WASM_TARGET) -e normal --prefix none | grep -Eq '^(tokio|axum|hyper|leptos_axum) '; then \
+	  echo "invariant broken: the widget depends on a server crate"; exit 1; fi
+	@if $(CARGO) tree --locked -p support-chat -e normal --depth 1 --prefix none | grep -Eq '^(web-sys|gloo-net) '; then \
+	  echo "invariant broken: the server depends on web-sys directly"; exit 1; fi
+	@echo "invariants hold: the widget has no server crates; the server has no direct web-sys"
+
+unit:
+	$(CARGO) test --locked
+
+e2e: build setup-chromium node_modules/.package-lock.json
+	npx playwright test -c end2end
+
+setup-rust:
+	@rustup target list --installed | grep -qx $(WASM_TARGET) || rustup target add $(WASM_TARGET)
+
+setup-wasm-bindgen:
+	@test -n "$(WASM_BINDGEN_VERSION)" || { echo "wasm-bindgen is missing from Cargo.lock"; exit 1; }
+	@if [ "$$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $(WASM_BINDGEN_VERSION)" ]; then \
+	  echo "installing wasm-bindgen-cli $(WASM_BINDGEN_VERSION) to match Cargo.lock"; \
+	  $(CARGO) install --force wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION) --locked \
+	    || $(CARGO) install --force wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION); \
+	fi
+	@[ "$$(wasm-bindgen --version)" = "wasm-bindgen $(WASM_BINDGEN_VERSION)" ] \
+	  || { echo "wasm-bindgen CLI $$(wasm-bindgen --version) does not match Cargo.lock's $(WASM_BINDGEN_VERSION)"; exit 1; }
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund
+
+setup-chromium:
+	@test -x $(CHROMIUM) || { apt-get update && apt-get install -y chromium; }
+
+clean:
+	rm -rf $(SITE) node_modules end2end/test-results

@@ -1,0 +1,29 @@
+// A stand-in for a customer's website: serves end2end/site/*.html on another
+// origin than the support-chat server, with `{{API}}` replaced by the
+// server's origin. A page may send a Content-Security-Policy header: the
+// first line of the page reading `<!-- csp: ... -->` becomes that header.
+import { createServer } from "node:http";
+import { readFile } from "node:fs/promises";
+import { join, basename } from "node:path";
+
+const port = Number(process.env.SITE_PORT ?? 4000);
+const api = process.env.API_ORIGIN ?? "http://127.0.0.1:3000";
+const root = join(import.meta.dirname, "site");
+
+createServer(async (request, response) => {
+  const path = new URL(request.url, "http://site").pathname;
+  if (path === "/healthz" || path === "/favicon.ico") {
+    response.writeHead(204).end();
+    return;
+  }
+  const name = basename(path === "/" ? "index.html" : path);
+  try {
+    const html = (await readFile(join(root, name), "utf8")).replaceAll("{{API}}", api);
+    const headers = { "content-type": "text/html; charset=utf-8", "cache-control": "no-store" };
+    const csp = html.match(/^<!-- csp: (.*) -->/);
+    if (csp) headers["content-security-policy"] = csp[1].replaceAll("{{API}}", api);
+    response.writeHead(200, headers).end(html);
+  } catch {
+    response.writeHead(404, { "content-type": "text/plain" }).end("not found");
+  }
+}).listen(port, "127.0.0.1", () => console.log(`customer site on http://127.0.0.1:${port}`));

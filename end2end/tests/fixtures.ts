@@ -1,0 +1,50 @@
+import { test as base, expect, type Page, type Locator } from "@playwright/test";
+
+/**
+ * Every test fails on any console error or uncaught page error. A test that
+ * provokes an HTTP error on purpose lists the browser's own "Failed to load
+ * resource" lines it expects in `expectedConsoleErrors`.
+ */
+export const test = base.extend<{ page: Page; expectedConsoleErrors: RegExp[] }>({
+  expectedConsoleErrors: [[], { option: true }],
+  page: async ({ page, expectedConsoleErrors }, use) => {
+    const problems: string[] = [];
+    page.on("console", (message) => {
+      const text = message.text();
+      if (message.type() === "error" && !expectedConsoleErrors.some((re) => re.test(text))) {
+        problems.push(`console error: ${text}`);
+      }
+    });
+    page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
+    await use(page);
+    expect(problems, "the page logged errors").toEqual([]);
+  },
+});
+
+export { expect };
+
+/** The widget's parts; Playwright's CSS locators pierce its open shadow root. */
+export function widget(page: Page) {
+  const host = page.locator("support-chat-widget");
+  return {
+    host,
+    launcher: host.locator("button.launcher"),
+    panel: host.getByRole("dialog"),
+    input: host.getByRole("textbox", { name: "Your message" }),
+    log: host.getByRole("log"),
+    assistantMessages: host.locator(".message.assistant:not(.typing)"),
+    visitorMessages: host.locator(".message.visitor"),
+  };
+}
+
+/** Opens the widget, sends `text` with Enter, and returns the new reply's locator. */
+export async function ask(page: Page, text: string): Promise<Locator> {
+  const w = widget(page);
+  if (!(await w.panel.isVisible())) await w.launcher.click();
+  const before = await w.assistantMessages.count();
+  await w.input.fill(text);
+  await w.input.press("Enter");
+  const reply = w.assistantMessages.nth(before);
+  await expect(reply).toBeVisible();
+  return reply;
+}

@@ -1,0 +1,176 @@
+//! The router, buildable without a socket ([`app`]), and [`serve`], which binds it.
+
+use std::net::SocketAddr;
+use std::num::NonZeroUsize;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, HeaderValue, Method, header};
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use leptos::prelude::*;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::api::CHAT_PATH;
+use crate::assets::{Assets, WIDGET_PREFIX};
+use crate::assistant::{Assistant, KeywordAssistant};
+use crate::config::ServeArgs;
+use crate::demo::DemoPage;
+use crate::error::ApiError;
+use crate::extract::BodyLimit;
+use crate::session::{MemorySessions, SessionLimits, SessionStore};
+use crate::{chat, request_id};
+
+/// Everything a request may need, cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub assistant: Arc<dyn Assistant>,
+    pub sessions: Arc<dyn SessionStore>,
+    pub assets: Assets,
+    pub limits: Limits,
+    pub allowed_origins: Vec<String>,
+    pub public_url: Option<String>,
+}
+
+impl axum::extract::FromRef<AppState> for Assets {
+    fn from_ref(state: &AppState) -> Self {
+        state.assets.clone()
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    pub max_message_chars: usize,
+    pub max_body_bytes: usize,
+}
+
+impl AppState {
+    /// The state `args` describe, with `assets` already loaded.
+    pub fn new(args: &ServeArgs, assets: Assets) -> Self {
+        let sessions = MemorySessions::new(SessionLimits {
+            idle: Duration::from_secs(args.session_idle_minutes * 60),
+            max_turns: args.max_turns,
+            max_sessions: NonZeroUsize::new(args.max_sessions).unwrap_or(NonZeroUsize::MIN),
+        });
+        Self {
+            assistant: Arc::new(KeywordAssistant),
+            sessions: Arc::new(sessions),
+            assets,
+            limits: Limits {
+                max_message_chars: args.max_message_chars,
+                max_body_bytes: args.max_body_bytes,
+            },
+            allowed_origins: args.allowed_origins.clone(),
+            public_url: args.public_url.clone(),
+        }
+    }
+}
+
+const EXPOSED_HEADERS: [HeaderName; 4] = [
+    header::RETRY_AFTER,
+    HeaderName::from_static("ratelimit"),
+    HeaderName::from_static("ratelimit-policy"),
+    request_id::HEADER,
+];
+
+/// Public ring: any origin by default, no credentials; or only the listed ones.
+fn cors(allowed_origins: &[String]) -> CorsLayer {
+    let origins = if allowed_origins.iter().any(|o| o == "*") {
+        AllowOrigin::any()
+    } else {
+        AllowOrigin::list(
+            allowed_origins
+                .iter()
+                .filter_map(|o| HeaderValue::from_str(o.trim()).ok()),
+        )
+    };
+    CorsLayer::new()
+        .allow_origin(origins)
+        .allow_methods([Method::GET, Method::HEAD, Method::POST])
+        .allow_headers([header::CONTENT_TYPE, request_id::HEADER])
+        .expose_headers(EXPOSED_HEADERS)
+        .max_age(Duration::from_secs(24 * 60 * 60))
+}
+
+pub fn app(state: AppState) -> Router {
+    // Leptos renders on the tokio runtime (an `Err` means it is set up already).
+    let _ = any_spawner::Executor::init_tokio();
+    let public_url = state.public_url.clone();
+    let demo = leptos_axum::render_app_to_stream(move || {
+        view! { <DemoPage public_url=public_url.clone() /> }
+    });
+    let chat_routes = Router::new()
+        .route(
+            CHAT_PATH,
+            post(chat::chat).fallback(|| async { ApiError::MethodNotAllowed { allow: "POST" } }),
+        )
+        // Read by `ApiJson` to reject bodies over the limit with a 413 envelope.
+        .layer(DefaultBodyLimit::max(state.limits.max_body_bytes))
+        .layer(axum::Extension(BodyLimit(state.limits.max_body_bytes)))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ));
+    let assets_route = get(crate::assets::serve)
+        .fallback(|| async { ApiError::MethodNotAllowed { allow: "GET, HEAD" } });
+
+    // Layers run outside-in from the last added: request ids first (so every
+    // response and log line has one), then tracing, then CORS (which answers
+    // preflights before anything else counts them), then the nosniff header.
+    Router::new()
+        .route(&format!("{WIDGET_PREFIX}/{{file}}"), assets_route.clone())
+        .route("/{file}", assets_route)
+        .route("/", get(demo))
+        .route("/healthz", get(|| async { axum::Json(serde_json::json!({ "status": "ok" })) }))
+        .fallback(|| async { ApiError::NotFound.into_response() })
+        .merge(chat_routes)
+        .with_state(state.clone())
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(cors(&state.allowed_origins))
+        .layer(TraceLayer::new_for_http().make_span_with(|request: &axum::extract::Request| {
+            let id = request.headers().get(&request_id::HEADER).and_then(|v| v.to_str().ok()).unwrap_or("");
+            tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
+        }))
+        .layer(axum::middleware::from_fn(request_id::middleware))
+}
+
+/// Loads everything `args` names, binds, and serves until SIGINT or SIGTERM,
+/// letting requests in flight finish.
+pub async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let assets = Assets::load(&args.widget_dir, &args.public_dir)?;
+    let state = AppState::new(&args, assets);
+    let listener = tokio::net::TcpListener::bind(args.addr)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", args.addr))?;
+    tracing::info!("listening on http://{}", listener.local_addr()?);
+    axum::serve(
+        listener,
+        app(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let interrupt = async { tokio::signal::ctrl_c().await.ok() };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => signal.recv().await,
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = interrupt => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}

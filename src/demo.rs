@@ -1,0 +1,123 @@
+//! `GET /`: the hosted demo page, rendered on the server with Leptos. It
+//! embeds the widget with the same two tags a customer's site uses, and shows
+//! them for site owners to copy.
+
+use axum::http::request::Parts;
+use leptos::prelude::*;
+
+use crate::assets::WIDGET_PREFIX;
+
+/// The two tags that install the widget on any page, for a server at `base`.
+pub fn embed_snippet(base: &str) -> String {
+    format!(
+        "<link rel=\"stylesheet\" href=\"{base}{WIDGET_PREFIX}/widget.css\">\n\
+         <script src=\"{base}{WIDGET_PREFIX}/widget.js\" defer></script>"
+    )
+}
+
+/// `public_url` when configured, else the origin the visitor used to reach us.
+fn base_url(public_url: Option<&str>, parts: Option<&Parts>) -> String {
+    if let Some(url) = public_url {
+        return url.trim_end_matches('/').to_owned();
+    }
+    let host = parts
+        .and_then(|p| p.headers.get(axum::http::header::HOST))
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| {
+            !h.is_empty()
+                && h.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
+        });
+    host.map_or_else(String::new, |host| format!("http://{host}"))
+}
+
+#[component]
+pub fn DemoPage(public_url: Option<String>) -> impl IntoView {
+    let base = base_url(public_url.as_deref(), use_context::<Parts>().as_ref());
+    let css = format!("{base}{WIDGET_PREFIX}/widget.css");
+    let js = format!("{base}{WIDGET_PREFIX}/widget.js");
+    let snippet = embed_snippet(&base);
+    view! {
+        <!DOCTYPE html>
+        <html lang="en-GB">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <title>"Example Business Finance: funding for UK limited companies"</title>
+                <meta name="description" content="Short-term working capital for UK limited companies, with no personal guarantee." />
+                <link rel="stylesheet" href="/demo.css" />
+                <link rel="stylesheet" href=css />
+                <script src=js defer data-title="Example Business Finance" data-greeting="Hello! Ask me about applying, eligibility or repayments."></script>
+            </head>
+            <body>
+                <header class="site-header">
+                    <span class="logo">"Example Business Finance"</span>
+                    <span class="tag">"Demo site"</span>
+                </header>
+                <main>
+                    <section class="hero">
+                        <h1>"Funding for UK limited companies"</h1>
+                        <p class="lead">
+                            "We lend to your company, not to you personally: short-term working capital with no personal guarantee."
+                        </p>
+                        <p>"Questions? Open the chat in the corner and ask, for example, "<q>"How long does an application take?"</q></p>
+                    </section>
+                    <section class="cards">
+                        <article>
+                            <h2>"For limited companies"</h2>
+                            <p>"Your company borrows in its own name. Directors are not asked to sign a personal guarantee."</p>
+                        </article>
+                        <article>
+                            <h2>"Short-term working capital"</h2>
+                            <p>"Cover stock, payroll or a gap between invoices, and repay over a short term."</p>
+                        </article>
+                        <article>
+                            <h2>"Clear offers"</h2>
+                            <p>"Your offer sets out the full cost before you accept. No surprises."</p>
+                        </article>
+                    </section>
+                    <section class="embed">
+                        <h2>"Add this assistant to your site"</h2>
+                        <p>"Paste these two tags into any page. The chat runs in its own isolated box and talks to this server."</p>
+                        <pre><code>{snippet}</code></pre>
+                        <p class="note">"This page embeds the widget with exactly these tags."</p>
+                    </section>
+                </main>
+                <footer>
+                    <p>"Sample content for demonstration. Not a real lender."</p>
+                </footer>
+            </body>
+        </html>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_base_url_prefers_configuration_then_a_plain_host_header() {
+        let parts = |host: &str| {
+            axum::http::Request::builder()
+                .header("host", host)
+                .body(())
+                .unwrap()
+                .into_parts()
+                .0
+        };
+        assert_eq!(
+            base_url(Some("https://chat.example.com/"), None),
+            "https://chat.example.com"
+        );
+        assert_eq!(
+            base_url(None, Some(&parts("localhost:3000"))),
+            "http://localhost:3000"
+        );
+        assert_eq!(
+            base_url(None, Some(&parts("[::1]:3000"))),
+            "http://[::1]:3000"
+        );
+        assert_eq!(base_url(None, Some(&parts("evil\"><script>"))), "");
+        assert_eq!(base_url(None, None), "");
+    }
+}

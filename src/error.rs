@@ -1,0 +1,156 @@
+//! `ApiError`: the only place error responses are built. Every error under
+//! `/public/v1` leaves as the one JSON envelope of [`crate::api::ErrorEnvelope`].
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use crate::api::{ErrorBody, ErrorEnvelope};
+use crate::request_id;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApiError {
+    NotFound,
+    MethodNotAllowed {
+        allow: &'static str,
+    },
+    UnsupportedMediaType,
+    PayloadTooLarge {
+        limit: usize,
+    },
+    InvalidJson {
+        detail: String,
+    },
+    InvalidRequest {
+        param: Option<String>,
+        detail: String,
+    },
+    MessageEmpty,
+    MessageTooLong {
+        max: usize,
+    },
+    MessageControlChars,
+    InvalidSession,
+    RateLimited {
+        retry_after: u64,
+    },
+    Timeout,
+    Overloaded {
+        retry_after: u64,
+    },
+}
+
+impl ApiError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::InvalidJson { .. }
+            | Self::InvalidRequest { .. }
+            | Self::MessageEmpty
+            | Self::MessageTooLong { .. }
+            | Self::MessageControlChars
+            | Self::InvalidSession => StatusCode::BAD_REQUEST,
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Timeout => StatusCode::REQUEST_TIMEOUT,
+            Self::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    /// The stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::NotFound => "not_found",
+            Self::MethodNotAllowed { .. } => "method_not_allowed",
+            Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::PayloadTooLarge { .. } => "payload_too_large",
+            Self::InvalidJson { .. } => "invalid_json",
+            Self::InvalidRequest { .. } => "invalid_request",
+            Self::MessageEmpty => "message_empty",
+            Self::MessageTooLong { .. } => "message_too_long",
+            Self::MessageControlChars => "message_invalid_characters",
+            Self::InvalidSession => "invalid_session",
+            Self::RateLimited { .. } => "rate_limited",
+            Self::Timeout => "timeout",
+            Self::Overloaded { .. } => "overloaded",
+        }
+    }
+
+    fn message(&self) -> String {
+        match self {
+            Self::NotFound => "There is nothing at this address.".into(),
+            Self::MethodNotAllowed { allow } => format!("This address only accepts {allow}."),
+            Self::UnsupportedMediaType => {
+                "Send the request body as JSON with `Content-Type: application/json`.".into()
+            }
+            Self::PayloadTooLarge { limit } => {
+                format!("The request body is larger than {limit} bytes.")
+            }
+            Self::InvalidJson { detail } => {
+                format!("The request body is not valid JSON: {detail}.")
+            }
+            Self::InvalidRequest { detail, .. } => {
+                format!("The request is not of the expected shape: {detail}.")
+            }
+            Self::MessageEmpty => "The message is empty.".into(),
+            Self::MessageTooLong { max } => format!("The message is longer than {max} characters."),
+            Self::MessageControlChars => "The message contains control characters.".into(),
+            Self::InvalidSession => "The session id is not one this server issued.".into(),
+            Self::RateLimited { retry_after } => {
+                format!("Too many messages. Please wait {retry_after} seconds and try again.")
+            }
+            Self::Timeout => "The request took too long and was stopped.".into(),
+            Self::Overloaded { retry_after } => {
+                format!("The assistant is busy. Please try again in {retry_after} seconds.")
+            }
+        }
+    }
+
+    fn param(&self) -> Option<String> {
+        match self {
+            Self::InvalidRequest { param, .. } => param.clone(),
+            Self::MessageEmpty | Self::MessageTooLong { .. } | Self::MessageControlChars => {
+                Some("message".into())
+            }
+            Self::InvalidSession => Some("session".into()),
+            _ => None,
+        }
+    }
+
+    fn retry_after(&self) -> Option<u64> {
+        match self {
+            Self::RateLimited { retry_after } | Self::Overloaded { retry_after } => {
+                Some(*retry_after)
+            }
+            _ => None,
+        }
+    }
+
+    pub fn envelope(&self) -> ErrorEnvelope {
+        ErrorEnvelope {
+            error: ErrorBody {
+                code: self.code().into(),
+                message: self.message(),
+                status: self.status().as_u16(),
+                request_id: request_id::current().unwrap_or_default(),
+                param: self.param(),
+                retry_after: self.retry_after(),
+            },
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut response = (self.status(), axum::Json(self.envelope())).into_response();
+        let headers = response.headers_mut();
+        if let Some(secs) = self.retry_after() {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        if let Self::MethodNotAllowed { allow } = self {
+            headers.insert(header::ALLOW, HeaderValue::from_static(allow));
+        }
+        response
+    }
+}

@@ -1,0 +1,76 @@
+//! Shared by the integration tests: a real server on port 0 and a tiny client.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+
+use axum::body::Bytes;
+use axum::http::{HeaderMap, Request, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper_util::rt::TokioIo;
+use serde_json::Value;
+use support_chat::app::{AppState, app};
+use support_chat::assets::Assets;
+use support_chat::config::ServeArgs;
+use tokio::net::{TcpListener, TcpStream};
+
+pub const CHAT: &str = "/public/v1/support/chat";
+
+/// The state `make run` would build, but without the widget (no wasm needed).
+pub fn state() -> AppState {
+    AppState::new(&ServeArgs::default(), Assets::default())
+}
+
+/// Starts the real router on 127.0.0.1:0 and returns its address.
+pub async fn spawn(state: AppState) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let service = app(state).into_make_service_with_connect_info::<SocketAddr>();
+    tokio::spawn(async move { axum::serve(listener, service).await.unwrap() });
+    addr
+}
+
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl Reply {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", String::from_utf8_lossy(&self.body)))
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).map(|v| v.to_str().unwrap())
+    }
+}
+
+/// Sends one request on a fresh connection.
+pub async fn send(addr: SocketAddr, request: Request<Full<Bytes>>) -> Reply {
+    let stream = TcpStream::connect(addr).await.unwrap();
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let response = sender.send_request(request).await.unwrap();
+    let (parts, body) = response.into_parts();
+    Reply {
+        status: parts.status,
+        headers: parts.headers,
+        body: body.collect().await.unwrap().to_bytes(),
+    }
+}
+
+/// A JSON POST to the chat endpoint with `body` as is.
+pub fn chat_request(body: impl Into<Bytes>) -> Request<Full<Bytes>> {
+    Request::post(CHAT)
+        .header("host", "localhost")
+        .header("content-type", "application/json")
+        .body(Full::new(body.into()))
+        .unwrap()
+}
+
+pub async fn chat(addr: SocketAddr, body: &Value) -> Reply {
+    send(addr, chat_request(body.to_string())).await
+}

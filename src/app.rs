@@ -17,7 +17,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::api::CHAT_PATH;
 use crate::assets::{Assets, WIDGET_PREFIX};
-use crate::assistant::{Assistant, KeywordAssistant};
+use crate::assistant::{Assistant, Engine, KnowledgeBase};
 use crate::config::ServeArgs;
 use crate::demo::DemoPage;
 use crate::error::ApiError;
@@ -49,15 +49,15 @@ pub struct Limits {
 }
 
 impl AppState {
-    /// The state `args` describe, with `assets` already loaded.
-    pub fn new(args: &ServeArgs, assets: Assets) -> Self {
+    /// The state `args` describe, around an `assistant` and `assets` already loaded.
+    pub fn new(args: &ServeArgs, assistant: Arc<dyn Assistant>, assets: Assets) -> Self {
         let sessions = MemorySessions::new(SessionLimits {
             idle: Duration::from_secs(args.session_idle_minutes * 60),
             max_turns: args.max_turns,
             max_sessions: NonZeroUsize::new(args.max_sessions).unwrap_or(NonZeroUsize::MIN),
         });
         Self {
-            assistant: Arc::new(KeywordAssistant),
+            assistant,
             sessions: Arc::new(sessions),
             assets,
             limits: Limits {
@@ -144,8 +144,19 @@ pub fn app(state: AppState) -> Router {
 /// Loads everything `args` names, binds, and serves until SIGINT or SIGTERM,
 /// letting requests in flight finish.
 pub async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let kb = match &args.kb {
+        Some(dir) => KnowledgeBase::load_dir(dir)?,
+        None => KnowledgeBase::sample(),
+    };
+    let started = std::time::Instant::now();
+    let engine = Engine::new(kb);
+    tracing::info!(
+        articles = engine.knowledge_base().articles().len(),
+        train_ms = started.elapsed().as_millis() as u64,
+        "knowledge base loaded"
+    );
     let assets = Assets::load(&args.widget_dir, &args.public_dir)?;
-    let state = AppState::new(&args, assets);
+    let state = AppState::new(&args, Arc::new(engine), assets);
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.addr))?;

@@ -25,6 +25,20 @@ pub struct Cli {
 pub enum Command {
     /// Serve the chat endpoint, the widget and the demo page (the default).
     Serve(ServeArgs),
+    /// Train on a `text,category` CSV and answer every row of another; the
+    /// last line of stdout is one JSON object of scores. Rows whose category
+    /// is `oos` are out of scope: right only when the engine hands off.
+    Eval(EvalArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct EvalArgs {
+    /// Training CSV (`text,category`, header row).
+    #[arg(long)]
+    pub train: PathBuf,
+    /// Test CSV (`text,category`, header row).
+    #[arg(long)]
+    pub test: PathBuf,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -40,6 +54,11 @@ pub struct ServeArgs {
     /// Folder of the demo page's static files.
     #[arg(long, env = "SUPPORT_CHAT_PUBLIC_DIR", default_value = "public")]
     pub public_dir: PathBuf,
+
+    /// Knowledge-base folder (one Markdown file per answer, see README).
+    /// Default: the sample knowledge base built into the binary.
+    #[arg(long, env = "SUPPORT_CHAT_KB")]
+    pub kb: Option<PathBuf>,
 
     /// This server's public base URL, as site owners should reference it in
     /// the embed snippet (e.g. `https://chat.example.com`). Default: the

@@ -8,6 +8,7 @@ async fn main() -> std::process::ExitCode {
     let result = match cli.command {
         None => support_chat::app::serve(cli.serve).await,
         Some(Command::Serve(args)) => support_chat::app::serve(args).await,
+        Some(Command::Eval(args)) => eval(&args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -16,4 +17,10 @@ async fn main() -> std::process::ExitCode {
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+fn eval(args: &support_chat::config::EvalArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let report = support_chat::assistant::evaluate(&args.train, &args.test)?;
+    println!("{}", serde_json::to_string(&report)?);
+    Ok(())
 }

@@ -133,6 +133,7 @@ impl SessionStore for MemorySessions {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::assistant::Outcome;
 
     fn store(max_sessions: usize) -> MemorySessions {
         MemorySessions::new(SessionLimits {
@@ -143,10 +144,7 @@ mod tests {
     }
 
     fn turn(text: &str) -> Turn {
-        Turn {
-            message: text.into(),
-            article: None,
-        }
+        Turn { message: text.into(), outcome: Outcome::Handoff { out_of_scope: false }, confidence: 0.0 }
     }
 
     #[test]

@@ -7,9 +7,7 @@ use std::path::PathBuf;
 use axum::http::Request;
 use common::*;
 use http_body_util::Full;
-use support_chat::app::AppState;
 use support_chat::assets::Assets;
-use support_chat::config::ServeArgs;
 
 /// A widget build and a public folder in a fresh temporary directory.
 fn fixture() -> (PathBuf, PathBuf) {
@@ -44,7 +42,7 @@ fn fixture() -> (PathBuf, PathBuf) {
 async fn server() -> std::net::SocketAddr {
     let (site, public) = fixture();
     let assets = Assets::load(&site, &public).unwrap();
-    spawn(AppState::new(&ServeArgs::default(), assets)).await
+    spawn(with_assets(assets)).await
 }
 
 fn get(path: &str) -> axum::http::request::Builder {

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::http::{HeaderMap, Request, StatusCode};
@@ -10,6 +11,7 @@ use hyper_util::rt::TokioIo;
 use serde_json::Value;
 use support_chat::app::{AppState, app};
 use support_chat::assets::Assets;
+use support_chat::assistant::{Engine, KnowledgeBase};
 use support_chat::config::ServeArgs;
 use tokio::net::{TcpListener, TcpStream};
 
@@ -17,7 +19,13 @@ pub const CHAT: &str = "/public/v1/support/chat";
 
 /// The state `make run` would build, but without the widget (no wasm needed).
 pub fn state() -> AppState {
-    AppState::new(&ServeArgs::default(), Assets::default())
+    with_assets(Assets::default())
+}
+
+/// The state `make run` would build, with the sample knowledge base.
+pub fn with_assets(assets: Assets) -> AppState {
+    let engine = Engine::new(KnowledgeBase::sample());
+    AppState::new(&ServeArgs::default(), Arc::new(engine), assets)
 }
 
 /// Starts the real router on 127.0.0.1:0 and returns its address.

@@ -1,0 +1,384 @@
+//! The answer engine: features + one-vs-rest linear SVM trained over the
+//! knowledge base's example questions plus an extra out-of-scope class,
+//! calibrated confidence, clarification, handoff and multi-turn rules.
+
+use std::collections::BTreeMap;
+
+use super::features::{FeatureConfig, Vectorizer};
+use super::kb::{Article, CONTACT_PLACEHOLDER, HANDOFF_ARTICLE_ID, KnowledgeBase};
+use super::svm::{OvrModel, SvmConfig, train_ovr};
+use super::text::{normalise, tokens};
+use super::{Outcome, Reply, Turn};
+
+/// Used when the knowledge base has no `handoff` article.
+pub const DEFAULT_CONTACT: &str =
+    "Please contact our support team using the details on the contact page of our website.";
+
+/// All tunable numbers of the engine. `Default` holds the tuned values.
+#[derive(Clone, Debug)]
+pub struct EngineConfig {
+    pub features: FeatureConfig,
+    pub svm: SvmConfig,
+    /// Softmax temperature over SVM margins.
+    pub temperature: f32,
+    /// Minimum calibrated probability of the best article to answer.
+    pub answer_threshold: f32,
+    /// If best - second probability is below this, ask which was meant.
+    pub clarify_gap: f32,
+    /// Clarify only if the two candidates together are at least this likely.
+    pub clarify_min_pair: f32,
+    /// Hand off if no class has a margin of at least this.
+    pub min_margin: f32,
+    /// Messages with at most this many words may be read as follow-ups.
+    pub followup_max_words: usize,
+    /// Weight of the nearest-centroid cosine blended into the SVM margins.
+    pub centroid_weight: f32,
+    /// A message that is out of scope with at least this probability on its
+    /// own is never re-read as a follow-up.
+    pub followup_oos_block: f32,
+    /// Exponent of the out-of-scope class down-weighting
+    /// (`(mean article size / oos size)^oos_balance`, capped at 1).
+    pub oos_balance: f32,
+    /// Include the built-in out-of-scope training examples as a rejection class.
+    pub use_oos_class: bool,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            features: FeatureConfig::default(),
+            svm: SvmConfig::default(),
+            temperature: 0.1,
+            answer_threshold: 0.3,
+            clarify_gap: 0.02,
+            clarify_min_pair: 0.5,
+            min_margin: -0.8,
+            followup_max_words: 10,
+            followup_oos_block: 0.9,
+            oos_balance: 0.5,
+            use_oos_class: true,
+            centroid_weight: 0.0,
+        }
+    }
+}
+
+/// Classifier output for one text.
+#[derive(Clone, Debug)]
+pub struct Scored {
+    /// Class indices, best first (index `n_articles` = out of scope).
+    pub best: usize,
+    pub second: usize,
+    pub p_best: f32,
+    pub p_second: f32,
+    pub margin_best: f32,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+enum Decision {
+    Answer(usize),
+    Clarify(usize, usize),
+    Handoff { out_of_scope: bool },
+}
+
+/// Knowledge base + trained model.
+pub struct Engine {
+    kb: KnowledgeBase,
+    cfg: EngineConfig,
+    vectorizer: Vectorizer,
+    model: OvrModel,
+    /// Normalised article title -> article index (exact suggestion match).
+    titles: BTreeMap<String, usize>,
+    contact: String,
+}
+
+impl Engine {
+    /// Trains the engine on the knowledge base (plus out-of-scope examples).
+    pub fn new(kb: KnowledgeBase) -> Engine {
+        Engine::with_config(kb, EngineConfig::default())
+    }
+
+    pub fn with_config(kb: KnowledgeBase, cfg: EngineConfig) -> Engine {
+        let n_art = kb.articles().len();
+        let mut docs: Vec<String> = Vec::new();
+        let mut labels: Vec<usize> = Vec::new();
+        for (i, a) in kb.articles().iter().enumerate() {
+            for q in a.questions.iter().chain(std::iter::once(&a.title)) {
+                let n = normalise(q);
+                if !n.is_empty() {
+                    docs.push(n);
+                    labels.push(i);
+                }
+            }
+        }
+        if cfg.use_oos_class {
+            for q in super::oos::training_examples() {
+                docs.push(normalise(q));
+                labels.push(n_art);
+            }
+        }
+        let vectorizer = Vectorizer::fit(&docs, cfg.features.clone());
+        let xs: Vec<_> = docs.iter().map(|d| vectorizer.transform(d)).collect();
+        // The out-of-scope class is usually much larger than an article's
+        // question list; scale its sample weight towards the mean article
+        // size so it does not swallow short in-scope questions.
+        let n_oos = labels.iter().filter(|&&y| y == n_art).count();
+        let mut extra = vec![1.0f32; n_art + 1];
+        if n_oos > 0 && n_art > 0 {
+            let mean_article = (labels.len() - n_oos) as f32 / n_art as f32;
+            extra[n_art] = (mean_article / n_oos as f32).min(1.0).powf(cfg.oos_balance);
+        }
+        let mut model = train_ovr(&xs, &labels, n_art + 1, vectorizer.dim(), &cfg.svm, &extra);
+        model.add_centroids(&xs, &labels, cfg.centroid_weight);
+        let titles = kb
+            .articles()
+            .iter()
+            .enumerate()
+            .map(|(i, a)| (normalise(&a.title), i))
+            .collect();
+        let contact = kb
+            .get(HANDOFF_ARTICLE_ID)
+            .map(|a| a.body.clone())
+            .unwrap_or_else(|| DEFAULT_CONTACT.to_string());
+        Engine {
+            kb,
+            cfg,
+            vectorizer,
+            model,
+            titles,
+            contact,
+        }
+    }
+
+    pub fn knowledge_base(&self) -> &KnowledgeBase {
+        &self.kb
+    }
+
+    pub fn config(&self) -> &EngineConfig {
+        &self.cfg
+    }
+
+    fn n_articles(&self) -> usize {
+        self.kb.articles().len()
+    }
+
+    /// Raw SVM margins of every class (last = out of scope).
+    pub fn margins(&self, normalised: &str) -> Vec<f32> {
+        self.model.scores(&self.vectorizer.transform(normalised))
+    }
+
+    /// Scores a normalised text.
+    pub fn classify(&self, normalised: &str) -> Scored {
+        let x = self.vectorizer.transform(normalised);
+        let s = self.model.scores(&x);
+        let mut order: Vec<usize> = (0..s.len()).collect();
+        // Stable sort: ties resolve to the lower class index.
+        order.sort_by(|&a, &b| s[b].total_cmp(&s[a]));
+        let t = self.cfg.temperature.max(1e-6);
+        let m = s[order[0]];
+        let z: f32 = s.iter().map(|v| ((v - m) / t).exp()).sum();
+        let p = |c: usize| ((s[c] - m) / t).exp() / z;
+        let second = order.get(1).copied().unwrap_or(order[0]);
+        Scored {
+            best: order[0],
+            second,
+            p_best: p(order[0]),
+            p_second: if order.len() > 1 { p(second) } else { 0.0 },
+            margin_best: m,
+        }
+    }
+
+    fn decide(&self, sc: &Scored) -> Decision {
+        let oos = self.n_articles();
+        let c = &self.cfg;
+        if sc.best == oos {
+            return Decision::Handoff { out_of_scope: true };
+        }
+        if sc.margin_best < c.min_margin {
+            return Decision::Handoff {
+                out_of_scope: false,
+            };
+        }
+        let close = sc.second != oos && sc.p_best - sc.p_second < c.clarify_gap;
+        if sc.p_best >= c.answer_threshold && !close {
+            return Decision::Answer(sc.best);
+        }
+        if close && sc.p_best + sc.p_second >= c.clarify_min_pair {
+            return Decision::Clarify(sc.best, sc.second);
+        }
+        Decision::Handoff {
+            out_of_scope: false,
+        }
+    }
+
+    /// Answers one message given the session's recent turns (oldest first).
+    pub fn reply(&self, message: &str, history: &[Turn]) -> (Reply, Turn) {
+        let norm = normalise(message);
+        let (decision, confidence) = self.decide_with_context(&norm, history);
+        let turn_outcome = match &decision {
+            Decision::Answer(i) => Outcome::Answered {
+                article: self.kb.articles()[*i].id.clone(),
+            },
+            Decision::Clarify(a, b) => Outcome::Clarify {
+                candidates: vec![
+                    self.kb.articles()[*a].id.clone(),
+                    self.kb.articles()[*b].id.clone(),
+                ],
+            },
+            Decision::Handoff { out_of_scope } => Outcome::Handoff {
+                out_of_scope: *out_of_scope,
+            },
+        };
+        let reply = match decision {
+            Decision::Answer(i) => self.answer_reply(&self.kb.articles()[i]),
+            Decision::Clarify(a, b) => Reply {
+                text: "I want to be sure I give you the right answer. Which of these did you mean?"
+                    .to_string(),
+                suggestions: vec![
+                    self.kb.articles()[a].title.clone(),
+                    self.kb.articles()[b].title.clone(),
+                ],
+                handoff: false,
+            },
+            Decision::Handoff { out_of_scope } => {
+                let previous_handoffs = history
+                    .iter()
+                    .rev()
+                    .take_while(|t| matches!(t.outcome, Outcome::Handoff { .. }))
+                    .count();
+                self.handoff_reply(out_of_scope, previous_handoffs >= 1)
+            }
+        };
+        (
+            reply,
+            Turn {
+                message: norm,
+                outcome: turn_outcome,
+                confidence,
+            },
+        )
+    }
+
+    fn decide_with_context(&self, norm: &str, history: &[Turn]) -> (Decision, f32) {
+        if norm.is_empty() {
+            return (
+                Decision::Handoff {
+                    out_of_scope: false,
+                },
+                0.0,
+            );
+        }
+        // A chosen suggestion (or any exact article title) resolves directly.
+        if let Some(&i) = self.titles.get(norm) {
+            return (Decision::Answer(i), 1.0);
+        }
+        let sc = self.classify(norm);
+        let d = self.decide(&sc);
+        if matches!(d, Decision::Answer(_)) {
+            return (d, sc.p_best);
+        }
+        // Short follow-up: read it in the context of the previous message,
+        // unless the message alone is confidently out of scope.
+        let confident_oos =
+            sc.best == self.n_articles() && sc.p_best >= self.cfg.followup_oos_block;
+        if let Some(prev) = history.last()
+            && !prev.message.is_empty()
+            && !confident_oos
+            && looks_like_followup(norm, self.cfg.followup_max_words)
+        {
+            let combined = format!("{} {}", prev.message, norm);
+            let sc2 = self.classify(&combined);
+            if let Decision::Answer(i) = self.decide(&sc2) {
+                // After a clarification, only accept one of the offered answers.
+                let ok = match &prev.outcome {
+                    Outcome::Clarify { candidates } => {
+                        candidates.contains(&self.kb.articles()[i].id)
+                    }
+                    _ => true,
+                };
+                if ok {
+                    return (Decision::Answer(i), sc2.p_best);
+                }
+            }
+        }
+        (d, sc.p_best)
+    }
+
+    fn expand(&self, body: &str) -> String {
+        body.replace(CONTACT_PLACEHOLDER, &self.contact)
+    }
+
+    fn answer_reply(&self, a: &Article) -> Reply {
+        let mut text = if a.id == HANDOFF_ARTICLE_ID {
+            a.body.clone()
+        } else {
+            self.expand(&a.body)
+        };
+        for l in &a.links {
+            text.push_str("\nMore: ");
+            text.push_str(l);
+        }
+        Reply {
+            text,
+            suggestions: a.suggestions.clone(),
+            handoff: a.handoff || a.id == HANDOFF_ARTICLE_ID,
+        }
+    }
+
+    fn handoff_reply(&self, out_of_scope: bool, repeated: bool) -> Reply {
+        let text = if repeated {
+            format!(
+                "It looks like I can't help with this here, so the best next step is to talk to a person.\n\n{}",
+                self.contact
+            )
+        } else if out_of_scope {
+            format!(
+                "Sorry, I can only help with questions about our business finance and this website, so I won't guess at that one. If you would like to talk to a person:\n\n{}",
+                self.contact
+            )
+        } else {
+            format!(
+                "Sorry, I'm not sure I understood that, and I would rather not guess. You could try rephrasing it, or talk to a person:\n\n{}",
+                self.contact
+            )
+        };
+        let suggestions = if repeated {
+            Vec::new()
+        } else {
+            self.kb
+                .get(HANDOFF_ARTICLE_ID)
+                .map(|a| a.suggestions.clone())
+                .unwrap_or_default()
+        };
+        Reply {
+            text,
+            suggestions,
+            handoff: true,
+        }
+    }
+}
+
+/// A message that may lean on the previous one: very short, or short with a
+/// continuation opener ("and ...", "what about ...") or a pronoun ("that").
+fn looks_like_followup(norm: &str, max_words: usize) -> bool {
+    let w = tokens(norm);
+    if w.len() <= 3 {
+        return true;
+    }
+    if w.len() > max_words {
+        return false;
+    }
+    const OPENERS: [&str; 6] = ["and", "also", "so", "but", "then", "or"];
+    const PAIRS: [(&str, &str); 3] = [("what", "about"), ("how", "about"), ("what", "if")];
+    const PRONOUNS: [&str; 8] = [
+        "that", "it", "this", "those", "them", "they", "there", "one",
+    ];
+    OPENERS.contains(&w[0])
+        || PAIRS.iter().any(|(a, b)| w[0] == *a && w[1] == *b)
+        || w.iter().any(|t| PRONOUNS.contains(t))
+}
+
+impl super::Assistant for Engine {
+    fn reply(&self, message: &str, history: &[Turn]) -> (Reply, Turn) {
+        Engine::reply(self, message, history)
+    }
+}

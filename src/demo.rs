@@ -45,6 +45,7 @@ pub fn DemoPage(public_url: Option<String>) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
                 <title>"Example Business Finance: funding for UK limited companies"</title>
                 <meta name="description" content="Short-term working capital for UK limited companies, with no personal guarantee." />
+                <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
                 <link rel="stylesheet" href="/demo.css" />
                 <link rel="stylesheet" href=css />
                 <script src=js defer data-title="Example Business Finance" data-greeting="Hello! Ask me about applying, eligibility or repayments."></script>

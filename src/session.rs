@@ -144,7 +144,13 @@ mod tests {
     }
 
     fn turn(text: &str) -> Turn {
-        Turn { message: text.into(), outcome: Outcome::Handoff { out_of_scope: false }, confidence: 0.0 }
+        Turn {
+            message: text.into(),
+            outcome: Outcome::Handoff {
+                out_of_scope: false,
+            },
+            confidence: 0.0,
+        }
     }
 
     #[test]

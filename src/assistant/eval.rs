@@ -334,7 +334,11 @@ mod tests {
         let (train, dev) = (dir.join("train.csv"), dir.join("dev.csv"));
         if !train.exists() || !dev.exists() {
             // CI always has ../shared beside the clone: there a missing file is a failure.
-            assert!(std::env::var_os("CI").is_none(), "banking77 not found at {}", dir.display());
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "banking77 not found at {}",
+                dir.display()
+            );
             eprintln!("note: banking77 not found at {}; skipping", dir.display());
             return;
         }

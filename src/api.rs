@@ -11,6 +11,7 @@ pub const DEFAULT_MAX_MESSAGE_CHARS: usize = 1000;
 
 /// What a visitor sends. Unknown fields are rejected.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ChatRequest {
     /// The visitor's message: 1 to 1,000 characters once trimmed.
@@ -22,6 +23,7 @@ pub struct ChatRequest {
 
 /// The assistant's answer. The shape is fixed by the server.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct ChatResponse {
     /// Opaque session id to echo on the next message.
     pub session: String,
@@ -35,11 +37,13 @@ pub struct ChatResponse {
 
 /// The one error envelope of every route under `/public/v1`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct ErrorEnvelope {
     pub error: ErrorBody,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct ErrorBody {
     /// Stable, machine-readable code, e.g. `message_empty`.
     pub code: String,

@@ -1,7 +1,5 @@
 //! `POST /public/v1/support/chat`.
 
-use std::time::Instant;
-
 use axum::Json;
 use axum::extract::State;
 
@@ -20,7 +18,7 @@ pub async fn chat(
         None => None,
         Some(text) => Some(SessionId::parse(text).ok_or(ApiError::InvalidSession)?),
     };
-    let now = Instant::now();
+    let now = state.clock.now();
     let (session, history) = state.sessions.resume(session, now);
     let (reply, turn) = state.assistant.reply(message, &history);
     state.sessions.append(session, turn, now);

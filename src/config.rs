@@ -6,6 +6,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::rate_limit::Quota;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "support-chat",
@@ -16,15 +18,14 @@ use clap::{Args, Parser, Subcommand};
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
-    /// Serving options (serving is what runs without a subcommand).
+    /// Serving options: without a subcommand, support-chat serves the chat
+    /// endpoint, the widget and the demo page.
     #[command(flatten)]
     pub serve: ServeArgs,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Serve the chat endpoint, the widget and the demo page (the default).
-    Serve(ServeArgs),
     /// Train on a `text,category` CSV and answer every row of another; the
     /// last line of stdout is one JSON object of scores. Rows whose category
     /// is `oos` are out of scope: right only when the engine hands off.
@@ -75,6 +76,35 @@ pub struct ServeArgs {
         value_delimiter = ','
     )]
     pub allowed_origins: Vec<String>,
+
+    /// Chat requests allowed per client IP, as `<requests>/<window>` (units
+    /// s, m, h). A fixed window that opens at the client's first request.
+    #[arg(long, env = "SUPPORT_CHAT_CHAT_RATE_LIMIT", default_value = "60/60s")]
+    pub chat_rate_limit: Quota,
+
+    /// Flood guard on the page and widget files (GET), per client IP, as
+    /// `<burst>/<window>`: up to `burst` at once, refilled evenly over the window.
+    #[arg(long, env = "SUPPORT_CHAT_FILES_RATE_LIMIT", default_value = "300/60s")]
+    pub files_rate_limit: Quota,
+
+    /// Proxies whose `X-Forwarded-For` is believed, as comma-separated CIDRs
+    /// or addresses (e.g. `10.0.0.0/8,192.168.1.1`). Default: none, so the
+    /// TCP peer is the client.
+    #[arg(long, env = "SUPPORT_CHAT_TRUSTED_PROXIES", default_value = "")]
+    pub trusted_proxies: String,
+
+    /// IPv6 clients are rate-limited by this network prefix (32 to 128).
+    #[arg(long, env = "SUPPORT_CHAT_IPV6_PREFIX", default_value_t = 64)]
+    pub ipv6_prefix: u8,
+
+    /// Seconds a chat request may take, body upload included, before it is
+    /// answered with a `503 timeout` envelope.
+    #[arg(long, env = "SUPPORT_CHAT_REQUEST_TIMEOUT_SECS", default_value_t = 10)]
+    pub request_timeout_secs: u64,
+
+    /// Chat requests served at once; more are shed with `503 overloaded`.
+    #[arg(long, env = "SUPPORT_CHAT_MAX_IN_FLIGHT", default_value_t = 512)]
+    pub max_in_flight: usize,
 
     /// Longest accepted message, in characters after trimming.
     #[arg(long, env = "SUPPORT_CHAT_MAX_MESSAGE_CHARS", default_value_t = crate::api::DEFAULT_MAX_MESSAGE_CHARS)]

@@ -37,9 +37,38 @@ pub enum ApiError {
     Overloaded {
         retry_after: u64,
     },
+    /// A bug: a handler panicked. No input should ever get here.
+    Internal,
 }
 
 impl ApiError {
+    /// One of each kind, for the OpenAPI document's catalogue of codes.
+    pub fn catalogue() -> [ApiError; 14] {
+        [
+            Self::NotFound,
+            Self::MethodNotAllowed { allow: "POST" },
+            Self::UnsupportedMediaType,
+            Self::PayloadTooLarge { limit: 16 * 1024 },
+            Self::InvalidJson {
+                detail: String::new(),
+            },
+            Self::InvalidRequest {
+                param: None,
+                detail: String::new(),
+            },
+            Self::MessageEmpty,
+            Self::MessageTooLong {
+                max: crate::api::DEFAULT_MAX_MESSAGE_CHARS,
+            },
+            Self::MessageControlChars,
+            Self::InvalidSession,
+            Self::RateLimited { retry_after: 1 },
+            Self::Timeout,
+            Self::Overloaded { retry_after: 1 },
+            Self::Internal,
+        ]
+    }
+
     pub fn status(&self) -> StatusCode {
         match self {
             Self::NotFound => StatusCode::NOT_FOUND,
@@ -53,8 +82,8 @@ impl ApiError {
             | Self::MessageControlChars
             | Self::InvalidSession => StatusCode::BAD_REQUEST,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::Timeout => StatusCode::REQUEST_TIMEOUT,
-            Self::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Timeout | Self::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -74,6 +103,7 @@ impl ApiError {
             Self::RateLimited { .. } => "rate_limited",
             Self::Timeout => "timeout",
             Self::Overloaded { .. } => "overloaded",
+            Self::Internal => "internal",
         }
     }
 
@@ -98,12 +128,19 @@ impl ApiError {
             Self::MessageControlChars => "The message contains control characters.".into(),
             Self::InvalidSession => "The session id is not one this server issued.".into(),
             Self::RateLimited { retry_after } => {
-                format!("Too many messages. Please wait {retry_after} seconds and try again.")
+                format!(
+                    "Too many requests. Please wait {} and try again.",
+                    seconds(*retry_after)
+                )
             }
-            Self::Timeout => "The request took too long and was stopped.".into(),
+            Self::Timeout => "The request took too long and was stopped. Please try again.".into(),
             Self::Overloaded { retry_after } => {
-                format!("The assistant is busy. Please try again in {retry_after} seconds.")
+                format!(
+                    "The assistant is busy. Please try again in {}.",
+                    seconds(*retry_after)
+                )
             }
+            Self::Internal => "Something went wrong on our side. Please try again.".into(),
         }
     }
 
@@ -138,6 +175,14 @@ impl ApiError {
                 retry_after: self.retry_after(),
             },
         }
+    }
+}
+
+fn seconds(n: u64) -> String {
+    if n == 1 {
+        "1 second".into()
+    } else {
+        format!("{n} seconds")
     }
 }
 

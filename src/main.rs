@@ -7,7 +7,6 @@ async fn main() -> std::process::ExitCode {
     support_chat::telemetry::init();
     let result = match cli.command {
         None => support_chat::app::serve(cli.serve).await,
-        Some(Command::Serve(args)) => support_chat::app::serve(args).await,
         Some(Command::Eval(args)) => eval(&args),
     };
     match result {

@@ -24,8 +24,21 @@ pub fn state() -> AppState {
 
 /// The state `make run` would build, with the sample knowledge base.
 pub fn with_assets(assets: Assets) -> AppState {
-    let engine = Engine::new(KnowledgeBase::sample());
-    AppState::new(&ServeArgs::default(), Arc::new(engine), assets)
+    with_args(&ServeArgs::default(), assets)
+}
+
+/// The state these flags describe, with the sample knowledge base (trained once per test binary).
+pub fn with_args(args: &ServeArgs, assets: Assets) -> AppState {
+    static ENGINE: std::sync::OnceLock<Arc<Engine>> = std::sync::OnceLock::new();
+    let engine = ENGINE.get_or_init(|| Arc::new(Engine::new(KnowledgeBase::sample())));
+    AppState::new(args, engine.clone(), assets).unwrap()
+}
+
+/// `ServeArgs` from command-line flags, as the binary would parse them.
+pub fn args(flags: &[&str]) -> ServeArgs {
+    use clap::Parser;
+    let argv = std::iter::once("support-chat").chain(flags.iter().copied());
+    support_chat::config::Cli::parse_from(argv).serve
 }
 
 /// Starts the real router on 127.0.0.1:0 and returns its address.

@@ -210,6 +210,16 @@ async fn a_real_ipv6_peer_is_served_and_keyed() {
     envelope(&chat(addr, &hello()).await, 429, "rate_limited");
 }
 
+/// What is sent (name, content type, body) and what must come back (status, code, param).
+type Case<'a> = (
+    &'a str,
+    Option<&'a str>,
+    Vec<u8>,
+    u16,
+    &'a str,
+    Option<&'a str>,
+);
+
 /// Every bad input the endpoint promises to refuse, and how.
 #[tokio::test]
 async fn the_whole_bad_input_catalogue_gets_the_documented_envelope_and_never_a_500() {
@@ -220,7 +230,7 @@ async fn the_whole_bad_input_catalogue_gets_the_documented_envelope_and_never_a_
     .await;
     let long = "a".repeat(1001);
     let huge = format!(r#"{{"message": "{}"}}"#, "a".repeat(17 * 1024));
-    let cases: Vec<(&str, Option<&str>, Vec<u8>, u16, &str, Option<&str>)> = vec![
+    let cases: Vec<Case> = vec![
         (
             "text/plain body",
             Some("text/plain"),

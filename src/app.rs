@@ -18,7 +18,7 @@ use tower_governor::governor::GovernorConfigBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 use crate::api::CHAT_PATH;
 use crate::assets::{Assets, WIDGET_PREFIX};
@@ -199,20 +199,22 @@ pub fn app(state: AppState) -> Router {
             ApiError::Internal.into_response()
         }))
         .layer(
-            TraceLayer::new_for_http().make_span_with(|request: &axum::extract::Request| {
-                let id = request
-                    .headers()
-                    .get(&request_id::HEADER)
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("");
-                tracing::info_span!(
-                    "request",
-                    method = %request.method(),
-                    path = %request.uri().path(),
-                    request_id = %id,
-                    client = tracing::field::Empty,
-                )
-            }),
+            TraceLayer::new_for_http()
+                .on_response(DefaultOnResponse::new().level(tracing::Level::INFO))
+                .make_span_with(|request: &axum::extract::Request| {
+                    let id = request
+                        .headers()
+                        .get(&request_id::HEADER)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("");
+                    tracing::info_span!(
+                        "request",
+                        method = %request.method(),
+                        path = %request.uri().path(),
+                        request_id = %id,
+                        client = tracing::field::Empty,
+                    )
+                }),
         )
         .layer(axum::middleware::from_fn(request_id::middleware))
 }

@@ -2,42 +2,10 @@
 
 mod common;
 
-use std::path::PathBuf;
-
 use axum::http::Request;
 use common::*;
 use http_body_util::Full;
 use support_chat::assets::Assets;
-
-/// A widget build and a public folder in a fresh temporary directory.
-fn fixture() -> (PathBuf, PathBuf) {
-    let root = std::env::temp_dir().join(format!(
-        "support-chat-assets-{}",
-        support_chat::random_hex::<8>()
-    ));
-    let site = root.join("site");
-    let public = root.join("public");
-    std::fs::create_dir_all(site.join("pkg")).unwrap();
-    std::fs::create_dir_all(&public).unwrap();
-    std::fs::write(
-        site.join("pkg/support_chat_widget.js"),
-        "export default function init() {}",
-    )
-    .unwrap();
-    std::fs::write(
-        site.join("pkg/support_chat_widget_bg.wasm"),
-        b"\0asm\x01\0\0\0",
-    )
-    .unwrap();
-    std::fs::write(
-        site.join("widget.js"),
-        "var version = \"__SUPPORT_CHAT_VERSION__\";".repeat(20),
-    )
-    .unwrap();
-    std::fs::write(site.join("widget.css"), ":host { color: red; }").unwrap();
-    std::fs::write(public.join("demo.css"), "body { margin: 0 }").unwrap();
-    (site, public)
-}
 
 async fn server() -> std::net::SocketAddr {
     let (site, public) = fixture();

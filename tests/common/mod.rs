@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::body::Bytes;
@@ -94,4 +95,34 @@ pub fn chat_request(body: impl Into<Bytes>) -> Request<Full<Bytes>> {
 
 pub async fn chat(addr: SocketAddr, body: &Value) -> Reply {
     send(addr, chat_request(body.to_string())).await
+}
+
+/// A widget build and a public folder in a fresh temporary directory.
+pub fn fixture() -> (PathBuf, PathBuf) {
+    let root = std::env::temp_dir().join(format!(
+        "support-chat-assets-{}",
+        support_chat::random_hex::<8>()
+    ));
+    let site = root.join("site");
+    let public = root.join("public");
+    std::fs::create_dir_all(site.join("pkg")).unwrap();
+    std::fs::create_dir_all(&public).unwrap();
+    std::fs::write(
+        site.join("pkg/support_chat_widget.js"),
+        "export default function init() {}",
+    )
+    .unwrap();
+    std::fs::write(
+        site.join("pkg/support_chat_widget_bg.wasm"),
+        b"\0asm\x01\0\0\0",
+    )
+    .unwrap();
+    std::fs::write(
+        site.join("widget.js"),
+        "var version = \"__SUPPORT_CHAT_VERSION__\";".repeat(20),
+    )
+    .unwrap();
+    std::fs::write(site.join("widget.css"), ":host { color: red; }").unwrap();
+    std::fs::write(public.join("demo.css"), "body { margin: 0 }").unwrap();
+    (site, public)
 }

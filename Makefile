@@ -13,7 +13,7 @@ WASM := target/$(WASM_TARGET)/wasm-release/support_chat_widget.wasm
 WASM_BINDGEN_VERSION := $(shell awk '/^name = "wasm-bindgen"$$/ { getline; gsub(/[^0-9.]/, ""); print; exit }' Cargo.lock)
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: run build server widget test lint invariants unit e2e bench setup-rust setup-wasm-bindgen setup-chromium clean
+.PHONY: run build server widget test lint invariants unit e2e bench setup-wrk setup-rust setup-wasm-bindgen setup-chromium clean
 
 run: build
 	./target/release/support-chat
@@ -64,6 +64,15 @@ unit:
 
 e2e: build setup-chromium node_modules/.package-lock.json
 	npx playwright test -c end2end
+
+# Benchmarks, not tests: numbers for BENCHMARKS.md (see the commands there).
+bench: server setup-wrk
+	$(CARGO) bench --locked --bench limiter
+	./target/release/support-chat eval --train ../shared/data/banking77/train.csv --test ../shared/data/banking77/dev.csv | tail -n 1
+	benches/http.sh
+
+setup-wrk:
+	@command -v wrk >/dev/null || { apt-get update && apt-get install -y wrk; }
 
 setup-rust:
 	@rustup target list --installed | grep -qx $(WASM_TARGET) || rustup target add $(WASM_TARGET)

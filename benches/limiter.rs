@@ -21,7 +21,12 @@ const HOT_CHECKS: u32 = 5_000_000;
 /// Resident memory, from /proc/self/statm (Linux, 4 KiB pages).
 fn rss_bytes() -> u64 {
     let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
-    statm.split_whitespace().nth(1).and_then(|s| s.parse::<u64>().ok()).unwrap_or(0) * 4096
+    statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse::<u64>().ok())
+        .unwrap_or(0)
+        * 4096
 }
 
 fn ns_per(start: Instant, ops: u64) -> f64 {

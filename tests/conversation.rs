@@ -32,6 +32,24 @@ async fn a_short_follow_up_is_read_in_the_context_of_the_previous_question() {
 }
 
 #[tokio::test]
+async fn how_long_does_that_take_follows_the_topic_of_the_conversation() {
+    let addr = spawn(state()).await;
+    let complaint = say(addr, "How do I complain?", None).await;
+    let session = complaint["session"].as_str().unwrap();
+    let follow_up = say(addr, "and how long does that take?", Some(session)).await;
+    let application = say(addr, "How long does an application take?", None).await;
+    assert_eq!(follow_up["handoff"], false);
+    assert_ne!(
+        follow_up["reply"], application["reply"],
+        "not the application timings:\n{follow_up}"
+    );
+    assert!(
+        follow_up["reply"].as_str().unwrap().contains("complaint"),
+        "{follow_up}"
+    );
+}
+
+#[tokio::test]
 async fn a_chosen_suggestion_is_answered_directly() {
     let addr = spawn(state()).await;
     let greeting = say(addr, "hello", None).await;

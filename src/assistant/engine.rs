@@ -2,7 +2,7 @@
 //! knowledge base's example questions plus an extra out-of-scope class,
 //! calibrated confidence, clarification, handoff and multi-turn rules.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use super::features::{FeatureConfig, Vectorizer};
 use super::kb::{Article, CONTACT_PLACEHOLDER, HANDOFF_ARTICLE_ID, KnowledgeBase};
@@ -29,12 +29,17 @@ pub struct EngineConfig {
     pub clarify_min_pair: f32,
     /// Hand off if no class has a margin of at least this.
     pub min_margin: f32,
-    /// Messages with at most this many words may be read as follow-ups.
+    /// Messages with at most this many words may be read as follow-ups
+    /// (when they start with a continuation opener or hold a pronoun).
     pub followup_max_words: usize,
+    /// Messages with at most this many words are elliptical: always a
+    /// possible follow-up.
+    pub followup_elliptical_words: usize,
     /// Weight of the nearest-centroid cosine blended into the SVM margins.
     pub centroid_weight: f32,
     /// A message that is out of scope with at least this probability on its
-    /// own is never re-read as a follow-up.
+    /// own is re-read as a follow-up only if the topic article covers all
+    /// its content words (see `Engine::decide_with_context`).
     pub followup_oos_block: f32,
     /// Exponent of the out-of-scope class down-weighting
     /// (`(mean article size / oos size)^oos_balance`, capped at 1).
@@ -54,6 +59,7 @@ impl Default for EngineConfig {
             clarify_min_pair: 0.5,
             min_margin: -0.8,
             followup_max_words: 10,
+            followup_elliptical_words: 3,
             followup_oos_block: 0.9,
             oos_balance: 0.5,
             use_oos_class: true,
@@ -88,6 +94,8 @@ pub struct Engine {
     model: OvrModel,
     /// Normalised article title -> article index (exact suggestion match).
     titles: BTreeMap<String, usize>,
+    /// Words of each article's questions and title (see [`Engine::covers`]).
+    vocab: Vec<Vocab>,
     contact: String,
 }
 
@@ -129,6 +137,7 @@ impl Engine {
         }
         let mut model = train_ovr(&xs, &labels, n_art + 1, vectorizer.dim(), &cfg.svm, &extra);
         model.add_centroids(&xs, &labels, cfg.centroid_weight);
+        let vocab = kb.articles().iter().map(Vocab::of).collect();
         let titles = kb
             .articles()
             .iter()
@@ -145,6 +154,7 @@ impl Engine {
             vectorizer,
             model,
             titles,
+            vocab,
             contact,
         }
     }
@@ -258,6 +268,41 @@ impl Engine {
         )
     }
 
+    /// Decides one message in the light of the conversation so far.
+    ///
+    /// Follow-up handling works on two readings of the message:
+    ///
+    /// * the **alone** reading classifies the message by itself (this is the
+    ///   only reading with an empty history, so single-message behaviour and
+    ///   offline evaluation are unaffected);
+    /// * the **context** reading classifies the message appended to the
+    ///   question that set the current topic (see [`Engine::topic`]).
+    ///
+    /// The context reading is tried only when the message refers back
+    /// ([`refers_back`]: an anaphoric pronoun such as "that"/"it", a
+    /// continuation opener such as "and"/"what about", or an elliptical
+    /// message of a few words) and the previous turn was answered or asked
+    /// for clarification (a handoff leaves no topic to lean on). It must
+    /// answer, and it is preferred when:
+    ///
+    /// 1. the alone reading is unsure: it would not answer and is not
+    ///    confidently out of scope (probability below `followup_oos_block`),
+    ///    e.g. "what about sole traders?" after "Who can apply?"; or
+    /// 2. the alone reading is confident (an answer to a *different*
+    ///    article, or confidently out of scope), but the context
+    ///    reading lands on the topic article or one it links to as a
+    ///    suggestion, and that article's example questions cover every
+    ///    content word of the message ([`Engine::covers`]): the message asks
+    ///    something the topic article is written to answer and names no other
+    ///    topic. So "how long does that take?" after "How do I complain?"
+    ///    stays on complaints (whose questions ask how long a complaint
+    ///    takes), while "how long does it take?" after "Who can apply?" and
+    ///    "what about early repayment?" after "How much does it cost?" still
+    ///    switch topic, and "what about the weather?" is still out of scope.
+    ///
+    /// After a clarification only the offered candidates are accepted. A
+    /// message that only points back ("what about that?") and finds no
+    /// context is handed off as not understood rather than guessed at.
     fn decide_with_context(&self, norm: &str, history: &[Turn]) -> (Decision, f32) {
         if norm.is_empty() {
             return (
@@ -273,34 +318,105 @@ impl Engine {
         }
         let sc = self.classify(norm);
         let d = self.decide(&sc);
-        if matches!(d, Decision::Answer(_)) {
-            return (d, sc.p_best);
-        }
-        // Short follow-up: read it in the context of the previous message,
-        // unless the message alone is confidently out of scope.
-        let confident_oos =
-            sc.best == self.n_articles() && sc.p_best >= self.cfg.followup_oos_block;
-        if let Some(prev) = history.last()
-            && !prev.message.is_empty()
-            && !confident_oos
-            && looks_like_followup(norm, self.cfg.followup_max_words)
+        let words = tokens(norm);
+        let reference = refers_back(&words, &self.cfg);
+        if reference != Reference::None
+            && let Some(topic) = self.topic(history)
         {
-            let combined = format!("{} {}", prev.message, norm);
+            let combined = format!("{} {}", topic.message, norm);
             let sc2 = self.classify(&combined);
-            if let Decision::Answer(i) = self.decide(&sc2) {
-                // After a clarification, only accept one of the offered answers.
-                let ok = match &prev.outcome {
-                    Outcome::Clarify { candidates } => {
-                        candidates.contains(&self.kb.articles()[i].id)
+            if let Decision::Answer(j) = self.decide(&sc2)
+                && (topic.allowed.is_empty() || topic.allowed.contains(&j))
+            {
+                // Would the alone reading stand on its own: a confident answer
+                // (or confidently out of scope) that the context disagrees with?
+                let confident_alone = match d {
+                    Decision::Answer(i) if i == j => {
+                        return (d, sc.p_best.max(sc2.p_best));
                     }
-                    _ => true,
+                    Decision::Answer(_) => true,
+                    Decision::Handoff { out_of_scope: true } => {
+                        sc.p_best >= self.cfg.followup_oos_block
+                    }
+                    _ => false,
                 };
-                if ok {
-                    return (Decision::Answer(i), sc2.p_best);
+                if !confident_alone || (topic.related.contains(&j) && self.covers(j, &words)) {
+                    return (Decision::Answer(j), sc2.p_best);
                 }
             }
         }
+        if reference == Reference::PointerOnly {
+            return (
+                Decision::Handoff {
+                    out_of_scope: false,
+                },
+                0.0,
+            );
+        }
         (d, sc.p_best)
+    }
+
+    /// Article `j`'s example questions (and title) use every content word of
+    /// the message: each word that is not a pronoun, opener, question word
+    /// or other function word ([`is_function_word`]) occurs in them, up to
+    /// a crude [`stem`] ("llps" / "llp", "complain" / "complaint").
+    fn covers(&self, j: usize, words: &[&str]) -> bool {
+        words
+            .iter()
+            .filter(|w| !is_function_word(w))
+            .all(|w| self.vocab[j].0.contains(stem(w)))
+    }
+
+    /// The topic a referring message can lean on, from the last turn:
+    ///
+    /// * answered article `A`: the question that first led to `A` in the
+    ///   trailing run of turns answered with `A` (at most
+    ///   [`TOPIC_LOOKBACK`] turns back), so "how do I complain" stays the
+    ///   topic across several follow-ups; `A` and the articles its
+    ///   suggestions name count as related;
+    /// * clarification: the ambiguous message, restricted to the candidates;
+    /// * handoff (or nothing): no topic.
+    fn topic<'h>(&self, history: &'h [Turn]) -> Option<Topic<'h>> {
+        let last = history.last()?;
+        match &last.outcome {
+            Outcome::Answered { article } => {
+                let a = self.kb.articles().iter().position(|x| &x.id == article)?;
+                let anchor = history
+                    .iter()
+                    .rev()
+                    .take(TOPIC_LOOKBACK)
+                    .take_while(|t| t.outcome == last.outcome)
+                    .filter(|t| !t.message.is_empty())
+                    .last()?;
+                let mut related = vec![a];
+                related.extend(
+                    self.kb.articles()[a]
+                        .suggestions
+                        .iter()
+                        .filter_map(|s| self.titles.get(&normalise(s)).copied()),
+                );
+                Some(Topic {
+                    message: &anchor.message,
+                    related,
+                    allowed: Vec::new(),
+                })
+            }
+            Outcome::Clarify { candidates } => {
+                if last.message.is_empty() {
+                    return None;
+                }
+                let allowed: Vec<usize> = candidates
+                    .iter()
+                    .filter_map(|id| self.kb.articles().iter().position(|x| &x.id == id))
+                    .collect();
+                Some(Topic {
+                    message: &last.message,
+                    related: allowed.clone(),
+                    allowed,
+                })
+            }
+            Outcome::Handoff { .. } => None,
+        }
     }
 
     fn expand(&self, body: &str) -> String {
@@ -357,24 +473,118 @@ impl Engine {
     }
 }
 
-/// A message that may lean on the previous one: very short, or short with a
-/// continuation opener ("and ...", "what about ...") or a pronoun ("that").
-fn looks_like_followup(norm: &str, max_words: usize) -> bool {
-    let w = tokens(norm);
-    if w.len() <= 3 {
-        return true;
+/// How many turns back [`Engine::topic`] looks for the question that set
+/// the current topic.
+const TOPIC_LOOKBACK: usize = 3;
+
+/// What a referring message can lean on (see [`Engine::topic`]).
+struct Topic<'h> {
+    /// Normalised question that set the topic.
+    message: &'h str,
+    /// Articles a context reading may switch to over a confident alone reading.
+    related: Vec<usize>,
+    /// If non-empty, the only articles a context reading may answer.
+    allowed: Vec<usize>,
+}
+
+/// Word stems ([`stem`]) of one article's example questions and title.
+struct Vocab(HashSet<String>);
+
+impl Vocab {
+    fn of(a: &Article) -> Vocab {
+        let mut stems = HashSet::new();
+        for q in a.questions.iter().chain(std::iter::once(&a.title)) {
+            for w in tokens(&normalise(q)) {
+                stems.insert(stem(w).to_string());
+            }
+        }
+        Vocab(stems)
     }
-    if w.len() > max_words {
-        return false;
+}
+
+/// Words with the same first [`STEM_CHARS`] characters count as the same
+/// word in [`Engine::covers`] ("complain" / "complaint").
+const STEM_CHARS: usize = 5;
+
+/// Crude stem for [`Engine::covers`]: without a plural `s` (words over three
+/// letters), cut to [`STEM_CHARS`] characters.
+fn stem(w: &str) -> &str {
+    let w = match w.strip_suffix('s') {
+        Some(s) if s.chars().count() >= 3 => s,
+        _ => w,
+    };
+    match w.char_indices().nth(STEM_CHARS) {
+        Some((end, _)) => &w[..end],
+        None => w,
     }
-    const OPENERS: [&str; 6] = ["and", "also", "so", "but", "then", "or"];
-    const PAIRS: [(&str, &str); 3] = [("what", "about"), ("how", "about"), ("what", "if")];
-    const PRONOUNS: [&str; 8] = [
-        "that", "it", "this", "those", "them", "they", "there", "one",
-    ];
-    OPENERS.contains(&w[0])
-        || PAIRS.iter().any(|(a, b)| w[0] == *a && w[1] == *b)
-        || w.iter().any(|t| PRONOUNS.contains(t))
+}
+
+/// Whether a message refers back to the conversation.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Reference {
+    /// A self-contained message.
+    None,
+    /// Leans on the previous turn: elliptical (at most
+    /// `followup_elliptical_words` words), or at most `followup_max_words`
+    /// words with a continuation opener ("and ...", "what about ...") or an
+    /// anaphoric pronoun ("that", "it", ...).
+    Refers,
+    /// Refers back and has nothing else: every word is a pronoun, opener or
+    /// question word ("what about that?", "and then?", "why?").
+    PointerOnly,
+}
+
+const OPENERS: [&str; 7] = ["and", "also", "so", "but", "then", "or", "plus"];
+const OPENER_PAIRS: [(&str, &str); 4] = [
+    ("what", "about"),
+    ("how", "about"),
+    ("what", "if"),
+    ("and", "if"),
+];
+const ANAPHORA: [&str; 8] = [
+    "that", "it", "this", "those", "these", "they", "them", "one",
+];
+/// Words that point back or ask, but name no topic (besides openers and
+/// anaphora): a message made only of these is [`Reference::PointerOnly`].
+const POINTER_WORDS: [&str; 22] = [
+    "what", "how", "why", "when", "where", "who", "which", "about", "if", "is", "are", "was",
+    "does", "do", "did", "the", "a", "an", "again", "else", "more", "for",
+];
+/// Further words that name no topic, ignored by [`Engine::covers`].
+const OTHER_FUNCTION_WORDS: [&str; 34] = [
+    "i", "me", "my", "we", "us", "our", "you", "your", "can", "could", "will", "would", "should",
+    "have", "has", "be", "been", "am", "to", "of", "in", "on", "at", "by", "with", "from", "any",
+    "there", "not", "no", "yes", "please", "ok", "okay",
+];
+
+fn is_function_word(w: &str) -> bool {
+    OPENERS.contains(&w)
+        || ANAPHORA.contains(&w)
+        || POINTER_WORDS.contains(&w)
+        || OTHER_FUNCTION_WORDS.contains(&w)
+}
+
+fn refers_back(words: &[&str], cfg: &EngineConfig) -> Reference {
+    if words.is_empty() || words.len() > cfg.followup_max_words {
+        return Reference::None;
+    }
+    let opener = OPENERS.contains(&words[0])
+        || (words.len() >= 2
+            && OPENER_PAIRS
+                .iter()
+                .any(|(a, b)| words[0] == *a && words[1] == *b));
+    let anaphora = words.iter().any(|w| ANAPHORA.contains(w));
+    if !(opener || anaphora || words.len() <= cfg.followup_elliptical_words) {
+        return Reference::None;
+    }
+    let pointer_only = words
+        .iter()
+        .all(|w| OPENERS.contains(w) || ANAPHORA.contains(w) || POINTER_WORDS.contains(w));
+    if pointer_only {
+        Reference::PointerOnly
+    } else {
+        Reference::Refers
+    }
 }
 
 impl super::Assistant for Engine {

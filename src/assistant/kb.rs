@@ -24,7 +24,7 @@ pub struct Article {
     pub questions: Vec<String>,
     /// Follow-up suggestions shown as buttons (article titles resolve exactly).
     pub suggestions: Vec<String>,
-    /// Plain https URLs appended to the answer as "More: <url>" lines.
+    /// Plain https URLs appended to the answer as `More: <url>` lines.
     pub links: Vec<String>,
     /// Answering with this article hands the visitor to a person.
     pub handoff: bool,

@@ -7,7 +7,11 @@
 //!   linear SVM (dual coordinate descent) over the articles' example questions
 //!   plus an out-of-scope rejection class, and answers with calibrated
 //!   confidence: answer, ask which of two articles was meant, or hand off to a
-//!   person. Deterministic; no network.
+//!   person. A message that refers back ("how long does that take?", "and
+//!   for sole traders?") is also read together with the question that set
+//!   the current topic, and that reading wins when the message alone is
+//!   unsure or only uses words the topic article's questions use (see
+//!   `Engine::decide_with_context`). Deterministic; no network.
 //! * [`evaluate`]: accuracy on `text,category` CSV files through the same
 //!   [`Engine::reply`] path the server uses.
 //!

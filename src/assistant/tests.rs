@@ -283,3 +283,171 @@ fn engine_is_an_assistant() {
     let (r, _) = boxed.reply("hello", &[]);
     assert!(!r.text.is_empty());
 }
+
+/// Replies to `first` with empty history, then to `follow_up` after it.
+fn after(first: &str, follow_up: &str) -> (Reply, Turn) {
+    let e = sample();
+    let (_, t1) = e.reply(first, &[]);
+    e.reply(follow_up, &[t1])
+}
+
+#[test]
+fn how_long_after_a_complaint_answers_the_complaints_article() {
+    let e = sample();
+    // Alone, the question is about how long an application takes ...
+    let (_, alone) = e.reply("how long does that take?", &[]);
+    assert_eq!(answered(&alone), Some("application-time"));
+    // ... but after a complaint question it is about the complaint.
+    for follow_up in [
+        "how long does that take?",
+        "and how long?",
+        "how long does it take?",
+    ] {
+        let (r, t) = after("How do I complain?", follow_up);
+        assert_eq!(answered(&t), Some("complaints"), "{follow_up}: {t:?}");
+        assert!(r.text.contains("8 weeks"), "{}", r.text);
+        assert!(r.text.contains("Financial Ombudsman Service"));
+    }
+}
+
+#[test]
+fn how_long_after_a_data_question_answers_the_privacy_article() {
+    for (first, follow_up) in [
+        ("What data do you keep about me?", "and how long?"),
+        (
+            "What data do you keep about me?",
+            "how long do you keep it?",
+        ),
+        ("do you store this chat", "for how long?"),
+    ] {
+        let (r, t) = after(first, follow_up);
+        assert_eq!(answered(&t), Some("privacy"), "{follow_up}: {t:?}");
+        assert!(r.text.contains("how long we keep it"), "{}", r.text);
+    }
+}
+
+#[test]
+fn unrelated_out_of_scope_follow_up_still_hands_off() {
+    for first in [
+        "How do I complain?",
+        "Who can apply?",
+        "What data do you keep about me?",
+    ] {
+        for follow_up in [
+            "what's the weather in Paris",
+            "what about the weather?",
+            "and can you tell me a joke?",
+        ] {
+            let (r, t) = after(first, follow_up);
+            assert!(r.handoff, "{first} / {follow_up}: {t:?}");
+            assert_eq!(
+                t.outcome,
+                Outcome::Handoff { out_of_scope: true },
+                "{first} / {follow_up}"
+            );
+        }
+    }
+}
+
+#[test]
+fn referring_follow_up_after_a_handoff_does_not_invent_context() {
+    let e = sample();
+    for first in ["tell me a joke", "zqxj wibble blah loan thing"] {
+        let (r1, t1) = e.reply(first, &[]);
+        assert!(r1.handoff, "{first}");
+        for follow_up in ["what about that?", "and what about it?"] {
+            let (r, t) = e.reply(follow_up, std::slice::from_ref(&t1));
+            assert!(r.handoff, "{first} / {follow_up}: {t:?}");
+            assert_eq!(
+                t.outcome,
+                Outcome::Handoff {
+                    out_of_scope: false
+                },
+                "{first} / {follow_up}"
+            );
+            // Still the repeated-handoff reply: contact first.
+            assert!(r.text.starts_with("It looks like I can't help"));
+        }
+    }
+}
+
+#[test]
+fn message_that_only_points_back_is_not_guessed_without_context() {
+    let e = sample();
+    for q in ["what about that?", "and then?", "why?"] {
+        let (r, t) = e.reply(q, &[]);
+        assert!(r.handoff, "{q}: {t:?}");
+        assert_eq!(
+            t.outcome,
+            Outcome::Handoff {
+                out_of_scope: false
+            },
+            "{q}"
+        );
+    }
+    // With an answered topic it is read in context.
+    let (_, t) = after("Who can apply?", "what about those?");
+    assert_eq!(answered(&t), Some("who-can-apply"), "{t:?}");
+}
+
+#[test]
+fn referring_follow_up_that_names_another_topic_switches_topic() {
+    for (first, follow_up, id) in [
+        (
+            "Who can apply?",
+            "how long does it take?",
+            "application-time",
+        ),
+        ("Who can apply?", "how much does it cost?", "cost"),
+        (
+            "Who can apply?",
+            "and how do repayments work?",
+            "repayments",
+        ),
+        (
+            "How much does it cost?",
+            "what about early repayment?",
+            "repayments",
+        ),
+        (
+            "How much does it cost?",
+            "how do I apply for it?",
+            "what-you-need",
+        ),
+        (
+            "how long does an application take",
+            "what do I need for it?",
+            "what-you-need",
+        ),
+    ] {
+        let (_, t) = after(first, follow_up);
+        assert_eq!(answered(&t), Some(id), "{first} / {follow_up}: {t:?}");
+    }
+}
+
+#[test]
+fn follow_up_topic_persists_over_several_turns() {
+    let e = sample();
+    let (_, t1) = e.reply("How do I complain?", &[]);
+    let (_, t2) = e.reply("how long does that take?", std::slice::from_ref(&t1));
+    assert_eq!(answered(&t2), Some("complaints"));
+    // The topic is still the complaint, not "how long does that take".
+    let (_, t3) = e.reply("and how long does it take?", &[t1, t2]);
+    assert_eq!(answered(&t3), Some("complaints"), "{t3:?}");
+}
+
+#[test]
+fn chosen_suggestion_resolves_directly_after_an_answer() {
+    let e = sample();
+    let (r1, t1) = e.reply("What data do you keep about me?", &[]);
+    assert_eq!(answered(&t1), Some("privacy"));
+    for s in &r1.suggestions {
+        let (_, t) = e.reply(s, std::slice::from_ref(&t1));
+        let want = KnowledgeBase::sample()
+            .articles()
+            .iter()
+            .find(|a| &a.title == s)
+            .map(|a| a.id.clone());
+        assert_eq!(answered(&t).map(str::to_string), want, "{s}");
+    }
+}

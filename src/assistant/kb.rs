@@ -84,47 +84,33 @@ impl fmt::Display for KbError {
 
 impl std::error::Error for KbError {}
 
+/// `(file name, contents)` of each named file in `sample_kb/`, embedded.
+macro_rules! sample_files {
+    ($($name:literal),* $(,)?) => {
+        &[$((concat!($name, ".md"), include_str!(concat!("sample_kb/", $name, ".md")))),*]
+    };
+}
+
 /// The built-in sample knowledge base (sample content: replace for production).
-const SAMPLE_FILES: &[(&str, &str)] = &[
-    ("greeting.md", include_str!("sample_kb/greeting.md")),
-    ("thanks.md", include_str!("sample_kb/thanks.md")),
-    ("goodbye.md", include_str!("sample_kb/goodbye.md")),
-    ("handoff.md", include_str!("sample_kb/handoff.md")),
-    (
-        "who-can-apply.md",
-        include_str!("sample_kb/who-can-apply.md"),
-    ),
-    (
-        "personal-guarantee.md",
-        include_str!("sample_kb/personal-guarantee.md"),
-    ),
-    (
-        "what-we-offer.md",
-        include_str!("sample_kb/what-we-offer.md"),
-    ),
-    (
-        "application-time.md",
-        include_str!("sample_kb/application-time.md"),
-    ),
-    (
-        "what-you-need.md",
-        include_str!("sample_kb/what-you-need.md"),
-    ),
-    ("decisions.md", include_str!("sample_kb/decisions.md")),
-    ("repayments.md", include_str!("sample_kb/repayments.md")),
-    ("cost.md", include_str!("sample_kb/cost.md")),
-    (
-        "payment-difficulty.md",
-        include_str!("sample_kb/payment-difficulty.md"),
-    ),
-    (
-        "application-status.md",
-        include_str!("sample_kb/application-status.md"),
-    ),
-    ("complaints.md", include_str!("sample_kb/complaints.md")),
-    ("privacy.md", include_str!("sample_kb/privacy.md")),
-    ("about-chat.md", include_str!("sample_kb/about-chat.md")),
-    ("capabilities.md", include_str!("sample_kb/capabilities.md")),
+const SAMPLE_FILES: &[(&str, &str)] = sample_files![
+    "greeting",
+    "thanks",
+    "goodbye",
+    "handoff",
+    "who-can-apply",
+    "personal-guarantee",
+    "what-we-offer",
+    "application-time",
+    "what-you-need",
+    "decisions",
+    "repayments",
+    "cost",
+    "payment-difficulty",
+    "application-status",
+    "complaints",
+    "privacy",
+    "about-chat",
+    "capabilities",
 ];
 
 impl KnowledgeBase {

@@ -32,8 +32,8 @@ export function widget(page: Page) {
     panel: host.getByRole("dialog"),
     input: host.getByRole("textbox", { name: "Your message" }),
     log: host.getByRole("log"),
-    assistantMessages: host.locator(".message.assistant:not(.typing)"),
-    visitorMessages: host.locator(".message.visitor"),
+    assistantMessages: host.locator(".msg.assistant:not(.typing)"),
+    visitorMessages: host.locator(".msg.visitor"),
   };
 }
 

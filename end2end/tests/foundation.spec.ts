@@ -53,7 +53,7 @@ test.describe("errors", () => {
     await w.launcher.click();
     await w.input.fill("hello \u0007 there");
     await w.input.press("Enter");
-    await expect(w.host.locator(".message.notice")).toHaveText("The message contains control characters.");
+    await expect(w.host.locator(".msg.notice")).toHaveText("The message contains control characters.");
     await expect(w.input).toBeEnabled();
   });
 });

@@ -271,7 +271,6 @@ fn chat_widget(
         }
         pending.set(true);
         retry.set(None);
-        suggestions.set(Vec::new());
         if echo {
             started.set_value(true);
             push(VISITOR, text.clone());
@@ -438,7 +437,7 @@ fn chat_widget(
                     <i></i>
                 </div>
             </div>
-            <div class="chips" role="group" aria-label="Suggested questions" hidden=move || suggestions.with(Vec::is_empty)>
+            <div class="chips" role="group" aria-label="Suggested questions" hidden=move || pending.get() || suggestions.with(Vec::is_empty)>
                 {move || {
                     suggestions
                         .get()

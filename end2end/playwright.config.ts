@@ -12,7 +12,8 @@ export const API_LIMITED = "http://127.0.0.1:3001";
  */
 export const SITE = "http://customer.test:4000";
 
-const SERVER = "./target/release/support-chat";
+// `SUPPORT_CHAT_E2E_SERVER` runs the suite against another build of the server.
+const SERVER = process.env.SUPPORT_CHAT_E2E_SERVER ?? "./target/release/support-chat";
 /** Whether this build of the server has `--chat-rate-limit` (added with the rate limiter). */
 export const HAS_RATE_LIMIT = (() => {
   try {

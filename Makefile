@@ -13,7 +13,7 @@ WASM := target/$(WASM_TARGET)/wasm-release/support_chat_widget.wasm
 WASM_BINDGEN_VERSION := $(shell awk '/^name = "wasm-bindgen"$$/ { getline; gsub(/[^0-9.]/, ""); print; exit }' Cargo.lock)
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: run build server widget widget-size test lint invariants unit e2e bench setup-rust setup-wasm-bindgen setup-chromium clean
+.PHONY: run build server widget test lint invariants unit e2e bench setup-rust setup-wasm-bindgen setup-chromium clean
 
 run: build
 	./target/release/support-chat
@@ -47,6 +47,7 @@ $(SITE)/widget.css: style/widget.css
 	node_modules/.bin/esbuild --log-level=warning --minify $< --outfile=$@
 
 # Fails when the widget (loader + glue + wasm + CSS) is over 100 KB gzip.
+.PHONY: widget-size
 widget-size: widget
 	node widget/tools/size.mjs $(SITE)
 

@@ -179,6 +179,14 @@ test.describe("phones", () => {
     const composer = (await w.input.boundingBox())!;
     expect(composer.y + composer.height).toBeLessThanOrEqual(667);
 
+    // An on-screen keyboard shrinks the visible viewport: the panel follows it,
+    // so the input stays in view above the keyboard.
+    await page.setViewportSize({ width: 375, height: 360 });
+    await expect.poll(async () => Math.round((await w.panel.boundingBox())!.height)).toBe(360);
+    const raised = (await w.input.boundingBox())!;
+    expect(raised.y + raised.height).toBeLessThanOrEqual(360);
+    await page.setViewportSize({ width: 375, height: 667 });
+
     await w.close.tap();
     await expect(w.panel).toBeHidden();
     await expect(w.launcher).toBeVisible();

@@ -1,3 +1,4 @@
+import { get } from "node:http";
 import { test, expect, widget, ask, ready, chatRequests } from "./fixtures";
 import { API, SITE } from "../playwright.config";
 
@@ -120,5 +121,39 @@ test.describe("cost to the host page", () => {
     expect(perf.ready - perf.load).toBeLessThan(300);
     expect(perf.shifts).toBe(0);
     expect(Math.max(0, ...perf.longTasks)).toBeLessThan(200);
+  });
+
+  test("the server sends every widget asset compressed, 100 KB gzip or less in all", async ({ page }) => {
+    const urls = new Set<string>();
+    page.on("response", (r) => {
+      if (r.url().startsWith(`${API}/public/v1/support/widget`)) urls.add(r.url());
+    });
+    await page.goto(`${SITE}/index.html`);
+    await ready(page);
+    const names = [...urls].map((u) => u.replace(/.*\//, "").replace(/[0-9a-f]{16}/, "HASH")).sort();
+    expect(names).toEqual(["widget-HASH.js", "widget-HASH.wasm", "widget.css", "widget.js"]);
+
+    // Bytes on the wire, as served (node:http does not decompress).
+    const fetchEncoded = (url: string, encoding: string) =>
+      new Promise<{ encoding?: string; bytes: number }>((resolve, reject) => {
+        get(url, { headers: { "accept-encoding": encoding } }, (res) => {
+          let bytes = 0;
+          res.on("data", (chunk: Buffer) => (bytes += chunk.length));
+          res.on("end", () => resolve({ encoding: res.headers["content-encoding"], bytes }));
+        }).on("error", reject);
+      });
+    const total = { gzip: 0, br: 0 };
+    const sizes: Record<string, unknown> = {};
+    for (const url of urls) {
+      for (const encoding of ["gzip", "br"] as const) {
+        const { encoding: got, bytes } = await fetchEncoded(url, encoding);
+        expect(got, url).toBe(encoding);
+        total[encoding] += bytes;
+        sizes[`${url.replace(/.*\//, "")} ${encoding}`] = bytes;
+      }
+    }
+    test.info().annotations.push({ type: "sizes", description: JSON.stringify({ ...sizes, total }) });
+    expect(total.gzip).toBeLessThanOrEqual(100_000);
+    expect(total.br).toBeLessThan(total.gzip);
   });
 });

@@ -25,6 +25,7 @@
   var handlers = {};
   var queue = [];
   var command = null;
+  var host = null;
   function emit(name, detail) {
     (handlers[name] || []).slice().forEach(function (handler) {
       try {
@@ -40,7 +41,11 @@
   function call(name) {
     return function (text) {
       if (name === "send") text = text == null ? "" : String(text);
-      if (command) return command(name, text);
+      if (command) {
+        // Closing moves focus back to the chat button only if focus was in the widget.
+        if (name !== "send") text = document.activeElement === host ? "focus" : undefined;
+        return command(name, text);
+      }
       queue.push([name, text]);
     };
   }
@@ -72,7 +77,7 @@
   }
 
   function boot() {
-    var host = document.createElement("support-chat-widget");
+    host = document.createElement("support-chat-widget");
     host.setAttribute("data-position", attr("position", "right") === "left" ? "left" : "right");
     host.setAttribute("data-theme", attr("theme", "auto"));
     // CSSOM, not a style attribute: allowed under a CSP without 'unsafe-inline'.
@@ -119,7 +124,7 @@
           emit
         );
         queue.splice(0).forEach(function (args) {
-          command(args[0], args[1]);
+          SupportChat[args[0]](args[1]);
         });
         emit("ready");
       })

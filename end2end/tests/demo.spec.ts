@@ -24,6 +24,8 @@ test("the demo page shows the configuration it uses and drives the widget throug
   await expect(w.assistantMessages.first()).toHaveText("Hello! Ask me about applying, eligibility or repayments.");
   await page.getByRole("button", { name: "SupportChat.close()" }).click();
   await expect(w.panel).toBeHidden();
+  // Closed from the page: focus stays where the visitor put it.
+  await expect(page.getByRole("button", { name: "SupportChat.close()" })).toBeFocused();
   await page.getByRole("button", { name: /SupportChat\.send/ }).click();
   await expect(w.assistantMessages).toHaveCount(2);
   await expect(events).toHaveText([

@@ -361,9 +361,14 @@ fn chat_widget(
 
     commands.set_value(Some(Box::new(move |name: String, text: Option<String>| {
         match name.as_str() {
+            // The loader passes `text` on close/toggle when focus is in the
+            // widget: only then does closing move it (to the launcher).
             "open" => set_open(true, true),
-            "close" => set_open(false, open.get_untracked()),
-            "toggle" => set_open(!open.get_untracked(), true),
+            "close" => set_open(false, text.is_some()),
+            "toggle" => {
+                let value = !open.get_untracked();
+                set_open(value, value || text.is_some());
+            }
             "send" => return send(text.unwrap_or_default(), true),
             _ => return false,
         }

@@ -249,13 +249,10 @@ fn chat_widget(
         let tick = move || {
             let left = ((deadline - js_sys::Date::now()) / 1000.0).ceil().max(0.0) as u32;
             wait.set(left);
-            if left == 0 {
-                if let Some(h) = handle.get_value() {
-                    h.clear();
-                }
-                if let Some(input) = input_ref.get_untracked() {
-                    let _ = input.focus();
-                }
+            if left == 0
+                && let Some(h) = handle.get_value()
+            {
+                h.clear();
             }
         };
         handle.set_value(set_interval_with_handle(tick, Duration::from_millis(500)).ok());

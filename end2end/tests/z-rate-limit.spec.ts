@@ -48,10 +48,12 @@ test.describe("rate limit", () => {
       { code: "rate_limited", message: expect.stringContaining(`${retryAfter} seconds`), status: 429, retryAfter },
     ]);
 
+    // The refused message is back in the box, to send by hand later.
+    await expect(w.input).toHaveValue("Who can apply?");
     // Nothing sends while waiting: Enter, a click, a quick reply or the API.
-    await w.input.fill("Who can apply?");
     await w.input.press("Enter");
     await w.send.click({ force: true });
+    await w.chips.first().click();
     expect(await page.evaluate(() => (window as any).SupportChat.send("Who can apply?"))).toBe(false);
     await expect(w.input).toHaveValue("Who can apply?");
 

@@ -296,6 +296,10 @@ fn chat_widget(
                         Failure::RateLimited(secs) => {
                             set(&detail, "retryAfter", &secs.into());
                             countdown(secs);
+                            // Back in the box, to send by hand once the wait is over.
+                            if draft.get_untracked().is_empty() {
+                                draft.set(text);
+                            }
                             (
                                 [
                                     "You've sent a lot of messages in a short time. Please wait ",

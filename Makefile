@@ -24,25 +24,32 @@ server:
 	$(CARGO) build --locked --release
 
 # Leptos' cargo-leptos cannot run here, so the widget is built by hand:
-# cargo (wasm-release profile) -> wasm-bindgen --target web -> wasm-opt -Oz.
+# cargo (wasm-release profile) -> wasm-bindgen --target web -> wasm-opt -Oz
+# (dropping the wasm-streams exports leptos' server_fn brings in, unused
+# here) -> esbuild --minify for the JS glue, the loader and the CSS.
 widget: setup-rust setup-wasm-bindgen node_modules/.package-lock.json
 	$(CARGO) build --locked -p support-chat-widget --target $(WASM_TARGET) --profile wasm-release
 	$(MAKE) --no-print-directory $(SITE)/pkg/support_chat_widget_bg.wasm $(SITE)/widget.js $(SITE)/widget.css
 
 $(SITE)/pkg/support_chat_widget_bg.wasm: $(WASM)
 	wasm-bindgen --target web --no-typescript --out-dir $(SITE)/pkg $(WASM)
-	node_modules/.bin/wasm-opt -Oz --strip-debug --strip-producers \
+	node_modules/.bin/wasm-opt -Oz --converge --strip-debug --strip-producers \
+	  --remove-exports --pass-arg='remove-exports@*intounderlying*' \
 	  --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
 	  --enable-mutable-globals --enable-reference-types --enable-multivalue \
 	  $@ -o $@
+	node_modules/.bin/esbuild --log-level=warning --minify --allow-overwrite $(SITE)/pkg/support_chat_widget.js --outfile=$(SITE)/pkg/support_chat_widget.js
 
 $(SITE)/widget.js: widget/loader.js
-	@mkdir -p $(SITE)
-	cp $< $@
+	node_modules/.bin/esbuild --log-level=warning --minify $< --outfile=$@
 
 $(SITE)/widget.css: style/widget.css
-	@mkdir -p $(SITE)
-	cp $< $@
+	node_modules/.bin/esbuild --log-level=warning --minify $< --outfile=$@
+
+# Fails when the widget (loader + glue + wasm + CSS) is over 100 KB gzip.
+.PHONY: widget-size
+widget-size: widget
+	node widget/tools/size.mjs $(SITE)
 
 test: lint invariants unit e2e
 
@@ -62,7 +69,7 @@ invariants:
 unit:
 	$(CARGO) test --locked
 
-e2e: build setup-chromium node_modules/.package-lock.json
+e2e: build widget-size setup-chromium node_modules/.package-lock.json
 	npx playwright test -c end2end
 
 # Benchmarks, not tests: numbers for BENCHMARKS.md (see the commands there).

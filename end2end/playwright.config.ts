@@ -1,12 +1,29 @@
+import { execFileSync } from "node:child_process";
+import { join } from "node:path";
 import { defineConfig } from "@playwright/test";
 
 /** The support-chat server: API, widget assets and demo page. */
 export const API = "http://127.0.0.1:3000";
+/** A second server with a tiny chat rate limit (2 per 60 s), for the 429 test. */
+export const API_LIMITED = "http://127.0.0.1:3001";
 /**
  * A customer's site on another origin and another site (`customer.test` is
  * mapped to 127.0.0.1 inside Chromium), embedding the widget by its two tags.
  */
 export const SITE = "http://customer.test:4000";
+
+// `SUPPORT_CHAT_E2E_SERVER` runs the suite against another build of the server.
+const SERVER = process.env.SUPPORT_CHAT_E2E_SERVER ?? "./target/release/support-chat";
+/** Whether this build of the server has `--chat-rate-limit` (added with the rate limiter). */
+export const HAS_RATE_LIMIT = (() => {
+  try {
+    return execFileSync(SERVER, ["--help"], { cwd: join(__dirname, ".."), encoding: "utf8" }).includes(
+      "--chat-rate-limit",
+    );
+  } catch {
+    return false;
+  }
+})();
 
 export default defineConfig({
   testDir: "./tests",
@@ -37,19 +54,34 @@ export default defineConfig({
   },
   webServer: [
     {
-      command: "./target/release/support-chat --addr 127.0.0.1:3000",
+      command: `${SERVER} --addr 127.0.0.1:3000`,
       cwd: "..",
       url: `${API}/healthz`,
       reuseExistingServer: false,
       timeout: 60_000,
       stdout: "pipe",
+      // The suite sends far more than a visitor would from one address: lift
+      // the rate limits (a server without them ignores these variables).
+      env: { SUPPORT_CHAT_CHAT_RATE_LIMIT: "100000/60s", SUPPORT_CHAT_FILES_RATE_LIMIT: "100000/60s" },
     },
+    ...(HAS_RATE_LIMIT
+      ? [
+          {
+            command: `${SERVER} --addr 127.0.0.1:3001 --chat-rate-limit 2/60s`,
+            cwd: "..",
+            url: `${API_LIMITED}/healthz`,
+            reuseExistingServer: false,
+            timeout: 60_000,
+            env: { SUPPORT_CHAT_FILES_RATE_LIMIT: "100000/60s" },
+          },
+        ]
+      : []),
     {
       command: "node end2end/site-server.mjs",
       cwd: "..",
       url: "http://127.0.0.1:4000/healthz",
       reuseExistingServer: false,
-      env: { SITE_PORT: "4000", API_ORIGIN: API },
+      env: { SITE_PORT: "4000", API_ORIGIN: API, API_LIMITED_ORIGIN: API_LIMITED },
     },
   ],
 });

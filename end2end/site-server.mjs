@@ -2,12 +2,15 @@
 // origin than the support-chat server, with `{{API}}` replaced by the
 // server's origin. A page may send a Content-Security-Policy header: the
 // first line of the page reading `<!-- csp: ... -->` becomes that header.
+// `{{API_LIMITED}}` is a second server with a tiny rate limit (for 429s), and
+// `/slow.svg?ms=N` answers after N ms (to hold the page's `load` event).
 import { createServer } from "node:http";
 import { readFile } from "node:fs/promises";
 import { join, basename } from "node:path";
 
 const port = Number(process.env.SITE_PORT ?? 4000);
 const api = process.env.API_ORIGIN ?? "http://127.0.0.1:3000";
+const apiLimited = process.env.API_LIMITED_ORIGIN ?? "http://127.0.0.1:3001";
 const root = join(import.meta.dirname, "site");
 
 createServer(async (request, response) => {
@@ -16,9 +19,18 @@ createServer(async (request, response) => {
     response.writeHead(204).end();
     return;
   }
+  if (path === "/slow.svg") {
+    const ms = Number(new URL(request.url, "http://site").searchParams.get("ms") ?? 1000);
+    setTimeout(() => {
+      response
+        .writeHead(200, { "content-type": "image/svg+xml", "cache-control": "no-store" })
+        .end('<svg xmlns="http://www.w3.org/2000/svg" width="1" height="1"/>');
+    }, ms);
+    return;
+  }
   const name = basename(path === "/" ? "index.html" : path);
   try {
-    const html = (await readFile(join(root, name), "utf8")).replaceAll("{{API}}", api);
+    const html = (await readFile(join(root, name), "utf8")).replaceAll("{{API_LIMITED}}", apiLimited).replaceAll("{{API}}", api);
     const headers = { "content-type": "text/html; charset=utf-8", "cache-control": "no-store" };
     const csp = html.match(/^<!-- csp: (.*) -->/);
     if (csp) headers["content-security-policy"] = csp[1].replaceAll("{{API}}", api);

@@ -15,6 +15,26 @@ pub fn embed_snippet(base: &str) -> String {
     )
 }
 
+/// How this page configures the widget: the `data-*` attributes on its
+/// script tag, shown on the page as they are used (see widget/README.md).
+const TITLE: &str = "Example Business Finance";
+const GREETING: &str = "Hello! Ask me about applying, eligibility or repayments.";
+const POSITION: &str = "right";
+const ACCENT: &str = "#0a4d8c";
+const THEME: &str = "auto";
+
+/// The script tag exactly as this page uses it, for a server at `base`.
+pub fn configured_snippet(base: &str) -> String {
+    format!(
+        "<script src=\"{base}{WIDGET_PREFIX}/widget.js\" defer\n  \
+         data-title=\"{TITLE}\"\n  \
+         data-greeting=\"{GREETING}\"\n  \
+         data-position=\"{POSITION}\"\n  \
+         data-accent=\"{ACCENT}\"\n  \
+         data-theme=\"{THEME}\"></script>"
+    )
+}
+
 /// `public_url` when configured, else the origin the visitor used to reach us.
 fn base_url(public_url: Option<&str>, parts: Option<&Parts>) -> String {
     if let Some(url) = public_url {
@@ -37,6 +57,7 @@ pub fn DemoPage(public_url: Option<String>) -> impl IntoView {
     let css = format!("{base}{WIDGET_PREFIX}/widget.css");
     let js = format!("{base}{WIDGET_PREFIX}/widget.js");
     let snippet = embed_snippet(&base);
+    let configured = configured_snippet(&base);
     view! {
         <!DOCTYPE html>
         <html lang="en-GB">
@@ -48,7 +69,9 @@ pub fn DemoPage(public_url: Option<String>) -> impl IntoView {
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
                 <link rel="stylesheet" href="/demo.css" />
                 <link rel="stylesheet" href=css />
-                <script src=js defer data-title="Example Business Finance" data-greeting="Hello! Ask me about applying, eligibility or repayments."></script>
+                <script src=js defer data-title=TITLE data-greeting=GREETING data-position=POSITION data-accent=ACCENT data-theme=THEME></script>
+                // Wires the buttons below to the widget's JS API (`window.SupportChat`).
+                <script src="/demo.js" defer></script>
             </head>
             <body>
                 <header class="site-header">
@@ -81,7 +104,26 @@ pub fn DemoPage(public_url: Option<String>) -> impl IntoView {
                         <h2>"Add this assistant to your site"</h2>
                         <p>"Paste these two tags into any page. The chat runs in its own isolated box and talks to this server."</p>
                         <pre><code>{snippet}</code></pre>
-                        <p class="note">"This page embeds the widget with exactly these tags."</p>
+                        <p class="note">"This page embeds the widget with exactly these tags, configured by data attributes on the script tag:"</p>
+                        <pre><code>{configured}</code></pre>
+                        <p class="note">
+                            "Every attribute is optional. The others: "<code>"data-api"</code>" (the chat server, default: where the script comes from) and "
+                            <code>"data-open"</code>" (start open). Page CSS can set "<code>"--support-chat-accent"</code>" and the "
+                            <code>"support-chat-widget"</code>" element's "<code>"z-index"</code>"; nothing else reaches inside the widget."
+                        </p>
+                    </section>
+                    <section class="embed api-demo">
+                        <h2>"Drive it from your page"</h2>
+                        <p>"The widget has a small JavaScript API, "<code>"window.SupportChat"</code>". These buttons use it:"</p>
+                        <p class="buttons">
+                            <button type="button" data-chat="open">"SupportChat.open()"</button>
+                            <button type="button" data-chat="close">"SupportChat.close()"</button>
+                            <button type="button" data-chat="send" data-text="How long does an application take?">
+                                "SupportChat.send(\"How long does an application take?\")"
+                            </button>
+                        </p>
+                        <p class="note">"Events it reported, via "<code>"SupportChat.on(…)"</code>":"</p>
+                        <ol class="events" aria-live="polite"></ol>
                     </section>
                 </main>
                 <footer>

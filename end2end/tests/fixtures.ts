@@ -32,9 +32,35 @@ export function widget(page: Page) {
     panel: host.getByRole("dialog"),
     input: host.getByRole("textbox", { name: "Your message" }),
     log: host.getByRole("log"),
-    assistantMessages: host.locator(".message.assistant:not(.typing)"),
-    visitorMessages: host.locator(".message.visitor"),
+    assistantMessages: host.locator(".msg.assistant:not(.typing)"),
+    visitorMessages: host.locator(".msg.visitor"),
+    notices: host.locator(".msg.notice"),
+    typing: host.locator(".msg.typing"),
+    send: host.getByRole("button", { name: "Send" }),
+    close: host.getByRole("button", { name: "Close chat" }),
+    chips: host.getByRole("group", { name: "Suggested questions" }).getByRole("button"),
+    status: host.locator(".status"),
+    retry: host.getByRole("button", { name: "Try again" }),
+    count: host.locator(".count"),
   };
+}
+
+/** Resolves once the widget has mounted (its `ready` event). */
+export async function ready(page: Page) {
+  await page.waitForFunction(() => {
+    const w = window as unknown as { SupportChat?: { on?: unknown } };
+    return typeof w.SupportChat?.on === "function";
+  });
+  await page.evaluate(() => new Promise<void>((resolve) => (window as any).SupportChat.on("ready", () => resolve())));
+}
+
+/** POSTs to the chat endpoint seen by the page. */
+export function chatRequests(page: Page, api: string) {
+  const sent: { message: string; session?: string }[] = [];
+  page.on("request", (request) => {
+    if (request.url() === `${api}/public/v1/support/chat` && request.method() === "POST") sent.push(request.postDataJSON());
+  });
+  return sent;
 }
 
 /** Opens the widget, sends `text` with Enter, and returns the new reply's locator. */

@@ -4,7 +4,7 @@ import { API, SITE } from "../playwright.config";
 test("the demo page answers the seed question with a real reply from the server", async ({ page }) => {
   await page.goto(`${API}/`);
   await expect(page.getByRole("heading", { level: 1 })).toHaveText("Funding for UK limited companies");
-  await expect(page.locator("pre code")).toContainText(`<script src="${API}/public/v1/support/widget.js" defer></script>`);
+  await expect(page.locator("pre code").first()).toContainText(`<script src="${API}/public/v1/support/widget.js" defer></script>`);
 
   const w = widget(page);
   await expect(w.launcher).toHaveAttribute("aria-expanded", "false");
@@ -53,7 +53,7 @@ test.describe("errors", () => {
     await w.launcher.click();
     await w.input.fill("hello \u0007 there");
     await w.input.press("Enter");
-    await expect(w.host.locator(".message.notice")).toHaveText("The message contains control characters.");
+    await expect(w.host.locator(".msg.notice")).toHaveText("The message contains control characters.");
     await expect(w.input).toBeEnabled();
   });
 });

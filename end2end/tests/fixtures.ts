@@ -66,7 +66,9 @@ export function chatRequests(page: Page, api: string) {
 /** Opens the widget, sends `text` with Enter, and returns the new reply's locator. */
 export async function ask(page: Page, text: string): Promise<Locator> {
   const w = widget(page);
-  if (!(await w.panel.isVisible())) await w.launcher.click();
+  // Wait for the widget to mount before reading its state: a page may start it open.
+  await expect(w.launcher).toBeVisible();
+  if ((await w.launcher.getAttribute("aria-expanded")) !== "true") await w.launcher.click();
   const before = await w.assistantMessages.count();
   await w.input.fill(text);
   await w.input.press("Enter");

@@ -1,7 +1,7 @@
 // Runs last (files run in name order): it uses the second server, started
 // with `--chat-rate-limit 2/60s`, so its third message gets a real 429.
 import { test, expect, widget, ask, ready, chatRequests } from "./fixtures";
-import { API_LIMITED, HAS_RATE_LIMIT, SITE } from "../playwright.config";
+import { API_LIMITED, SITE } from "../playwright.config";
 
 test.describe("rate limit", () => {
   test.use({ expectedConsoleErrors: [/status of 429/] });
@@ -9,7 +9,6 @@ test.describe("rate limit", () => {
   test("a 429 says how long to wait, counts down from Retry-After, keeps send disabled and never retries early", async ({
     page,
   }) => {
-    test.fixme(!HAS_RATE_LIMIT, "this server build has no --chat-rate-limit flag yet (the rate limiter lands with the server branch)");
     // The wait is up to 60 s of real time: a fake clock fast-forwards the widget's countdown.
     await page.clock.install();
     const sent = chatRequests(page, API_LIMITED);

@@ -111,6 +111,7 @@ const SAMPLE_FILES: &[(&str, &str)] = sample_files![
     "privacy",
     "about-chat",
     "capabilities",
+    "other-products",
 ];
 
 impl KnowledgeBase {

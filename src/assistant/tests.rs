@@ -86,6 +86,34 @@ fn out_of_scope_hands_off() {
 }
 
 #[test]
+fn other_products_hand_off_with_the_contact_instead_of_a_near_miss_article() {
+    let e = sample();
+    for q in [
+        "Do you provide mortgages?",
+        "can I apply for a credit card",
+        "I'd like a car loan",
+        "I need a personal loan for my wedding",
+        "do you have savings accounts",
+    ] {
+        let (r, t) = e.reply(q, &[]);
+        assert!(r.handoff, "{q}: {t:?}");
+        assert!(r.text.contains(&contact()), "{q}: {}", r.text);
+        assert!(
+            matches!(&t.outcome, Outcome::Answered { article } if article == "other-products")
+                || matches!(t.outcome, Outcome::Handoff { .. }),
+            "{q}: {t:?}"
+        );
+    }
+    // The company's own products still get their answers.
+    for (q, id) in [
+        ("what kind of finance do you provide", "what-we-offer"),
+        ("do I need a personal guarantee", "personal-guarantee"),
+    ] {
+        assert_eq!(answered(&e.reply(q, &[]).1), Some(id), "{q}");
+    }
+}
+
+#[test]
 fn replies_never_echo_input() {
     let e = sample();
     for q in ["zqxjv wibble", "hello zqxjv", "personal guarantee zqxjv?"] {

@@ -233,7 +233,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         train_ms = started.elapsed().as_millis() as u64,
         "knowledge base loaded"
     );
-    let assets = Assets::load(&args.widget_dir, &args.public_dir)?;
+    let assets = Assets::load(&args.widget_dir, &args.public_dir, args.max_message_chars)?;
     let state = AppState::new(&args, Arc::new(engine), assets)?;
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await

@@ -20,6 +20,8 @@ use crate::error::ApiError;
 pub const WIDGET_PREFIX: &str = "/public/v1/support";
 /// In the loader (`widget/loader.js`), replaced by the content hash of the wasm build.
 const VERSION_PLACEHOLDER: &str = "__SUPPORT_CHAT_VERSION__";
+/// In the loader, replaced by `--max-message-chars`, so the widget's limit is the server's.
+const MAX_CHARS_PLACEHOLDER: &str = "__SUPPORT_CHAT_MAX_CHARS__";
 const SHORT_CACHE: &str = "public, max-age=300";
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 
@@ -67,8 +69,13 @@ fn hash(parts: &[&[u8]]) -> String {
 }
 
 impl Assets {
-    /// The widget as `make widget` leaves it in `widget_dir`, and every file of `public_dir`.
-    pub fn load(widget_dir: &Path, public_dir: &Path) -> Result<Self, AssetError> {
+    /// The widget as `make widget` leaves it in `widget_dir`, telling visitors
+    /// the server's `max_message_chars`, and every file of `public_dir`.
+    pub fn load(
+        widget_dir: &Path,
+        public_dir: &Path,
+        max_message_chars: usize,
+    ) -> Result<Self, AssetError> {
         let glue = read(&widget_dir.join("pkg/support_chat_widget.js"))?;
         let wasm = read(&widget_dir.join("pkg/support_chat_widget_bg.wasm"))?;
         let loader = String::from_utf8(read(&widget_dir.join("widget.js"))?)
@@ -82,7 +89,10 @@ impl Assets {
         };
         add(
             format!("{WIDGET_PREFIX}/widget.js"),
-            loader.replace(VERSION_PLACEHOLDER, &version).into(),
+            loader
+                .replace(VERSION_PLACEHOLDER, &version)
+                .replace(MAX_CHARS_PLACEHOLDER, &max_message_chars.to_string())
+                .into(),
             SHORT_CACHE,
         );
         add(format!("{WIDGET_PREFIX}/widget.css"), css, SHORT_CACHE);

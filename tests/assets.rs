@@ -9,7 +9,7 @@ use support_chat::assets::Assets;
 
 async fn server() -> std::net::SocketAddr {
     let (site, public) = fixture();
-    let assets = Assets::load(&site, &public).unwrap();
+    let assets = Assets::load(&site, &public, 640).unwrap();
     spawn(with_assets(assets)).await
 }
 
@@ -38,6 +38,10 @@ async fn the_loader_names_the_content_hashed_build_and_is_revalidated_by_etag() 
     assert_eq!(loader.header("cache-control"), Some("public, max-age=300"));
     let text = String::from_utf8(loader.body.to_vec()).unwrap();
     assert!(!text.contains("__SUPPORT_CHAT_VERSION__"));
+    assert!(
+        text.contains(r#"var max = "640";"#),
+        "the widget is told the server's message limit"
+    );
     let version = text.split('"').nth(1).unwrap().to_owned();
     assert_eq!(version.len(), 16);
 
@@ -121,7 +125,7 @@ async fn the_stylesheet_and_public_files_are_served_and_others_are_404_envelopes
 
 #[test]
 fn a_missing_widget_build_is_a_clear_start_up_error() {
-    let error = Assets::load("/nonexistent/site".as_ref(), "public".as_ref())
+    let error = Assets::load("/nonexistent/site".as_ref(), "public".as_ref(), 1000)
         .unwrap_err()
         .to_string();
     assert!(error.contains("make build"), "{error}");

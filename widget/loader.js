@@ -14,6 +14,8 @@
   window.__supportChatLoader = 1;
 
   var version = "__SUPPORT_CHAT_VERSION__";
+  // The server's --max-message-chars, filled in when it serves this file.
+  var maxChars = Number("__SUPPORT_CHAT_MAX_CHARS__") || 1000;
   var folder = new URL(".", script.src);
   function attr(name, fallback) {
     var value = script.getAttribute("data-" + name);
@@ -121,6 +123,7 @@
           attr("title", "Support"),
           attr("greeting", "Hello! How can we help?"),
           open != null && open.trim() !== "false",
+          maxChars,
           emit
         );
         queue.splice(0).forEach(function (args) {

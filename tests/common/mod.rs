@@ -119,7 +119,8 @@ pub fn fixture() -> (PathBuf, PathBuf) {
     .unwrap();
     std::fs::write(
         site.join("widget.js"),
-        "var version = \"__SUPPORT_CHAT_VERSION__\";".repeat(20),
+        "var version = \"__SUPPORT_CHAT_VERSION__\"; var max = \"__SUPPORT_CHAT_MAX_CHARS__\";"
+            .repeat(20),
     )
     .unwrap();
     std::fs::write(site.join("widget.css"), ":host { color: red; }").unwrap();

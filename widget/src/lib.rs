@@ -22,7 +22,7 @@ use leptos::ev::KeyboardEvent;
 use leptos::html;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use support_chat::api::{CHAT_PATH, ChatRequest, ChatResponse, DEFAULT_MAX_MESSAGE_CHARS};
+use support_chat::api::{CHAT_PATH, ChatRequest, ChatResponse};
 use wasm_bindgen::prelude::*;
 use web_sys::HtmlElement;
 
@@ -68,11 +68,12 @@ pub fn start(
     title: String,
     greeting: String,
     open: bool,
+    max_chars: u32,
     emit: Function,
 ) -> JsValue {
     let (command_tx, command) = command_channel();
     leptos::mount::mount_to(root, move || {
-        chat_widget(api, title, greeting, open, emit, command_tx)
+        chat_widget(api, title, greeting, open, max_chars, emit, command_tx)
     })
     .forget();
     command
@@ -124,6 +125,7 @@ fn chat_widget(
     title: String,
     greeting: String,
     start_open: bool,
+    max_chars: u32,
     emit: Function,
     commands: Commands,
 ) -> impl IntoView {
@@ -484,7 +486,7 @@ fn chat_widget(
                     aria-label="Your message"
                     aria-describedby="sc-count"
                     placeholder="Type your question"
-                    maxlength=DEFAULT_MAX_MESSAGE_CHARS.to_string()
+                    maxlength=max_chars.to_string()
                     prop:value=move || draft.get()
                     on:input=move |ev| draft.set(event_target_value(&ev))
                     on:keydown=on_keydown
@@ -495,7 +497,7 @@ fn chat_widget(
             </form>
             <p class="count" id="sc-count">
                 {move || draft.with(|d| d.encode_utf16().count()).to_string()}
-                {["/", DEFAULT_MAX_MESSAGE_CHARS.to_string().as_str(), " characters"].concat()}
+                {["/", max_chars.to_string().as_str(), " characters"].concat()}
             </p>
         </div>
     }

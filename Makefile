@@ -76,6 +76,8 @@ e2e: build widget-size setup-chromium node_modules/.package-lock.json
 bench: server setup-wrk
 	$(CARGO) bench --locked --bench limiter
 	./target/release/support-chat eval --train ../shared/data/banking77/train.csv --test ../shared/data/banking77/dev.csv | tail -n 1
+	(cat ../shared/data/banking77/dev.csv; tail -n +2 tests/data/oos_dev.csv) > target/dev-and-oos.csv
+	./target/release/support-chat eval --train ../shared/data/banking77/train.csv --test target/dev-and-oos.csv | tail -n 1
 	benches/http.sh
 
 setup-wrk:

@@ -98,10 +98,11 @@ impl AppState {
     }
 }
 
+/// Response headers cross-origin scripts (the widget) may read.
 const EXPOSED_HEADERS: [HeaderName; 4] = [
     header::RETRY_AFTER,
-    HeaderName::from_static("ratelimit"),
-    HeaderName::from_static("ratelimit-policy"),
+    guard::RATELIMIT,
+    guard::RATELIMIT_POLICY,
     request_id::HEADER,
 ];
 
@@ -124,6 +125,8 @@ fn cors(allowed_origins: &[String]) -> CorsLayer {
         .max_age(Duration::from_secs(24 * 60 * 60))
 }
 
+/// Every route with its middleware. Needs no socket, but a tokio runtime: it
+/// starts the task that prunes the flood guard's memory.
 pub fn app(state: AppState) -> Router {
     // Leptos renders on the tokio runtime (an `Err` means it is set up already).
     let _ = any_spawner::Executor::init_tokio();

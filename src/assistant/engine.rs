@@ -35,8 +35,6 @@ pub struct EngineConfig {
     /// Messages with at most this many words are elliptical: always a
     /// possible follow-up.
     pub followup_elliptical_words: usize,
-    /// Weight of the nearest-centroid cosine blended into the SVM margins.
-    pub centroid_weight: f32,
     /// A message that is out of scope with at least this probability on its
     /// own is re-read as a follow-up only if the topic article covers all
     /// its content words (see `Engine::decide_with_context`).
@@ -63,7 +61,6 @@ impl Default for EngineConfig {
             followup_oos_block: 0.9,
             oos_balance: 0.5,
             use_oos_class: true,
-            centroid_weight: 0.0,
         }
     }
 }
@@ -135,8 +132,7 @@ impl Engine {
             let mean_article = (labels.len() - n_oos) as f32 / n_art as f32;
             extra[n_art] = (mean_article / n_oos as f32).min(1.0).powf(cfg.oos_balance);
         }
-        let mut model = train_ovr(&xs, &labels, n_art + 1, vectorizer.dim(), &cfg.svm, &extra);
-        model.add_centroids(&xs, &labels, cfg.centroid_weight);
+        let model = train_ovr(&xs, &labels, n_art + 1, vectorizer.dim(), &cfg.svm, &extra);
         let vocab = kb.articles().iter().map(Vocab::of).collect();
         let titles = kb
             .articles()

@@ -49,31 +49,6 @@ pub struct OvrModel {
 }
 
 impl OvrModel {
-    /// Adds `lambda` times each class's L2-normalised centroid to its
-    /// weights, blending a Rocchio (nearest-centroid cosine) score into the
-    /// SVM margin at no query-time cost.
-    pub fn add_centroids(&mut self, xs: &[SparseVec], labels: &[usize], lambda: f32) {
-        if lambda == 0.0 {
-            return;
-        }
-        let mut cent = vec![0f32; self.dim * self.k];
-        for (x, &y) in xs.iter().zip(labels) {
-            for (&f, &v) in x.idx.iter().zip(&x.val) {
-                cent[f as usize * self.k + y] += v;
-            }
-        }
-        let mut norms = vec![0f32; self.k];
-        for (i, v) in cent.iter().enumerate() {
-            norms[i % self.k] += v * v;
-        }
-        for (i, v) in cent.iter().enumerate() {
-            let n = norms[i % self.k].sqrt();
-            if n > 0.0 {
-                self.w[i] += lambda * v / n;
-            }
-        }
-    }
-
     /// Decision values (margins) of every class.
     pub fn scores(&self, x: &SparseVec) -> Vec<f32> {
         let mut s = self.bias.clone();

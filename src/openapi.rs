@@ -24,7 +24,7 @@ pub async fn serve() -> impl IntoResponse {
     )
 }
 
-fn header(description: &str, schema: Value) -> Value {
+fn header_object(description: &str, schema: Value) -> Value {
     json!({ "description": description, "schema": schema })
 }
 
@@ -132,11 +132,11 @@ pub fn document() -> Value {
         "components": {
             "schemas": schemas,
             "headers": {
-                "RateLimit": header("Remaining requests and seconds until the window resets, e.g. `\"chat\";r=59;t=60`.", json!({ "type": "string" })),
-                "RateLimit-Policy": header("The quota, e.g. `\"chat\";q=60;w=60`.", json!({ "type": "string" })),
-                "Retry-After": header("Whole seconds, rounded up, to wait before retrying.", json!({ "type": "integer", "minimum": 1 })),
-                "X-Request-Id": header("This request's id, also in the error envelope and the logs.", json!({ "type": "string" })),
-                "Allow": header("The methods this path accepts.", json!({ "type": "string" })),
+                "RateLimit": header_object("Remaining requests and seconds until the window resets, e.g. `\"chat\";r=59;t=60`.", json!({ "type": "string" })),
+                "RateLimit-Policy": header_object("The quota, e.g. `\"chat\";q=60;w=60`.", json!({ "type": "string" })),
+                "Retry-After": header_object("Whole seconds, rounded up, to wait before retrying.", json!({ "type": "integer", "minimum": 1 })),
+                "X-Request-Id": header_object("This request's id, also in the error envelope and the logs.", json!({ "type": "string" })),
+                "Allow": header_object("The methods this path accepts.", json!({ "type": "string" })),
             },
         },
     })

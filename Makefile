@@ -57,17 +57,22 @@ lint: setup-rust
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --locked --all-targets -- -D warnings
 	$(CARGO) clippy --locked -p support-chat-widget --target $(WASM_TARGET) -- -D warnings
+	$(CARGO) clippy --locked -p support-chat-widget --all-targets -- -D warnings
 
-# ARCHITECTURE.md's invariants, checked on the dependency graph.
+# ARCHITECTURE.md's invariants, checked on the dependency graph and the
+# module graph (no import cycles, no HTTP in src/domain/, file sizes).
 invariants:
+	python3 .ci/module-graph.py src
 	@if $(CARGO) tree --locked -p support-chat-widget --target $(WASM_TARGET) -e normal --prefix none | grep -Eq '^(tokio|axum|hyper|leptos_axum) '; then \
 	  echo "invariant broken: the widget depends on a server crate"; exit 1; fi
 	@if $(CARGO) tree --locked -p support-chat -e normal --depth 1 --prefix none | grep -Eq '^(web-sys|gloo-net) '; then \
 	  echo "invariant broken: the server depends on web-sys directly"; exit 1; fi
 	@echo "invariants hold: the widget has no server crates; the server has no direct web-sys"
 
+# The server's unit and integration tests, then the widget's pure logic natively.
 unit:
 	$(CARGO) test --locked
+	$(CARGO) test --locked -p support-chat-widget
 
 e2e: build widget-size setup-chromium node_modules/.package-lock.json
 	npx playwright test -c end2end

@@ -11,8 +11,9 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 use std::time::Instant;
 
-use support_chat::client_ip::ClientKey;
-use support_chat::rate_limit::{FixedWindow, Quota, RateLimiter, SystemClock};
+use support_chat::domain::client_ip::ClientKey;
+use support_chat::domain::clock::SystemClock;
+use support_chat::domain::rate_limit::{FixedWindow, Quota, RateLimiter};
 
 const CLIENTS: u32 = 1_000_000;
 const PASSES: u32 = 3;

@@ -9,6 +9,31 @@ pub const CHAT_PATH: &str = "/public/v1/support/chat";
 /// Default longest accepted message, in characters (after trimming).
 pub const DEFAULT_MAX_MESSAGE_CHARS: usize = 1000;
 
+/// The JSON field names of the types below, for clients that read and write
+/// JSON without serde (the widget does, for size). A test proves they are the
+/// names serde uses, so a renamed field cannot compile into a broken widget.
+pub mod field {
+    /// [`ChatRequest::message`](super::ChatRequest::message).
+    pub const MESSAGE: &str = "message";
+    /// [`ChatRequest::session`](super::ChatRequest::session) and
+    /// [`ChatResponse::session`](super::ChatResponse::session).
+    pub const SESSION: &str = "session";
+    /// [`ChatResponse::reply`](super::ChatResponse::reply).
+    pub const REPLY: &str = "reply";
+    /// [`ChatResponse::suggestions`](super::ChatResponse::suggestions).
+    pub const SUGGESTIONS: &str = "suggestions";
+    /// [`ChatResponse::handoff`](super::ChatResponse::handoff).
+    pub const HANDOFF: &str = "handoff";
+    /// [`ErrorEnvelope::error`](super::ErrorEnvelope::error).
+    pub const ERROR: &str = "error";
+    /// [`ErrorBody::code`](super::ErrorBody::code).
+    pub const CODE: &str = "code";
+    /// [`ErrorBody::message`](super::ErrorBody::message).
+    pub const ERROR_MESSAGE: &str = "message";
+    /// [`ErrorBody::retry_after`](super::ErrorBody::retry_after).
+    pub const RETRY_AFTER: &str = "retry_after";
+}
+
 /// What a visitor sends. Unknown fields are rejected.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
@@ -59,4 +84,70 @@ pub struct ErrorBody {
     /// On `429`: seconds until the client may send again (as `Retry-After`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_after: Option<u64>,
+}
+
+#[cfg(all(test, feature = "ssr"))]
+mod tests {
+    use super::*;
+
+    fn keys(value: impl Serialize) -> Vec<String> {
+        match serde_json::to_value(value).unwrap() {
+            serde_json::Value::Object(map) => {
+                let mut keys: Vec<String> = map.keys().cloned().collect();
+                keys.sort();
+                keys
+            }
+            other => panic!("not an object: {other}"),
+        }
+    }
+
+    #[test]
+    fn the_field_constants_are_the_names_serde_writes() {
+        let request = ChatRequest {
+            message: "hi".into(),
+            session: Some("s".into()),
+        };
+        assert_eq!(keys(&request), [field::MESSAGE, field::SESSION]);
+        let response = ChatResponse {
+            session: "s".into(),
+            reply: "r".into(),
+            suggestions: vec![],
+            handoff: false,
+        };
+        let mut expected = [
+            field::SESSION,
+            field::REPLY,
+            field::SUGGESTIONS,
+            field::HANDOFF,
+        ];
+        expected.sort();
+        assert_eq!(keys(&response), expected);
+        let envelope = ErrorEnvelope {
+            error: ErrorBody {
+                code: "c".into(),
+                message: "m".into(),
+                status: 429,
+                request_id: "r".into(),
+                param: None,
+                retry_after: Some(1),
+            },
+        };
+        assert_eq!(keys(&envelope), [field::ERROR]);
+        let body = keys(&envelope.error);
+        for name in [field::CODE, field::ERROR_MESSAGE, field::RETRY_AFTER] {
+            assert!(body.iter().any(|k| k == name), "{name} not in {body:?}");
+        }
+    }
+
+    #[test]
+    fn a_request_the_widget_writes_with_the_constants_parses() {
+        let json = format!(
+            r#"{{"{}":"hello","{}":"abc"}}"#,
+            field::MESSAGE,
+            field::SESSION
+        );
+        let request: ChatRequest = serde_json::from_str(&json).unwrap();
+        assert_eq!(request.message, "hello");
+        assert_eq!(request.session.as_deref(), Some("abc"));
+    }
 }

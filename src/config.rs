@@ -6,8 +6,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::client_ip::{ClientIpConfig, ClientIpConfigError};
-use crate::rate_limit::Quota;
+use crate::domain::client_ip::TrustedProxies;
+use crate::domain::rate_limit::Quota;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -91,8 +91,8 @@ pub struct ServeArgs {
     /// Proxies whose `X-Forwarded-For` is believed, as comma-separated CIDRs
     /// or addresses (e.g. `10.0.0.0/8,192.168.1.1`). Default: none, so the
     /// TCP peer is the client.
-    #[arg(long, env = "SUPPORT_CHAT_TRUSTED_PROXIES", default_value = "", value_parser = trusted_proxies)]
-    pub trusted_proxies: String,
+    #[arg(long, env = "SUPPORT_CHAT_TRUSTED_PROXIES", default_value = "")]
+    pub trusted_proxies: TrustedProxies,
 
     /// IPv6 clients are rate-limited by this network prefix (32 to 128).
     #[arg(long, env = "SUPPORT_CHAT_IPV6_PREFIX", default_value_t = 64, value_parser = clap::value_parser!(u8).range(32..=128))]
@@ -126,11 +126,6 @@ pub struct ServeArgs {
     /// Turns kept per conversation (older ones are dropped).
     #[arg(long, env = "SUPPORT_CHAT_MAX_TURNS", default_value_t = 20)]
     pub max_turns: usize,
-}
-
-/// Refuses a bad `--trusted-proxies` while parsing flags, with the reason.
-fn trusted_proxies(list: &str) -> Result<String, ClientIpConfigError> {
-    ClientIpConfig::new(list, 64).map(|_| list.to_owned())
 }
 
 impl Default for ServeArgs {

@@ -6,7 +6,7 @@ async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     support_chat::telemetry::init();
     let result = match cli.command {
-        None => support_chat::app::serve(cli.serve).await,
+        None => support_chat::startup::serve(cli.serve).await,
         Some(Command::Eval(args)) => eval(&args),
     };
     match result {
@@ -19,7 +19,7 @@ async fn main() -> std::process::ExitCode {
 }
 
 fn eval(args: &support_chat::config::EvalArgs) -> Result<(), Box<dyn std::error::Error>> {
-    let report = support_chat::assistant::evaluate(&args.train, &args.test)?;
+    let report = support_chat::domain::assistant::evaluate(&args.train, &args.test)?;
     println!("{}", serde_json::to_string(&report)?);
     Ok(())
 }

@@ -1,0 +1,324 @@
+//! The answer engine: features + one-vs-rest linear SVM trained over the
+//! knowledge base's example questions plus an extra out-of-scope class,
+//! calibrated confidence, clarification, handoff and multi-turn rules.
+
+use std::collections::BTreeMap;
+
+use super::answer::{Assistant, Outcome, Reply, Turn};
+use super::features::{FeatureConfig, Vectorizer};
+use super::kb::{Article, CONTACT_PLACEHOLDER, HANDOFF_ARTICLE_ID, KnowledgeBase};
+use super::svm::{OvrModel, SvmConfig, train_ovr};
+use super::text::normalise;
+
+use super::vocab::Vocab;
+
+mod followup;
+
+/// Used when the knowledge base has no `handoff` article.
+pub const DEFAULT_CONTACT: &str =
+    "Please contact our support team using the details on the contact page of our website.";
+
+/// All tunable numbers of the engine. `Default` holds the tuned values.
+#[derive(Clone, Debug)]
+pub struct EngineConfig {
+    pub features: FeatureConfig,
+    pub svm: SvmConfig,
+    /// Softmax temperature over SVM margins.
+    pub temperature: f32,
+    /// Minimum calibrated probability of the best article to answer.
+    pub answer_threshold: f32,
+    /// If best - second probability is below this, ask which was meant.
+    pub clarify_gap: f32,
+    /// Clarify only if the two candidates together are at least this likely.
+    pub clarify_min_pair: f32,
+    /// Hand off if no class has a margin of at least this.
+    pub min_margin: f32,
+    /// Messages with at most this many words may be read as follow-ups
+    /// (when they start with a continuation opener or hold a pronoun).
+    pub followup_max_words: usize,
+    /// Messages with at most this many words are elliptical: always a
+    /// possible follow-up.
+    pub followup_elliptical_words: usize,
+    /// A message that is out of scope with at least this probability on its
+    /// own is re-read as a follow-up only if the topic article covers all
+    /// its content words (see `Engine::decide_with_context`).
+    pub followup_oos_block: f32,
+    /// Exponent of the out-of-scope class down-weighting
+    /// (`(mean article size / oos size)^oos_balance`, capped at 1).
+    pub oos_balance: f32,
+    /// Include the built-in out-of-scope training examples as a rejection class.
+    pub use_oos_class: bool,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            features: FeatureConfig::default(),
+            svm: SvmConfig::default(),
+            temperature: 0.1,
+            answer_threshold: 0.3,
+            clarify_gap: 0.02,
+            clarify_min_pair: 0.5,
+            min_margin: -0.8,
+            followup_max_words: 10,
+            followup_elliptical_words: 3,
+            followup_oos_block: 0.9,
+            oos_balance: 0.5,
+            use_oos_class: true,
+        }
+    }
+}
+
+/// Classifier output for one text.
+#[derive(Clone, Debug)]
+pub struct Scored {
+    /// Class indices, best first (index `n_articles` = out of scope).
+    pub best: usize,
+    pub second: usize,
+    pub p_best: f32,
+    pub p_second: f32,
+    pub margin_best: f32,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+enum Decision {
+    Answer(usize),
+    Clarify(usize, usize),
+    Handoff { out_of_scope: bool },
+}
+
+/// Knowledge base + trained model.
+pub struct Engine {
+    kb: KnowledgeBase,
+    cfg: EngineConfig,
+    vectorizer: Vectorizer,
+    model: OvrModel,
+    /// Normalised article title -> article index (exact suggestion match).
+    titles: BTreeMap<String, usize>,
+    /// Words of each article's questions and title (see [`Engine::covers`]).
+    vocab: Vec<Vocab>,
+    contact: String,
+}
+
+impl Engine {
+    /// Trains the engine on the knowledge base (plus out-of-scope examples).
+    pub fn new(kb: KnowledgeBase) -> Engine {
+        Engine::with_config(kb, EngineConfig::default())
+    }
+
+    pub fn with_config(kb: KnowledgeBase, cfg: EngineConfig) -> Engine {
+        let n_art = kb.articles().len();
+        let mut docs: Vec<String> = Vec::new();
+        let mut labels: Vec<usize> = Vec::new();
+        for (i, a) in kb.articles().iter().enumerate() {
+            for q in a.questions.iter().chain(std::iter::once(&a.title)) {
+                let n = normalise(q);
+                if !n.is_empty() {
+                    docs.push(n);
+                    labels.push(i);
+                }
+            }
+        }
+        if cfg.use_oos_class {
+            for q in super::oos::training_examples() {
+                docs.push(normalise(q));
+                labels.push(n_art);
+            }
+        }
+        let vectorizer = Vectorizer::fit(&docs, cfg.features.clone());
+        let xs: Vec<_> = docs.iter().map(|d| vectorizer.transform(d)).collect();
+        // The out-of-scope class is usually much larger than an article's
+        // question list; scale its sample weight towards the mean article
+        // size so it does not swallow short in-scope questions.
+        let n_oos = labels.iter().filter(|&&y| y == n_art).count();
+        let mut extra = vec![1.0f32; n_art + 1];
+        if n_oos > 0 && n_art > 0 {
+            let mean_article = (labels.len() - n_oos) as f32 / n_art as f32;
+            extra[n_art] = (mean_article / n_oos as f32).min(1.0).powf(cfg.oos_balance);
+        }
+        let model = train_ovr(&xs, &labels, n_art + 1, vectorizer.dim(), &cfg.svm, &extra);
+        let vocab = kb.articles().iter().map(Vocab::of).collect();
+        let titles = kb
+            .articles()
+            .iter()
+            .enumerate()
+            .map(|(i, a)| (normalise(&a.title), i))
+            .collect();
+        let contact = kb
+            .get(HANDOFF_ARTICLE_ID)
+            .map(|a| a.body.clone())
+            .unwrap_or_else(|| DEFAULT_CONTACT.to_string());
+        Engine {
+            kb,
+            cfg,
+            vectorizer,
+            model,
+            titles,
+            vocab,
+            contact,
+        }
+    }
+
+    pub fn knowledge_base(&self) -> &KnowledgeBase {
+        &self.kb
+    }
+
+    pub fn config(&self) -> &EngineConfig {
+        &self.cfg
+    }
+
+    fn n_articles(&self) -> usize {
+        self.kb.articles().len()
+    }
+
+    /// Scores a normalised text.
+    pub fn classify(&self, normalised: &str) -> Scored {
+        let x = self.vectorizer.transform(normalised);
+        let s = self.model.scores(&x);
+        let mut order: Vec<usize> = (0..s.len()).collect();
+        // Stable sort: ties resolve to the lower class index.
+        order.sort_by(|&a, &b| s[b].total_cmp(&s[a]));
+        let t = self.cfg.temperature.max(1e-6);
+        let m = s[order[0]];
+        let z: f32 = s.iter().map(|v| ((v - m) / t).exp()).sum();
+        let p = |c: usize| ((s[c] - m) / t).exp() / z;
+        let second = order.get(1).copied().unwrap_or(order[0]);
+        Scored {
+            best: order[0],
+            second,
+            p_best: p(order[0]),
+            p_second: if order.len() > 1 { p(second) } else { 0.0 },
+            margin_best: m,
+        }
+    }
+
+    fn decide(&self, sc: &Scored) -> Decision {
+        let oos = self.n_articles();
+        let c = &self.cfg;
+        if sc.best == oos {
+            return Decision::Handoff { out_of_scope: true };
+        }
+        if sc.margin_best < c.min_margin {
+            return Decision::Handoff {
+                out_of_scope: false,
+            };
+        }
+        let close = sc.second != oos && sc.p_best - sc.p_second < c.clarify_gap;
+        if sc.p_best >= c.answer_threshold && !close {
+            return Decision::Answer(sc.best);
+        }
+        if close && sc.p_best + sc.p_second >= c.clarify_min_pair {
+            return Decision::Clarify(sc.best, sc.second);
+        }
+        Decision::Handoff {
+            out_of_scope: false,
+        }
+    }
+
+    /// Answers one message given the session's recent turns (oldest first).
+    pub fn reply(&self, message: &str, history: &[Turn]) -> (Reply, Turn) {
+        let norm = normalise(message);
+        let (decision, confidence) = self.decide_with_context(&norm, history);
+        let turn_outcome = match &decision {
+            Decision::Answer(i) => Outcome::Answered {
+                article: self.kb.articles()[*i].id.clone(),
+            },
+            Decision::Clarify(a, b) => Outcome::Clarify {
+                candidates: vec![
+                    self.kb.articles()[*a].id.clone(),
+                    self.kb.articles()[*b].id.clone(),
+                ],
+            },
+            Decision::Handoff { out_of_scope } => Outcome::Handoff {
+                out_of_scope: *out_of_scope,
+            },
+        };
+        let reply = match decision {
+            Decision::Answer(i) => self.answer_reply(&self.kb.articles()[i]),
+            Decision::Clarify(a, b) => Reply {
+                text: "I want to be sure I give you the right answer. Which of these did you mean?"
+                    .to_string(),
+                suggestions: vec![
+                    self.kb.articles()[a].title.clone(),
+                    self.kb.articles()[b].title.clone(),
+                ],
+                handoff: false,
+            },
+            Decision::Handoff { out_of_scope } => {
+                let previous_handoffs = history
+                    .iter()
+                    .rev()
+                    .take_while(|t| matches!(t.outcome, Outcome::Handoff { .. }))
+                    .count();
+                self.handoff_reply(out_of_scope, previous_handoffs >= 1)
+            }
+        };
+        (
+            reply,
+            Turn {
+                message: norm,
+                outcome: turn_outcome,
+                confidence,
+            },
+        )
+    }
+
+    fn expand(&self, body: &str) -> String {
+        body.replace(CONTACT_PLACEHOLDER, &self.contact)
+    }
+
+    fn answer_reply(&self, a: &Article) -> Reply {
+        let mut text = if a.id == HANDOFF_ARTICLE_ID {
+            a.body.clone()
+        } else {
+            self.expand(&a.body)
+        };
+        for l in &a.links {
+            text.push_str("\nMore: ");
+            text.push_str(l);
+        }
+        Reply {
+            text,
+            suggestions: a.suggestions.clone(),
+            handoff: a.handoff || a.id == HANDOFF_ARTICLE_ID,
+        }
+    }
+
+    fn handoff_reply(&self, out_of_scope: bool, repeated: bool) -> Reply {
+        let text = if repeated {
+            format!(
+                "It looks like I can't help with this here, so the best next step is to talk to a person.\n\n{}",
+                self.contact
+            )
+        } else if out_of_scope {
+            format!(
+                "Sorry, I can only help with questions about our business finance and this website, so I won't guess at that one. If you would like to talk to a person:\n\n{}",
+                self.contact
+            )
+        } else {
+            format!(
+                "Sorry, I'm not sure I understood that, and I would rather not guess. You could try rephrasing it, or talk to a person:\n\n{}",
+                self.contact
+            )
+        };
+        let suggestions = if repeated {
+            Vec::new()
+        } else {
+            self.kb
+                .get(HANDOFF_ARTICLE_ID)
+                .map(|a| a.suggestions.clone())
+                .unwrap_or_default()
+        };
+        Reply {
+            text,
+            suggestions,
+            handoff: true,
+        }
+    }
+}
+
+impl Assistant for Engine {
+    fn reply(&self, message: &str, history: &[Turn]) -> (Reply, Turn) {
+        Engine::reply(self, message, history)
+    }
+}

@@ -1,0 +1,582 @@
+//! The knowledge base: one Markdown file per answer with a small front
+//! matter block. See the module documentation of `crate::domain::assistant` for the
+//! format. Parsing is done here by hand (a documented YAML subset) so no
+//! YAML dependency is needed.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// Id of the article whose body is the human-contact text. Its body is used
+/// for every handoff and replaces `{{contact}}` in other articles, so the
+/// contact details live in exactly one place.
+pub const HANDOFF_ARTICLE_ID: &str = "handoff";
+
+/// Placeholder replaced by the body of the `handoff` article.
+pub const CONTACT_PLACEHOLDER: &str = "{{contact}}";
+
+/// One answer.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Article {
+    pub id: String,
+    pub title: String,
+    /// Example phrasings visitors use; the classifier is trained on these.
+    pub questions: Vec<String>,
+    /// Follow-up suggestions shown as buttons (article titles resolve exactly).
+    pub suggestions: Vec<String>,
+    /// Plain https URLs appended to the answer as `More: <url>` lines.
+    pub links: Vec<String>,
+    /// Answering with this article hands the visitor to a person.
+    pub handoff: bool,
+    /// The answer text (plain text / light Markdown).
+    pub body: String,
+}
+
+/// A validated set of articles.
+#[derive(Clone, Debug)]
+pub struct KnowledgeBase {
+    articles: Vec<Article>,
+}
+
+/// What is wrong with a knowledge base.
+#[derive(Clone, Debug, PartialEq)]
+pub enum KbErrorKind {
+    /// The directory could not be read, or a file could not be read.
+    Io(String),
+    /// The directory holds no `.md` files.
+    EmptyDir,
+    /// The front matter block is missing or malformed.
+    BadFrontMatter(String),
+    /// A required front-matter field (`id`, `title`) is missing or empty.
+    MissingField(&'static str),
+    /// `questions` is missing or has no usable question.
+    NoQuestions,
+    /// Nothing after the front matter.
+    MissingBody,
+    /// Another file already uses this id.
+    DuplicateId { id: String, first_file: String },
+}
+
+/// A knowledge-base loading error, naming the offending file.
+#[derive(Clone, Debug, PartialEq)]
+pub struct KbError {
+    /// File name (or directory for directory-level errors).
+    pub file: String,
+    pub kind: KbErrorKind,
+}
+
+impl fmt::Display for KbError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "knowledge base: {}: ", self.file)?;
+        match &self.kind {
+            KbErrorKind::Io(e) => write!(f, "cannot read: {e}"),
+            KbErrorKind::EmptyDir => write!(f, "no .md article files found"),
+            KbErrorKind::BadFrontMatter(e) => write!(f, "bad front matter: {e}"),
+            KbErrorKind::MissingField(k) => write!(f, "missing or empty field `{k}`"),
+            KbErrorKind::NoQuestions => write!(f, "no example `questions`"),
+            KbErrorKind::MissingBody => write!(f, "missing answer body after the front matter"),
+            KbErrorKind::DuplicateId { id, first_file } => {
+                write!(f, "duplicate id `{id}` (already used in {first_file})")
+            }
+        }
+    }
+}
+
+impl std::error::Error for KbError {}
+
+/// `(file name, contents)` of each named file in `sample_kb/`, embedded.
+macro_rules! sample_files {
+    ($($name:literal),* $(,)?) => {
+        &[$((concat!($name, ".md"), include_str!(concat!("sample_kb/", $name, ".md")))),*]
+    };
+}
+
+/// The built-in sample knowledge base (sample content: replace for production).
+const SAMPLE_FILES: &[(&str, &str)] = sample_files![
+    "greeting",
+    "thanks",
+    "goodbye",
+    "handoff",
+    "who-can-apply",
+    "personal-guarantee",
+    "what-we-offer",
+    "application-time",
+    "what-you-need",
+    "decisions",
+    "repayments",
+    "cost",
+    "payment-difficulty",
+    "application-status",
+    "complaints",
+    "privacy",
+    "about-chat",
+    "capabilities",
+    "other-products",
+];
+
+impl KnowledgeBase {
+    /// Validates a set of articles (used by `load_dir`, `sample` and the
+    /// evaluation). `files[i]` names where article `i` came from.
+    pub fn from_articles(
+        articles: Vec<Article>,
+        files: &[String],
+    ) -> Result<KnowledgeBase, KbError> {
+        let name = |i: usize| {
+            files
+                .get(i)
+                .cloned()
+                .unwrap_or_else(|| format!("article #{}", i + 1))
+        };
+        if articles.is_empty() {
+            return Err(KbError {
+                file: files.first().cloned().unwrap_or_else(|| "(none)".into()),
+                kind: KbErrorKind::EmptyDir,
+            });
+        }
+        let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
+        for (i, a) in articles.iter().enumerate() {
+            let err = |kind| {
+                Err(KbError {
+                    file: name(i),
+                    kind,
+                })
+            };
+            if a.id.trim().is_empty() {
+                return err(KbErrorKind::MissingField("id"));
+            }
+            if a.title.trim().is_empty() {
+                return err(KbErrorKind::MissingField("title"));
+            }
+            if !a
+                .questions
+                .iter()
+                .any(|q| !super::text::normalise(q).is_empty())
+            {
+                return err(KbErrorKind::NoQuestions);
+            }
+            if a.body.trim().is_empty() {
+                return err(KbErrorKind::MissingBody);
+            }
+            if let Some(&first) = seen.get(a.id.as_str()) {
+                return err(KbErrorKind::DuplicateId {
+                    id: a.id.clone(),
+                    first_file: name(first),
+                });
+            }
+            seen.insert(&a.id, i);
+        }
+        Ok(KnowledgeBase { articles })
+    }
+
+    /// Loads every `*.md` file of `dir` (sorted by file name). Any problem
+    /// fails the whole load; nothing is half-loaded.
+    pub fn load_dir(dir: &Path) -> Result<KnowledgeBase, KbError> {
+        let dir_name = dir.display().to_string();
+        let entries = std::fs::read_dir(dir).map_err(|e| KbError {
+            file: dir_name.clone(),
+            kind: KbErrorKind::Io(e.to_string()),
+        })?;
+        let mut paths: Vec<PathBuf> = Vec::new();
+        for e in entries {
+            let e = e.map_err(|e| KbError {
+                file: dir_name.clone(),
+                kind: KbErrorKind::Io(e.to_string()),
+            })?;
+            let p = e.path();
+            if p.is_file() && p.extension().is_some_and(|x| x == "md") {
+                paths.push(p);
+            }
+        }
+        if paths.is_empty() {
+            return Err(KbError {
+                file: dir_name,
+                kind: KbErrorKind::EmptyDir,
+            });
+        }
+        paths.sort();
+        let mut articles = Vec::new();
+        let mut files = Vec::new();
+        for p in paths {
+            let file = p.display().to_string();
+            let text = std::fs::read_to_string(&p).map_err(|e| KbError {
+                file: file.clone(),
+                kind: KbErrorKind::Io(e.to_string()),
+            })?;
+            articles.push(parse_article(&text).map_err(|kind| KbError {
+                file: file.clone(),
+                kind,
+            })?);
+            files.push(file);
+        }
+        KnowledgeBase::from_articles(articles, &files)
+    }
+
+    /// The built-in sample knowledge base (embedded in the binary).
+    pub fn sample() -> KnowledgeBase {
+        let mut articles = Vec::new();
+        let mut files = Vec::new();
+        for (name, text) in SAMPLE_FILES {
+            let a = parse_article(text).unwrap_or_else(|k| {
+                panic!(
+                    "{}",
+                    KbError {
+                        file: name.to_string(),
+                        kind: k
+                    }
+                )
+            });
+            articles.push(a);
+            files.push(format!("sample_kb/{name}"));
+        }
+        KnowledgeBase::from_articles(articles, &files).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    pub fn articles(&self) -> &[Article] {
+        &self.articles
+    }
+
+    pub fn get(&self, id: &str) -> Option<&Article> {
+        self.articles.iter().find(|a| a.id == id)
+    }
+}
+
+fn unquote(v: &str) -> Result<String, String> {
+    let v = v.trim();
+    if let Some(inner) = v.strip_prefix('"') {
+        let inner = inner
+            .strip_suffix('"')
+            .ok_or_else(|| format!("unterminated double quote in {v}"))?;
+        let mut out = String::new();
+        let mut chars = inner.chars();
+        while let Some(c) = chars.next() {
+            if c == '\\' {
+                match chars.next() {
+                    Some('n') => out.push('\n'),
+                    Some(o) => out.push(o),
+                    None => return Err("dangling backslash".into()),
+                }
+            } else {
+                out.push(c);
+            }
+        }
+        Ok(out)
+    } else if let Some(inner) = v.strip_prefix('\'') {
+        let inner = inner
+            .strip_suffix('\'')
+            .ok_or_else(|| format!("unterminated single quote in {v}"))?;
+        Ok(inner.replace("''", "'"))
+    } else {
+        Ok(v.to_string())
+    }
+}
+
+/// Parses one article file: `---` front matter `---` then the body.
+pub fn parse_article(text: &str) -> Result<Article, KbErrorKind> {
+    let (front, body) = read_front_matter(text)?;
+    article_from(front, &body)
+}
+
+/// The front matter's keys, as written: `key: value` scalars and
+/// `key:` + `- item` lists.
+#[derive(Default)]
+struct FrontMatter {
+    scalars: BTreeMap<String, String>,
+    lists: BTreeMap<String, Vec<String>>,
+}
+
+const SCALAR_KEYS: [&str; 3] = ["id", "title", "handoff"];
+const LIST_KEYS: [&str; 3] = ["questions", "suggestions", "links"];
+
+fn bad(message: String) -> KbErrorKind {
+    KbErrorKind::BadFrontMatter(message)
+}
+
+/// Reads the front-matter block (the YAML subset of the module docs) and
+/// returns it with the body after it. Checks syntax and key names only.
+fn read_front_matter(text: &str) -> Result<(FrontMatter, String), KbErrorKind> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut lines = text.lines();
+    match lines.next() {
+        Some(l) if l.trim_end() == "---" => {}
+        _ => return Err(bad("file must start with a `---` line".into())),
+    }
+    let mut front = FrontMatter::default();
+    let mut current_list: Option<String> = None;
+    let mut line_no = 1;
+    for line in lines.by_ref() {
+        line_no += 1;
+        if line.trim_end() == "---" {
+            return Ok((front, lines.collect::<Vec<_>>().join("\n")));
+        }
+        let trimmed = line.trim();
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            continue;
+        }
+        if let Some(item) =
+            trimmed
+                .strip_prefix("- ")
+                .or(if trimmed == "-" { Some("") } else { None })
+        {
+            let key = current_list
+                .as_ref()
+                .ok_or_else(|| bad(format!("line {line_no}: list item outside a list")))?;
+            let v = unquote(item).map_err(|e| bad(format!("line {line_no}: {e}")))?;
+            if !v.trim().is_empty() {
+                front
+                    .lists
+                    .get_mut(key)
+                    .expect("list exists")
+                    .push(v.trim().to_string());
+            }
+            continue;
+        }
+        if line.starts_with(char::is_whitespace) {
+            return Err(bad(format!("line {line_no}: unexpected indentation")));
+        }
+        let (key, value) = trimmed
+            .split_once(':')
+            .ok_or_else(|| bad(format!("line {line_no}: expected `key: value`")))?;
+        let key = key.trim().to_string();
+        if front.scalars.contains_key(&key) || front.lists.contains_key(&key) {
+            return Err(bad(format!("line {line_no}: `{key}` given twice")));
+        }
+        if LIST_KEYS.contains(&key.as_str()) {
+            if !value.trim().is_empty() {
+                return Err(bad(format!(
+                    "line {line_no}: `{key}` must be a list of `- item` lines"
+                )));
+            }
+            front.lists.insert(key.clone(), Vec::new());
+            current_list = Some(key);
+        } else if SCALAR_KEYS.contains(&key.as_str()) {
+            current_list = None;
+            let v = unquote(value).map_err(|e| bad(format!("line {line_no}: {e}")))?;
+            front.scalars.insert(key, v.trim().to_string());
+        } else {
+            return Err(bad(format!("line {line_no}: unknown key `{key}`")));
+        }
+    }
+    Err(bad("no closing `---` line".into()))
+}
+
+/// One article from its front matter and body: required fields present,
+/// values of the right form.
+fn article_from(mut front: FrontMatter, body: &str) -> Result<Article, KbErrorKind> {
+    let body = body.trim().to_string();
+    let id = front.scalars.remove("id").unwrap_or_default();
+    if id.is_empty() {
+        return Err(KbErrorKind::MissingField("id"));
+    }
+    if id.chars().any(char::is_whitespace) {
+        return Err(bad(format!("id `{id}` must not contain spaces")));
+    }
+    let title = front.scalars.remove("title").unwrap_or_default();
+    if title.is_empty() {
+        return Err(KbErrorKind::MissingField("title"));
+    }
+    let handoff = match front.scalars.remove("handoff").as_deref() {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(o) => return Err(bad(format!("`handoff` must be true or false, not `{o}`"))),
+    };
+    let questions = front.lists.remove("questions").unwrap_or_default();
+    if questions.is_empty() {
+        return Err(KbErrorKind::NoQuestions);
+    }
+    let links = front.lists.remove("links").unwrap_or_default();
+    if let Some(l) = links.iter().find(|l| !l.starts_with("https://")) {
+        return Err(bad(format!("link `{l}` must be an https:// URL")));
+    }
+    if body.is_empty() {
+        return Err(KbErrorKind::MissingBody);
+    }
+    Ok(Article {
+        id,
+        title,
+        questions,
+        suggestions: front.lists.remove("suggestions").unwrap_or_default(),
+        links,
+        handoff,
+        body,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = "---\nid: a\ntitle: \"A: title\"\nquestions:\n  - first?\n  - 'second'\nsuggestions:\n  - B title\nlinks:\n  - https://example.com/a\n---\nBody text.\n";
+
+    fn tmpdir(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("kbtest-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    #[test]
+    fn parses_front_matter() {
+        let a = parse_article(GOOD).unwrap();
+        assert_eq!(a.id, "a");
+        assert_eq!(a.title, "A: title");
+        assert_eq!(a.questions, vec!["first?", "second"]);
+        assert_eq!(a.suggestions, vec!["B title"]);
+        assert_eq!(a.links, vec!["https://example.com/a"]);
+        assert_eq!(a.body, "Body text.");
+        assert!(!a.handoff);
+    }
+
+    #[test]
+    fn load_dir_ok_and_sorted() {
+        let d = tmpdir("ok");
+        std::fs::write(d.join("b.md"), GOOD.replace("id: a", "id: b")).unwrap();
+        std::fs::write(d.join("a.md"), GOOD).unwrap();
+        std::fs::write(d.join("notes.txt"), "ignored").unwrap();
+        let kb = KnowledgeBase::load_dir(&d).unwrap();
+        let ids: Vec<&str> = kb.articles().iter().map(|a| a.id.as_str()).collect();
+        assert_eq!(ids, vec!["a", "b"]);
+    }
+
+    fn load_err(files: &[(&str, &str)]) -> KbError {
+        let d = tmpdir(files.first().map(|f| f.0).unwrap_or("empty"));
+        for (n, t) in files {
+            std::fs::write(d.join(n), t).unwrap();
+        }
+        KnowledgeBase::load_dir(&d).unwrap_err()
+    }
+
+    #[test]
+    fn error_empty_dir() {
+        let e = load_err(&[]);
+        assert_eq!(e.kind, KbErrorKind::EmptyDir);
+        assert!(e.to_string().contains("no .md"));
+    }
+
+    #[test]
+    fn error_missing_dir() {
+        let e = KnowledgeBase::load_dir(Path::new("/nonexistent/kb-dir")).unwrap_err();
+        assert!(matches!(e.kind, KbErrorKind::Io(_)));
+    }
+
+    #[test]
+    fn error_duplicate_id_names_both_files() {
+        let e = load_err(&[("dup1.md", GOOD), ("dup2.md", GOOD)]);
+        assert!(matches!(e.kind, KbErrorKind::DuplicateId { .. }));
+        let msg = e.to_string();
+        assert!(msg.contains("dup2.md") && msg.contains("dup1.md"), "{msg}");
+    }
+
+    #[test]
+    fn error_missing_body() {
+        let e = load_err(&[(
+            "nobody.md",
+            "---\nid: a\ntitle: A\nquestions:\n  - q\n---\n  \n",
+        )]);
+        assert_eq!(e.kind, KbErrorKind::MissingBody);
+        assert!(e.to_string().contains("nobody.md"));
+    }
+
+    #[test]
+    fn error_no_questions() {
+        let e = load_err(&[("noq.md", "---\nid: a\ntitle: A\nquestions:\n---\nBody\n")]);
+        assert_eq!(e.kind, KbErrorKind::NoQuestions);
+        let e = load_err(&[("noq2.md", "---\nid: a\ntitle: A\n---\nBody\n")]);
+        assert_eq!(e.kind, KbErrorKind::NoQuestions);
+        let e = load_err(&[(
+            "noq3.md",
+            "---\nid: a\ntitle: A\nquestions:\n  - \"?!\"\n---\nBody\n",
+        )]);
+        assert_eq!(e.kind, KbErrorKind::NoQuestions);
+    }
+
+    #[test]
+    fn error_bad_front_matter() {
+        for (name, text) in [
+            ("nofm.md", "Just a body"),
+            (
+                "unclosed.md",
+                "---\nid: a\ntitle: A\nquestions:\n  - q\nBody",
+            ),
+            (
+                "unknown.md",
+                "---\nid: a\ntitel: A\nquestions:\n  - q\n---\nBody",
+            ),
+            ("noval.md", "---\nid a\n---\nBody"),
+            (
+                "badlink.md",
+                "---\nid: a\ntitle: A\nquestions:\n  - q\nlinks:\n  - http://x\n---\nB",
+            ),
+            (
+                "quote.md",
+                "---\nid: \"a\ntitle: A\nquestions:\n  - q\n---\nB",
+            ),
+        ] {
+            let e = load_err(&[(name, text)]);
+            assert!(
+                matches!(e.kind, KbErrorKind::BadFrontMatter(_)),
+                "{name}: {e}"
+            );
+            assert!(e.to_string().contains(name));
+        }
+    }
+
+    #[test]
+    fn error_missing_id_or_title() {
+        let e = load_err(&[("noid.md", "---\ntitle: A\nquestions:\n  - q\n---\nB")]);
+        assert_eq!(e.kind, KbErrorKind::MissingField("id"));
+        let e = load_err(&[("notitle.md", "---\nid: a\nquestions:\n  - q\n---\nB")]);
+        assert_eq!(e.kind, KbErrorKind::MissingField("title"));
+    }
+
+    #[test]
+    fn nothing_half_loaded() {
+        // One good file and one bad file: the whole load fails.
+        let e = load_err(&[("a.md", GOOD), ("z.md", "---\nid: z\n---\n")]);
+        assert!(e.to_string().contains("z.md"));
+    }
+
+    #[test]
+    fn error_is_std_error() {
+        let e: Box<dyn std::error::Error> = Box::new(load_err(&[]));
+        assert!(!e.to_string().is_empty());
+    }
+
+    #[test]
+    fn sample_loads() {
+        let kb = KnowledgeBase::sample();
+        assert!(kb.articles().len() >= 15);
+        assert!(kb.get(HANDOFF_ARTICLE_ID).is_some());
+        for a in kb.articles() {
+            assert!(
+                (8..=20).contains(&a.questions.len()),
+                "{} has {} questions",
+                a.id,
+                a.questions.len()
+            );
+        }
+        // Every sample suggestion is an article title, so it resolves exactly.
+        for a in kb.articles() {
+            for sug in &a.suggestions {
+                assert!(
+                    kb.articles().iter().any(|b| &b.title == sug),
+                    "{}: {sug}",
+                    a.id
+                );
+            }
+        }
+        for (name, text) in SAMPLE_FILES {
+            assert!(
+                text.contains("# Sample content"),
+                "{name} not marked as sample"
+            );
+        }
+        // The contact details live only in the handoff article.
+        for a in kb.articles().iter().filter(|a| a.id != HANDOFF_ARTICLE_ID) {
+            assert!(
+                !a.body.contains("example.com") && !a.body.contains("0800"),
+                "{}",
+                a.id
+            );
+        }
+    }
+}

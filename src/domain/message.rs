@@ -1,0 +1,83 @@
+//! [`Message`]: a visitor's message that is known to be acceptable.
+
+use std::fmt;
+
+/// A visitor's message, trimmed: 1 to `max_chars` characters (not bytes),
+/// no control characters but tab and newline. Only [`Message::parse`] makes one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Message<'a>(&'a str);
+
+/// Why a message was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MessageError {
+    /// Nothing but white space.
+    Empty,
+    /// Longer than `max` characters once trimmed.
+    TooLong { max: usize },
+    /// A control character other than tab or newline.
+    ControlChars,
+}
+
+impl<'a> Message<'a> {
+    pub fn parse(text: &'a str, max_chars: usize) -> Result<Self, MessageError> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Err(MessageError::Empty);
+        }
+        if text.chars().count() > max_chars {
+            return Err(MessageError::TooLong { max: max_chars });
+        }
+        if text
+            .chars()
+            .any(|c| c.is_control() && c != '\t' && c != '\n')
+        {
+            return Err(MessageError::ControlChars);
+        }
+        Ok(Self(text))
+    }
+
+    pub fn as_str(&self) -> &'a str {
+        self.0
+    }
+}
+
+impl fmt::Display for MessageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Empty => f.write_str("The message is empty."),
+            Self::TooLong { max } => write!(f, "The message is longer than {max} characters."),
+            Self::ControlChars => f.write_str("The message contains control characters."),
+        }
+    }
+}
+
+impl std::error::Error for MessageError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str, max: usize) -> Result<&str, MessageError> {
+        Message::parse(text, max).map(|m| m.as_str())
+    }
+
+    #[test]
+    fn messages_are_trimmed_and_bounded_in_characters_not_bytes() {
+        assert_eq!(parse("  hello \n", 10), Ok("hello"));
+        assert_eq!(parse(" \t\n ", 10), Err(MessageError::Empty));
+        assert_eq!(parse(&"é".repeat(10), 10), Ok("éééééééééé"));
+        assert_eq!(
+            parse(&"é".repeat(11), 10),
+            Err(MessageError::TooLong { max: 10 })
+        );
+        assert_eq!(parse("😀 ok", 10), Ok("😀 ok"));
+    }
+
+    #[test]
+    fn control_characters_other_than_tab_and_newline_are_rejected() {
+        assert_eq!(parse("a\tb\nc", 10), Ok("a\tb\nc"));
+        for bad in ["a\0b", "a\u{7}b", "a\rb", "a\u{1b}[31mb", "a\u{85}b"] {
+            assert_eq!(parse(bad, 10), Err(MessageError::ControlChars), "{bad:?}");
+        }
+    }
+}

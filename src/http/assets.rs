@@ -1,0 +1,285 @@
+//! Static files: the built widget and the demo page's files, read once at
+//! start-up, compressed once (gzip and brotli, best levels), and served from
+//! memory with an ETag. Content-hashed names are cached forever; stable names
+//! (`widget.js`, `widget.css`) briefly, then revalidated.
+
+use std::collections::HashMap;
+use std::hash::{DefaultHasher, Hasher};
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+
+use super::error::ApiError;
+
+/// Where the widget lives under the API base.
+pub const WIDGET_PREFIX: &str = "/public/v1/support";
+/// In the loader (`widget/loader.js`), replaced by the content hash of the wasm build.
+const VERSION_PLACEHOLDER: &str = "__SUPPORT_CHAT_VERSION__";
+/// In the loader, replaced by `--max-message-chars`, so the widget's limit is the server's.
+const MAX_CHARS_PLACEHOLDER: &str = "__SUPPORT_CHAT_MAX_CHARS__";
+const SHORT_CACHE: &str = "public, max-age=300";
+const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+
+#[derive(Debug)]
+struct Asset {
+    content_type: &'static str,
+    cache_control: &'static str,
+    etag: HeaderValue,
+    identity: Bytes,
+    gzip: Option<Bytes>,
+    brotli: Option<Bytes>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Assets {
+    files: Arc<HashMap<String, Asset>>,
+}
+
+#[derive(Debug)]
+pub struct AssetError(String);
+
+impl std::fmt::Display for AssetError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for AssetError {}
+
+fn read(path: &Path) -> Result<Vec<u8>, AssetError> {
+    std::fs::read(path).map_err(|e| {
+        AssetError(format!(
+            "cannot read {}: {e} (build the widget with `make build`)",
+            path.display()
+        ))
+    })
+}
+
+fn hash(parts: &[&[u8]]) -> String {
+    let mut hasher = DefaultHasher::new();
+    for part in parts {
+        hasher.write(part);
+    }
+    format!("{:016x}", hasher.finish())
+}
+
+impl Assets {
+    /// The widget as `make widget` leaves it in `widget_dir`, telling visitors
+    /// the server's `max_message_chars`, and every file of `public_dir`.
+    pub fn load(
+        widget_dir: &Path,
+        public_dir: &Path,
+        max_message_chars: usize,
+    ) -> Result<Self, AssetError> {
+        let glue = read(&widget_dir.join("pkg/support_chat_widget.js"))?;
+        let wasm = read(&widget_dir.join("pkg/support_chat_widget_bg.wasm"))?;
+        let loader = String::from_utf8(read(&widget_dir.join("widget.js"))?)
+            .map_err(|_| AssetError("widget.js is not UTF-8".into()))?;
+        let css = read(&widget_dir.join("widget.css"))?;
+        let version = hash(&[&glue, &wasm]);
+
+        let mut files = HashMap::new();
+        let mut add = |path: String, bytes: Vec<u8>, cache| {
+            files.insert(path.clone(), Asset::new(&path, bytes, cache));
+        };
+        add(
+            format!("{WIDGET_PREFIX}/widget.js"),
+            loader
+                .replace(VERSION_PLACEHOLDER, &version)
+                .replace(MAX_CHARS_PLACEHOLDER, &max_message_chars.to_string())
+                .into(),
+            SHORT_CACHE,
+        );
+        add(format!("{WIDGET_PREFIX}/widget.css"), css, SHORT_CACHE);
+        add(
+            format!("{WIDGET_PREFIX}/widget-{version}.js"),
+            glue,
+            IMMUTABLE,
+        );
+        add(
+            format!("{WIDGET_PREFIX}/widget-{version}.wasm"),
+            wasm,
+            IMMUTABLE,
+        );
+        let entries = std::fs::read_dir(public_dir)
+            .map_err(|e| AssetError(format!("cannot read {}: {e}", public_dir.display())))?;
+        for entry in entries.flatten() {
+            if entry.file_type().is_ok_and(|t| t.is_file()) {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                add(format!("/{name}"), read(&entry.path())?, SHORT_CACHE);
+            }
+        }
+        Ok(Self {
+            files: Arc::new(files),
+        })
+    }
+
+    pub fn paths(&self) -> impl Iterator<Item = &str> {
+        self.files.keys().map(String::as_str)
+    }
+}
+
+impl Asset {
+    fn new(path: &str, bytes: Vec<u8>, cache_control: &'static str) -> Self {
+        let content_type = content_type(path);
+        let compressible =
+            !content_type.starts_with("image/") || content_type.starts_with("image/svg");
+        let etag = HeaderValue::from_str(&format!("\"{}\"", hash(&[&bytes])))
+            .expect("hex is a valid header");
+        let (gzip, brotli) = if compressible {
+            (Some(gzip(&bytes)), Some(brotli(&bytes)))
+        } else {
+            (None, None)
+        };
+        Self {
+            content_type,
+            cache_control,
+            etag,
+            identity: bytes.into(),
+            gzip,
+            brotli,
+        }
+    }
+}
+
+fn content_type(path: &str) -> &'static str {
+    match path.rsplit_once('.').map(|(_, ext)| ext) {
+        Some("js" | "mjs") => "text/javascript; charset=utf-8",
+        Some("css") => "text/css; charset=utf-8",
+        Some("wasm") => "application/wasm",
+        Some("html") => "text/html; charset=utf-8",
+        Some("svg") => "image/svg+xml",
+        Some("png") => "image/png",
+        Some("ico") => "image/x-icon",
+        Some("json") => "application/json",
+        Some("txt") => "text/plain; charset=utf-8",
+        _ => "application/octet-stream",
+    }
+}
+
+fn gzip(bytes: &[u8]) -> Bytes {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    encoder.write_all(bytes).expect("writing to memory");
+    encoder.finish().expect("writing to memory").into()
+}
+
+fn brotli(bytes: &[u8]) -> Bytes {
+    let mut out = Vec::new();
+    let params = brotli::enc::BrotliEncoderParams {
+        quality: 11,
+        lgwin: 22,
+        ..Default::default()
+    };
+    brotli::BrotliCompress(&mut &bytes[..], &mut out, &params).expect("writing to memory");
+    out.into()
+}
+
+/// Whether `Accept-Encoding` accepts `coding` (a `q=0` refuses it).
+fn accepts(headers: &HeaderMap, coding: &str) -> bool {
+    headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|value| {
+            value.split(',').any(|item| {
+                let mut parts = item.split(';').map(str::trim);
+                let name_matches = parts
+                    .next()
+                    .is_some_and(|name| name.eq_ignore_ascii_case(coding));
+                let refused = parts.any(|p| {
+                    p.strip_prefix("q=")
+                        .is_some_and(|q| q.parse::<f32>().is_ok_and(|q| q == 0.0))
+                });
+                name_matches && !refused
+            })
+        })
+}
+
+/// GET handler for every asset path; unknown paths are the envelope's 404.
+pub async fn serve(State(assets): State<Assets>, uri: Uri, headers: HeaderMap) -> Response {
+    let Some(asset) = assets.files.get(uri.path()) else {
+        return ApiError::NotFound.into_response();
+    };
+    let mut response = if headers
+        .get(header::IF_NONE_MATCH)
+        .is_some_and(|tag| etag_matches(tag, &asset.etag))
+    {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        let (body, encoding) = match (&asset.brotli, &asset.gzip) {
+            (Some(br), _) if accepts(&headers, "br") => (br.clone(), Some("br")),
+            (_, Some(gz)) if accepts(&headers, "gzip") => (gz.clone(), Some("gzip")),
+            _ => (asset.identity.clone(), None),
+        };
+        let mut response = Body::from(body).into_response();
+        let h = response.headers_mut();
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(asset.content_type),
+        );
+        if let Some(encoding) = encoding {
+            h.insert(header::CONTENT_ENCODING, HeaderValue::from_static(encoding));
+        }
+        response
+    };
+    let h = response.headers_mut();
+    h.insert(header::ETAG, asset.etag.clone());
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static(asset.cache_control),
+    );
+    h.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+    response
+}
+
+fn etag_matches(if_none_match: &HeaderValue, etag: &HeaderValue) -> bool {
+    let Ok(list) = if_none_match.to_str() else {
+        return false;
+    };
+    list.split(',')
+        .map(|t| t.trim().trim_start_matches("W/"))
+        .any(|t| t == "*" || t.as_bytes() == etag.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(accept: &'static str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(header::ACCEPT_ENCODING, HeaderValue::from_static(accept));
+        h
+    }
+
+    #[test]
+    fn accept_encoding_is_parsed_with_quality_zero_as_refusal() {
+        assert!(accepts(&headers("gzip, deflate, br"), "br"));
+        assert!(accepts(&headers("gzip;q=0.5"), "gzip"));
+        assert!(!accepts(&headers("gzip, br;q=0"), "br"));
+        assert!(!accepts(&headers("identity"), "gzip"));
+    }
+
+    #[test]
+    fn content_types_follow_the_extension() {
+        assert_eq!(content_type("/x/widget-abc.wasm"), "application/wasm");
+        assert_eq!(content_type("/widget.js"), "text/javascript; charset=utf-8");
+        assert_eq!(content_type("/demo.css"), "text/css; charset=utf-8");
+    }
+
+    #[test]
+    fn etags_match_strong_weak_and_star() {
+        let tag = HeaderValue::from_static("\"abc\"");
+        assert!(etag_matches(&HeaderValue::from_static("\"abc\""), &tag));
+        assert!(etag_matches(
+            &HeaderValue::from_static("\"x\", W/\"abc\""),
+            &tag
+        ));
+        assert!(etag_matches(&HeaderValue::from_static("*"), &tag));
+        assert!(!etag_matches(&HeaderValue::from_static("\"abd\""), &tag));
+    }
+}

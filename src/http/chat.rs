@@ -1,0 +1,32 @@
+//! `POST /public/v1/support/chat`.
+
+use axum::Json;
+use axum::extract::State;
+
+use super::error::ApiError;
+use super::extract::ApiJson;
+use super::state::ChatState;
+use crate::api::{ChatRequest, ChatResponse};
+use crate::domain::message::Message;
+use crate::domain::session::SessionId;
+
+pub async fn chat(
+    State(state): State<ChatState>,
+    ApiJson(request): ApiJson<ChatRequest>,
+) -> Result<Json<ChatResponse>, ApiError> {
+    let message = Message::parse(&request.message, state.max_message_chars)?;
+    let session = match request.session.as_deref() {
+        None => None,
+        Some(text) => Some(SessionId::parse(text).ok_or(ApiError::InvalidSession)?),
+    };
+    let now = state.clock.now();
+    let (session, history) = state.sessions.resume(session, now);
+    let (reply, turn) = state.assistant.reply(message.as_str(), &history);
+    state.sessions.append(session, turn, now);
+    Ok(Json(ChatResponse {
+        session: session.to_string(),
+        reply: reply.text,
+        suggestions: reply.suggestions,
+        handoff: reply.handoff,
+    }))
+}

@@ -1,0 +1,166 @@
+//! `GET /`: the hosted demo page, rendered on the server with Leptos. It
+//! embeds the widget with the same two tags a customer's site uses, and shows
+//! them for site owners to copy.
+
+use axum::http::request::Parts;
+use leptos::prelude::*;
+
+use super::assets::WIDGET_PREFIX;
+
+/// The two tags that install the widget on any page, for a server at `base`.
+pub fn embed_snippet(base: &str) -> String {
+    format!(
+        "<link rel=\"stylesheet\" href=\"{base}{WIDGET_PREFIX}/widget.css\">\n\
+         <script src=\"{base}{WIDGET_PREFIX}/widget.js\" defer></script>"
+    )
+}
+
+/// How this page configures the widget: the `data-*` attributes on its
+/// script tag, shown on the page as they are used (see widget/README.md).
+const TITLE: &str = "Example Business Finance";
+const GREETING: &str = "Hello! Ask me about applying, eligibility or repayments.";
+const POSITION: &str = "right";
+const ACCENT: &str = "#0a4d8c";
+const THEME: &str = "auto";
+
+/// The script tag exactly as this page uses it, for a server at `base`.
+pub fn configured_snippet(base: &str) -> String {
+    format!(
+        "<script src=\"{base}{WIDGET_PREFIX}/widget.js\" defer\n  \
+         data-title=\"{TITLE}\"\n  \
+         data-greeting=\"{GREETING}\"\n  \
+         data-position=\"{POSITION}\"\n  \
+         data-accent=\"{ACCENT}\"\n  \
+         data-theme=\"{THEME}\"></script>"
+    )
+}
+
+/// `public_url` when configured, else the origin the visitor used to reach us.
+fn base_url(public_url: Option<&str>, parts: Option<&Parts>) -> String {
+    if let Some(url) = public_url {
+        return url.trim_end_matches('/').to_owned();
+    }
+    let host = parts
+        .and_then(|p| p.headers.get(axum::http::header::HOST))
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| {
+            !h.is_empty()
+                && h.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
+        });
+    host.map_or_else(String::new, |host| format!("http://{host}"))
+}
+
+#[component]
+pub fn DemoPage(public_url: Option<String>) -> impl IntoView {
+    let base = base_url(public_url.as_deref(), use_context::<Parts>().as_ref());
+    let css = format!("{base}{WIDGET_PREFIX}/widget.css");
+    let js = format!("{base}{WIDGET_PREFIX}/widget.js");
+    let snippet = embed_snippet(&base);
+    let configured = configured_snippet(&base);
+    view! {
+        <!DOCTYPE html>
+        <html lang="en-GB">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <title>"Example Business Finance: funding for UK limited companies"</title>
+                <meta name="description" content="Short-term working capital for UK limited companies, with no personal guarantee." />
+                <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
+                <link rel="stylesheet" href="/demo.css" />
+                <link rel="stylesheet" href=css />
+                <script src=js defer data-title=TITLE data-greeting=GREETING data-position=POSITION data-accent=ACCENT data-theme=THEME></script>
+                // Wires the buttons below to the widget's JS API (`window.SupportChat`).
+                <script src="/demo.js" defer></script>
+            </head>
+            <body>
+                <header class="site-header">
+                    <span class="logo">"Example Business Finance"</span>
+                    <span class="tag">"Demo site"</span>
+                </header>
+                <main>
+                    <section class="hero">
+                        <h1>"Funding for UK limited companies"</h1>
+                        <p class="lead">
+                            "We lend to your company, not to you personally: short-term working capital with no personal guarantee."
+                        </p>
+                        <p>"Questions? Open the chat in the corner and ask, for example, "<q>"How long does an application take?"</q></p>
+                    </section>
+                    <section class="cards">
+                        <article>
+                            <h2>"For limited companies"</h2>
+                            <p>"Your company borrows in its own name. Directors are not asked to sign a personal guarantee."</p>
+                        </article>
+                        <article>
+                            <h2>"Short-term working capital"</h2>
+                            <p>"Cover stock, payroll or a gap between invoices, and repay over a short term."</p>
+                        </article>
+                        <article>
+                            <h2>"Clear offers"</h2>
+                            <p>"Your offer sets out the full cost before you accept. No surprises."</p>
+                        </article>
+                    </section>
+                    <section class="embed">
+                        <h2>"Add this assistant to your site"</h2>
+                        <p>"Paste these two tags into any page. The chat runs in its own isolated box and talks to this server."</p>
+                        <pre><code>{snippet}</code></pre>
+                        <p class="note">"This page embeds the widget with exactly these tags, configured by data attributes on the script tag:"</p>
+                        <pre><code>{configured}</code></pre>
+                        <p class="note">
+                            "Every attribute is optional. The others: "<code>"data-api"</code>" (the chat server, default: where the script comes from) and "
+                            <code>"data-open"</code>" (start open). Page CSS can set "<code>"--support-chat-accent"</code>" and the "
+                            <code>"support-chat-widget"</code>" element's "<code>"z-index"</code>"; nothing else reaches inside the widget."
+                        </p>
+                    </section>
+                    <section class="embed api-demo">
+                        <h2>"Drive it from your page"</h2>
+                        <p>"The widget has a small JavaScript API, "<code>"window.SupportChat"</code>". These buttons use it:"</p>
+                        <p class="buttons">
+                            <button type="button" data-chat="open">"SupportChat.open()"</button>
+                            <button type="button" data-chat="close">"SupportChat.close()"</button>
+                            <button type="button" data-chat="send" data-text="How long does an application take?">
+                                "SupportChat.send(\"How long does an application take?\")"
+                            </button>
+                        </p>
+                        <p class="note">"Events it reported, via "<code>"SupportChat.on(…)"</code>":"</p>
+                        <ol class="events" aria-live="polite"></ol>
+                    </section>
+                </main>
+                <footer>
+                    <p>"Sample content for demonstration. Not a real lender."</p>
+                </footer>
+            </body>
+        </html>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_base_url_prefers_configuration_then_a_plain_host_header() {
+        let parts = |host: &str| {
+            axum::http::Request::builder()
+                .header("host", host)
+                .body(())
+                .unwrap()
+                .into_parts()
+                .0
+        };
+        assert_eq!(
+            base_url(Some("https://chat.example.com/"), None),
+            "https://chat.example.com"
+        );
+        assert_eq!(
+            base_url(None, Some(&parts("localhost:3000"))),
+            "http://localhost:3000"
+        );
+        assert_eq!(
+            base_url(None, Some(&parts("[::1]:3000"))),
+            "http://[::1]:3000"
+        );
+        assert_eq!(base_url(None, Some(&parts("evil\"><script>"))), "");
+        assert_eq!(base_url(None, None), "");
+    }
+}

@@ -1,0 +1,69 @@
+//! The chat endpoint's trust boundary, as axum middleware: the per-client
+//! fixed-window limit, load shedding and the deadline.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use tokio::sync::Semaphore;
+
+use super::client::client_key;
+use super::error::ApiError;
+use super::ratelimit_headers;
+use super::state::ChatLimit;
+
+/// The policy name in the `RateLimit` headers.
+const POLICY: &str = "chat";
+
+/// 60 requests per 60 s per client (configurable), before anything parses
+/// the request; every response carries the `RateLimit` headers.
+pub async fn chat_rate_limit(
+    State(limit): State<ChatLimit>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let key = client_key(&limit.client_ip, request.headers(), request.extensions());
+    tracing::Span::current().record("client", tracing::field::display(key.redacted()));
+    let decision = limit.limiter.check(key);
+    let mut response = if decision.allowed {
+        next.run(request).await
+    } else {
+        tracing::info!(retry_after = decision.retry_after_secs(), "rate limited");
+        ApiError::RateLimited {
+            retry_after: decision.retry_after_secs(),
+        }
+        .into_response()
+    };
+    ratelimit_headers::insert(response.headers_mut(), &decision, POLICY);
+    response
+}
+
+/// Sheds load: beyond `max_in_flight` chat requests at once, answer
+/// `503 overloaded` at once instead of queueing.
+pub async fn shed_load(
+    State(in_flight): State<Arc<Semaphore>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    match in_flight.try_acquire_owned() {
+        Ok(_permit) => next.run(request).await,
+        Err(_) => {
+            tracing::warn!("overloaded: shedding a chat request");
+            ApiError::Overloaded { retry_after: 1 }.into_response()
+        }
+    }
+}
+
+/// Ends a request that takes longer than the deadline (a slow body upload or
+/// a slow answer) with a `503 timeout` envelope instead of a hung connection.
+pub async fn deadline(State(limit): State<Duration>, request: Request, next: Next) -> Response {
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => {
+            tracing::warn!("request timed out");
+            ApiError::Timeout.into_response()
+        }
+    }
+}

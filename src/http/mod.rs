@@ -1,0 +1,23 @@
+//! The HTTP edge: the router and its middleware, handlers, extractors, the
+//! error envelope, request ids, assets, the demo page and the OpenAPI
+//! document. It translates requests into `crate::domain` types and back;
+//! nothing of the domain is decided here.
+
+mod assets;
+mod chat;
+mod client;
+mod demo;
+mod error;
+mod extract;
+mod flood_guard;
+mod guard;
+mod openapi;
+mod ratelimit_headers;
+mod request_id;
+mod router;
+mod state;
+
+pub use assets::{Assets, WIDGET_PREFIX};
+pub use error::ApiError;
+pub use router::{RouterConfig, app};
+pub use state::{AppState, ChatLimit, ChatState};

@@ -1,0 +1,58 @@
+//! What requests share at run time. [`AppState`] is only a bundle: each
+//! handler and middleware takes the part it uses (axum `FromRef` substates),
+//! so none of them sees the others' state.
+
+use std::sync::Arc;
+
+use axum::extract::FromRef;
+
+use super::assets::Assets;
+use crate::domain::assistant::Assistant;
+use crate::domain::client_ip::ClientIpConfig;
+use crate::domain::clock::Clock;
+use crate::domain::rate_limit::RateLimiter;
+use crate::domain::session::SessionStore;
+
+/// Everything requests share, cheap to clone. Fields are public so tests can
+/// swap in, e.g., a limiter on a manual clock.
+#[derive(Clone)]
+pub struct AppState {
+    pub chat: ChatState,
+    pub limit: ChatLimit,
+    pub assets: Assets,
+}
+
+/// What the chat handler uses.
+#[derive(Clone)]
+pub struct ChatState {
+    pub assistant: Arc<dyn Assistant>,
+    pub sessions: Arc<dyn SessionStore>,
+    pub clock: Arc<dyn Clock>,
+    /// Longest accepted message, in characters after trimming.
+    pub max_message_chars: usize,
+}
+
+/// What the chat rate limit uses: who the client is, and its window.
+#[derive(Clone)]
+pub struct ChatLimit {
+    pub limiter: Arc<dyn RateLimiter>,
+    pub client_ip: Arc<ClientIpConfig>,
+}
+
+impl FromRef<AppState> for ChatState {
+    fn from_ref(state: &AppState) -> Self {
+        state.chat.clone()
+    }
+}
+
+impl FromRef<AppState> for ChatLimit {
+    fn from_ref(state: &AppState) -> Self {
+        state.limit.clone()
+    }
+}
+
+impl FromRef<AppState> for Assets {
+    fn from_ref(state: &AppState) -> Self {
+        state.assets.clone()
+    }
+}

@@ -1,0 +1,101 @@
+//! From flags to a running server: load the knowledge base and the assets,
+//! build the state and the router, bind, and serve until told to stop.
+
+use std::net::SocketAddr;
+use std::num::NonZeroUsize;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::config::ServeArgs;
+use crate::domain::assistant::{Assistant, Engine, KnowledgeBase};
+use crate::domain::client_ip::{ClientIpConfig, ClientIpConfigError};
+use crate::domain::clock::SystemClock;
+use crate::domain::rate_limit::FixedWindow;
+use crate::domain::session::{MemorySessions, SessionLimits};
+use crate::http::{AppState, Assets, ChatLimit, ChatState, RouterConfig, app};
+
+/// The shared state `args` describe, around an `assistant` and `assets` already loaded.
+pub fn state(
+    args: &ServeArgs,
+    assistant: Arc<dyn Assistant>,
+    assets: Assets,
+) -> Result<AppState, ClientIpConfigError> {
+    let sessions = MemorySessions::new(SessionLimits {
+        idle: Duration::from_secs(args.session_idle_minutes * 60),
+        max_turns: args.max_turns,
+        max_sessions: NonZeroUsize::new(args.max_sessions).unwrap_or(NonZeroUsize::MIN),
+    });
+    Ok(AppState {
+        chat: ChatState {
+            assistant,
+            sessions: Arc::new(sessions),
+            clock: Arc::new(SystemClock),
+            max_message_chars: args.max_message_chars,
+        },
+        limit: ChatLimit {
+            limiter: Arc::new(FixedWindow::new(args.chat_rate_limit, SystemClock)),
+            client_ip: Arc::new(ClientIpConfig::new(
+                args.trusted_proxies.clone(),
+                args.ipv6_prefix,
+            )?),
+        },
+        assets,
+    })
+}
+
+/// The router settings `args` describe.
+pub fn router_config(args: &ServeArgs) -> RouterConfig {
+    RouterConfig {
+        allowed_origins: args.allowed_origins.clone(),
+        public_url: args.public_url.clone(),
+        files_rate_limit: args.files_rate_limit,
+        request_timeout: Duration::from_secs(args.request_timeout_secs.max(1)),
+        max_in_flight: args.max_in_flight,
+        max_body_bytes: args.max_body_bytes,
+    }
+}
+
+/// Loads everything `args` names, binds, and serves until SIGINT or SIGTERM,
+/// letting requests in flight finish.
+pub async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let kb = match &args.kb {
+        Some(dir) => KnowledgeBase::load_dir(dir)?,
+        None => KnowledgeBase::sample(),
+    };
+    let started = std::time::Instant::now();
+    let engine = Engine::new(kb);
+    tracing::info!(
+        articles = engine.knowledge_base().articles().len(),
+        train_ms = started.elapsed().as_millis() as u64,
+        "knowledge base loaded"
+    );
+    let assets = Assets::load(&args.widget_dir, &args.public_dir, args.max_message_chars)?;
+    let state = state(&args, Arc::new(engine), assets)?;
+    let listener = tokio::net::TcpListener::bind(args.addr)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", args.addr))?;
+    tracing::info!("listening on http://{}", listener.local_addr()?);
+    axum::serve(
+        listener,
+        app(state, &router_config(&args)).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let interrupt = async { tokio::signal::ctrl_c().await.ok() };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => signal.recv().await,
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = interrupt => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}

@@ -1,0 +1,165 @@
+//! The `support-chat` binary itself: start-up, graceful shutdown, failures.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use crate::helpers::{fixture, unique};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+const BIN: &str = env!("CARGO_BIN_EXE_support-chat");
+
+/// Starts the server on a free port and returns it with its address, read
+/// from its "listening on" log line.
+fn start() -> (Child, String) {
+    let (site, public) = fixture();
+    let mut child = Command::new(BIN)
+        .args(["--addr", "127.0.0.1:0"])
+        .arg("--widget-dir")
+        .arg(&site)
+        .arg("--public-dir")
+        .arg(&public)
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let addr = loop {
+        let line = lines.next().expect("the server logs its address").unwrap();
+        if let Some((_, url)) = line.split_once("listening on http://") {
+            break url.trim().to_owned();
+        }
+    };
+    std::thread::spawn(move || lines.for_each(drop));
+    (child, addr)
+}
+
+#[tokio::test]
+async fn sigterm_lets_a_request_in_flight_finish_then_the_server_exits_cleanly() {
+    let (mut child, addr) = start();
+    let body = r#"{"message":"How long does an application take?"}"#;
+    let mut stream = TcpStream::connect(&addr).await.unwrap();
+    let head = format!(
+        "POST /public/v1/support/chat HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(&body.as_bytes()[..10]).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "still serving the request in flight"
+    );
+
+    stream.write_all(&body.as_bytes()[10..]).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(response.contains("\"session\""));
+
+    let status = tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "{status}");
+}
+
+#[test]
+fn a_broken_knowledge_base_stops_start_up_with_a_message_naming_the_file() {
+    let dir = std::env::temp_dir().join(format!("support-chat-kb-{}", unique()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("good.md"),
+        "---\nid: a\ntitle: A\nquestions:\n  - what is a\n---\nA.\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("broken.md"),
+        "---\nid: b\ntitle: B\n---\nNo questions here.\n",
+    )
+    .unwrap();
+    let output = Command::new(BIN)
+        .arg("--kb")
+        .arg(&dir)
+        .args(["--addr", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("broken.md"), "{stderr}");
+}
+
+#[test]
+fn a_missing_widget_build_stops_start_up_with_a_clear_message() {
+    let output = Command::new(BIN)
+        .args(["--widget-dir", "/nonexistent", "--addr", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("make build"));
+}
+
+#[test]
+fn bad_flags_are_refused_with_the_reason() {
+    let output = Command::new(BIN)
+        .args(["--chat-rate-limit", "0/60s"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("0/60s"));
+    let output = Command::new(BIN)
+        .args(["--trusted-proxies", "not-an-ip"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("not-an-ip"));
+}
+
+#[test]
+fn eval_prints_one_json_object_as_its_last_line() {
+    let dir = std::env::temp_dir().join(format!("support-chat-eval-{}", unique()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let train = "text,category\n\
+        how long does an application take,timing\nhow quickly can I apply,timing\nwhen will I hear back,timing\n\
+        do I need a personal guarantee,guarantee\nam I personally liable,guarantee\nwill directors guarantee the loan,guarantee\n";
+    let test = "text,category\nhow long will my application take,timing\nis a personal guarantee needed,guarantee\nwhat is the capital of France,oos\n";
+    std::fs::write(dir.join("train.csv"), train).unwrap();
+    std::fs::write(dir.join("test.csv"), test).unwrap();
+    let output = Command::new(BIN)
+        .arg("eval")
+        .arg("--train")
+        .arg(dir.join("train.csv"))
+        .arg("--test")
+        .arg(dir.join("test.csv"))
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let report: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    assert_eq!(report["n"], 3);
+    assert_eq!(report["in_scope_n"], 2);
+    assert_eq!(report["oos_n"], 1);
+    for key in [
+        "in_scope_accuracy",
+        "oos_recall",
+        "train_ms",
+        "us_per_query",
+    ] {
+        assert!(report[key].is_number(), "{key}: {report}");
+    }
+}

@@ -1,0 +1,118 @@
+//! The chat endpoint and its neighbours over real HTTP.
+
+use axum::http::Request;
+use http_body_util::Full;
+use serde_json::json;
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn the_seed_question_gets_a_sensible_answer_and_a_session() {
+    let addr = spawn(setup()).await;
+    let reply = chat(
+        addr,
+        &json!({ "message": "How long does an application take?" }),
+    )
+    .await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.header("content-type"), Some("application/json"));
+    assert_eq!(reply.header("cache-control"), Some("no-store"));
+    let body = reply.json();
+    assert!(
+        body["reply"]
+            .as_str()
+            .unwrap()
+            .to_lowercase()
+            .contains("appl"),
+        "{body}"
+    );
+    assert!(body["session"].as_str().unwrap().len() == 32);
+    assert!(body["suggestions"].is_array());
+    assert_eq!(body["handoff"], false);
+    assert_eq!(
+        body.as_object().unwrap().len(),
+        4,
+        "the success shape is fixed: {body}"
+    );
+}
+
+#[tokio::test]
+async fn echoing_the_session_continues_the_conversation() {
+    let addr = spawn(setup()).await;
+    let first = chat(addr, &json!({ "message": "hello" })).await.json();
+    let session = first["session"].as_str().unwrap();
+    let second = chat(
+        addr,
+        &json!({ "message": "Do I need a personal guarantee?", "session": session }),
+    )
+    .await
+    .json();
+    assert_eq!(second["session"], session);
+}
+
+#[tokio::test]
+async fn a_cross_origin_preflight_is_answered_for_a_json_post() {
+    let addr = spawn(setup()).await;
+    let preflight = Request::options(CHAT)
+        .header("host", "localhost")
+        .header("origin", "https://customer.example")
+        .header("access-control-request-method", "POST")
+        .header("access-control-request-headers", "content-type")
+        .body(Full::default())
+        .unwrap();
+    let reply = send(addr, preflight).await;
+    assert!(reply.status.is_success(), "{}", reply.status);
+    assert_eq!(reply.header("access-control-allow-origin"), Some("*"));
+    assert!(
+        reply
+            .header("access-control-allow-methods")
+            .unwrap()
+            .contains("POST")
+    );
+    assert!(
+        reply
+            .header("access-control-allow-headers")
+            .unwrap()
+            .contains("content-type")
+    );
+    assert_eq!(reply.header("access-control-max-age"), Some("86400"));
+}
+
+#[tokio::test]
+async fn the_demo_page_embeds_the_widget_with_the_two_public_tags() {
+    let addr = spawn(setup()).await;
+    let page = send(
+        addr,
+        Request::get("/")
+            .header("host", "localhost:3000")
+            .body(Full::default())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(page.status, 200);
+    let html = String::from_utf8(page.body.to_vec()).unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>"), "{html}");
+    assert!(
+        html.contains(r#"<script src="http://localhost:3000/public/v1/support/widget.js" defer"#),
+        "{html}"
+    );
+    assert!(html.contains(
+        r#"<link rel="stylesheet" href="http://localhost:3000/public/v1/support/widget.css""#
+    ));
+    assert!(html.contains("Funding for UK limited companies"));
+}
+
+#[tokio::test]
+async fn healthz_answers_ok() {
+    let addr = spawn(setup()).await;
+    let reply = send(
+        addr,
+        Request::get("/healthz")
+            .header("host", "localhost")
+            .body(Full::default())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.json(), json!({ "status": "ok" }));
+}

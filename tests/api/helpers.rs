@@ -1,0 +1,187 @@
+//! Shared by the test modules: a real server on port 0, a tiny client, and
+//! assertions on the one error envelope.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::http::{HeaderMap, Request, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper_util::rt::TokioIo;
+use serde_json::Value;
+use serde_json::json;
+use support_chat::config::ServeArgs;
+use support_chat::domain::assistant::{Engine, KnowledgeBase};
+use support_chat::domain::clock::ManualClock;
+use support_chat::domain::rate_limit::FixedWindow;
+use support_chat::http::{AppState, Assets, RouterConfig, app};
+use support_chat::startup;
+use tokio::net::{TcpListener, TcpStream};
+
+pub const CHAT: &str = "/public/v1/support/chat";
+
+/// What a server is built from: the shared state and the router's settings.
+pub struct Setup {
+    pub state: AppState,
+    pub config: RouterConfig,
+}
+
+/// What `make run` would build, but without the widget (no wasm needed).
+pub fn setup() -> Setup {
+    setup_with_assets(Assets::default())
+}
+
+/// What `make run` would build, with the sample knowledge base.
+pub fn setup_with_assets(assets: Assets) -> Setup {
+    setup_with(&ServeArgs::default(), assets)
+}
+
+/// What these flags describe, with the sample knowledge base (trained once per test binary).
+pub fn setup_with(args: &ServeArgs, assets: Assets) -> Setup {
+    static ENGINE: std::sync::OnceLock<Arc<Engine>> = std::sync::OnceLock::new();
+    let engine = ENGINE.get_or_init(|| Arc::new(Engine::new(KnowledgeBase::sample())));
+    Setup {
+        state: startup::state(args, engine.clone(), assets).unwrap(),
+        config: startup::router_config(args),
+    }
+}
+
+/// `ServeArgs` from command-line flags, as the binary would parse them.
+pub fn args(flags: &[&str]) -> ServeArgs {
+    use clap::Parser;
+    let argv = std::iter::once("support-chat").chain(flags.iter().copied());
+    support_chat::config::Cli::parse_from(argv).serve
+}
+
+/// Starts the real router on 127.0.0.1:0 and returns its address.
+pub async fn spawn(setup: Setup) -> SocketAddr {
+    spawn_on(TcpListener::bind("127.0.0.1:0").await.unwrap(), setup)
+}
+
+/// Serves the real router on `listener` and returns its address.
+pub fn spawn_on(listener: TcpListener, setup: Setup) -> SocketAddr {
+    let addr = listener.local_addr().unwrap();
+    let service =
+        app(setup.state, &setup.config).into_make_service_with_connect_info::<SocketAddr>();
+    tokio::spawn(async move { axum::serve(listener, service).await.unwrap() });
+    addr
+}
+
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl Reply {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", String::from_utf8_lossy(&self.body)))
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).map(|v| v.to_str().unwrap())
+    }
+}
+
+/// Sends one request on a fresh connection.
+pub async fn send(addr: SocketAddr, request: Request<Full<Bytes>>) -> Reply {
+    let stream = TcpStream::connect(addr).await.unwrap();
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let response = sender.send_request(request).await.unwrap();
+    let (parts, body) = response.into_parts();
+    Reply {
+        status: parts.status,
+        headers: parts.headers,
+        body: body.collect().await.unwrap().to_bytes(),
+    }
+}
+
+/// A JSON POST to the chat endpoint with `body` as is.
+pub fn chat_request(body: impl Into<Bytes>) -> Request<Full<Bytes>> {
+    Request::post(CHAT)
+        .header("host", "localhost")
+        .header("content-type", "application/json")
+        .body(Full::new(body.into()))
+        .unwrap()
+}
+
+pub async fn chat(addr: SocketAddr, body: &Value) -> Reply {
+    send(addr, chat_request(body.to_string())).await
+}
+
+/// A widget build and a public folder in a fresh temporary directory.
+pub fn fixture() -> (PathBuf, PathBuf) {
+    let root = std::env::temp_dir().join(format!("support-chat-assets-{}", unique()));
+    let site = root.join("site");
+    let public = root.join("public");
+    std::fs::create_dir_all(site.join("pkg")).unwrap();
+    std::fs::create_dir_all(&public).unwrap();
+    std::fs::write(
+        site.join("pkg/support_chat_widget.js"),
+        "export default function init() {}",
+    )
+    .unwrap();
+    std::fs::write(
+        site.join("pkg/support_chat_widget_bg.wasm"),
+        b"\0asm\x01\0\0\0",
+    )
+    .unwrap();
+    std::fs::write(
+        site.join("widget.js"),
+        "var version = \"__SUPPORT_CHAT_VERSION__\"; var max = \"__SUPPORT_CHAT_MAX_CHARS__\";"
+            .repeat(20),
+    )
+    .unwrap();
+    std::fs::write(site.join("widget.css"), ":host { color: red; }").unwrap();
+    std::fs::write(public.join("demo.css"), "body { margin: 0 }").unwrap();
+    (site, public)
+}
+
+/// A name no other test (in this or another process) uses at the same time.
+pub fn unique() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    format!(
+        "{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// A server whose limiter and sessions read a manual clock.
+pub async fn clocked(flags: &[&str]) -> (std::net::SocketAddr, ManualClock) {
+    let args = args(flags);
+    let clock = ManualClock::new();
+    let mut setup = setup_with(&args, Assets::default());
+    setup.state.limit.limiter = Arc::new(FixedWindow::new(args.chat_rate_limit, clock.clone()));
+    setup.state.chat.clock = Arc::new(clock.clone());
+    (spawn(setup).await, clock)
+}
+
+pub fn hello() -> Value {
+    json!({ "message": "hello" })
+}
+
+/// Asserts the one envelope, and returns it.
+pub fn envelope(reply: &Reply, status: u16, code: &str) -> Value {
+    assert_eq!(
+        reply.status.as_u16(),
+        status,
+        "{:?}",
+        String::from_utf8_lossy(&reply.body)
+    );
+    assert_eq!(reply.header("content-type"), Some("application/json"));
+    let body = reply.json();
+    let error = &body["error"];
+    assert_eq!(error["code"], code, "{body}");
+    assert_eq!(error["status"], status);
+    assert!(!error["message"].as_str().unwrap().is_empty());
+    assert_eq!(error["request_id"], reply.header("x-request-id").unwrap());
+    assert_eq!(body.as_object().unwrap().len(), 1, "{body}");
+    body
+}

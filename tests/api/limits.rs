@@ -1,0 +1,241 @@
+//! The trust boundary: the per-client rate limit and who the client is,
+//! slow bodies, load shedding and the flood guard on the file routes.
+
+use std::time::Duration;
+
+use axum::http::{Request, StatusCode};
+use http_body_util::Full;
+use support_chat::http::Assets;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn request_61_in_a_window_gets_429_with_retry_after_rounded_up_and_a_retry_then_succeeds() {
+    let (addr, clock) = clocked(&[]).await;
+    for n in 1..=60 {
+        let reply = chat(addr, &hello()).await;
+        assert_eq!(reply.status, 200, "request {n}");
+        assert_eq!(reply.header("ratelimit-policy"), Some("\"chat\";q=60;w=60"));
+        assert_eq!(
+            reply.header("ratelimit"),
+            Some(format!("\"chat\";r={};t=60", 60 - n).as_str())
+        );
+    }
+    let limited = chat(addr, &hello()).await;
+    let body = envelope(&limited, 429, "rate_limited");
+    assert_eq!(limited.header("retry-after"), Some("60"));
+    assert_eq!(body["error"]["retry_after"], 60);
+    assert_eq!(limited.header("ratelimit"), Some("\"chat\";r=0;t=60"));
+
+    clock.advance(Duration::from_millis(59_200));
+    let still = chat(addr, &hello()).await;
+    assert_eq!(still.status, 429);
+    assert_eq!(
+        still.header("retry-after"),
+        Some("1"),
+        "0.8 s left rounds up to 1"
+    );
+
+    clock.advance(Duration::from_millis(800));
+    assert_eq!(
+        chat(addr, &hello()).await.status,
+        200,
+        "rejections did not extend the window"
+    );
+}
+
+#[tokio::test]
+async fn invalid_requests_count_against_the_limit_but_preflights_do_not() {
+    let (addr, _clock) = clocked(&["--chat-rate-limit", "3/60s"]).await;
+    for _ in 0..10 {
+        let preflight = Request::options(CHAT)
+            .header("host", "localhost")
+            .header("origin", "https://customer.example")
+            .header("access-control-request-method", "POST")
+            .body(Full::default())
+            .unwrap();
+        assert!(send(addr, preflight).await.status.is_success());
+    }
+    for _ in 0..3 {
+        envelope(
+            &send(addr, chat_request("{oops")).await,
+            400,
+            "invalid_json",
+        );
+    }
+    envelope(&chat(addr, &hello()).await, 429, "rate_limited");
+}
+
+#[tokio::test]
+async fn of_200_simultaneous_requests_from_one_ip_exactly_60_succeed() {
+    let addr = spawn(setup()).await;
+    let replies =
+        futures_join_all((0..200).map(|_| async move { chat(addr, &hello()).await.status })).await;
+    let ok = replies.iter().filter(|s| **s == StatusCode::OK).count();
+    let limited = replies
+        .iter()
+        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert_eq!((ok, limited), (60, 140));
+}
+
+async fn futures_join_all<F: std::future::Future + Send + 'static>(
+    futures: impl Iterator<Item = F>,
+) -> Vec<F::Output>
+where
+    F::Output: Send + 'static,
+{
+    let handles: Vec<_> = futures.map(tokio::spawn).collect();
+    let mut out = Vec::new();
+    for handle in handles {
+        out.push(handle.await.unwrap());
+    }
+    out
+}
+
+fn forwarded(xff: &str) -> Request<Full<axum::body::Bytes>> {
+    let mut request = chat_request(hello().to_string());
+    request
+        .headers_mut()
+        .insert("x-forwarded-for", xff.parse().unwrap());
+    request
+}
+
+#[tokio::test]
+async fn a_spoofed_forwarded_for_header_cannot_change_the_key_of_an_untrusted_peer() {
+    let (addr, _clock) = clocked(&["--chat-rate-limit", "2/60s"]).await;
+    for xff in ["1.1.1.1", "2.2.2.2"] {
+        assert_eq!(send(addr, forwarded(xff)).await.status, 200);
+    }
+    envelope(&send(addr, forwarded("3.3.3.3")).await, 429, "rate_limited");
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_the_first_untrusted_hop_from_the_right_is_the_client() {
+    let (addr, _clock) = clocked(&[
+        "--chat-rate-limit",
+        "1/60s",
+        "--trusted-proxies",
+        "127.0.0.1,10.0.0.0/8",
+    ])
+    .await;
+    assert_eq!(send(addr, forwarded("203.0.113.7")).await.status, 200);
+    // The same client behind a second trusted hop, with a spoofed leftmost entry.
+    envelope(
+        &send(addr, forwarded("6.6.6.6, 203.0.113.7, 10.1.2.3")).await,
+        429,
+        "rate_limited",
+    );
+    // Another client has its own window.
+    assert_eq!(send(addr, forwarded("198.51.100.9")).await.status, 200);
+}
+
+#[tokio::test]
+async fn ipv6_clients_share_a_window_per_64_and_ipv4_mapped_addresses_count_as_ipv4() {
+    let (addr, _clock) = clocked(&[
+        "--chat-rate-limit",
+        "1/60s",
+        "--trusted-proxies",
+        "127.0.0.1",
+    ])
+    .await;
+    assert_eq!(send(addr, forwarded("2001:db8:0:1::1")).await.status, 200);
+    envelope(
+        &send(addr, forwarded("2001:db8:0:1:ffff::2")).await,
+        429,
+        "rate_limited",
+    );
+    assert_eq!(send(addr, forwarded("2001:db8:0:2::1")).await.status, 200);
+    assert_eq!(send(addr, forwarded("192.0.2.1")).await.status, 200);
+    envelope(
+        &send(addr, forwarded("::ffff:192.0.2.1")).await,
+        429,
+        "rate_limited",
+    );
+}
+
+#[tokio::test]
+async fn a_real_ipv6_peer_is_served_and_keyed() {
+    let Ok(listener) = tokio::net::TcpListener::bind("[::1]:0").await else {
+        eprintln!("note: no IPv6 loopback here; skipping");
+        return;
+    };
+    let setup = setup_with(&args(&["--chat-rate-limit", "1/60s"]), Assets::default());
+    let addr = spawn_on(listener, setup);
+    assert_eq!(chat(addr, &hello()).await.status, 200);
+    envelope(&chat(addr, &hello()).await, 429, "rate_limited");
+}
+
+/// Opens a chat request whose body never finishes arriving.
+async fn slow_upload(addr: std::net::SocketAddr) -> TcpStream {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "POST {CHAT} HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{{\"message\":"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream
+}
+
+async fn read_response(stream: &mut TcpStream) -> String {
+    let mut buffer = vec![0; 4096];
+    let n = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut buffer))
+        .await
+        .expect("an answer")
+        .unwrap();
+    String::from_utf8_lossy(&buffer[..n]).into_owned()
+}
+
+#[tokio::test]
+async fn a_slow_body_ends_with_a_timeout_envelope_not_a_hung_connection() {
+    let addr = spawn(setup_with(
+        &args(&["--request-timeout-secs", "1"]),
+        Assets::default(),
+    ))
+    .await;
+    let mut stream = slow_upload(addr).await;
+    let response = read_response(&mut stream).await;
+    assert!(response.starts_with("HTTP/1.1 503"), "{response}");
+    assert!(response.contains(r#""code":"timeout""#), "{response}");
+}
+
+#[tokio::test]
+async fn beyond_the_in_flight_cap_requests_are_shed_with_503_and_retry_after() {
+    let addr = spawn(setup_with(
+        &args(&["--max-in-flight", "1", "--request-timeout-secs", "5"]),
+        Assets::default(),
+    ))
+    .await;
+    let _holding = slow_upload(addr).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let reply = chat(addr, &hello()).await;
+    envelope(&reply, 503, "overloaded");
+    assert_eq!(reply.header("retry-after"), Some("1"));
+}
+
+#[tokio::test]
+async fn the_file_routes_have_a_flood_guard_that_answers_in_the_envelope() {
+    let addr = spawn(setup_with(
+        &args(&["--files-rate-limit", "2/60s", "--chat-rate-limit", "5/60s"]),
+        Assets::default(),
+    ))
+    .await;
+    let page = || {
+        Request::get("/")
+            .header("host", "localhost")
+            .body(Full::default())
+            .unwrap()
+    };
+    assert_eq!(send(addr, page()).await.status, 200);
+    assert_eq!(send(addr, page()).await.status, 200);
+    let limited = send(addr, page()).await;
+    envelope(&limited, 429, "rate_limited");
+    let retry: u64 = limited.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=31).contains(&retry), "{retry}");
+    assert_eq!(
+        chat(addr, &hello()).await.status,
+        200,
+        "the flood guard never limits the chat endpoint"
+    );
+}

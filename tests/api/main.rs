@@ -1,0 +1,10 @@
+//! Every integration test, in one binary (one link, one engine trained once):
+//! the real router or the real binary, over real sockets.
+
+mod assets;
+mod binary;
+mod chat;
+mod contract;
+mod conversation;
+mod helpers;
+mod limits;

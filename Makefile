@@ -13,7 +13,10 @@ WASM := target/$(WASM_TARGET)/wasm-release/support_chat_widget.wasm
 WASM_BINDGEN_VERSION := $(shell awk '/^name = "wasm-bindgen"$$/ { getline; gsub(/[^0-9.]/, ""); print; exit }' Cargo.lock)
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: run build server widget test lint invariants unit e2e bench setup-wrk setup-rust setup-wasm-bindgen setup-chromium clean
+# fuzz: schemathesis against the served OpenAPI document (.ci/fuzz.sh); a
+# short bounded run is part of `make test`, `make fuzz` is the long one.
+# soak: minutes of steady chat load from 2,000 loopback clients, memory sampled.
+.PHONY: run build server widget test lint invariants unit e2e fuzz fuzz-short soak bench setup-wrk setup-rust setup-wasm-bindgen setup-chromium clean
 
 run: build
 	./target/release/support-chat
@@ -51,7 +54,7 @@ $(SITE)/widget.css: style/widget.css
 widget-size: widget
 	node widget/tools/size.mjs $(SITE)
 
-test: lint invariants unit e2e
+test: lint invariants unit e2e fuzz-short
 
 lint: setup-rust
 	$(CARGO) fmt --all --check
@@ -76,6 +79,17 @@ unit:
 
 e2e: build widget-size setup-chromium node_modules/.package-lock.json
 	npx playwright test -c end2end
+
+fuzz-short: server
+	FUZZ_EXAMPLES=100 .ci/fuzz.sh target/release/support-chat
+
+fuzz: server
+	FUZZ_LONG=1 .ci/fuzz.sh target/release/support-chat
+
+soak: server
+	# Sessions idle out after a minute so the store reaches its steady state
+	# within the soak (at the default 30 minutes it only fills up).
+	SOAK_SERVER_ARGS="--session-idle-minutes 1 $(SOAK_SERVER_ARGS)" python3 benches/soak.py target/release/support-chat
 
 # Benchmarks, not tests: numbers for BENCHMARKS.md (see the commands there).
 bench: server setup-wrk

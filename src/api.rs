@@ -9,6 +9,14 @@ pub const CHAT_PATH: &str = "/public/v1/support/chat";
 /// Default longest accepted message, in characters (after trimming).
 pub const DEFAULT_MAX_MESSAGE_CHARS: usize = 1000;
 
+/// What the server accepts as a message, as an ECMA-262 pattern for the
+/// OpenAPI document: no control characters but tab and newline, and at least
+/// one character that is not white space.
+pub const MESSAGE_PATTERN: &str = r"^[^\x00-\x08\x0b-\x1f\x7f-\x9f]*[^\s\x00-\x08\x0b-\x1f\x7f-\x9f][^\x00-\x08\x0b-\x1f\x7f-\x9f]*$";
+
+/// The form of a session id the server issues: 32 lowercase hex digits.
+pub const SESSION_PATTERN: &str = "^[0-9a-f]{32}$";
+
 /// The JSON field names of the types below, for clients that read and write
 /// JSON without serde (the widget does, for size). A test proves they are the
 /// names serde uses, so a renamed field cannot compile into a broken widget.
@@ -40,9 +48,14 @@ pub mod field {
 #[serde(deny_unknown_fields)]
 pub struct ChatRequest {
     /// The visitor's message: 1 to 1,000 characters once trimmed.
+    #[cfg_attr(
+        feature = "ssr",
+        schemars(length(min = 1, max = DEFAULT_MAX_MESSAGE_CHARS), regex(pattern = MESSAGE_PATTERN))
+    )]
     pub message: String,
     /// The `session` of the previous response; absent or `null` starts a conversation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ssr", schemars(regex(pattern = SESSION_PATTERN)))]
     pub session: Option<String>,
 }
 
@@ -51,6 +64,7 @@ pub struct ChatRequest {
 #[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct ChatResponse {
     /// Opaque session id to echo on the next message.
+    #[cfg_attr(feature = "ssr", schemars(regex(pattern = SESSION_PATTERN)))]
     pub session: String,
     /// Plain text; URLs may appear and are meant to be shown as links.
     pub reply: String,

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::domain::client_ip::TrustedProxies;
-use crate::domain::rate_limit::Quota;
+use crate::domain::rate_limit::{Quota, QuotaError};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -85,7 +85,7 @@ pub struct ServeArgs {
 
     /// Flood guard on the page and widget files (GET), per client IP, as
     /// `<burst>/<window>`: up to `burst` at once, refilled evenly over the window.
-    #[arg(long, env = "SUPPORT_CHAT_FILES_RATE_LIMIT", default_value = "300/60s")]
+    #[arg(long, env = "SUPPORT_CHAT_FILES_RATE_LIMIT", default_value = "300/60s", value_parser = files_quota)]
     pub files_rate_limit: Quota,
 
     /// Proxies whose `X-Forwarded-For` is believed, as comma-separated CIDRs
@@ -98,12 +98,40 @@ pub struct ServeArgs {
     #[arg(long, env = "SUPPORT_CHAT_IPV6_PREFIX", default_value_t = 64, value_parser = clap::value_parser!(u8).range(32..=128))]
     pub ipv6_prefix: u8,
 
+    /// Seconds a client may take to send a request's headers; also how long
+    /// an idle keep-alive connection is kept open. Slower connections are closed.
+    #[arg(long, env = "SUPPORT_CHAT_HEADER_READ_TIMEOUT_SECS", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub header_read_timeout_secs: u64,
+
+    /// Read buffer per connection, in bytes (8192 to 1048576); a request's
+    /// headers must fit in it.
+    #[arg(long, env = "SUPPORT_CHAT_READ_BUFFER_BYTES", default_value_t = 16 * 1024, value_parser = clap::value_parser!(u64).range(8192..=1024 * 1024))]
+    pub read_buffer_bytes: u64,
+
+    /// Connections open at once, in total; more are closed as they arrive.
+    /// Lowered at start-up to fit the open-files limit.
+    #[arg(long, env = "SUPPORT_CHAT_MAX_CONNECTIONS", default_value_t = 8192, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_connections: u64,
+
+    /// Connections open at once per client IP (IPv6: per prefix); more are
+    /// closed as they arrive. Trusted proxies are exempt. Leaves room for a
+    /// busy office behind one NAT address.
+    #[arg(long, env = "SUPPORT_CHAT_MAX_CONNECTIONS_PER_CLIENT", default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_connections_per_client: u64,
+
     /// Seconds a chat request may take, body upload included, before it is
     /// answered with a `503 timeout` envelope.
     #[arg(long, env = "SUPPORT_CHAT_REQUEST_TIMEOUT_SECS", default_value_t = 10)]
     pub request_timeout_secs: u64,
 
-    /// Chat requests served at once; more are shed with `503 overloaded`.
+    /// Seconds a chat request's body may take to arrive, before it is
+    /// answered with a `503 timeout` envelope. The body is read before the
+    /// request takes one of the `--max-in-flight` places.
+    #[arg(long, env = "SUPPORT_CHAT_BODY_READ_TIMEOUT_SECS", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub body_read_timeout_secs: u64,
+
+    /// Chat requests served at once (their bodies already read); more are
+    /// shed with `503 overloaded`.
     #[arg(long, env = "SUPPORT_CHAT_MAX_IN_FLIGHT", default_value_t = 512)]
     pub max_in_flight: usize,
 
@@ -126,6 +154,20 @@ pub struct ServeArgs {
     /// Turns kept per conversation (older ones are dropped).
     #[arg(long, env = "SUPPORT_CHAT_MAX_TURNS", default_value_t = 20)]
     pub max_turns: usize,
+}
+
+/// A flood-guard quota: governor refills one request per `window / burst`,
+/// which must be at least a nanosecond.
+fn files_quota(input: &str) -> Result<Quota, String> {
+    let quota: Quota = input.parse().map_err(|e: QuotaError| e.to_string())?;
+    if (quota.window() / quota.limit()).is_zero() {
+        return Err(format!(
+            "invalid rate limit {input:?}: a burst of {} per {}s refills faster than once a nanosecond",
+            quota.limit(),
+            quota.window().as_secs()
+        ));
+    }
+    Ok(quota)
 }
 
 impl Default for ServeArgs {

@@ -1,7 +1,6 @@
 //! From flags to a running server: load the knowledge base and the assets,
 //! build the state and the router, bind, and serve until told to stop.
 
-use std::net::SocketAddr;
 use std::num::NonZeroUsize;
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,6 +11,7 @@ use crate::domain::client_ip::{ClientIpConfig, ClientIpConfigError};
 use crate::domain::clock::SystemClock;
 use crate::domain::rate_limit::FixedWindow;
 use crate::domain::session::{MemorySessions, SessionLimits};
+use crate::http::server::{self, ConnectionLimits};
 use crate::http::{AppState, Assets, ChatLimit, ChatState, RouterConfig, app};
 
 /// The shared state `args` describe, around an `assistant` and `assets` already loaded.
@@ -50,10 +50,35 @@ pub fn router_config(args: &ServeArgs) -> RouterConfig {
         public_url: args.public_url.clone(),
         files_rate_limit: args.files_rate_limit,
         request_timeout: Duration::from_secs(args.request_timeout_secs.max(1)),
+        body_read_timeout: Duration::from_secs(args.body_read_timeout_secs),
         max_in_flight: args.max_in_flight,
         max_body_bytes: args.max_body_bytes,
     }
 }
+
+/// The connection bounds `args` describe, with the total lowered to leave
+/// `RESERVED_FILES` of the open-files limit `nofile` free.
+pub fn connection_limits(args: &ServeArgs, nofile: u64) -> ConnectionLimits {
+    let fit = nofile.saturating_sub(RESERVED_FILES).max(1);
+    if args.max_connections > fit {
+        tracing::warn!(
+            requested = args.max_connections,
+            allowed = fit,
+            nofile,
+            "--max-connections lowered to fit the open-files limit"
+        );
+    }
+    ConnectionLimits {
+        header_read_timeout: Duration::from_secs(args.header_read_timeout_secs),
+        read_buffer_bytes: args.read_buffer_bytes as usize,
+        max_connections: args.max_connections.min(fit) as usize,
+        max_connections_per_client: args.max_connections_per_client as usize,
+    }
+}
+
+/// File descriptors kept free of connections: the listener, logs, the
+/// knowledge base and asset files at start-up, and headroom.
+const RESERVED_FILES: u64 = 64;
 
 /// Loads everything `args` names, binds, and serves until SIGINT or SIGTERM,
 /// letting requests in flight finish.
@@ -71,16 +96,22 @@ pub async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     );
     let assets = Assets::load(&args.widget_dir, &args.public_dir, args.max_message_chars)?;
     let state = state(&args, Arc::new(engine), assets)?;
+    // Each connection is a file descriptor: raise the soft limit to the hard one.
+    let nofile = rlimit::increase_nofile_limit(u64::MAX)
+        .map_err(|e| format!("cannot read the open-files limit: {e}"))?;
+    let limits = connection_limits(&args, nofile);
+    let client_ip = state.limit.client_ip.clone();
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.addr))?;
+    tracing::info!(
+        nofile,
+        max_connections = limits.max_connections,
+        "connection limits"
+    );
     tracing::info!("listening on http://{}", listener.local_addr()?);
-    axum::serve(
-        listener,
-        app(state, &router_config(&args)).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown_signal())
-    .await?;
+    let router = app(state, &router_config(&args));
+    server::serve(listener, router, limits, client_ip, shutdown_signal()).await;
     tracing::info!("stopped");
     Ok(())
 }

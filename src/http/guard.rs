@@ -1,9 +1,10 @@
 //! The chat endpoint's trust boundary, as axum middleware: the per-client
-//! fixed-window limit, load shedding and the deadline.
+//! fixed-window limit, the deadline, reading the body, load shedding.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -11,6 +12,7 @@ use tokio::sync::Semaphore;
 
 use super::client::client_key;
 use super::error::ApiError;
+use super::extract::read_body;
 use super::ratelimit_headers;
 use super::state::ChatLimit;
 
@@ -38,6 +40,23 @@ pub async fn chat_rate_limit(
     };
     ratelimit_headers::insert(response.headers_mut(), &decision, POLICY);
     response
+}
+
+/// Reads the whole body, under its own deadline, before anything else waits
+/// for it: so a client that dribbles its body holds no shared permit, and
+/// one that stalls gets a `503 timeout` envelope.
+pub async fn buffer_body(State(limit): State<Duration>, request: Request, next: Next) -> Response {
+    let (parts, body) = request.into_parts();
+    let head = parts.clone();
+    let read = read_body(Request::from_parts(parts, body), &());
+    match tokio::time::timeout(limit, read).await {
+        Ok(Ok(bytes)) => next.run(Request::from_parts(head, Body::from(bytes))).await,
+        Ok(Err(error)) => error.into_response(),
+        Err(_) => {
+            tracing::warn!("request body too slow");
+            ApiError::Timeout.into_response()
+        }
+    }
 }
 
 /// Sheds load: beyond `max_in_flight` chat requests at once, answer

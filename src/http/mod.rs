@@ -15,6 +15,7 @@ mod openapi;
 mod ratelimit_headers;
 mod request_id;
 mod router;
+pub mod server;
 mod state;
 
 pub use assets::{Assets, WIDGET_PREFIX};

@@ -37,6 +37,8 @@ pub struct RouterConfig {
     pub files_rate_limit: Quota,
     /// How long a chat request may take, body upload included.
     pub request_timeout: Duration,
+    /// How long a chat request's body may take to arrive.
+    pub body_read_timeout: Duration,
     /// Chat requests served at once; more are shed with `503 overloaded`.
     pub max_in_flight: usize,
     /// Largest accepted chat request body, in bytes.
@@ -81,18 +83,23 @@ pub fn app(state: AppState, config: &RouterConfig) -> Router {
     });
 
     // The chat endpoint. Outermost first: the rate limit (before any parsing,
-    // so invalid requests count), load shedding, the deadline (which covers
-    // reading the body), then the body limit the JSON extractor enforces.
+    // so invalid requests count), the deadline (the whole request), the body
+    // limit, reading the body under its own deadline, and only then load
+    // shedding: no permit is held while a body arrives.
     let in_flight = Arc::new(Semaphore::new(config.max_in_flight.max(1)));
     let chat_routes = Router::new()
         .route(
             CHAT_PATH,
             post(chat::chat).fallback(|| async { ApiError::MethodNotAllowed { allow: "POST" } }),
         )
+        .layer(from_fn_with_state(in_flight, guard::shed_load))
+        .layer(from_fn_with_state(
+            config.body_read_timeout,
+            guard::buffer_body,
+        ))
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
         .layer(axum::Extension(BodyLimit(config.max_body_bytes)))
         .layer(from_fn_with_state(config.request_timeout, guard::deadline))
-        .layer(from_fn_with_state(in_flight, guard::shed_load))
         .layer(from_fn_with_state(
             state.limit.clone(),
             guard::chat_rate_limit,
@@ -121,9 +128,14 @@ pub fn app(state: AppState, config: &RouterConfig) -> Router {
     Router::new()
         .route(
             "/healthz",
-            get(|| async { axum::Json(serde_json::json!({ "status": "ok" })) }),
+            get(|| async { axum::Json(serde_json::json!({ "status": "ok" })) })
+                .fallback(|| async { ApiError::MethodNotAllowed { allow: "GET, HEAD" } }),
         )
-        .route("/public/v1/openapi.json", get(openapi::serve))
+        .route(
+            "/public/v1/openapi.json",
+            get(openapi::serve)
+                .fallback(|| async { ApiError::MethodNotAllowed { allow: "GET, HEAD" } }),
+        )
         .merge(chat_routes)
         .merge(file_routes)
         .fallback(|| async { ApiError::NotFound.into_response() })

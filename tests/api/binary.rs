@@ -118,12 +118,25 @@ fn bad_flags_are_refused_with_the_reason() {
         .unwrap();
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("0/60s"));
-    let output = Command::new(BIN)
-        .args(["--trusted-proxies", "not-an-ip"])
-        .output()
-        .unwrap();
-    assert!(!output.status.success());
-    assert!(String::from_utf8_lossy(&output.stderr).contains("not-an-ip"));
+    for (flag, value, says) in [
+        ("--trusted-proxies", "not-an-ip", "not-an-ip"),
+        (
+            "--files-rate-limit",
+            "2000000000/1s",
+            "faster than once a nanosecond",
+        ),
+        ("--read-buffer-bytes", "4096", "4096"),
+        ("--header-read-timeout-secs", "0", "0"),
+        ("--max-connections-per-client", "0", "0"),
+    ] {
+        let output = Command::new(BIN).args([flag, value]).output().unwrap();
+        assert!(!output.status.success(), "{flag} {value}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains(flag) && stderr.contains(says),
+            "{flag} {value}: {stderr}"
+        );
+    }
 }
 
 #[test]

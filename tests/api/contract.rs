@@ -296,6 +296,15 @@ async fn other_methods_get_405_with_allow_and_unknown_paths_404() {
         envelope(&reply, 405, "method_not_allowed");
         assert_eq!(reply.header("allow"), Some("POST"));
     }
+    for path in ["/public/v1/openapi.json", "/public/v1/support/widget.js"] {
+        let request = Request::post(path)
+            .header("host", "localhost")
+            .body(Full::default())
+            .unwrap();
+        let reply = send(addr, request).await;
+        envelope(&reply, 405, "method_not_allowed");
+        assert_eq!(reply.header("allow"), Some("GET, HEAD"), "{path}");
+    }
     let request = Request::get("/public/v1/support/nope/deeper")
         .header("host", "localhost")
         .body(Full::default())

@@ -15,16 +15,19 @@ use support_chat::config::ServeArgs;
 use support_chat::domain::assistant::{Engine, KnowledgeBase};
 use support_chat::domain::clock::ManualClock;
 use support_chat::domain::rate_limit::FixedWindow;
+use support_chat::http::server::{self, ConnectionLimits};
 use support_chat::http::{AppState, Assets, RouterConfig, app};
 use support_chat::startup;
 use tokio::net::{TcpListener, TcpStream};
 
 pub const CHAT: &str = "/public/v1/support/chat";
 
-/// What a server is built from: the shared state and the router's settings.
+/// What a server is built from: the shared state, the router's settings and
+/// the connection bounds.
 pub struct Setup {
     pub state: AppState,
     pub config: RouterConfig,
+    pub connections: ConnectionLimits,
 }
 
 /// What `make run` would build, but without the widget (no wasm needed).
@@ -44,6 +47,7 @@ pub fn setup_with(args: &ServeArgs, assets: Assets) -> Setup {
     Setup {
         state: startup::state(args, engine.clone(), assets).unwrap(),
         config: startup::router_config(args),
+        connections: startup::connection_limits(args, u64::MAX),
     }
 }
 
@@ -59,12 +63,20 @@ pub async fn spawn(setup: Setup) -> SocketAddr {
     spawn_on(TcpListener::bind("127.0.0.1:0").await.unwrap(), setup)
 }
 
-/// Serves the real router on `listener` and returns its address.
+/// Serves the real router on `listener`, through the real accept loop, and
+/// returns its address.
 pub fn spawn_on(listener: TcpListener, setup: Setup) -> SocketAddr {
     let addr = listener.local_addr().unwrap();
-    let service =
-        app(setup.state, &setup.config).into_make_service_with_connect_info::<SocketAddr>();
-    tokio::spawn(async move { axum::serve(listener, service).await.unwrap() });
+    let client_ip = setup.state.limit.client_ip.clone();
+    let router = app(setup.state, &setup.config);
+    let never = std::future::pending();
+    tokio::spawn(server::serve(
+        listener,
+        router,
+        setup.connections,
+        client_ip,
+        never,
+    ));
     addr
 }
 
@@ -87,7 +99,11 @@ impl Reply {
 
 /// Sends one request on a fresh connection.
 pub async fn send(addr: SocketAddr, request: Request<Full<Bytes>>) -> Reply {
-    let stream = TcpStream::connect(addr).await.unwrap();
+    send_on(TcpStream::connect(addr).await.unwrap(), request).await
+}
+
+/// Sends one request on `stream`.
+pub async fn send_on(stream: TcpStream, request: Request<Full<Bytes>>) -> Reply {
     let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
         .unwrap();
@@ -184,4 +200,31 @@ pub fn envelope(reply: &Reply, status: u16, code: &str) -> Value {
     assert_eq!(error["request_id"], reply.header("x-request-id").unwrap());
     assert_eq!(body.as_object().unwrap().len(), 1, "{body}");
     body
+}
+
+/// A connection to `addr` from the loopback address `from` (e.g. 127.0.0.2),
+/// so one test can play several clients.
+pub async fn connect_from(from: [u8; 4], addr: SocketAddr) -> TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket
+        .bind(SocketAddr::from((from, 0)))
+        .expect("any 127.0.0.0/8 address is local");
+    socket.connect(addr).await.unwrap()
+}
+
+/// Whether the server closes `stream` within `limit` (end of stream or a
+/// reset; anything it writes first is read and ignored).
+pub async fn closed_within(stream: &mut TcpStream, limit: std::time::Duration) -> bool {
+    use tokio::io::AsyncReadExt;
+    let mut buf = [0u8; 1024];
+    tokio::time::timeout(limit, async {
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+    })
+    .await
+    .is_ok()
 }

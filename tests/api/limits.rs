@@ -201,17 +201,77 @@ async fn a_slow_body_ends_with_a_timeout_envelope_not_a_hung_connection() {
 }
 
 #[tokio::test]
-async fn beyond_the_in_flight_cap_requests_are_shed_with_503_and_retry_after() {
+async fn a_body_that_stalls_gets_a_timeout_envelope_after_the_body_read_timeout() {
     let addr = spawn(setup_with(
-        &args(&["--max-in-flight", "1", "--request-timeout-secs", "5"]),
+        &args(&["--body-read-timeout-secs", "1"]),
         Assets::default(),
     ))
     .await;
-    let _holding = slow_upload(addr).await;
+    let mut stream = slow_upload(addr).await;
+    let started = std::time::Instant::now();
+    let response = read_response(&mut stream).await;
+    assert!(response.starts_with("HTTP/1.1 503"), "{response}");
+    assert!(response.contains(r#""code":"timeout""#), "{response}");
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn slow_uploads_hold_no_in_flight_place_so_others_are_still_answered() {
+    let addr = spawn(setup_with(
+        &args(&["--max-in-flight", "1", "--body-read-timeout-secs", "10"]),
+        Assets::default(),
+    ))
+    .await;
+    let mut holding = Vec::new();
+    for _ in 0..20 {
+        holding.push(slow_upload(addr).await);
+    }
     tokio::time::sleep(Duration::from_millis(200)).await;
+    for _ in 0..3 {
+        assert_eq!(chat(addr, &hello()).await.status, 200);
+    }
+}
+
+/// An assistant that takes `delay` to answer (on a blocking thread's time).
+struct Slow(
+    std::sync::Arc<dyn support_chat::domain::assistant::Assistant>,
+    Duration,
+);
+
+impl support_chat::domain::assistant::Assistant for Slow {
+    fn reply(
+        &self,
+        message: &str,
+        history: &[support_chat::domain::assistant::Turn],
+    ) -> (
+        support_chat::domain::assistant::Reply,
+        support_chat::domain::assistant::Turn,
+    ) {
+        std::thread::sleep(self.1);
+        self.0.reply(message, history)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn beyond_the_in_flight_cap_requests_are_shed_with_503_and_retry_after() {
+    let mut setup = setup_with(&args(&["--max-in-flight", "1"]), Assets::default());
+    let engine = setup.state.chat.assistant.clone();
+    setup.state.chat.assistant = std::sync::Arc::new(Slow(engine, Duration::from_millis(1500)));
+    let addr = spawn(setup).await;
+    let first = tokio::spawn(async move { chat(addr, &hello()).await.status });
+    tokio::time::sleep(Duration::from_millis(300)).await;
     let reply = chat(addr, &hello()).await;
     envelope(&reply, 503, "overloaded");
     assert_eq!(reply.header("retry-after"), Some("1"));
+    assert_eq!(
+        first.await.unwrap(),
+        200,
+        "the request in flight is answered"
+    );
 }
 
 #[tokio::test]

@@ -4,6 +4,7 @@
 mod assets;
 mod binary;
 mod chat;
+mod connections;
 mod contract;
 mod conversation;
 mod helpers;

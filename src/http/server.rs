@@ -1,0 +1,196 @@
+//! Serving connections. `axum::serve` exposes no connection settings, so the
+//! accept loop is ours (axum's `serve-with-hyper` example), with hyper's
+//! HTTP/1 connection builder and these bounds:
+//!
+//! * a **header-read timeout**: a client must send a request's headers
+//!   within it, or the connection is closed. Hyper also applies it while a
+//!   keep-alive connection waits for its next request, so it is the **idle
+//!   keep-alive timeout** too;
+//! * a small **read buffer** per connection (headers must fit in it);
+//! * a cap on **open connections in total** and **per client** (the TCP
+//!   peer's [`ClientKey`], so an IPv6 client's whole /64 shares one cap;
+//!   trusted proxies are exempt, since every visitor behind them shares
+//!   their address). A connection over a cap is closed as soon as it is
+//!   accepted, so it holds neither a file descriptor nor memory;
+//! * accept errors (e.g. out of file descriptors) are logged once per burst,
+//!   and the loop pauses briefly instead of spinning.
+//!
+//! On shutdown the listener closes, idle connections close at once, and
+//! requests in flight finish.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::ConnectInfo;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tower::ServiceExt;
+
+use crate::domain::client_ip::{ClientIpConfig, ClientKey};
+
+/// The connection-level bounds (see the module docs).
+#[derive(Clone, Copy, Debug)]
+pub struct ConnectionLimits {
+    /// Time to send a request's headers; also the idle keep-alive timeout.
+    pub header_read_timeout: Duration,
+    /// Read buffer per connection, in bytes (at least 8,192: hyper's floor).
+    pub read_buffer_bytes: usize,
+    /// Connections open at once, in total.
+    pub max_connections: usize,
+    /// Connections open at once per client (untrusted TCP peer).
+    pub max_connections_per_client: usize,
+}
+
+/// How long the accept loop pauses after an accept error.
+const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(50);
+/// At most one accept-error log line per this long.
+const ACCEPT_ERROR_LOG_EVERY: Duration = Duration::from_secs(10);
+
+/// Serves `router` on `listener` within `limits` until `shutdown` resolves,
+/// then lets requests in flight finish.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    limits: ConnectionLimits,
+    client_ip: Arc<ClientIpConfig>,
+    shutdown: impl Future<Output = ()>,
+) {
+    let mut http = http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .max_buf_size(limits.read_buffer_bytes.max(8192));
+    let open = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let per_client = PerClient::new(limits.max_connections_per_client.max(1));
+    let graceful = GracefulShutdown::new();
+    let mut accept_errors = AcceptErrors::default();
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    accept_errors.record(&error);
+                    tokio::time::sleep(ACCEPT_ERROR_PAUSE).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let Ok(total) = open.clone().try_acquire_owned() else {
+            tracing::debug!("connection cap reached: closing a new connection");
+            continue;
+        };
+        let client = (!client_ip.is_trusted(peer.ip())).then(|| client_ip.key_for(peer.ip()));
+        let Some(slot) = per_client.take(client, total) else {
+            tracing::debug!("per-client connection cap reached: closing a new connection");
+            continue;
+        };
+        let router = router.clone();
+        let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
+            request.extensions_mut().insert(ConnectInfo(peer));
+            router.clone().oneshot(request)
+        });
+        let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            // Errors here are the client's doing (a timeout, a reset, bad HTTP).
+            let _ = connection.await;
+            drop(slot);
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+}
+
+/// Counts each client's open connections; an entry lives while its client
+/// has one, so there are at most `max_connections` entries.
+#[derive(Clone)]
+struct PerClient {
+    cap: usize,
+    open: Arc<Mutex<HashMap<ClientKey, usize>>>,
+}
+
+/// One open connection's place in the caps, given back on drop.
+struct Slot {
+    _total: OwnedSemaphorePermit,
+    client: Option<(ClientKey, PerClient)>,
+}
+
+impl PerClient {
+    fn new(cap: usize) -> Self {
+        Self {
+            cap,
+            open: Arc::default(),
+        }
+    }
+
+    /// A slot for `client` (none for trusted proxies), or `None` at its cap.
+    fn take(&self, client: Option<ClientKey>, total: OwnedSemaphorePermit) -> Option<Slot> {
+        let Some(key) = client else {
+            return Some(Slot {
+                _total: total,
+                client: None,
+            });
+        };
+        let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
+        let count = open.entry(key).or_insert(0);
+        if *count >= self.cap {
+            return None;
+        }
+        *count += 1;
+        Some(Slot {
+            _total: total,
+            client: Some((key, self.clone())),
+        })
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        if let Some((key, per_client)) = &self.client {
+            let mut open = per_client
+                .open
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            if let Some(count) = open.get_mut(key) {
+                *count -= 1;
+                if *count == 0 {
+                    open.remove(key);
+                }
+            }
+        }
+    }
+}
+
+/// Accept errors, logged once per burst with how many were not.
+#[derive(Default)]
+struct AcceptErrors {
+    last_logged: Option<Instant>,
+    unlogged: u64,
+}
+
+impl AcceptErrors {
+    fn record(&mut self, error: &std::io::Error) {
+        let now = Instant::now();
+        if self
+            .last_logged
+            .is_some_and(|at| now.duration_since(at) < ACCEPT_ERROR_LOG_EVERY)
+        {
+            self.unlogged += 1;
+            return;
+        }
+        tracing::warn!(
+            %error,
+            since_last_logged = self.unlogged,
+            "cannot accept connections (logged at most every 10 s)"
+        );
+        self.last_logged = Some(now);
+        self.unlogged = 0;
+    }
+}

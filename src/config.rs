@@ -151,9 +151,15 @@ pub struct ServeArgs {
     #[arg(long, env = "SUPPORT_CHAT_MAX_SESSIONS", default_value_t = 100_000)]
     pub max_sessions: usize,
 
-    /// Turns kept per conversation (older ones are dropped).
-    #[arg(long, env = "SUPPORT_CHAT_MAX_TURNS", default_value_t = 20)]
-    pub max_turns: usize,
+    /// Turns kept per conversation (older ones are dropped). The engine
+    /// reads the last 3; keeping more only costs memory.
+    #[arg(long, env = "SUPPORT_CHAT_MAX_TURNS", default_value_t = crate::domain::assistant::HISTORY_TURNS as u64, value_parser = clap::value_parser!(u64).range(1..=100))]
+    pub max_turns: u64,
+
+    /// Memory all conversations may occupy together, in MiB, bookkeeping
+    /// included; the least recently used conversations go first.
+    #[arg(long, env = "SUPPORT_CHAT_SESSION_MEMORY_MIB", default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=1024 * 1024))]
+    pub session_memory_mib: u64,
 }
 
 /// A flood-guard quota: governor refills one request per `window / burst`,

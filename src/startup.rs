@@ -22,8 +22,9 @@ pub fn state(
 ) -> Result<AppState, ClientIpConfigError> {
     let sessions = MemorySessions::new(SessionLimits {
         idle: Duration::from_secs(args.session_idle_minutes * 60),
-        max_turns: args.max_turns,
+        max_turns: args.max_turns as usize,
         max_sessions: NonZeroUsize::new(args.max_sessions).unwrap_or(NonZeroUsize::MIN),
+        max_bytes: usize::try_from(args.session_memory_mib << 20).unwrap_or(usize::MAX),
     });
     Ok(AppState {
         chat: ChatState {

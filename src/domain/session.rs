@@ -1,14 +1,14 @@
 //! Conversations, kept server-side and keyed by an unguessable id.
 //!
 //! [`SessionStore`] is the interface a shared store could implement later;
-//! [`MemorySessions`] keeps them in memory, bounded three ways: idle expiry,
-//! a cap on turns per conversation, and a cap on conversations with
-//! least-recently-used eviction.
+//! [`MemorySessions`] keeps them in memory, bounded four ways: idle expiry,
+//! a cap on turns per conversation, a cap on conversations and a byte budget,
+//! the last two with least-recently-used eviction. Its worst case is the
+//! byte budget: every byte it holds is counted against it.
 
-use std::collections::VecDeque;
 use std::fmt;
 use std::num::NonZeroUsize;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use lru::LruCache;
@@ -45,8 +45,9 @@ impl fmt::Display for SessionId {
 
 pub trait SessionStore: Send + Sync + 'static {
     /// The conversation's turns, oldest first, and the id to answer with: the
-    /// same id while it is alive, a fresh one when `id` is absent, unknown or expired.
-    fn resume(&self, id: Option<SessionId>, now: Instant) -> (SessionId, Vec<Turn>);
+    /// same id while it is alive, a fresh one when `id` is absent, unknown or
+    /// expired. The turns are shared, not copied.
+    fn resume(&self, id: Option<SessionId>, now: Instant) -> (SessionId, Arc<[Turn]>);
     /// Records a turn, creating the conversation if it is new.
     fn append(&self, id: SessionId, turn: Turn, now: Instant);
 }
@@ -54,37 +55,72 @@ pub trait SessionStore: Send + Sync + 'static {
 #[derive(Clone, Copy, Debug)]
 pub struct SessionLimits {
     pub idle: Duration,
+    /// Turns kept per conversation (the engine reads
+    /// [`HISTORY_TURNS`](crate::domain::assistant::HISTORY_TURNS)).
     pub max_turns: usize,
     pub max_sessions: NonZeroUsize,
+    /// Bytes all conversations may occupy together, bookkeeping included
+    /// ([`MemorySessions::CONVERSATION_BYTES`] each, plus [`Turn::size_bytes`]
+    /// of every turn); the least recently used go first.
+    pub max_bytes: usize,
 }
 
 struct Conversation {
-    turns: VecDeque<Turn>,
+    turns: Arc<[Turn]>,
     last_seen: Instant,
+    /// This conversation's share of the budget.
+    bytes: usize,
 }
 
+struct Conversations {
+    lru: LruCache<SessionId, Conversation>,
+    bytes: usize,
+}
+
+impl Conversations {
+    fn pop_lru(&mut self) {
+        if let Some((_, gone)) = self.lru.pop_lru() {
+            self.bytes -= gone.bytes;
+        }
+    }
+}
+
+/// The in-process [`SessionStore`]: bounded by count, turns, idle time and bytes.
 pub struct MemorySessions {
     limits: SessionLimits,
-    conversations: Mutex<LruCache<SessionId, Conversation>>,
+    conversations: Mutex<Conversations>,
 }
 
 impl MemorySessions {
+    /// What one conversation costs besides its turns: its id, its entry in
+    /// the LRU map (links and hash slot), its bookkeeping and its turn list's
+    /// header, rounded up.
+    pub const CONVERSATION_BYTES: usize = 192;
+
     pub fn new(limits: SessionLimits) -> Self {
         Self {
             limits,
-            conversations: Mutex::new(LruCache::new(limits.max_sessions)),
+            conversations: Mutex::new(Conversations {
+                lru: LruCache::new(limits.max_sessions),
+                bytes: 0,
+            }),
         }
     }
 
     pub fn len(&self) -> usize {
-        self.lock().len()
+        self.lock().lru.len()
     }
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, LruCache<SessionId, Conversation>> {
+    /// Bytes counted against [`SessionLimits::max_bytes`] now.
+    pub fn bytes(&self) -> usize {
+        self.lock().bytes
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Conversations> {
         self.conversations
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -96,16 +132,20 @@ impl MemorySessions {
 }
 
 impl SessionStore for MemorySessions {
-    fn resume(&self, id: Option<SessionId>, now: Instant) -> (SessionId, Vec<Turn>) {
+    fn resume(&self, id: Option<SessionId>, now: Instant) -> (SessionId, Arc<[Turn]>) {
         let mut conversations = self.lock();
         if let Some(id) = id {
-            match conversations.peek(&id) {
-                Some(c) if !self.expired(c, now) => return (id, c.turns.iter().cloned().collect()),
-                Some(_) => drop(conversations.pop(&id)),
+            match conversations.lru.peek(&id) {
+                Some(c) if !self.expired(c, now) => return (id, c.turns.clone()),
+                Some(_) => {
+                    if let Some(gone) = conversations.lru.pop(&id) {
+                        conversations.bytes -= gone.bytes;
+                    }
+                }
                 None => {}
             }
         }
-        (SessionId::random(), Vec::new())
+        (SessionId::random(), Arc::new([]))
     }
 
     fn append(&self, id: SessionId, turn: Turn, now: Instant) {
@@ -113,20 +153,49 @@ impl SessionStore for MemorySessions {
         // Forget idle conversations from the cold end, so expiry frees memory
         // without a background task.
         while conversations
+            .lru
             .peek_lru()
             .is_some_and(|(_, c)| self.expired(c, now))
         {
             conversations.pop_lru();
         }
-        let conversation = conversations.get_or_insert_mut(id, || Conversation {
-            turns: VecDeque::new(),
-            last_seen: now,
-        });
-        conversation.last_seen = now;
-        conversation.turns.push_back(turn);
-        while conversation.turns.len() > self.limits.max_turns {
-            conversation.turns.pop_front();
+        let max_turns = self.limits.max_turns.max(1);
+        let turns = match conversations.lru.pop(&id) {
+            Some(c) => {
+                conversations.bytes -= c.bytes;
+                c.turns
+            }
+            None => Arc::from([]),
+        };
+        // A new list of at most `max_turns` (small: the engine reads a few),
+        // so readers holding the old one are never disturbed.
+        let skip = (turns.len() + 1).saturating_sub(max_turns);
+        let turns: Arc<[Turn]> = turns
+            .iter()
+            .skip(skip)
+            .cloned()
+            .chain(std::iter::once(turn))
+            .collect();
+        let bytes = Self::CONVERSATION_BYTES + turns.iter().map(Turn::size_bytes).sum::<usize>();
+        // Make room: the least recently used conversations go first.
+        while conversations.bytes + bytes > self.limits.max_bytes && !conversations.lru.is_empty() {
+            conversations.pop_lru();
         }
+        if bytes > self.limits.max_bytes {
+            return; // a single conversation over the whole budget is not kept
+        }
+        if let Some((_, gone)) = conversations.lru.push(
+            id,
+            Conversation {
+                turns,
+                last_seen: now,
+                bytes,
+            },
+        ) {
+            // The count cap evicted the least recently used.
+            conversations.bytes -= gone.bytes;
+        }
+        conversations.bytes += bytes;
     }
 }
 
@@ -136,10 +205,15 @@ mod tests {
     use crate::domain::assistant::Outcome;
 
     fn store(max_sessions: usize) -> MemorySessions {
+        store_with_budget(max_sessions, usize::MAX)
+    }
+
+    fn store_with_budget(max_sessions: usize, max_bytes: usize) -> MemorySessions {
         MemorySessions::new(SessionLimits {
             idle: Duration::from_secs(60),
             max_turns: 3,
             max_sessions: NonZeroUsize::new(max_sessions).unwrap(),
+            max_bytes,
         })
     }
 
@@ -214,5 +288,63 @@ mod tests {
         assert_eq!(sessions.len(), 2);
         assert_eq!(sessions.resume(Some(ids[0]), now).0, ids[0]);
         assert_ne!(sessions.resume(Some(ids[1]), now).0, ids[1]);
+    }
+
+    #[test]
+    fn resuming_shares_the_turns_instead_of_copying_them() {
+        let (sessions, now) = (store(10), Instant::now());
+        let id = SessionId::random();
+        sessions.append(id, turn("a"), now);
+        let (_, first) = sessions.resume(Some(id), now);
+        let (_, second) = sessions.resume(Some(id), now);
+        assert!(Arc::ptr_eq(&first, &second));
+        sessions.append(id, turn("b"), now);
+        assert_eq!(first.len(), 1, "a reader's turns do not change under it");
+    }
+
+    #[test]
+    fn the_byte_budget_holds_whatever_is_stored_and_the_least_recently_used_go_first() {
+        let big = |n: usize| turn(&"x".repeat(n));
+        let per_conversation = MemorySessions::CONVERSATION_BYTES + 3 * big(256).size_bytes();
+        let budget = 10 * per_conversation;
+        let (sessions, now) = (store_with_budget(1_000, budget), Instant::now());
+        let ids: Vec<_> = (0..50).map(|_| SessionId::random()).collect();
+        for id in &ids {
+            for _ in 0..5 {
+                sessions.append(*id, big(256), now);
+                assert!(
+                    sessions.bytes() <= budget,
+                    "{} > {budget}",
+                    sessions.bytes()
+                );
+            }
+        }
+        assert_eq!(sessions.len(), 10, "the budget fits ten full conversations");
+        assert_eq!(
+            sessions.resume(Some(ids[49]), now).0,
+            ids[49],
+            "the newest stay"
+        );
+        assert_ne!(
+            sessions.resume(Some(ids[0]), now).0,
+            ids[0],
+            "the oldest went"
+        );
+        // The count matches what is held: drain by expiry and it returns to zero.
+        sessions.append(SessionId::random(), big(1), now + Duration::from_secs(61));
+        assert_eq!(sessions.len(), 1);
+        assert_eq!(
+            sessions.bytes(),
+            MemorySessions::CONVERSATION_BYTES + big(1).size_bytes()
+        );
+    }
+
+    #[test]
+    fn a_conversation_larger_than_the_whole_budget_is_not_kept() {
+        let (sessions, now) = (store_with_budget(10, 100), Instant::now());
+        let id = SessionId::random();
+        sessions.append(id, turn("hello"), now);
+        assert!(sessions.is_empty());
+        assert_eq!(sessions.bytes(), 0);
     }
 }

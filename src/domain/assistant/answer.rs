@@ -22,6 +22,15 @@ pub enum Outcome {
     Handoff { out_of_scope: bool },
 }
 
+/// How many of a conversation's latest turns the engine reads: a follow-up
+/// looks back at most this far for its topic. Keeping more costs memory and
+/// changes no answer.
+pub const HISTORY_TURNS: usize = 3;
+
+/// At most this many bytes of a message are kept in its [`Turn`] (cut at a
+/// character boundary): enough to carry a question's topic.
+pub const STORED_MESSAGE_BYTES: usize = 256;
+
 /// What the engine remembers of one exchange (the server keeps the last few
 /// per session and passes them back oldest first).
 #[derive(Clone, Debug, PartialEq)]
@@ -31,6 +40,32 @@ pub struct Turn {
     pub outcome: Outcome,
     /// Calibrated confidence of the decision (0..1), for logging.
     pub confidence: f32,
+}
+
+impl Turn {
+    /// Bytes this turn occupies, its heap allocations included: what a
+    /// session store counts against its byte budget.
+    pub fn size_bytes(&self) -> usize {
+        let ids = match &self.outcome {
+            Outcome::Answered { article } => article.capacity(),
+            Outcome::Clarify { candidates } => {
+                candidates.capacity() * size_of::<String>()
+                    + candidates.iter().map(String::capacity).sum::<usize>()
+            }
+            Outcome::Handoff { .. } => 0,
+        };
+        size_of::<Turn>() + self.message.capacity() + ids
+    }
+}
+
+/// The longest prefix of `text` of at most `max` bytes that ends on a
+/// character boundary.
+pub fn truncated(text: &str, max: usize) -> &str {
+    let mut end = text.len().min(max);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
 }
 
 /// What the server needs from an answer engine.

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use super::answer::{Assistant, Outcome, Reply, Turn};
+use super::answer::{Assistant, Outcome, Reply, STORED_MESSAGE_BYTES, Turn, truncated};
 use super::features::{FeatureConfig, Vectorizer};
 use super::kb::{Article, CONTACT_PLACEHOLDER, HANDOFF_ARTICLE_ID, KnowledgeBase};
 use super::svm::{OvrModel, SvmConfig, train_ovr};
@@ -256,7 +256,7 @@ impl Engine {
         (
             reply,
             Turn {
-                message: norm,
+                message: truncated(&norm, STORED_MESSAGE_BYTES).to_owned(),
                 outcome: turn_outcome,
                 confidence,
             },

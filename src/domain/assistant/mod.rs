@@ -61,7 +61,7 @@ mod svm;
 mod text;
 mod vocab;
 
-pub use answer::{Assistant, Outcome, Reply, Turn};
+pub use answer::{Assistant, HISTORY_TURNS, Outcome, Reply, STORED_MESSAGE_BYTES, Turn};
 pub use engine::{DEFAULT_CONTACT, Engine, EngineConfig, Scored};
 pub use eval::{EvalError, EvalReport, evaluate};
 pub use features::FeatureConfig;

@@ -3,7 +3,7 @@
 //! the current topic ([`Engine::decide_with_context`]).
 
 use super::{Decision, Engine, EngineConfig};
-use crate::domain::assistant::answer::{Outcome, Turn};
+use crate::domain::assistant::answer::{HISTORY_TURNS, Outcome, Turn};
 use crate::domain::assistant::text::{normalise, tokens};
 use crate::domain::assistant::vocab::stem;
 
@@ -111,7 +111,7 @@ impl Engine {
     ///
     /// * answered article `A`: the question that first led to `A` in the
     ///   trailing run of turns answered with `A` (at most
-    ///   [`TOPIC_LOOKBACK`] turns back), so "how do I complain" stays the
+    ///   [`HISTORY_TURNS`] turns back), so "how do I complain" stays the
     ///   topic across several follow-ups; `A` and the articles its
     ///   suggestions name count as related;
     /// * clarification: the ambiguous message, restricted to the candidates;
@@ -124,7 +124,7 @@ impl Engine {
                 let anchor = history
                     .iter()
                     .rev()
-                    .take(TOPIC_LOOKBACK)
+                    .take(HISTORY_TURNS)
                     .take_while(|t| t.outcome == last.outcome)
                     .filter(|t| !t.message.is_empty())
                     .last()?;
@@ -159,10 +159,6 @@ impl Engine {
         }
     }
 }
-
-/// How many turns back [`Engine::topic`] looks for the question that set
-/// the current topic.
-const TOPIC_LOOKBACK: usize = 3;
 
 /// What a referring message can lean on (see [`Engine::topic`]).
 struct Topic<'h> {

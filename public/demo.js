@@ -2,6 +2,10 @@
 // external file, so the page needs no inline script.
 (function () {
   "use strict";
+  // Snippets rendered without a configured public URL: name this origin.
+  document.querySelectorAll("code[data-origin]").forEach(function (code) {
+    code.textContent = code.textContent.replace(/(src|href)="\//g, '$1="' + location.origin + "/");
+  });
   var chat = window.SupportChat;
   if (!chat) return;
   document.querySelectorAll("button[data-chat]").forEach(function (button) {

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::domain::client_ip::TrustedProxies;
-use crate::domain::rate_limit::{Quota, QuotaError};
+use crate::domain::rate_limit::{NetworkQuota, Quota, QuotaError};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -93,6 +93,18 @@ pub struct ServeArgs {
     /// TCP peer is the client.
     #[arg(long, env = "SUPPORT_CHAT_TRUSTED_PROXIES", default_value = "")]
     pub trusted_proxies: TrustedProxies,
+
+    /// Quotas of wider IPv6 networks, above each client's own, as
+    /// `<prefix>=<requests>/<window>` pairs, comma separated; `""` for none.
+    /// Every /64 of a /56 shares the /56's quota, and so on, so one
+    /// allocation cannot multiply its budget by its size.
+    #[arg(
+        long,
+        env = "SUPPORT_CHAT_IPV6_AGGREGATE_LIMITS",
+        default_value = "56=240/60s,48=960/60s",
+        value_delimiter = ','
+    )]
+    pub ipv6_aggregate_limits: Vec<NetworkQuota>,
 
     /// IPv6 clients are rate-limited by this network prefix (32 to 128).
     #[arg(long, env = "SUPPORT_CHAT_IPV6_PREFIX", default_value_t = 64, value_parser = clap::value_parser!(u8).range(32..=128))]

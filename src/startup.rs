@@ -9,10 +9,25 @@ use crate::config::ServeArgs;
 use crate::domain::assistant::{Assistant, Engine, KnowledgeBase};
 use crate::domain::client_ip::{ClientIpConfig, ClientIpConfigError};
 use crate::domain::clock::SystemClock;
-use crate::domain::rate_limit::FixedWindow;
+use crate::domain::rate_limit::{Aggregated, FixedWindow, RateLimiter};
 use crate::domain::session::{MemorySessions, SessionLimits};
 use crate::http::server::{self, ConnectionLimits};
 use crate::http::{AppState, Assets, ChatLimit, ChatState, RouterConfig, app};
+
+/// Refuses flags that parse one by one but not together, before anything is loaded.
+fn check(args: &ServeArgs) -> Result<(), ClientIpConfigError> {
+    if let Some(narrow) = args
+        .ipv6_aggregate_limits
+        .iter()
+        .find(|n| n.prefix >= args.ipv6_prefix)
+    {
+        return Err(ClientIpConfigError::new(format!(
+            "--ipv6-aggregate-limits {narrow}: a network quota must be wider than --ipv6-prefix {}",
+            args.ipv6_prefix
+        )));
+    }
+    Ok(())
+}
 
 /// The shared state `args` describe, around an `assistant` and `assets` already loaded.
 pub fn state(
@@ -20,6 +35,17 @@ pub fn state(
     assistant: Arc<dyn Assistant>,
     assets: Assets,
 ) -> Result<AppState, ClientIpConfigError> {
+    check(args)?;
+    let client_ip = ClientIpConfig::new(args.trusted_proxies.clone(), args.ipv6_prefix)?;
+    let wider = args
+        .ipv6_aggregate_limits
+        .iter()
+        .map(|n| {
+            let limiter: Arc<dyn RateLimiter> = Arc::new(FixedWindow::new(n.quota, SystemClock));
+            (n.prefix, limiter)
+        })
+        .collect();
+    let own: Arc<dyn RateLimiter> = Arc::new(FixedWindow::new(args.chat_rate_limit, SystemClock));
     let sessions = MemorySessions::new(SessionLimits {
         idle: Duration::from_secs(args.session_idle_minutes * 60),
         max_turns: args.max_turns as usize,
@@ -34,11 +60,8 @@ pub fn state(
             max_message_chars: args.max_message_chars,
         },
         limit: ChatLimit {
-            limiter: Arc::new(FixedWindow::new(args.chat_rate_limit, SystemClock)),
-            client_ip: Arc::new(ClientIpConfig::new(
-                args.trusted_proxies.clone(),
-                args.ipv6_prefix,
-            )?),
+            limiter: Arc::new(Aggregated::new(own, wider)),
+            client_ip: Arc::new(client_ip),
         },
         assets,
     })
@@ -84,6 +107,7 @@ const RESERVED_FILES: u64 = 64;
 /// Loads everything `args` names, binds, and serves until SIGINT or SIGTERM,
 /// letting requests in flight finish.
 pub async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
+    check(&args)?;
     let kb = match &args.kb {
         Some(dir) => KnowledgeBase::load_dir(dir)?,
         None => KnowledgeBase::sample(),

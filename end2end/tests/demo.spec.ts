@@ -11,7 +11,7 @@ test("the demo page shows the configuration it uses and drives the widget throug
   for (const attr of ['data-title="Example Business Finance"', 'data-position="right"', 'data-accent="#0a4d8c"', 'data-theme="auto"']) {
     await expect(shown).toContainText(attr);
   }
-  const tag = page.locator(`script[src="${API}/public/v1/support/widget.js"]`);
+  const tag = page.locator(`script[src="/public/v1/support/widget.js"]`);
   await expect(tag).toHaveAttribute("data-greeting", "Hello! Ask me about applying, eligibility or repayments.");
   await expect(w.host).toHaveAttribute("data-position", "right");
   await expect(w.launcher).toHaveCSS("background-color", "rgb(10, 77, 140)");

@@ -90,14 +90,30 @@ impl ClientKey {
     }
 
     /// Key for `ip`, with IPv6 masked to `ipv6_prefix` (clamped to 32..=128;
-    /// [`ClientIpConfig`] validates it instead of clamping).
+    /// [`ClientIpConfig`] validates it instead of clamping). An IPv6 address
+    /// that carries an IPv4 address ([`embedded_ipv4`]) is keyed as that IPv4.
     fn with_prefix(ip: IpAddr, ipv6_prefix: u8) -> Self {
         match ip.to_canonical() {
             IpAddr::V4(v4) => ClientKey(Repr::V4(v4)),
-            IpAddr::V6(v6) => {
-                let prefix = ipv6_prefix.clamp(32, 128);
-                ClientKey(Repr::V6(mask_v6(v6, prefix), prefix))
+            IpAddr::V6(v6) => match embedded_ipv4(v6) {
+                Some(v4) => ClientKey(Repr::V4(v4)),
+                None => {
+                    let prefix = ipv6_prefix.clamp(32, 128);
+                    ClientKey(Repr::V6(mask_v6(v6, prefix), prefix))
+                }
+            },
+        }
+    }
+
+    /// The key of the wider IPv6 network of `prefix` bits that holds this
+    /// one (an aggregate quota's key); `None` for IPv4 keys and for a prefix
+    /// not shorter than the key's own.
+    pub fn widened(&self, prefix: u8) -> Option<ClientKey> {
+        match self.0 {
+            Repr::V6(net, own) if prefix < own => {
+                Some(ClientKey(Repr::V6(mask_v6(net, prefix), prefix)))
             }
+            _ => None,
         }
     }
 
@@ -186,6 +202,34 @@ fn mask_v6(ip: Ipv6Addr, prefix: u8) -> Ipv6Addr {
     Ipv6Addr::from(bits & mask)
 }
 
+/// The IPv4 address an IPv6 address stands for, where it carries one:
+/// IPv4-mapped (`::ffff:a.b.c.d`), IPv4-compatible (`::a.b.c.d`, not `::`
+/// or `::1`), 6to4 (`2002:aabb:ccdd::/48`, RFC 3056) or the NAT64
+/// well-known prefix (`64:ff9b::a.b.c.d`, RFC 6052). One IPv4 host is
+/// thereby one client however it is written.
+pub fn embedded_ipv4(v6: Ipv6Addr) -> Option<Ipv4Addr> {
+    let s = v6.segments();
+    let low = Ipv4Addr::new((s[6] >> 8) as u8, s[6] as u8, (s[7] >> 8) as u8, s[7] as u8);
+    if let Some(v4) = v6.to_ipv4_mapped() {
+        return Some(v4);
+    }
+    if s[..6] == [0; 6] && u32::from(low) > 1 {
+        return Some(low);
+    }
+    if s[0] == 0x2002 {
+        return Some(Ipv4Addr::new(
+            (s[1] >> 8) as u8,
+            s[1] as u8,
+            (s[2] >> 8) as u8,
+            s[2] as u8,
+        ));
+    }
+    if s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+        return Some(low);
+    }
+    None
+}
+
 /// Error in the client-IP configuration; the message says what and why.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ClientIpConfigError {
@@ -199,6 +243,12 @@ impl fmt::Display for ClientIpConfigError {
 }
 
 impl Error for ClientIpConfigError {}
+
+impl ClientIpConfigError {
+    pub fn new(message: String) -> Self {
+        Self { message }
+    }
+}
 
 /// How to find a request's client: trusted proxies and IPv6 keying prefix.
 ///
@@ -606,5 +656,40 @@ mod tests {
                 .to_string(),
             "198.51.100.0"
         );
+    }
+
+    #[test]
+    fn ipv6_addresses_that_carry_an_ipv4_address_are_keyed_as_it() {
+        let v4 = ClientKey::from_ip(ip("192.0.2.33"));
+        for carrier in [
+            "::ffff:192.0.2.33",
+            "::192.0.2.33",
+            "2002:c000:0221::1",
+            "2002:c000:0221:ffff:1:2:3:4",
+            "64:ff9b::192.0.2.33",
+        ] {
+            assert_eq!(ClientKey::from_ip(ip(carrier)), v4, "{carrier}");
+        }
+        for plain in ["::", "::1", "2001:db8::c000:221", "64:ff9b:1::c000:221"] {
+            assert!(
+                matches!(ClientKey::from_ip(ip(plain)).ip(), IpAddr::V6(_)),
+                "{plain}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_ipv6_key_widens_to_its_aggregate_networks_and_ipv4_does_not() {
+        let key = ClientKey::from_ip(ip("2001:db8:aa:bb01::1"));
+        let wide = key.widened(56).unwrap();
+        assert_eq!(wide.to_string(), "2001:db8:aa:bb00::/56");
+        assert_eq!(key.widened(48).unwrap().to_string(), "2001:db8:aa::/48");
+        assert_eq!(
+            ClientKey::from_ip(ip("2001:db8:aa:bbff::9")).widened(56),
+            Some(wide),
+            "two /64s of one /56 share its key"
+        );
+        assert_eq!(key.widened(64), None);
+        assert_eq!(ClientKey::from_ip(ip("192.0.2.1")).widened(24), None);
     }
 }

@@ -29,10 +29,33 @@ const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 struct Asset {
     content_type: &'static str,
     cache_control: &'static str,
+    identity: Variant,
+    gzip: Option<Variant>,
+    brotli: Option<Variant>,
+}
+
+/// One encoding of an asset, with its own validator: the gzip and brotli
+/// bodies are different bytes, so they have different ETags (RFC 9110 §8.8.3).
+#[derive(Debug)]
+struct Variant {
+    body: Bytes,
     etag: HeaderValue,
-    identity: Bytes,
-    gzip: Option<Bytes>,
-    brotli: Option<Bytes>,
+    encoding: Option<&'static str>,
+}
+
+impl Variant {
+    /// `tag` is the identity body's hash; encodings add a suffix.
+    fn new(body: Bytes, tag: &str, encoding: Option<&'static str>) -> Self {
+        let etag = match encoding {
+            None => format!("\"{tag}\""),
+            Some(coding) => format!("\"{tag}-{coding}\""),
+        };
+        Self {
+            body,
+            etag: HeaderValue::from_str(&etag).expect("hex and a coding name make a valid header"),
+            encoding,
+        }
+    }
 }
 
 #[derive(Clone, Debug, Default)]
@@ -129,18 +152,19 @@ impl Asset {
         let content_type = content_type(path);
         let compressible =
             !content_type.starts_with("image/") || content_type.starts_with("image/svg");
-        let etag = HeaderValue::from_str(&format!("\"{}\"", hash(&[&bytes])))
-            .expect("hex is a valid header");
+        let tag = hash(&[&bytes]);
         let (gzip, brotli) = if compressible {
-            (Some(gzip(&bytes)), Some(brotli(&bytes)))
+            (
+                Some(Variant::new(gzip(&bytes), &tag, Some("gzip"))),
+                Some(Variant::new(brotli(&bytes), &tag, Some("br"))),
+            )
         } else {
             (None, None)
         };
         Self {
             content_type,
             cache_control,
-            etag,
-            identity: bytes.into(),
+            identity: Variant::new(bytes.into(), &tag, None),
             gzip,
             brotli,
         }
@@ -205,30 +229,30 @@ pub async fn serve(State(assets): State<Assets>, uri: Uri, headers: HeaderMap) -
     let Some(asset) = assets.files.get(uri.path()) else {
         return ApiError::NotFound.into_response();
     };
+    let variant = match (&asset.brotli, &asset.gzip) {
+        (Some(br), _) if accepts(&headers, "br") => br,
+        (_, Some(gz)) if accepts(&headers, "gzip") => gz,
+        _ => &asset.identity,
+    };
     let mut response = if headers
         .get(header::IF_NONE_MATCH)
-        .is_some_and(|tag| etag_matches(tag, &asset.etag))
+        .is_some_and(|tag| etag_matches(tag, &variant.etag))
     {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
-        let (body, encoding) = match (&asset.brotli, &asset.gzip) {
-            (Some(br), _) if accepts(&headers, "br") => (br.clone(), Some("br")),
-            (_, Some(gz)) if accepts(&headers, "gzip") => (gz.clone(), Some("gzip")),
-            _ => (asset.identity.clone(), None),
-        };
-        let mut response = Body::from(body).into_response();
+        let mut response = Body::from(variant.body.clone()).into_response();
         let h = response.headers_mut();
         h.insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static(asset.content_type),
         );
-        if let Some(encoding) = encoding {
+        if let Some(encoding) = variant.encoding {
             h.insert(header::CONTENT_ENCODING, HeaderValue::from_static(encoding));
         }
         response
     };
     let h = response.headers_mut();
-    h.insert(header::ETAG, asset.etag.clone());
+    h.insert(header::ETAG, variant.etag.clone());
     h.insert(
         header::CACHE_CONTROL,
         HeaderValue::from_static(asset.cache_control),

@@ -2,7 +2,6 @@
 //! embeds the widget with the same two tags a customer's site uses, and shows
 //! them for site owners to copy.
 
-use axum::http::request::Parts;
 use leptos::prelude::*;
 
 use super::assets::WIDGET_PREFIX;
@@ -35,25 +34,18 @@ pub fn configured_snippet(base: &str) -> String {
     )
 }
 
-/// `public_url` when configured, else the origin the visitor used to reach us.
-fn base_url(public_url: Option<&str>, parts: Option<&Parts>) -> String {
-    if let Some(url) = public_url {
-        return url.trim_end_matches('/').to_owned();
-    }
-    let host = parts
-        .and_then(|p| p.headers.get(axum::http::header::HOST))
-        .and_then(|h| h.to_str().ok())
-        .filter(|h| {
-            !h.is_empty()
-                && h.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
-        });
-    host.map_or_else(String::new, |host| format!("http://{host}"))
-}
-
 #[component]
 pub fn DemoPage(public_url: Option<String>) -> impl IntoView {
-    let base = base_url(public_url.as_deref(), use_context::<Parts>().as_ref());
+    // The page loads the widget from wherever it was itself loaded from
+    // (relative URLs: right behind TLS and proxies, and nothing of the
+    // request is reflected into it). The snippets to copy name the
+    // configured public URL; without one, `demo.js` writes in the page's
+    // own origin (`data-origin`), and without script they stay relative.
+    let base = public_url
+        .as_deref()
+        .map_or("", |url| url.trim_end_matches('/'))
+        .to_owned();
+    let fill_origin = base.is_empty().then_some("");
     let css = format!("{base}{WIDGET_PREFIX}/widget.css");
     let js = format!("{base}{WIDGET_PREFIX}/widget.js");
     let snippet = embed_snippet(&base);
@@ -103,9 +95,9 @@ pub fn DemoPage(public_url: Option<String>) -> impl IntoView {
                     <section class="embed">
                         <h2>"Add this assistant to your site"</h2>
                         <p>"Paste these two tags into any page. The chat runs in its own isolated box and talks to this server."</p>
-                        <pre><code>{snippet}</code></pre>
+                        <pre><code data-origin=fill_origin>{snippet}</code></pre>
                         <p class="note">"This page embeds the widget with exactly these tags, configured by data attributes on the script tag:"</p>
-                        <pre><code>{configured}</code></pre>
+                        <pre><code data-origin=fill_origin>{configured}</code></pre>
                         <p class="note">
                             "Every attribute is optional. The others: "<code>"data-api"</code>" (the chat server, default: where the script comes from) and "
                             <code>"data-open"</code>" (start open). Page CSS can set "<code>"--support-chat-accent"</code>" and the "
@@ -131,36 +123,5 @@ pub fn DemoPage(public_url: Option<String>) -> impl IntoView {
                 </footer>
             </body>
         </html>
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_base_url_prefers_configuration_then_a_plain_host_header() {
-        let parts = |host: &str| {
-            axum::http::Request::builder()
-                .header("host", host)
-                .body(())
-                .unwrap()
-                .into_parts()
-                .0
-        };
-        assert_eq!(
-            base_url(Some("https://chat.example.com/"), None),
-            "https://chat.example.com"
-        );
-        assert_eq!(
-            base_url(None, Some(&parts("localhost:3000"))),
-            "http://localhost:3000"
-        );
-        assert_eq!(
-            base_url(None, Some(&parts("[::1]:3000"))),
-            "http://[::1]:3000"
-        );
-        assert_eq!(base_url(None, Some(&parts("evil\"><script>"))), "");
-        assert_eq!(base_url(None, None), "");
     }
 }

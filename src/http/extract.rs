@@ -70,7 +70,7 @@ pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     };
     let path = error.path().to_string();
     let inner = error.into_inner();
-    let detail = without_position(&inner.to_string());
+    let detail = safe_names(&without_position(&inner.to_string()));
     // A shape error found before a syntax error further on is still invalid JSON.
     let well_formed = || serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok();
     match inner.classify() {
@@ -78,7 +78,7 @@ pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
             let param = if path == "." {
                 backticked(&detail)
             } else {
-                Some(path)
+                Some(path).filter(|p| is_safe_identifier(p))
             };
             Err(ApiError::InvalidRequest { param, detail })
         }
@@ -104,6 +104,33 @@ fn backticked(detail: &str) -> Option<String> {
     let (name, _) = rest.split_once('`')?;
     (detail.starts_with("missing field") || detail.starts_with("unknown field"))
         .then(|| name.to_owned())
+}
+
+/// A name the envelope may repeat: 1 to 64 of `[A-Za-z0-9_]`, not starting
+/// with a digit. Anything else a client sent is not echoed back.
+fn is_safe_identifier(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && !name.starts_with(|c: char| c.is_ascii_digit())
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+/// `detail` with every backticked name that is not a safe identifier
+/// replaced, so a client's field names are not echoed verbatim.
+fn safe_names(detail: &str) -> String {
+    let mut out = String::with_capacity(detail.len());
+    let mut parts = detail.split('`');
+    out.push_str(parts.next().unwrap_or(""));
+    let mut inside = true;
+    for part in parts {
+        out.push('`');
+        if inside && !is_safe_identifier(part) {
+            out.push('…');
+        } else {
+            out.push_str(part);
+        }
+        inside = !inside;
+    }
+    out
 }
 
 #[cfg(test)]
@@ -156,5 +183,26 @@ mod tests {
     fn a_null_session_is_accepted() {
         let request: ChatRequest = parse(br#"{"message": "hi", "session": null}"#).unwrap();
         assert_eq!(request.session, None);
+    }
+
+    #[test]
+    fn field_names_that_are_not_plain_identifiers_are_not_echoed() {
+        let ApiError::InvalidRequest { param, detail } =
+            err(r#"{"message": "hi", "<script>alert(1)</script>": 1}"#)
+        else {
+            panic!("not invalid_request");
+        };
+        assert_eq!(param, None);
+        assert!(!detail.contains("script"), "{detail}");
+        assert!(detail.contains("`message`"), "{detail}");
+        let ApiError::InvalidRequest { param, .. } = err(r#"{"message": "hi", "extra_1": 1}"#)
+        else {
+            panic!("not invalid_request");
+        };
+        assert_eq!(param.as_deref(), Some("extra_1"));
+        assert!(is_safe_identifier("session"));
+        for bad in ["", "1a", "a-b", "a b", "é", &"a".repeat(65)] {
+            assert!(!is_safe_identifier(bad), "{bad:?}");
+        }
     }
 }

@@ -4,9 +4,9 @@
 //! here beside the code that produces them.
 
 use std::collections::BTreeMap;
-use std::sync::LazyLock;
 
-use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
 use schemars::generate::SchemaSettings;
@@ -15,12 +15,34 @@ use serde_json::{Value, json};
 use super::error::ApiError;
 use crate::api::{CHAT_PATH, ChatRequest, ChatResponse, ErrorEnvelope};
 
-static DOCUMENT: LazyLock<Value> = LazyLock::new(document);
+/// The document as served, serialised once when the router is built.
+#[derive(Clone)]
+pub struct OpenApi(Bytes);
 
-pub async fn serve() -> impl IntoResponse {
+impl OpenApi {
+    /// The document for a server that accepts messages of up to `max_message_chars`.
+    pub fn new(max_message_chars: usize) -> Self {
+        let mut document = document();
+        if let Some(max) =
+            document.pointer_mut("/components/schemas/ChatRequest/properties/message/maxLength")
+        {
+            *max = json!(max_message_chars);
+        }
+        Self(
+            serde_json::to_vec(&document)
+                .expect("a JSON value serialises")
+                .into(),
+        )
+    }
+}
+
+pub async fn serve(State(OpenApi(body)): State<OpenApi>) -> impl IntoResponse {
     (
-        [(header::CACHE_CONTROL, "public, max-age=300")],
-        Json(DOCUMENT.clone()),
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (header::CACHE_CONTROL, "public, max-age=300"),
+        ],
+        body,
     )
 }
 
@@ -54,8 +76,8 @@ fn error_response(status: u16, extra_headers: &[&str]) -> Value {
     })
 }
 
-/// The whole document. Built once; it depends on nothing but the code.
-pub fn document() -> Value {
+/// The whole document, for the default message length.
+fn document() -> Value {
     let mut generator = SchemaSettings::draft2020_12()
         .with(|s| s.definitions_path = "/components/schemas".into())
         .into_generator();

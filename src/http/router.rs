@@ -20,6 +20,7 @@ use super::assets::{self, WIDGET_PREFIX};
 use super::demo::DemoPage;
 use super::error::ApiError;
 use super::extract::BodyLimit;
+use super::openapi::OpenApi;
 use super::ratelimit_headers::{RATELIMIT, RATELIMIT_POLICY};
 use super::state::AppState;
 use super::{chat, flood_guard, guard, openapi, request_id};
@@ -109,14 +110,25 @@ pub fn app(state: AppState, config: &RouterConfig) -> Router {
             HeaderValue::from_static("no-store"),
         ));
 
-    // The demo page and the widget's files, behind a generous GCRA flood guard.
+    // The demo page, the widget's files and the OpenAPI document, behind a
+    // generous GCRA flood guard.
     let files =
         get(assets::serve).fallback(|| async { ApiError::MethodNotAllowed { allow: "GET, HEAD" } });
+    let openapi = get(openapi::serve)
+        .fallback(|| async { ApiError::MethodNotAllowed { allow: "GET, HEAD" } })
+        .with_state(OpenApi::new(state.chat.max_message_chars));
     let file_routes = flood_guard::guard(
         Router::new()
             .route(&format!("{WIDGET_PREFIX}/{{file}}"), files.clone())
             .route("/{file}", files)
-            .route("/", get(demo)),
+            .route("/public/v1/openapi.json", openapi)
+            .route(
+                "/",
+                get(demo).layer(SetResponseHeaderLayer::overriding(
+                    header::CACHE_CONTROL,
+                    HeaderValue::from_static("public, max-age=300"),
+                )),
+            ),
         config.files_rate_limit,
         state.limit.client_ip.clone(),
     );
@@ -129,11 +141,6 @@ pub fn app(state: AppState, config: &RouterConfig) -> Router {
         .route(
             "/healthz",
             get(|| async { axum::Json(serde_json::json!({ "status": "ok" })) })
-                .fallback(|| async { ApiError::MethodNotAllowed { allow: "GET, HEAD" } }),
-        )
-        .route(
-            "/public/v1/openapi.json",
-            get(openapi::serve)
                 .fallback(|| async { ApiError::MethodNotAllowed { allow: "GET, HEAD" } }),
         )
         .merge(chat_routes)

@@ -96,6 +96,26 @@ async fn assets_are_served_compressed_when_the_browser_accepts_it() {
     assert_eq!(gzip.header("content-encoding"), Some("gzip"));
     assert!(br.body.len() < plain.body.len() && gzip.body.len() < plain.body.len());
     assert_eq!(br.header("vary"), Some("Accept-Encoding"));
+    // Each encoding is its own representation, with its own validator.
+    let tags = [&plain, &br, &gzip].map(|r| r.header("etag").unwrap().to_owned());
+    assert!(
+        tags[0] != tags[1] && tags[1] != tags[2] && tags[0] != tags[2],
+        "{tags:?}"
+    );
+    let revalidate = |encoding: &'static str, tag: &str| {
+        get("/public/v1/support/widget.js")
+            .header("accept-encoding", encoding)
+            .header("if-none-match", tag)
+            .body(Full::default())
+            .unwrap()
+    };
+    assert_eq!(send(addr, revalidate("br", &tags[1])).await.status, 304);
+    let other = send(addr, revalidate("gzip", &tags[1])).await;
+    assert_eq!(
+        other.status, 200,
+        "a brotli tag does not validate the gzip body"
+    );
+    assert_eq!(other.header("content-encoding"), Some("gzip"));
 }
 
 #[tokio::test]

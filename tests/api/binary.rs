@@ -128,6 +128,12 @@ fn bad_flags_are_refused_with_the_reason() {
         ("--read-buffer-bytes", "4096", "4096"),
         ("--header-read-timeout-secs", "0", "0"),
         ("--max-connections-per-client", "0", "0"),
+        ("--ipv6-aggregate-limits", "200=1/1s", "32 to 127"),
+        (
+            "--ipv6-aggregate-limits",
+            "64=100/60s",
+            "wider than --ipv6-prefix 64",
+        ),
     ] {
         let output = Command::new(BIN).args([flag, value]).output().unwrap();
         assert!(!output.status.success(), "{flag} {value}");

@@ -84,22 +84,53 @@ async fn the_demo_page_embeds_the_widget_with_the_two_public_tags() {
     let page = send(
         addr,
         Request::get("/")
-            .header("host", "localhost:3000")
+            .header("host", "evil.example\"><script>")
             .body(Full::default())
             .unwrap(),
     )
     .await;
     assert_eq!(page.status, 200);
+    assert_eq!(page.header("cache-control"), Some("public, max-age=300"));
     let html = String::from_utf8(page.body.to_vec()).unwrap();
     assert!(html.starts_with("<!DOCTYPE html>"), "{html}");
     assert!(
-        html.contains(r#"<script src="http://localhost:3000/public/v1/support/widget.js" defer"#),
+        html.contains(r#"<script src="/public/v1/support/widget.js" defer"#),
         "{html}"
     );
-    assert!(html.contains(
-        r#"<link rel="stylesheet" href="http://localhost:3000/public/v1/support/widget.css""#
-    ));
+    assert!(html.contains(r#"<link rel="stylesheet" href="/public/v1/support/widget.css""#));
+    assert!(
+        !html.contains("evil.example"),
+        "the Host header is not reflected"
+    );
     assert!(html.contains("Funding for UK limited companies"));
+}
+
+#[tokio::test]
+async fn with_a_public_url_the_demo_page_and_its_snippets_name_it() {
+    let args = args(&["--public-url", "https://chat.example.com/"]);
+    let addr = spawn(setup_with(&args, support_chat::http::Assets::default())).await;
+    let page = send(
+        addr,
+        Request::get("/")
+            .header("host", "localhost")
+            .body(Full::default())
+            .unwrap(),
+    )
+    .await;
+    let html = String::from_utf8(page.body.to_vec()).unwrap();
+    assert!(
+        html.contains(
+            r#"<script src="https://chat.example.com/public/v1/support/widget.js" defer"#
+        ),
+        "{html}"
+    );
+    assert!(
+        html.contains("&lt;script src=\"https://chat.example.com/public/v1/support/widget.js\"")
+    );
+    assert!(
+        !html.contains("data-origin"),
+        "nothing for demo.js to fill in"
+    );
 }
 
 #[tokio::test]

@@ -133,6 +133,53 @@ async fn behind_a_trusted_proxy_the_first_untrusted_hop_from_the_right_is_the_cl
 }
 
 #[tokio::test]
+async fn sixtofour_nat64_and_compatible_addresses_count_as_the_ipv4_they_carry() {
+    let (addr, _clock) = clocked(&[
+        "--chat-rate-limit",
+        "1/60s",
+        "--trusted-proxies",
+        "127.0.0.1",
+    ])
+    .await;
+    assert_eq!(send(addr, forwarded("192.0.2.33")).await.status, 200);
+    for carrier in ["2002:c000:221::1", "64:ff9b::192.0.2.33", "::192.0.2.33"] {
+        envelope(&send(addr, forwarded(carrier)).await, 429, "rate_limited");
+    }
+}
+
+#[tokio::test]
+async fn the_64s_of_one_ipv6_allocation_share_its_aggregate_quota() {
+    let addr = spawn(setup_with(
+        &args(&[
+            "--chat-rate-limit",
+            "2/60s",
+            "--ipv6-aggregate-limits",
+            "56=5/60s,48=8/60s",
+            "--trusted-proxies",
+            "127.0.0.1",
+        ]),
+        Assets::default(),
+    ))
+    .await;
+    let mut statuses = Vec::new();
+    for n in 0..6 {
+        let client = format!("2001:db8:0:{n:x}::1");
+        statuses.push(send(addr, forwarded(&client)).await.status.as_u16());
+    }
+    assert_eq!(statuses, [200, 200, 200, 200, 200, 429], "the /56 allows 5");
+    let refused = send(addr, forwarded("2001:db8:0:ff::1")).await;
+    envelope(&refused, 429, "rate_limited");
+    assert!(refused.header("retry-after").is_some());
+    // Another /56 of the same /48 has its own 5, until the /48's 8 are used.
+    let mut other = Vec::new();
+    for n in 0..5 {
+        let client = format!("2001:db8:0:1{n:x}0::1");
+        other.push(send(addr, forwarded(&client)).await.status.as_u16());
+    }
+    assert_eq!(other, [200, 200, 200, 429, 429], "the /48 allows 8 in all");
+}
+
+#[tokio::test]
 async fn ipv6_clients_share_a_window_per_64_and_ipv4_mapped_addresses_count_as_ipv4() {
     let (addr, _clock) = clocked(&[
         "--chat-rate-limit",

@@ -484,7 +484,11 @@ fn chosen_suggestion_resolves_directly_after_an_answer() {
 fn a_turn_keeps_at_most_the_stored_bytes_of_a_message_cut_at_a_character() {
     let long = format!("how do i complain {}", "é".repeat(600));
     let (_, turn) = sample().reply(&long, &[]);
-    assert!(turn.message.len() <= STORED_MESSAGE_BYTES, "{}", turn.message.len());
+    assert!(
+        turn.message.len() <= STORED_MESSAGE_BYTES,
+        "{}",
+        turn.message.len()
+    );
     assert!(turn.message.starts_with("how do i complain"));
     let (_, short) = sample().reply("How do I complain?", &[]);
     assert_eq!(short.message, "how do i complain");

@@ -25,14 +25,18 @@
 //! * `quota.rs`: [`Quota`], valid by construction, parsed from `"60/60s"`.
 //! * `limiter.rs`: the [`RateLimiter`] trait and its [`Decision`].
 //! * `fixed_window.rs`: [`FixedWindow`], the in-process implementation.
+//! * `aggregated.rs`: [`Aggregated`], a client's quota plus those of the wider
+//!   IPv6 networks it is in (/56, /48 by default).
 //!
 //! The HTTP edge turns a [`Decision`] into `RateLimit`/`RateLimit-Policy`
 //! and `Retry-After` headers (`http/ratelimit_headers.rs`).
 
+mod aggregated;
 mod fixed_window;
 mod limiter;
 mod quota;
 
+pub use aggregated::{Aggregated, NetworkQuota};
 pub use fixed_window::FixedWindow;
 pub use limiter::{Decision, RateLimiter};
 pub use quota::{Quota, QuotaError};

@@ -283,13 +283,15 @@ async fn slow_uploads_hold_no_in_flight_place_so_others_are_still_answered() {
     }
 }
 
-/// An assistant that takes `delay` to answer (on a blocking thread's time).
-struct Slow(
-    std::sync::Arc<dyn support_chat::domain::assistant::Assistant>,
-    Duration,
-);
+/// An assistant that answers only when released, and says when it has
+/// started: it holds its request's in-flight place as long as a test needs.
+struct Held {
+    engine: std::sync::Arc<dyn support_chat::domain::assistant::Assistant>,
+    started: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    released: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
 
-impl support_chat::domain::assistant::Assistant for Slow {
+impl support_chat::domain::assistant::Assistant for Held {
     fn reply(
         &self,
         message: &str,
@@ -298,20 +300,34 @@ impl support_chat::domain::assistant::Assistant for Slow {
         support_chat::domain::assistant::Reply,
         support_chat::domain::assistant::Turn,
     ) {
-        std::thread::sleep(self.1);
-        self.0.reply(message, history)
+        use std::sync::atomic::Ordering::SeqCst;
+        self.started.store(true, SeqCst);
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !self.released.load(SeqCst) && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        self.engine.reply(message, history)
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn beyond_the_in_flight_cap_requests_are_shed_with_503_and_retry_after() {
+    use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
     let mut setup = setup_with(&args(&["--max-in-flight", "1"]), Assets::default());
-    let engine = setup.state.chat.assistant.clone();
-    setup.state.chat.assistant = std::sync::Arc::new(Slow(engine, Duration::from_millis(1500)));
+    let started = std::sync::Arc::new(AtomicBool::new(false));
+    let released = std::sync::Arc::new(AtomicBool::new(false));
+    setup.state.chat.assistant = std::sync::Arc::new(Held {
+        engine: setup.state.chat.assistant.clone(),
+        started: started.clone(),
+        released: released.clone(),
+    });
     let addr = spawn(setup).await;
     let first = tokio::spawn(async move { chat(addr, &hello()).await.status });
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    while !started.load(SeqCst) {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     let reply = chat(addr, &hello()).await;
+    released.store(true, SeqCst);
     envelope(&reply, 503, "overloaded");
     assert_eq!(reply.header("retry-after"), Some("1"));
     assert_eq!(

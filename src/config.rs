@@ -147,6 +147,11 @@ pub struct ServeArgs {
     #[arg(long, env = "SUPPORT_CHAT_MAX_IN_FLIGHT", default_value_t = 512)]
     pub max_in_flight: usize,
 
+    /// One client's chat requests worked on at once; more wait their turn
+    /// (within the request timeout) rather than being refused.
+    #[arg(long, env = "SUPPORT_CHAT_MAX_IN_FLIGHT_PER_CLIENT", default_value_t = 32, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_in_flight_per_client: u64,
+
     /// Longest accepted message, in characters after trimming.
     #[arg(long, env = "SUPPORT_CHAT_MAX_MESSAGE_CHARS", default_value_t = crate::api::DEFAULT_MAX_MESSAGE_CHARS)]
     pub max_message_chars: usize,

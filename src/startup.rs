@@ -76,6 +76,7 @@ pub fn router_config(args: &ServeArgs) -> RouterConfig {
         request_timeout: Duration::from_secs(args.request_timeout_secs.max(1)),
         body_read_timeout: Duration::from_secs(args.body_read_timeout_secs),
         max_in_flight: args.max_in_flight,
+        max_in_flight_per_client: args.max_in_flight_per_client as usize,
         max_body_bytes: args.max_body_bytes,
     }
 }

@@ -6,6 +6,7 @@
 pub mod assistant;
 pub mod client_ip;
 pub mod clock;
+pub mod in_flight;
 pub mod message;
 pub mod rate_limit;
 pub mod session;

@@ -1,5 +1,6 @@
 //! The chat endpoint's trust boundary, as axum middleware: the per-client
-//! fixed-window limit, the deadline, reading the body, load shedding.
+//! fixed-window limit, the deadline, reading the body, the per-client places,
+//! load shedding.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,6 +16,8 @@ use super::error::ApiError;
 use super::extract::read_body;
 use super::ratelimit_headers;
 use super::state::ChatLimit;
+use crate::domain::client_ip::ClientKey;
+use crate::domain::in_flight::PerClient;
 
 /// The policy name in the `RateLimit` headers.
 const POLICY: &str = "chat";
@@ -30,6 +33,9 @@ pub async fn chat_rate_limit(
     tracing::Span::current().record("client", tracing::field::display(key.redacted()));
     let decision = limit.limiter.check(key);
     let mut response = if decision.allowed {
+        // For the per-client place further in.
+        let mut request = request;
+        request.extensions_mut().insert(key);
         next.run(request).await
     } else {
         tracing::info!(retry_after = decision.retry_after_secs(), "rate limited");
@@ -56,6 +62,20 @@ pub async fn buffer_body(State(limit): State<Duration>, request: Request, next: 
             tracing::warn!("request body too slow");
             ApiError::Timeout.into_response()
         }
+    }
+}
+
+/// At most `--max-in-flight-per-client` of one client's chat requests are
+/// worked on at once; the others wait their turn (under the request's
+/// deadline), so no client takes every shared place and none is refused.
+pub async fn per_client(State(places): State<PerClient>, request: Request, next: Next) -> Response {
+    match request.extensions().get::<ClientKey>().copied() {
+        Some(key) => {
+            let _place = places.enter(key).await;
+            next.run(request).await
+        }
+        // Only behind `chat_rate_limit`, which always sets the key.
+        None => next.run(request).await,
     }
 }
 

@@ -25,6 +25,7 @@ use super::ratelimit_headers::{RATELIMIT, RATELIMIT_POLICY};
 use super::state::AppState;
 use super::{chat, flood_guard, guard, openapi, request_id};
 use crate::api::CHAT_PATH;
+use crate::domain::in_flight::PerClient;
 use crate::domain::rate_limit::Quota;
 
 /// Settings the router is built with; no request reads them.
@@ -42,6 +43,8 @@ pub struct RouterConfig {
     pub body_read_timeout: Duration,
     /// Chat requests served at once; more are shed with `503 overloaded`.
     pub max_in_flight: usize,
+    /// One client's chat requests served at once; more wait their turn.
+    pub max_in_flight_per_client: usize,
     /// Largest accepted chat request body, in bytes.
     pub max_body_bytes: usize,
 }
@@ -85,8 +88,9 @@ pub fn app(state: AppState, config: &RouterConfig) -> Router {
 
     // The chat endpoint. Outermost first: the rate limit (before any parsing,
     // so invalid requests count), the deadline (the whole request), the body
-    // limit, reading the body under its own deadline, and only then load
-    // shedding: no permit is held while a body arrives.
+    // limit, reading the body under its own deadline, the client's own places
+    // (waiting its turn), and only then load shedding: no permit is held
+    // while a body arrives, and one client cannot hold them all.
     let in_flight = Arc::new(Semaphore::new(config.max_in_flight.max(1)));
     let chat_routes = Router::new()
         .route(
@@ -94,6 +98,10 @@ pub fn app(state: AppState, config: &RouterConfig) -> Router {
             post(chat::chat).fallback(|| async { ApiError::MethodNotAllowed { allow: "POST" } }),
         )
         .layer(from_fn_with_state(in_flight, guard::shed_load))
+        .layer(from_fn_with_state(
+            PerClient::new(config.max_in_flight_per_client),
+            guard::per_client,
+        ))
         .layer(from_fn_with_state(
             config.body_read_timeout,
             guard::buffer_body,

@@ -3,8 +3,12 @@
 
 use std::time::Duration;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+
 use axum::http::{Request, StatusCode};
 use http_body_util::Full;
+use serde_json::json;
 use support_chat::http::Assets;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -283,12 +287,13 @@ async fn slow_uploads_hold_no_in_flight_place_so_others_are_still_answered() {
     }
 }
 
-/// An assistant that answers only when released, and says when it has
-/// started: it holds its request's in-flight place as long as a test needs.
+/// An assistant that answers the message "hold" only when released, and
+/// says when it has started: it holds its request's in-flight place as long
+/// as a test needs. Other messages are answered at once.
 struct Held {
-    engine: std::sync::Arc<dyn support_chat::domain::assistant::Assistant>,
-    started: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    released: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    engine: Arc<dyn support_chat::domain::assistant::Assistant>,
+    started: Arc<AtomicBool>,
+    released: Arc<AtomicBool>,
 }
 
 impl support_chat::domain::assistant::Assistant for Held {
@@ -300,32 +305,47 @@ impl support_chat::domain::assistant::Assistant for Held {
         support_chat::domain::assistant::Reply,
         support_chat::domain::assistant::Turn,
     ) {
-        use std::sync::atomic::Ordering::SeqCst;
-        self.started.store(true, SeqCst);
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        while !self.released.load(SeqCst) && std::time::Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(5));
+        if message != "hold" {
+            return self.engine.reply(message, history);
         }
+        self.started.store(true, SeqCst);
+        // Blocking, but handing this worker's queue to another thread first,
+        // so the server's other tasks (the next connection) are not stranded
+        // behind it.
+        tokio::task::block_in_place(|| {
+            let deadline = std::time::Instant::now() + Duration::from_secs(10);
+            while !self.released.load(SeqCst) && std::time::Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        });
         self.engine.reply(message, history)
+    }
+}
+
+/// A server whose assistant holds the message "hold" until released.
+async fn holding(flags: &[&str]) -> (std::net::SocketAddr, Arc<AtomicBool>, Arc<AtomicBool>) {
+    let mut setup = setup_with(&args(flags), Assets::default());
+    let started = Arc::new(AtomicBool::new(false));
+    let released = Arc::new(AtomicBool::new(false));
+    setup.state.chat.assistant = Arc::new(Held {
+        engine: setup.state.chat.assistant.clone(),
+        started: started.clone(),
+        released: released.clone(),
+    });
+    (spawn(setup).await, started, released)
+}
+
+async fn until(flag: &AtomicBool) {
+    while !flag.load(SeqCst) {
+        tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn beyond_the_in_flight_cap_requests_are_shed_with_503_and_retry_after() {
-    use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
-    let mut setup = setup_with(&args(&["--max-in-flight", "1"]), Assets::default());
-    let started = std::sync::Arc::new(AtomicBool::new(false));
-    let released = std::sync::Arc::new(AtomicBool::new(false));
-    setup.state.chat.assistant = std::sync::Arc::new(Held {
-        engine: setup.state.chat.assistant.clone(),
-        started: started.clone(),
-        released: released.clone(),
-    });
-    let addr = spawn(setup).await;
-    let first = tokio::spawn(async move { chat(addr, &hello()).await.status });
-    while !started.load(SeqCst) {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    let (addr, started, released) = holding(&["--max-in-flight", "1"]).await;
+    let first = tokio::spawn(async move { chat(addr, &json!({ "message": "hold" })).await.status });
+    until(&started).await;
     let reply = chat(addr, &hello()).await;
     released.store(true, SeqCst);
     envelope(&reply, 503, "overloaded");
@@ -335,6 +355,28 @@ async fn beyond_the_in_flight_cap_requests_are_shed_with_503_and_retry_after() {
         200,
         "the request in flight is answered"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_over_its_in_flight_places_waits_its_turn_while_others_are_answered() {
+    let (addr, started, released) = holding(&["--max-in-flight-per-client", "1"]).await;
+    let held = tokio::spawn(async move { chat(addr, &json!({ "message": "hold" })).await.status });
+    until(&started).await;
+    let queued = tokio::spawn(async move { chat(addr, &hello()).await.status });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        !queued.is_finished(),
+        "the client's second request waits for its first"
+    );
+    let other = send_on(
+        connect_from([127, 0, 0, 2], addr).await,
+        chat_request(hello().to_string()),
+    )
+    .await;
+    assert_eq!(other.status, 200, "another client is not held up");
+    released.store(true, SeqCst);
+    assert_eq!(held.await.unwrap(), 200);
+    assert_eq!(queued.await.unwrap(), 200, "waited, not refused");
 }
 
 #[tokio::test]

@@ -65,7 +65,7 @@ pub struct ServeArgs {
     /// This server's public base URL, as site owners should reference it in
     /// the embed snippet (e.g. `https://chat.example.com`). Default: the
     /// origin of each request (`http://` + its Host header).
-    #[arg(long, env = "SUPPORT_CHAT_PUBLIC_URL")]
+    #[arg(long, env = "SUPPORT_CHAT_PUBLIC_URL", value_parser = public_url)]
     pub public_url: Option<String>,
 
     /// Origins allowed to call the API and load the widget, comma separated
@@ -74,7 +74,8 @@ pub struct ServeArgs {
         long,
         env = "SUPPORT_CHAT_ALLOWED_ORIGINS",
         default_value = "*",
-        value_delimiter = ','
+        value_delimiter = ',',
+        value_parser = origin
     )]
     pub allowed_origins: Vec<String>,
 
@@ -133,7 +134,7 @@ pub struct ServeArgs {
 
     /// Seconds a chat request may take, body upload included, before it is
     /// answered with a `503 timeout` envelope.
-    #[arg(long, env = "SUPPORT_CHAT_REQUEST_TIMEOUT_SECS", default_value_t = 10)]
+    #[arg(long, env = "SUPPORT_CHAT_REQUEST_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub request_timeout_secs: u64,
 
     /// Seconds a chat request's body may take to arrive, before it is
@@ -144,7 +145,7 @@ pub struct ServeArgs {
 
     /// Chat requests served at once (their bodies already read); more are
     /// shed with `503 overloaded`.
-    #[arg(long, env = "SUPPORT_CHAT_MAX_IN_FLIGHT", default_value_t = 512)]
+    #[arg(long, env = "SUPPORT_CHAT_MAX_IN_FLIGHT", default_value_t = 512, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1_000_000))]
     pub max_in_flight: usize,
 
     /// One client's chat requests worked on at once; more wait their turn
@@ -153,19 +154,19 @@ pub struct ServeArgs {
     pub max_in_flight_per_client: u64,
 
     /// Longest accepted message, in characters after trimming.
-    #[arg(long, env = "SUPPORT_CHAT_MAX_MESSAGE_CHARS", default_value_t = crate::api::DEFAULT_MAX_MESSAGE_CHARS)]
+    #[arg(long, env = "SUPPORT_CHAT_MAX_MESSAGE_CHARS", default_value_t = crate::api::DEFAULT_MAX_MESSAGE_CHARS, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=100_000))]
     pub max_message_chars: usize,
 
     /// Largest accepted chat request body, in bytes.
-    #[arg(long, env = "SUPPORT_CHAT_MAX_BODY_BYTES", default_value_t = 16 * 1024)]
+    #[arg(long, env = "SUPPORT_CHAT_MAX_BODY_BYTES", default_value_t = 16 * 1024, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(64..=16 * 1024 * 1024))]
     pub max_body_bytes: usize,
 
     /// Minutes of inactivity after which a conversation is forgotten.
-    #[arg(long, env = "SUPPORT_CHAT_SESSION_IDLE_MINUTES", default_value_t = 30)]
+    #[arg(long, env = "SUPPORT_CHAT_SESSION_IDLE_MINUTES", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=7 * 24 * 60))]
     pub session_idle_minutes: u64,
 
     /// Most conversations kept at once; the least recently used is dropped first.
-    #[arg(long, env = "SUPPORT_CHAT_MAX_SESSIONS", default_value_t = 100_000)]
+    #[arg(long, env = "SUPPORT_CHAT_MAX_SESSIONS", default_value_t = 100_000, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=100_000_000))]
     pub max_sessions: usize,
 
     /// Turns kept per conversation (older ones are dropped). The engine
@@ -177,6 +178,45 @@ pub struct ServeArgs {
     /// included; the least recently used conversations go first.
     #[arg(long, env = "SUPPORT_CHAT_SESSION_MEMORY_MIB", default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=1024 * 1024))]
     pub session_memory_mib: u64,
+}
+
+/// `*`, or an origin: `http(s)://host[:port]`, nothing after it.
+fn origin(input: &str) -> Result<String, String> {
+    let input = input.trim();
+    let well_formed = input == "*"
+        || ["https://", "http://"].iter().any(|scheme| {
+            input.strip_prefix(scheme).is_some_and(|host| {
+                !host.is_empty()
+                    && host
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
+            })
+        });
+    if well_formed {
+        Ok(input.to_owned())
+    } else {
+        Err(format!(
+            "invalid origin {input:?}: expected \"*\" or scheme://host[:port], e.g. \"https://www.example.com\""
+        ))
+    }
+}
+
+/// An absolute `http(s)` URL with nothing that could break out of an HTML
+/// attribute (it is written into the demo page).
+fn public_url(input: &str) -> Result<String, String> {
+    let input = input.trim();
+    let ok = (input.starts_with("https://") || input.starts_with("http://"))
+        && input.len() > "https://".len()
+        && input
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && !b"\"'<>`\\".contains(&b));
+    if ok {
+        Ok(input.to_owned())
+    } else {
+        Err(format!(
+            "invalid public URL {input:?}: expected an http(s) URL, e.g. \"https://chat.example.com\""
+        ))
+    }
 }
 
 /// A flood-guard quota: governor refills one request per `window / burst`,

@@ -130,6 +130,24 @@ fn bad_flags_are_refused_with_the_reason() {
         ("--max-connections-per-client", "0", "0"),
         ("--ipv6-aggregate-limits", "200=1/1s", "32 to 127"),
         (
+            "--allowed-origins",
+            "https://a.example/path",
+            "invalid origin",
+        ),
+        ("--public-url", "javascript:alert(1)", "invalid public URL"),
+        (
+            "--public-url",
+            "https://x.example/\"><script>",
+            "invalid public URL",
+        ),
+        (
+            "--session-idle-minutes",
+            "99999999999999999",
+            "99999999999999999",
+        ),
+        ("--max-message-chars", "0", "0"),
+        ("--max-body-bytes", "0", "0"),
+        (
             "--ipv6-aggregate-limits",
             "64=100/60s",
             "wider than --ipv6-prefix 64",

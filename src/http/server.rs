@@ -62,6 +62,9 @@ pub async fn serve(
     client_ip: Arc<ClientIpConfig>,
     shutdown: impl Future<Output = ()>,
 ) {
+    // Turn every handler into a route once, not per request (what
+    // `axum::serve` does through `into_make_service`).
+    let router = router.with_state::<()>(());
     let mut http = http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout)

@@ -197,3 +197,57 @@ impl AcceptErrors {
         self.unlogged = 0;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_burst_of_accept_errors_is_logged_once_and_counted() {
+        let mut errors = AcceptErrors::default();
+        let error = std::io::Error::from_raw_os_error(24); // EMFILE
+        errors.record(&error);
+        let first = errors.last_logged.expect("the first error is logged");
+        for _ in 0..1000 {
+            errors.record(&error);
+        }
+        assert_eq!(
+            errors.last_logged,
+            Some(first),
+            "not logged again within 10 s"
+        );
+        assert_eq!(errors.unlogged, 1000);
+        errors.last_logged = Some(first - ACCEPT_ERROR_LOG_EVERY);
+        errors.record(&error);
+        assert_eq!(
+            errors.unlogged, 0,
+            "logged again, with the count, after 10 s"
+        );
+    }
+
+    #[test]
+    fn per_client_places_are_capped_and_given_back() {
+        let open = Arc::new(Semaphore::new(10));
+        let per_client = PerClient::new(2);
+        let key = ClientKey::from_ip("192.0.2.1".parse().unwrap());
+        let take = || per_client.take(Some(key), open.clone().try_acquire_owned().unwrap());
+        let (a, b) = (take(), take());
+        assert!(a.is_some() && b.is_some());
+        assert!(take().is_none(), "the third from one client is refused");
+        assert_eq!(
+            open.available_permits(),
+            8,
+            "a refused one gives its total place back"
+        );
+        assert!(
+            per_client
+                .take(None, open.clone().try_acquire_owned().unwrap())
+                .is_some()
+        );
+        drop((a, b));
+        assert!(
+            per_client.open.lock().unwrap().is_empty(),
+            "the client is forgotten"
+        );
+    }
+}

@@ -16,7 +16,7 @@ CHROMIUM := /usr/bin/chromium
 # fuzz: schemathesis against the served OpenAPI document (.ci/fuzz.sh); a
 # short bounded run is part of `make test`, `make fuzz` is the long one.
 # soak: minutes of steady chat load from 2,000 loopback clients, memory sampled.
-.PHONY: run build server widget test lint invariants unit e2e fuzz fuzz-short soak bench setup-wrk setup-rust setup-wasm-bindgen setup-chromium clean
+.PHONY: run build server widget test lint invariants unit e2e fuzz fuzz-short soak bench setup-redis setup-wrk setup-rust setup-wasm-bindgen setup-chromium clean
 
 run: build
 	./target/release/support-chat
@@ -72,8 +72,9 @@ invariants:
 	  echo "invariant broken: the server depends on web-sys directly"; exit 1; fi
 	@echo "invariants hold: the widget has no server crates; the server has no direct web-sys"
 
-# The server's unit and integration tests, then the widget's pure logic natively.
-unit:
+# The server's unit and integration tests (against a real redis-server they
+# start themselves), then the widget's pure logic natively.
+unit: setup-redis
 	$(CARGO) test --locked
 	$(CARGO) test --locked -p support-chat-widget
 
@@ -92,12 +93,16 @@ soak: server
 	SOAK_SERVER_ARGS="--session-idle-minutes 1 $(SOAK_SERVER_ARGS)" python3 benches/soak.py target/release/support-chat
 
 # Benchmarks, not tests: numbers for BENCHMARKS.md (see the commands there).
-bench: server setup-wrk
+bench: server setup-wrk setup-redis
 	$(CARGO) bench --locked --bench limiter
 	./target/release/support-chat eval --train ../shared/data/banking77/train.csv --test ../shared/data/banking77/dev.csv | tail -n 1
 	(cat ../shared/data/banking77/dev.csv; tail -n +2 tests/data/oos_dev.csv) > target/dev-and-oos.csv
 	./target/release/support-chat eval --train ../shared/data/banking77/train.csv --test target/dev-and-oos.csv | tail -n 1
 	benches/http.sh
+	benches/redis.sh
+
+setup-redis:
+	@command -v redis-server >/dev/null && command -v redis-cli >/dev/null || { apt-get update && apt-get install -y redis-server; }
 
 setup-wrk:
 	@command -v wrk >/dev/null || { apt-get update && apt-get install -y wrk; }

@@ -8,6 +8,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::domain::client_ip::TrustedProxies;
 use crate::domain::rate_limit::{NetworkQuota, Quota, QuotaError};
+use crate::store::redis::Fallback;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -94,6 +95,29 @@ pub struct ServeArgs {
     /// TCP peer is the client.
     #[arg(long, env = "SUPPORT_CHAT_TRUSTED_PROXIES", default_value = "")]
     pub trusted_proxies: TrustedProxies,
+
+    /// Redis (or Valkey) shared by several replicas for the chat rate limit
+    /// and the conversations: `redis://host:6379`, `rediss://…` (TLS) or
+    /// `unix:///path/redis.sock`. Default: none, both stay in this process.
+    #[arg(long, env = "SUPPORT_CHAT_REDIS_URL")]
+    pub redis_url: Option<String>,
+
+    /// Secret that keys the HMAC under which client addresses are stored in
+    /// Redis (the same on every replica; at least 16 characters). Required
+    /// with `--redis-url`.
+    #[arg(long, env = "SUPPORT_CHAT_REDIS_KEY_SECRET", hide_env_values = true)]
+    pub redis_key_secret: Option<String>,
+
+    /// Milliseconds a Redis call may take before the request goes on
+    /// without it (see `--redis-fallback`).
+    #[arg(long, env = "SUPPORT_CHAT_REDIS_TIMEOUT_MS", default_value_t = 250, value_parser = clap::value_parser!(u64).range(10..=10_000))]
+    pub redis_timeout_ms: u64,
+
+    /// While Redis does not answer: `local` limits each replica on its own
+    /// (at worst N times the limit across N replicas); `closed` refuses every
+    /// chat request with `429` until it answers.
+    #[arg(long, env = "SUPPORT_CHAT_REDIS_FALLBACK", value_enum, default_value_t = Fallback::Local)]
+    pub redis_fallback: Fallback,
 
     /// Quotas of wider IPv6 networks, above each client's own, as
     /// `<prefix>=<requests>/<window>` pairs, comma separated; `""` for none.

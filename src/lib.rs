@@ -7,6 +7,7 @@
 //! * `domain`: rate limiting, client identity, sessions, the clock, the
 //!   assistant. Knows nothing of HTTP.
 //! * `http`: the edge. [`http::app`] builds the whole axum router without a socket.
+//! * `store`: the shared stores (Redis) behind the domain's traits.
 //! * the process: `config` (flags and env), `telemetry` (logs), `startup`
 //!   (load, bind, serve), and `main.rs`.
 
@@ -20,5 +21,7 @@ pub mod domain;
 pub mod http;
 #[cfg(feature = "ssr")]
 pub mod startup;
+#[cfg(feature = "ssr")]
+pub mod store;
 #[cfg(feature = "ssr")]
 pub mod telemetry;

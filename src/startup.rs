@@ -10,12 +10,18 @@ use crate::domain::assistant::{Assistant, Engine, KnowledgeBase};
 use crate::domain::client_ip::{ClientIpConfig, ClientIpConfigError};
 use crate::domain::clock::SystemClock;
 use crate::domain::rate_limit::{Aggregated, FixedWindow, RateLimiter};
-use crate::domain::session::{MemorySessions, SessionLimits};
+use crate::domain::session::{MemorySessions, SessionLimits, SessionStore};
 use crate::http::server::{self, ConnectionLimits};
-use crate::http::{AppState, Assets, ChatLimit, ChatState, RouterConfig, app};
+use crate::http::{AppState, Assets, ChatLimit, ChatState, Readiness, RouterConfig, app};
+use crate::store::redis::{Redis, RedisLimiter, RedisSessions};
 
 /// Refuses flags that parse one by one but not together, before anything is loaded.
 fn check(args: &ServeArgs) -> Result<(), ClientIpConfigError> {
+    if args.redis_url.is_some() && args.redis_key_secret.as_ref().is_none_or(|s| s.len() < 16) {
+        return Err(ClientIpConfigError::new(
+            "--redis-url needs --redis-key-secret (SUPPORT_CHAT_REDIS_KEY_SECRET) of at least 16 characters, the same on every replica".into(),
+        ));
+    }
     if let Some(narrow) = args
         .ipv6_aggregate_limits
         .iter()
@@ -37,25 +43,50 @@ pub fn state(
 ) -> Result<AppState, ClientIpConfigError> {
     check(args)?;
     let client_ip = ClientIpConfig::new(args.trusted_proxies.clone(), args.ipv6_prefix)?;
+    let redis = match &args.redis_url {
+        Some(url) => Some(
+            Redis::connect(url, Duration::from_millis(args.redis_timeout_ms))
+                .map_err(|e| ClientIpConfigError::new(format!("--redis-url: {e}")))?,
+        ),
+        None => None,
+    };
+    let secret: Arc<[u8]> = args
+        .redis_key_secret
+        .as_deref()
+        .unwrap_or("")
+        .as_bytes()
+        .into();
+    // The chat limit of `quota`, named `name`: on Redis when configured.
+    let limiter = |name: &str, quota| -> Arc<dyn RateLimiter> {
+        match &redis {
+            Some(redis) => Arc::new(RedisLimiter::new(
+                redis.clone(),
+                name,
+                quota,
+                secret.clone(),
+                args.redis_fallback,
+            )),
+            None => Arc::new(FixedWindow::new(quota, SystemClock)),
+        }
+    };
     let wider = args
         .ipv6_aggregate_limits
         .iter()
-        .map(|n| {
-            let limiter: Arc<dyn RateLimiter> = Arc::new(FixedWindow::new(n.quota, SystemClock));
-            (n.prefix, limiter)
-        })
+        .map(|n| (n.prefix, limiter(&format!("chat/{}", n.prefix), n.quota)))
         .collect();
-    let own: Arc<dyn RateLimiter> = Arc::new(FixedWindow::new(args.chat_rate_limit, SystemClock));
-    let sessions = MemorySessions::new(SessionLimits {
-        idle: Duration::from_secs(args.session_idle_minutes * 60),
-        max_turns: args.max_turns as usize,
-        max_sessions: NonZeroUsize::new(args.max_sessions).unwrap_or(NonZeroUsize::MIN),
-        max_bytes: usize::try_from(args.session_memory_mib << 20).unwrap_or(usize::MAX),
-    });
+    let own = limiter("chat", args.chat_rate_limit);
+    let sessions: Arc<dyn SessionStore> = match &redis {
+        Some(redis) => Arc::new(RedisSessions::new(
+            redis.clone(),
+            args.max_turns as usize,
+            Duration::from_secs(args.session_idle_minutes * 60),
+        )),
+        None => Arc::new(memory_sessions(args)),
+    };
     Ok(AppState {
         chat: ChatState {
             assistant,
-            sessions: Arc::new(sessions),
+            sessions,
             clock: Arc::new(SystemClock),
             max_message_chars: args.max_message_chars,
         },
@@ -64,6 +95,18 @@ pub fn state(
             client_ip: Arc::new(client_ip),
         },
         assets,
+        ready: Readiness {
+            redis: redis.map(|r| r.health()),
+        },
+    })
+}
+
+fn memory_sessions(args: &ServeArgs) -> MemorySessions {
+    MemorySessions::new(SessionLimits {
+        idle: Duration::from_secs(args.session_idle_minutes * 60),
+        max_turns: args.max_turns as usize,
+        max_sessions: NonZeroUsize::new(args.max_sessions).unwrap_or(NonZeroUsize::MIN),
+        max_bytes: usize::try_from(args.session_memory_mib << 20).unwrap_or(usize::MAX),
     })
 }
 

@@ -3,6 +3,9 @@
 //! `http`, `hyper` or `tower`; `make invariants` checks it): the edge in
 //! `crate::http` translates requests into these types and back.
 
+use std::future::Future;
+use std::pin::Pin;
+
 pub mod assistant;
 pub mod client_ip;
 pub mod clock;
@@ -10,3 +13,7 @@ pub mod in_flight;
 pub mod message;
 pub mod rate_limit;
 pub mod session;
+
+/// What the domain's store traits return: a boxed future, so the traits stay
+/// usable as `dyn` objects whether the store is in memory or on Redis.
+pub type Pending<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use lru::LruCache;
 
+use crate::domain::Pending;
 use crate::domain::assistant::Turn;
 
 /// 128 bits from the OS CSPRNG, written as 32 lowercase hex digits.
@@ -47,9 +48,9 @@ pub trait SessionStore: Send + Sync + 'static {
     /// The conversation's turns, oldest first, and the id to answer with: the
     /// same id while it is alive, a fresh one when `id` is absent, unknown or
     /// expired. The turns are shared, not copied.
-    fn resume(&self, id: Option<SessionId>, now: Instant) -> (SessionId, Arc<[Turn]>);
+    fn resume(&self, id: Option<SessionId>, now: Instant) -> Pending<'_, (SessionId, Arc<[Turn]>)>;
     /// Records a turn, creating the conversation if it is new.
-    fn append(&self, id: SessionId, turn: Turn, now: Instant);
+    fn append(&self, id: SessionId, turn: Turn, now: Instant) -> Pending<'_, ()>;
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -132,7 +133,19 @@ impl MemorySessions {
 }
 
 impl SessionStore for MemorySessions {
-    fn resume(&self, id: Option<SessionId>, now: Instant) -> (SessionId, Arc<[Turn]>) {
+    fn resume(&self, id: Option<SessionId>, now: Instant) -> Pending<'_, (SessionId, Arc<[Turn]>)> {
+        Box::pin(std::future::ready(self.resume_now(id, now)))
+    }
+
+    fn append(&self, id: SessionId, turn: Turn, now: Instant) -> Pending<'_, ()> {
+        self.append_now(id, turn, now);
+        Box::pin(std::future::ready(()))
+    }
+}
+
+impl MemorySessions {
+    /// [`SessionStore::resume`], at once.
+    pub fn resume_now(&self, id: Option<SessionId>, now: Instant) -> (SessionId, Arc<[Turn]>) {
         let mut conversations = self.lock();
         if let Some(id) = id {
             match conversations.lru.peek(&id) {
@@ -148,7 +161,8 @@ impl SessionStore for MemorySessions {
         (SessionId::random(), Arc::new([]))
     }
 
-    fn append(&self, id: SessionId, turn: Turn, now: Instant) {
+    /// [`SessionStore::append`], at once.
+    pub fn append_now(&self, id: SessionId, turn: Turn, now: Instant) {
         let mut conversations = self.lock();
         // Forget idle conversations from the cold end, so expiry frees memory
         // without a background task.
@@ -247,12 +261,12 @@ mod tests {
     #[test]
     fn a_conversation_continues_under_its_id_and_keeps_only_the_last_turns() {
         let (sessions, now) = (store(10), Instant::now());
-        let (id, history) = sessions.resume(None, now);
+        let (id, history) = sessions.resume_now(None, now);
         assert!(history.is_empty());
         for text in ["a", "b", "c", "d"] {
-            sessions.append(id, turn(text), now);
+            sessions.append_now(id, turn(text), now);
         }
-        let (same, history) = sessions.resume(Some(id), now);
+        let (same, history) = sessions.resume_now(Some(id), now);
         assert_eq!(same, id);
         assert_eq!(
             history
@@ -267,11 +281,11 @@ mod tests {
     fn unknown_and_idle_ids_start_a_new_conversation() {
         let (sessions, now) = (store(10), Instant::now());
         let unknown = SessionId::random();
-        assert_ne!(sessions.resume(Some(unknown), now).0, unknown);
-        let (id, _) = sessions.resume(None, now);
-        sessions.append(id, turn("hi"), now);
+        assert_ne!(sessions.resume_now(Some(unknown), now).0, unknown);
+        let (id, _) = sessions.resume_now(None, now);
+        sessions.append_now(id, turn("hi"), now);
         let later = now + Duration::from_secs(60);
-        let (fresh, history) = sessions.resume(Some(id), later);
+        let (fresh, history) = sessions.resume_now(Some(id), later);
         assert_ne!(fresh, id);
         assert!(history.is_empty());
         assert!(sessions.is_empty(), "the expired conversation is dropped");
@@ -281,24 +295,24 @@ mod tests {
     fn the_least_recently_used_conversation_is_evicted_at_the_cap() {
         let (sessions, now) = (store(2), Instant::now());
         let ids: Vec<_> = (0..3).map(|_| SessionId::random()).collect();
-        sessions.append(ids[0], turn("0"), now);
-        sessions.append(ids[1], turn("1"), now);
-        sessions.append(ids[0], turn("0 again"), now);
-        sessions.append(ids[2], turn("2"), now);
+        sessions.append_now(ids[0], turn("0"), now);
+        sessions.append_now(ids[1], turn("1"), now);
+        sessions.append_now(ids[0], turn("0 again"), now);
+        sessions.append_now(ids[2], turn("2"), now);
         assert_eq!(sessions.len(), 2);
-        assert_eq!(sessions.resume(Some(ids[0]), now).0, ids[0]);
-        assert_ne!(sessions.resume(Some(ids[1]), now).0, ids[1]);
+        assert_eq!(sessions.resume_now(Some(ids[0]), now).0, ids[0]);
+        assert_ne!(sessions.resume_now(Some(ids[1]), now).0, ids[1]);
     }
 
     #[test]
     fn resuming_shares_the_turns_instead_of_copying_them() {
         let (sessions, now) = (store(10), Instant::now());
         let id = SessionId::random();
-        sessions.append(id, turn("a"), now);
-        let (_, first) = sessions.resume(Some(id), now);
-        let (_, second) = sessions.resume(Some(id), now);
+        sessions.append_now(id, turn("a"), now);
+        let (_, first) = sessions.resume_now(Some(id), now);
+        let (_, second) = sessions.resume_now(Some(id), now);
         assert!(Arc::ptr_eq(&first, &second));
-        sessions.append(id, turn("b"), now);
+        sessions.append_now(id, turn("b"), now);
         assert_eq!(first.len(), 1, "a reader's turns do not change under it");
     }
 
@@ -311,7 +325,7 @@ mod tests {
         let ids: Vec<_> = (0..50).map(|_| SessionId::random()).collect();
         for id in &ids {
             for _ in 0..5 {
-                sessions.append(*id, big(256), now);
+                sessions.append_now(*id, big(256), now);
                 assert!(
                     sessions.bytes() <= budget,
                     "{} > {budget}",
@@ -321,17 +335,17 @@ mod tests {
         }
         assert_eq!(sessions.len(), 10, "the budget fits ten full conversations");
         assert_eq!(
-            sessions.resume(Some(ids[49]), now).0,
+            sessions.resume_now(Some(ids[49]), now).0,
             ids[49],
             "the newest stay"
         );
         assert_ne!(
-            sessions.resume(Some(ids[0]), now).0,
+            sessions.resume_now(Some(ids[0]), now).0,
             ids[0],
             "the oldest went"
         );
         // The count matches what is held: drain by expiry and it returns to zero.
-        sessions.append(SessionId::random(), big(1), now + Duration::from_secs(61));
+        sessions.append_now(SessionId::random(), big(1), now + Duration::from_secs(61));
         assert_eq!(sessions.len(), 1);
         assert_eq!(
             sessions.bytes(),
@@ -343,7 +357,7 @@ mod tests {
     fn a_conversation_larger_than_the_whole_budget_is_not_kept() {
         let (sessions, now) = (store_with_budget(10, 100), Instant::now());
         let id = SessionId::random();
-        sessions.append(id, turn("hello"), now);
+        sessions.append_now(id, turn("hello"), now);
         assert!(sessions.is_empty());
         assert_eq!(sessions.bytes(), 0);
     }

@@ -20,9 +20,9 @@ pub async fn chat(
         Some(text) => Some(SessionId::parse(text).ok_or(ApiError::InvalidSession)?),
     };
     let now = state.clock.now();
-    let (session, history) = state.sessions.resume(session, now);
+    let (session, history) = state.sessions.resume(session, now).await;
     let (reply, turn) = state.assistant.reply(message.as_str(), &history);
-    state.sessions.append(session, turn, now);
+    state.sessions.append(session, turn, now).await;
     Ok(Json(ChatResponse {
         session: session.to_string(),
         reply: reply.text,

@@ -31,7 +31,7 @@ pub async fn chat_rate_limit(
 ) -> Response {
     let key = client_key(&limit.client_ip, request.headers(), request.extensions());
     tracing::Span::current().record("client", tracing::field::display(key.redacted()));
-    let decision = limit.limiter.check(key);
+    let decision = limit.limiter.check(key).await;
     let mut response = if decision.allowed {
         // For the per-client place further in.
         let mut request = request;

@@ -21,4 +21,4 @@ mod state;
 pub use assets::{Assets, WIDGET_PREFIX};
 pub use error::ApiError;
 pub use router::{RouterConfig, app};
-pub use state::{AppState, ChatLimit, ChatState};
+pub use state::{AppState, ChatLimit, ChatState, Readiness};

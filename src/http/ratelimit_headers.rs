@@ -75,7 +75,7 @@ mod tests {
     use super::*;
     use crate::domain::client_ip::ClientKey;
     use crate::domain::clock::ManualClock;
-    use crate::domain::rate_limit::{FixedWindow, RateLimiter};
+    use crate::domain::rate_limit::FixedWindow;
 
     fn limiter() -> (FixedWindow<ManualClock>, ManualClock) {
         let clock = ManualClock::new();
@@ -92,17 +92,17 @@ mod tests {
     #[test]
     fn headers_follow_the_ratelimit_draft_format() {
         let (limiter, clock) = limiter();
-        let d = limiter.check(key());
+        let d = limiter.check_now(key());
         assert_eq!(policy(&d, "chat"), r#""chat";q=60;w=60"#);
         assert_eq!(ratelimit(&d, "chat"), r#""chat";r=59;t=60"#);
         clock.advance(Duration::from_millis(10_001));
-        let d = limiter.check(key());
+        let d = limiter.check_now(key());
         assert_eq!(ratelimit(&d, "chat"), r#""chat";r=58;t=50"#);
         for _ in 0..58 {
-            assert!(limiter.check(key()).allowed);
+            assert!(limiter.check_now(key()).allowed);
         }
         clock.advance(Duration::from_millis(49_998));
-        let d = limiter.check(key());
+        let d = limiter.check_now(key());
         assert!(!d.allowed);
         assert_eq!(ratelimit(&d, "chat"), r#""chat";r=0;t=1"#);
         assert_eq!(d.retry_after_secs(), 1);
@@ -111,7 +111,7 @@ mod tests {
     #[test]
     fn header_policy_names_are_escaped_as_structured_field_strings() {
         let (limiter, _clock) = limiter();
-        let d = limiter.check(key());
+        let d = limiter.check_now(key());
         assert_eq!(policy(&d, r#"a"b\c"#), r#""a\"b\\c";q=60;w=60"#);
         assert_eq!(policy(&d, "é\n"), r#""??";q=60;w=60"#);
     }

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderName, HeaderValue, Method, header};
 use axum::middleware::from_fn_with_state;
 use axum::response::IntoResponse;
@@ -22,7 +22,7 @@ use super::error::ApiError;
 use super::extract::BodyLimit;
 use super::openapi::OpenApi;
 use super::ratelimit_headers::{RATELIMIT, RATELIMIT_POLICY};
-use super::state::AppState;
+use super::state::{AppState, Readiness};
 use super::{chat, flood_guard, guard, openapi, request_id};
 use crate::api::CHAT_PATH;
 use crate::domain::in_flight::PerClient;
@@ -74,6 +74,20 @@ fn cors(allowed_origins: &[String]) -> CorsLayer {
         .allow_headers([header::CONTENT_TYPE, request_id::HEADER])
         .expose_headers(EXPOSED_HEADERS)
         .max_age(Duration::from_secs(24 * 60 * 60))
+}
+
+/// Readiness, for a load balancer: this replica serves (`200`), and how its
+/// shared store is. Redis being down does not make a replica unready: it
+/// serves with its fallback (see `store/redis.rs`).
+async fn readyz(State(ready): State<Readiness>) -> axum::Json<serde_json::Value> {
+    let redis = match &ready.redis {
+        None => serde_json::json!("not configured"),
+        Some(health) => serde_json::json!({
+            "status": if health.is_up() { "up" } else { "down" },
+            "fallbacks": health.failures(),
+        }),
+    };
+    axum::Json(serde_json::json!({ "status": "ready", "redis": redis }))
 }
 
 /// Every route with its middleware. Needs no socket, but a tokio runtime: it
@@ -146,6 +160,10 @@ pub fn app(state: AppState, config: &RouterConfig) -> Router {
     // envelope; no input should reach it), CORS (which answers preflights
     // before any limiter counts them), then the nosniff header.
     Router::new()
+        .route(
+            "/readyz",
+            get(readyz).fallback(|| async { ApiError::MethodNotAllowed { allow: "GET, HEAD" } }),
+        )
         .route(
             "/healthz",
             get(|| async { axum::Json(serde_json::json!({ "status": "ok" })) })

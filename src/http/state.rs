@@ -12,6 +12,7 @@ use crate::domain::client_ip::ClientIpConfig;
 use crate::domain::clock::Clock;
 use crate::domain::rate_limit::RateLimiter;
 use crate::domain::session::SessionStore;
+use crate::store::redis::Health;
 
 /// Everything requests share, cheap to clone. Fields are public so tests can
 /// swap in, e.g., a limiter on a manual clock.
@@ -20,6 +21,19 @@ pub struct AppState {
     pub chat: ChatState,
     pub limit: ChatLimit,
     pub assets: Assets,
+    pub ready: Readiness,
+}
+
+/// What `GET /readyz` reports: the shared store, where there is one.
+#[derive(Clone, Default)]
+pub struct Readiness {
+    pub redis: Option<Arc<Health>>,
+}
+
+impl FromRef<AppState> for Readiness {
+    fn from_ref(state: &AppState) -> Self {
+        state.ready.clone()
+    }
 }
 
 /// What the chat handler uses.

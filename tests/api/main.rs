@@ -9,3 +9,4 @@ mod contract;
 mod conversation;
 mod helpers;
 mod limits;
+mod replicas;

@@ -1,5 +1,7 @@
 //! What the engine gives back and what the server keeps of each exchange.
 
+use serde::{Deserialize, Serialize};
+
 /// What the visitor sees.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Reply {
@@ -12,7 +14,7 @@ pub struct Reply {
 }
 
 /// How one exchange ended.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Outcome {
     /// Answered with this article id.
     Answered { article: String },
@@ -32,8 +34,9 @@ pub const HISTORY_TURNS: usize = 3;
 pub const STORED_MESSAGE_BYTES: usize = 256;
 
 /// What the engine remembers of one exchange (the server keeps the last few
-/// per session and passes them back oldest first).
-#[derive(Clone, Debug, PartialEq)]
+/// per session and passes them back oldest first). Serialisable, for a
+/// shared session store.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Turn {
     /// The user's message, normalised (lowercase words, no punctuation).
     pub message: String,

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use super::limiter::{Decision, RateLimiter};
 use super::quota::{Quota, QuotaError};
+use crate::domain::Pending;
 use crate::domain::client_ip::ClientKey;
 
 /// The quota of every IPv6 network of `prefix` bits: `"56=240/60s"`.
@@ -61,25 +62,27 @@ impl RateLimiter for Aggregated {
     /// then a rejection that waits for that network's window. A request a
     /// wider quota refuses has still counted against the client's own (the
     /// cautious side: it never grants more than either quota).
-    fn check(&self, key: ClientKey) -> Decision {
-        let own = self.own.check(key);
-        if !own.allowed {
-            return own;
-        }
-        for (prefix, limiter) in &self.wider {
-            if let Some(network) = key.widened(*prefix) {
-                let wide = limiter.check(network);
-                if !wide.allowed {
-                    return Decision {
-                        allowed: false,
-                        remaining: 0,
-                        reset_after: wide.reset_after,
-                        ..own
-                    };
+    fn check(&self, key: ClientKey) -> Pending<'_, Decision> {
+        Box::pin(async move {
+            let own = self.own.check(key).await;
+            if !own.allowed {
+                return own;
+            }
+            for (prefix, limiter) in &self.wider {
+                if let Some(network) = key.widened(*prefix) {
+                    let wide = limiter.check(network).await;
+                    if !wide.allowed {
+                        return Decision {
+                            allowed: false,
+                            remaining: 0,
+                            reset_after: wide.reset_after,
+                            ..own
+                        };
+                    }
                 }
             }
-        }
-        own
+            own
+        })
     }
 }
 
@@ -106,36 +109,34 @@ mod tests {
         )
     }
 
-    #[test]
-    fn the_64s_of_one_56_share_its_quota_and_wait_for_its_window() {
+    #[tokio::test]
+    async fn the_64s_of_one_56_share_its_quota_and_wait_for_its_window() {
         let clock = ManualClock::new();
         let limiter = limiter(&clock);
         let mut allowed = 0;
         for n in 0..10 {
             let k = key(&format!("2001:db8:0:{n:x}::1"));
             for _ in 0..2 {
-                allowed += u32::from(limiter.check(k).allowed);
+                allowed += u32::from(limiter.check(k).await.allowed);
             }
         }
         assert_eq!(allowed, 5, "ten /64s of one /56 get the /56's 5, not 20");
         clock.advance(Duration::from_secs(20));
-        let refused = limiter.check(key("2001:db8:0:ff::1"));
+        let refused = limiter.check(key("2001:db8:0:ff::1")).await;
         assert!(!refused.allowed);
         assert_eq!(refused.retry_after_secs(), 40, "the /56's window");
         assert_eq!(refused.limit, 2, "the headers keep the client's own policy");
     }
 
-    #[test]
-    fn the_48_caps_its_56s_together() {
+    #[tokio::test]
+    async fn the_48_caps_its_56s_together() {
         let clock = ManualClock::new();
         let limiter = limiter(&clock);
-        let allowed = (0..20)
-            .filter(|n| {
-                limiter
-                    .check(key(&format!("2001:db8:0:{:x}00::1", n)))
-                    .allowed
-            })
-            .count();
+        let mut allowed = 0;
+        for n in 0..20 {
+            let k = key(&format!("2001:db8:0:{n:x}00::1"));
+            allowed += usize::from(limiter.check(k).await.allowed);
+        }
         assert_eq!(allowed, 8, "twenty /56s of one /48 get the /48's 8");
     }
 
@@ -157,13 +158,14 @@ mod tests {
         }
     }
 
-    #[test]
-    fn ipv4_clients_have_only_their_own_quota() {
+    #[tokio::test]
+    async fn ipv4_clients_have_only_their_own_quota() {
         let clock = ManualClock::new();
         let limiter = limiter(&clock);
-        let allowed = (0..10)
-            .filter(|n| limiter.check(key(&format!("192.0.2.{n}"))).allowed)
-            .count();
+        let mut allowed = 0;
+        for n in 0..10 {
+            allowed += usize::from(limiter.check(key(&format!("192.0.2.{n}"))).await.allowed);
+        }
         assert_eq!(allowed, 10);
     }
 }

@@ -25,6 +25,7 @@ use std::time::{Duration, Instant};
 
 use super::limiter::{Decision, RateLimiter};
 use super::quota::Quota;
+use crate::domain::Pending;
 use crate::domain::client_ip::ClientKey;
 use crate::domain::clock::{Clock, SystemClock};
 
@@ -166,7 +167,14 @@ impl<C: Clock> FixedWindow<C> {
 }
 
 impl<C: Clock> RateLimiter for FixedWindow<C> {
-    fn check(&self, key: ClientKey) -> Decision {
+    fn check(&self, key: ClientKey) -> Pending<'_, Decision> {
+        Box::pin(std::future::ready(self.check_now(key)))
+    }
+}
+
+impl<C: Clock> FixedWindow<C> {
+    /// [`RateLimiter::check`], at once: the decision needs no waiting.
+    pub fn check_now(&self, key: ClientKey) -> Decision {
         let limit = self.quota.limit();
         let window = self.window_nanos;
         let mut state = self.shard(&key).lock();
@@ -225,9 +233,9 @@ mod tests {
         (FixedWindow::new(quota, clock.clone()), clock)
     }
 
-    fn use_up(limiter: &impl RateLimiter, key: ClientKey, n: u32) {
+    fn use_up(limiter: &FixedWindow<ManualClock>, key: ClientKey, n: u32) {
         for i in 0..n {
-            assert!(limiter.check(key).allowed, "request {} rejected", i + 1);
+            assert!(limiter.check_now(key).allowed, "request {} rejected", i + 1);
         }
     }
 
@@ -236,7 +244,7 @@ mod tests {
         let (limiter, clock) = limiter();
         use_up(&limiter, key(1), 60);
         clock.advance(Duration::from_millis(30_400));
-        let d = limiter.check(key(1));
+        let d = limiter.check_now(key(1));
         assert!(!d.allowed);
         assert_eq!(d.remaining, 0);
         assert_eq!(d.reset_after, Duration::from_millis(29_600));
@@ -248,7 +256,7 @@ mod tests {
         let (limiter, clock) = limiter();
         use_up(&limiter, key(1), 60);
         clock.advance(Duration::from_millis(59_200));
-        let d = limiter.check(key(1));
+        let d = limiter.check_now(key(1));
         assert!(!d.allowed);
         assert_eq!(d.retry_after_secs(), 1);
     }
@@ -258,14 +266,14 @@ mod tests {
         let (limiter, clock) = limiter();
         use_up(&limiter, key(1), 60);
         clock.advance(Duration::from_millis(500));
-        assert_eq!(limiter.check(key(1)).retry_after_secs(), 60);
+        assert_eq!(limiter.check_now(key(1)).retry_after_secs(), 60);
     }
 
     #[test]
     fn retry_after_is_60_when_no_time_has_elapsed() {
         let (limiter, _clock) = limiter();
         use_up(&limiter, key(1), 60);
-        let d = limiter.check(key(1));
+        let d = limiter.check_now(key(1));
         assert!(!d.allowed);
         assert_eq!(d.retry_after_secs(), 60);
     }
@@ -277,14 +285,14 @@ mod tests {
         clock.advance(Duration::from_secs(10));
         use_up(&limiter, key(1), 60);
         clock.advance(Duration::from_secs(60) - Duration::from_nanos(1));
-        assert!(!limiter.check(key(1)).allowed);
+        assert!(!limiter.check_now(key(1)).allowed);
         clock.advance(Duration::from_nanos(1));
-        let d = limiter.check(key(1));
+        let d = limiter.check_now(key(1));
         assert!(d.allowed);
         assert_eq!(d.remaining, 59);
         assert_eq!(d.reset_secs(), 60);
         use_up(&limiter, key(1), 59);
-        assert!(!limiter.check(key(1)).allowed);
+        assert!(!limiter.check_now(key(1)).allowed);
     }
 
     #[test]
@@ -294,10 +302,10 @@ mod tests {
         use_up(&limiter, key(1), 60);
         for step_ms in [700, 13_000, 29_999, 16_000] {
             clock.advance(Duration::from_millis(step_ms));
-            let d = limiter.check(key(1));
+            let d = limiter.check_now(key(1));
             assert!(!d.allowed);
             clock.advance(Duration::from_secs(d.retry_after_secs()));
-            let after = limiter.check(key(1));
+            let after = limiter.check_now(key(1));
             assert!(
                 after.allowed,
                 "retry after {} s failed",
@@ -314,35 +322,35 @@ mod tests {
         use_up(&limiter, key(1), 60);
         for _ in 0..59 {
             clock.advance(Duration::from_secs(1));
-            assert!(!limiter.check(key(1)).allowed);
+            assert!(!limiter.check_now(key(1)).allowed);
         }
         clock.advance(Duration::from_secs(1));
-        assert!(limiter.check(key(1)).allowed);
+        assert!(limiter.check_now(key(1)).allowed);
     }
 
     #[test]
     fn the_window_starts_at_each_clients_first_request() {
         let (limiter, clock) = limiter();
-        assert!(limiter.check(key(1)).allowed);
+        assert!(limiter.check_now(key(1)).allowed);
         clock.advance(Duration::from_secs(30));
-        let d = limiter.check(key(2));
+        let d = limiter.check_now(key(2));
         assert_eq!(d.reset_secs(), 60);
-        assert_eq!(limiter.check(key(1)).reset_secs(), 30);
+        assert_eq!(limiter.check_now(key(1)).reset_secs(), 30);
         clock.advance(Duration::from_secs(30));
         assert_eq!(
-            limiter.check(key(1)).remaining,
+            limiter.check_now(key(1)).remaining,
             59,
             "key 1 got a new window"
         );
-        assert_eq!(limiter.check(key(2)).remaining, 58, "key 2 did not");
+        assert_eq!(limiter.check_now(key(2)).remaining, 58, "key 2 did not");
     }
 
     #[test]
     fn separate_keys_are_independent() {
         let (limiter, _clock) = limiter();
         use_up(&limiter, key(1), 60);
-        assert!(!limiter.check(key(1)).allowed);
-        let d = limiter.check(key(2));
+        assert!(!limiter.check_now(key(1)).allowed);
+        let d = limiter.check_now(key(2));
         assert!(d.allowed);
         assert_eq!(d.remaining, 59);
     }
@@ -351,10 +359,10 @@ mod tests {
     fn remaining_counts_down_to_zero_and_stays_there() {
         let (limiter, _clock) = limiter();
         for expected in (0..60).rev() {
-            assert_eq!(limiter.check(key(1)).remaining, expected);
+            assert_eq!(limiter.check_now(key(1)).remaining, expected);
         }
         for _ in 0..5 {
-            let d = limiter.check(key(1));
+            let d = limiter.check_now(key(1));
             assert!(!d.allowed);
             assert_eq!(d.remaining, 0);
         }
@@ -371,7 +379,7 @@ mod tests {
                 let barrier = Arc::clone(&barrier);
                 std::thread::spawn(move || {
                     barrier.wait();
-                    limiter.check(key(1))
+                    limiter.check_now(key(1))
                 })
             })
             .collect();
@@ -399,7 +407,9 @@ mod tests {
                 let barrier = Arc::clone(&barrier);
                 std::thread::spawn(move || {
                     barrier.wait();
-                    (0..25).filter(|_| limiter.check(key(1)).allowed).count()
+                    (0..25)
+                        .filter(|_| limiter.check_now(key(1)).allowed)
+                        .count()
                 })
             })
             .collect();
@@ -411,11 +421,11 @@ mod tests {
     fn sweep_evicts_expired_windows_and_keeps_open_ones() {
         let (limiter, clock) = limiter();
         for n in 0..1000 {
-            limiter.check(key(n));
+            limiter.check_now(key(n));
         }
         clock.advance(Duration::from_secs(30));
         for n in 1000..1010 {
-            limiter.check(key(n));
+            limiter.check_now(key(n));
         }
         assert_eq!(limiter.len(), 1010);
         clock.advance(Duration::from_secs(30));
@@ -431,7 +441,7 @@ mod tests {
         let clock = ManualClock::new();
         let limiter = FixedWindow::with_shards("60/60s".parse().unwrap(), clock.clone(), 4);
         for n in 0..10_000 {
-            limiter.check(key(n));
+            limiter.check_now(key(n));
         }
         let capacity = |l: &FixedWindow<ManualClock>| -> usize {
             l.shards.iter().map(|s| s.lock().map.capacity()).sum()
@@ -441,7 +451,7 @@ mod tests {
         clock.advance(Duration::from_secs(60));
         // Touch every shard with a few new clients.
         for n in 20_000..20_100 {
-            limiter.check(key(n));
+            limiter.check_now(key(n));
         }
         assert_eq!(limiter.len(), 100);
         assert!(
@@ -457,9 +467,9 @@ mod tests {
         clock.advance(Duration::from_secs(59));
         use_up(&limiter, key(1), 60);
         clock.advance(Duration::from_secs(1)); // shard sweeps on this call
-        limiter.check(key(2));
+        limiter.check_now(key(2));
         limiter.sweep();
-        assert!(!limiter.check(key(1)).allowed);
+        assert!(!limiter.check_now(key(1)).allowed);
     }
 
     #[test]
@@ -468,10 +478,10 @@ mod tests {
         assert_eq!(size_of::<ClientKey>(), 18);
     }
 
-    #[test]
-    fn the_limiter_can_be_used_as_a_trait_object() {
+    #[tokio::test]
+    async fn the_limiter_can_be_used_as_a_trait_object() {
         let (limiter, _clock) = limiter();
         let shared: Arc<dyn RateLimiter> = Arc::new(limiter);
-        assert!(shared.check(key(1)).allowed);
+        assert!(shared.check(key(1)).await.allowed);
     }
 }

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use crate::domain::Pending;
 use crate::domain::client_ip::ClientKey;
 
 /// Decides whether a client's request may proceed, and counts it if so.
@@ -9,7 +10,7 @@ use crate::domain::client_ip::ClientKey;
 /// Implementations must be exact under concurrency (check and count
 /// atomically per key).
 pub trait RateLimiter: Send + Sync + 'static {
-    fn check(&self, key: ClientKey) -> Decision;
+    fn check(&self, key: ClientKey) -> Pending<'_, Decision>;
 }
 
 /// The outcome of one [`RateLimiter::check`].

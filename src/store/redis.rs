@@ -1,0 +1,367 @@
+//! The chat rate limit and the conversations on Redis (or Valkey), so that
+//! several replicas behind a load balancer keep one contract: 60 requests
+//! per minute per client across all of them, and a conversation that
+//! continues on whichever replica the balancer picks.
+//!
+//! * [`RedisLimiter`]: one atomic round trip per decision, a Lua script
+//!   ([`WINDOW_SCRIPT`]): read the count, increment only while under the
+//!   limit, set the expiry when the window opens, return the count and the
+//!   time left, all by Redis's clock, so every replica agrees. Keys name the
+//!   quota and hold an HMAC of the client key (`--redis-key-secret`), never
+//!   the address.
+//! * [`RedisSessions`]: a list of JSON turns per session id, appended with
+//!   `RPUSH` + `LTRIM` + `PEXPIRE` in one `MULTI`, so concurrent appends lose
+//!   nothing, turns are capped and the idle expiry is Redis's.
+//!
+//! Redis failing is an operational event, not an outage ([`Redis`]): every
+//! call has a short timeout; while Redis does not answer, the limiter falls
+//! back to an in-process window (at worst N × the limit across N replicas)
+//! or refuses (`--redis-fallback closed`), and conversations go on without
+//! history. The fallback is logged once per episode and counted
+//! ([`Health`]); while it is down, one call every 200 ms tries it and the
+//! others fall back at once; the connection is re-established in the
+//! background.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use hmac::{Hmac, Mac};
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use sha2::Sha256;
+
+use crate::domain::Pending;
+use crate::domain::assistant::Turn;
+use crate::domain::client_ip::ClientKey;
+use crate::domain::clock::SystemClock;
+use crate::domain::rate_limit::{Decision, FixedWindow, Quota, RateLimiter};
+use crate::domain::session::{SessionId, SessionStore};
+
+/// A Redis connection shared by the limiter and the sessions, with the
+/// timeout every call gets and the health they report into.
+#[derive(Clone)]
+pub struct Redis {
+    connection: ConnectionManager,
+    timeout: Duration,
+    health: Arc<Health>,
+}
+
+/// Whether Redis is answering, and how often it did not.
+#[derive(Debug, Default)]
+pub struct Health {
+    down: AtomicBool,
+    failures: AtomicU64,
+    /// While down, calls before this instant fall back at once instead of
+    /// each waiting out the timeout: one probe per [`PROBE_EVERY`].
+    next_probe: Mutex<Option<Instant>>,
+}
+
+/// While Redis is down, how often one call tries it again.
+const PROBE_EVERY: Duration = Duration::from_millis(200);
+
+impl Health {
+    /// Redis answered the last call.
+    pub fn is_up(&self) -> bool {
+        !self.down.load(Ordering::Relaxed)
+    }
+
+    /// Calls that fell back since start-up.
+    pub fn failures(&self) -> u64 {
+        self.failures.load(Ordering::Relaxed)
+    }
+
+    /// Whether a call should skip Redis now (it is down and not due a probe);
+    /// a skipped call counts as a fallback.
+    fn skip(&self) -> bool {
+        if self.is_up() {
+            return false;
+        }
+        let mut next = self
+            .next_probe
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let now = Instant::now();
+        if next.is_some_and(|at| now < at) {
+            self.failures.fetch_add(1, Ordering::Relaxed);
+            return true;
+        }
+        *next = Some(now + PROBE_EVERY);
+        false
+    }
+
+    fn failed(&self, what: &str, error: &str) {
+        self.failures.fetch_add(1, Ordering::Relaxed);
+        *self
+            .next_probe
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(Instant::now() + PROBE_EVERY);
+        if !self.down.swap(true, Ordering::Relaxed) {
+            tracing::warn!(%error, "redis unavailable ({what}): falling back until it answers");
+        }
+    }
+
+    fn answered(&self) {
+        if self.down.swap(false, Ordering::Relaxed) {
+            tracing::info!(
+                failures = self.failures(),
+                "redis answers again: shared limits and sessions resume"
+            );
+        }
+    }
+}
+
+impl Redis {
+    /// A connection to `url` (`redis://`, `rediss://`, `unix:///path`), made
+    /// lazily: the server starts even when Redis is down, and reconnects by
+    /// itself (backing off to at most a second). Needs a tokio runtime.
+    pub fn connect(url: &str, timeout: Duration) -> Result<Self, redis::RedisError> {
+        let client = redis::Client::open(url)?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(timeout))
+            .set_response_timeout(Some(timeout))
+            .set_number_of_retries(1)
+            .set_min_delay(Duration::from_millis(50))
+            .set_max_delay(Duration::from_secs(1));
+        Ok(Self {
+            connection: ConnectionManager::new_lazy_with_config(client, config)?,
+            timeout,
+            health: Arc::default(),
+        })
+    }
+
+    pub fn health(&self) -> Arc<Health> {
+        self.health.clone()
+    }
+
+    /// Runs `call` on the connection within the timeout; `None` (recorded
+    /// in [`Health`]) when Redis fails or is slow, or is down and not due a
+    /// probe.
+    async fn run<T, F>(&self, what: &str, call: impl FnOnce(ConnectionManager) -> F) -> Option<T>
+    where
+        F: Future<Output = redis::RedisResult<T>>,
+    {
+        if self.health.skip() {
+            return None;
+        }
+        match tokio::time::timeout(self.timeout, call(self.connection.clone())).await {
+            Ok(Ok(value)) => {
+                self.health.answered();
+                Some(value)
+            }
+            Ok(Err(error)) => {
+                self.health.failed(what, &error.to_string());
+                None
+            }
+            Err(_) => {
+                self.health.failed(what, "timed out");
+                None
+            }
+        }
+    }
+}
+
+/// The fixed window, atomically. KEYS[1]: the window's key; ARGV[1]: the
+/// limit; ARGV[2]: the window in milliseconds. Returns `{allowed (0/1),
+/// count, milliseconds left}`. A key that somehow lost its expiry gets it
+/// back, so no client can be locked out for good.
+pub const WINDOW_SCRIPT: &str = r"
+local limit = tonumber(ARGV[1])
+local window = tonumber(ARGV[2])
+local count = tonumber(redis.call('GET', KEYS[1]) or '0')
+local allowed = 0
+if count < limit then
+  count = redis.call('INCR', KEYS[1])
+  allowed = 1
+  if count == 1 then
+    redis.call('PEXPIRE', KEYS[1], window)
+    return {1, 1, window}
+  end
+end
+local left = redis.call('PTTL', KEYS[1])
+if left < 0 then
+  redis.call('PEXPIRE', KEYS[1], window)
+  left = window
+end
+return {allowed, count, left}
+";
+
+/// What the limiter does while Redis does not answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Fallback {
+    /// Each replica limits on its own (at worst N × the limit across N replicas).
+    Local,
+    /// Every chat request is refused with `429` and `Retry-After: 1`.
+    Closed,
+}
+
+/// The fixed-window limit of one quota, shared through Redis.
+pub struct RedisLimiter {
+    redis: Redis,
+    quota: Quota,
+    /// Key prefix: the quota's name and numbers, so a changed quota starts afresh.
+    prefix: String,
+    secret: Arc<[u8]>,
+    fallback: Fallback,
+    local: FixedWindow,
+    script: redis::Script,
+}
+
+impl RedisLimiter {
+    /// The limiter of `quota`, named `name` in its keys, keyed by an HMAC
+    /// of the client key under `secret`.
+    pub fn new(
+        redis: Redis,
+        name: &str,
+        quota: Quota,
+        secret: Arc<[u8]>,
+        fallback: Fallback,
+    ) -> Self {
+        Self {
+            prefix: format!(
+                "support-chat:rl:{name}:{}:{}:",
+                quota.limit(),
+                quota.window().as_millis()
+            ),
+            redis,
+            quota,
+            secret,
+            fallback,
+            local: FixedWindow::new(quota, SystemClock),
+            script: redis::Script::new(WINDOW_SCRIPT),
+        }
+    }
+
+    /// The Redis key of `client`: the prefix and a keyed hash of its key.
+    pub fn key_of(&self, client: ClientKey) -> String {
+        let mut mac =
+            Hmac::<Sha256>::new_from_slice(&self.secret).expect("HMAC takes keys of any length");
+        mac.update(client.to_string().as_bytes());
+        let digest = mac.finalize().into_bytes();
+        let mut key = self.prefix.clone();
+        for byte in &digest[..16] {
+            use std::fmt::Write;
+            let _ = write!(key, "{byte:02x}");
+        }
+        key
+    }
+
+    fn decision(&self, allowed: bool, count: u64, left_ms: u64) -> Decision {
+        let limit = self.quota.limit();
+        let window = self.quota.window();
+        Decision {
+            allowed,
+            limit,
+            remaining: limit.saturating_sub(u32::try_from(count).unwrap_or(u32::MAX)),
+            reset_after: Duration::from_millis(left_ms.max(1)).min(window),
+            window,
+        }
+    }
+}
+
+impl RateLimiter for RedisLimiter {
+    fn check(&self, client: ClientKey) -> Pending<'_, Decision> {
+        Box::pin(async move {
+            let key = self.key_of(client);
+            let window_ms = self.quota.window().as_millis() as u64;
+            let answer = self
+                .redis
+                .run("rate limit", |mut connection| async move {
+                    self.script
+                        .key(&key)
+                        .arg(self.quota.limit())
+                        .arg(window_ms)
+                        .invoke_async::<(u8, u64, u64)>(&mut connection)
+                        .await
+                })
+                .await;
+            match (answer, self.fallback) {
+                (Some((allowed, count, left_ms)), _) => self.decision(allowed == 1, count, left_ms),
+                (None, Fallback::Local) => self.local.check_now(client),
+                (None, Fallback::Closed) => self.decision(false, u64::MAX, 1000),
+            }
+        })
+    }
+}
+
+/// Conversations on Redis: `support-chat:s:<session id>`, a list of JSON turns.
+pub struct RedisSessions {
+    redis: Redis,
+    max_turns: usize,
+    idle: Duration,
+}
+
+impl RedisSessions {
+    pub fn new(redis: Redis, max_turns: usize, idle: Duration) -> Self {
+        Self {
+            redis,
+            max_turns: max_turns.max(1),
+            idle,
+        }
+    }
+
+    fn key(id: SessionId) -> String {
+        format!("support-chat:s:{id}")
+    }
+}
+
+impl SessionStore for RedisSessions {
+    fn resume(
+        &self,
+        id: Option<SessionId>,
+        _now: Instant,
+    ) -> Pending<'_, (SessionId, Arc<[Turn]>)> {
+        Box::pin(async move {
+            let Some(id) = id else {
+                return (SessionId::random(), Arc::from([]));
+            };
+            let key = Self::key(id);
+            let stored = self
+                .redis
+                .run("sessions", |mut connection| async move {
+                    redis::cmd("LRANGE")
+                        .arg(&key)
+                        .arg(0)
+                        .arg(-1)
+                        .query_async::<Vec<String>>(&mut connection)
+                        .await
+                })
+                .await;
+            match stored {
+                // Unknown or expired: a new conversation under a new id.
+                Some(turns) if turns.is_empty() => (SessionId::random(), Arc::from([])),
+                Some(turns) => {
+                    let turns: Vec<Turn> = turns
+                        .iter()
+                        .filter_map(|json| serde_json::from_str(json).ok())
+                        .collect();
+                    (id, turns.into())
+                }
+                // Redis is down: the same conversation, without its history.
+                None => (id, Arc::from([])),
+            }
+        })
+    }
+
+    fn append(&self, id: SessionId, turn: Turn, _now: Instant) -> Pending<'_, ()> {
+        Box::pin(async move {
+            let key = Self::key(id);
+            let json = serde_json::to_string(&turn).expect("a turn serialises");
+            let keep = -(self.max_turns as i64);
+            let idle_ms = self.idle.as_millis() as u64;
+            self.redis
+                .run("sessions", |mut connection| async move {
+                    redis::pipe()
+                        .atomic()
+                        .rpush(&key, json)
+                        .ignore()
+                        .ltrim(&key, keep as isize, -1)
+                        .ignore()
+                        .pexpire(&key, idle_ms as i64)
+                        .ignore()
+                        .query_async::<()>(&mut connection)
+                        .await
+                })
+                .await;
+        })
+    }
+}

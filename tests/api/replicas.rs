@@ -1,0 +1,324 @@
+//! Several replicas on one real Redis (Debian's `redis-server`, started here
+//! on a unix socket in a temporary folder and stopped by its pid): one rate
+//! limit and one conversation across them, and Redis failing as an
+//! operational event, not an outage.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use axum::http::Request;
+use http_body_util::Full;
+use serde_json::json;
+use support_chat::http::Assets;
+
+use crate::helpers::*;
+
+/// A redis-server of our own, on a unix socket; killed (by pid) when dropped.
+struct RedisServer {
+    dir: PathBuf,
+    child: Child,
+}
+
+impl RedisServer {
+    fn start() -> Self {
+        let dir = std::env::temp_dir().join(format!("support-chat-redis-{}", unique()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let child = Self::spawn(&dir);
+        Self { dir, child }
+    }
+
+    fn spawn(dir: &std::path::Path) -> Child {
+        let socket = dir.join("redis.sock");
+        let _ = std::fs::remove_file(&socket);
+        let child = Command::new("redis-server")
+            .args(["--port", "0", "--save", "", "--appendonly", "no"])
+            .arg("--unixsocket")
+            .arg(&socket)
+            .args(["--unixsocketperm", "700"])
+            .arg("--dir")
+            .arg(dir)
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("redis-server is installed (make installs it)");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !socket.exists() {
+            assert!(Instant::now() < deadline, "redis-server did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        child
+    }
+
+    fn url(&self) -> String {
+        format!("unix://{}", self.dir.join("redis.sock").display())
+    }
+
+    /// `kill -9`, as a crash would.
+    fn kill(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
+    /// A fresh server on the same socket (empty, like a restarted cache).
+    fn restart(&mut self) {
+        self.child = Self::spawn(&self.dir);
+    }
+
+    fn cli(&self, args: &[&str]) -> String {
+        let output = Command::new("redis-cli")
+            .arg("-s")
+            .arg(self.dir.join("redis.sock"))
+            .args(args)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&output.stdout).trim().to_owned()
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A replica on `redis`, with `flags`; clients are told apart by
+/// `X-Forwarded-For` from the trusted loopback proxy.
+async fn replica(redis: &RedisServer, flags: &[&str]) -> std::net::SocketAddr {
+    let url = redis.url();
+    let mut all = vec![
+        "--redis-url",
+        url.as_str(),
+        "--redis-key-secret",
+        "a test secret of enough length",
+        "--trusted-proxies",
+        "127.0.0.1",
+    ];
+    all.extend_from_slice(flags);
+    spawn(setup_with(&args(&all), Assets::default())).await
+}
+
+fn from(client: &str, message: &str, session: Option<&str>) -> Request<Full<axum::body::Bytes>> {
+    let mut request = chat_request(json!({ "message": message, "session": session }).to_string());
+    request
+        .headers_mut()
+        .insert("x-forwarded-for", client.parse().unwrap());
+    request
+}
+
+#[tokio::test]
+async fn two_replicas_on_one_redis_grant_exactly_60_of_200_simultaneous_requests() {
+    let redis = RedisServer::start();
+    let (a, b) = (replica(&redis, &[]).await, replica(&redis, &[]).await);
+    let requests = (0..200).map(|i| {
+        let addr = if i % 2 == 0 { a } else { b };
+        tokio::spawn(async move { send(addr, from("198.51.100.7", "hello", None)).await })
+    });
+    let mut ok = 0;
+    let mut retry_after = Vec::new();
+    for request in requests {
+        let reply = request.await.unwrap();
+        match reply.status.as_u16() {
+            200 => ok += 1,
+            429 => retry_after.push(reply.header("retry-after").unwrap().parse::<u64>().unwrap()),
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert_eq!(ok, 60);
+    assert_eq!(retry_after.len(), 140);
+    let (min, max) = (
+        retry_after.iter().min().unwrap(),
+        retry_after.iter().max().unwrap(),
+    );
+    assert!(
+        max - min <= 1 && *max <= 60,
+        "both replicas agree: {min}..{max}"
+    );
+    // The keys hold a keyed hash of the client, never its address.
+    let keys = redis.cli(&["--scan", "--pattern", "support-chat:rl:*"]);
+    assert!(!keys.is_empty());
+    assert!(!keys.contains("198.51.100.7"), "{keys}");
+}
+
+#[tokio::test]
+async fn a_conversation_started_on_one_replica_continues_on_the_other() {
+    let redis = RedisServer::start();
+    let (a, b) = (replica(&redis, &[]).await, replica(&redis, &[]).await);
+    let first = send(a, from("198.51.100.8", "How do I complain?", None))
+        .await
+        .json();
+    let session = first["session"].as_str().unwrap();
+    let follow_up = send(
+        b,
+        from("198.51.100.8", "how long does that take?", Some(session)),
+    )
+    .await
+    .json();
+    assert_eq!(
+        follow_up["session"], session,
+        "replica b knows the conversation"
+    );
+    let alone = send(b, from("198.51.100.9", "how long does that take?", None))
+        .await
+        .json();
+    assert_ne!(
+        follow_up["reply"], alone["reply"],
+        "the follow-up was read in the conversation's topic"
+    );
+    // Turns are capped (--max-turns 3) and expire with the conversation.
+    for _ in 0..5 {
+        send(a, from("198.51.100.8", "hello", Some(session))).await;
+    }
+    let key = format!("support-chat:s:{session}");
+    assert_eq!(redis.cli(&["LLEN", &key]), "3");
+    let ttl: i64 = redis.cli(&["PTTL", &key]).parse().unwrap();
+    assert!(ttl > 29 * 60 * 1000 && ttl <= 30 * 60 * 1000, "{ttl}");
+}
+
+#[tokio::test]
+async fn concurrent_turns_of_one_conversation_are_all_kept() {
+    let redis = RedisServer::start();
+    let a = replica(&redis, &["--max-turns", "50"]).await;
+    let first = send(a, from("198.51.100.10", "hello", None)).await.json();
+    let session = first["session"].as_str().unwrap().to_owned();
+    let turns = (0..20).map(|_| {
+        let session = session.clone();
+        tokio::spawn(async move { send(a, from("198.51.100.10", "thanks", Some(&session))).await })
+    });
+    for turn in turns {
+        assert_eq!(turn.await.unwrap().status, 200);
+    }
+    assert_eq!(
+        redis.cli(&["LLEN", &format!("support-chat:s:{session}")]),
+        "21"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn losing_redis_degrades_without_errors_and_shared_limiting_resumes_when_it_returns() {
+    let mut redis = RedisServer::start();
+    let (a, b) = (
+        replica(&redis, &["--chat-rate-limit", "1000/60s"]).await,
+        replica(&redis, &["--chat-rate-limit", "1000/60s"]).await,
+    );
+    let ready = |addr| async move {
+        let request = Request::get("/readyz")
+            .header("host", "localhost")
+            .body(Full::default())
+            .unwrap();
+        send(addr, request).await.json()
+    };
+    assert_eq!(
+        send(a, from("198.51.100.11", "hello", None)).await.status,
+        200
+    );
+    assert_eq!(ready(a).await["redis"]["status"], "up");
+
+    // kill -9 under load: every request is answered, none waits long.
+    let load = tokio::spawn(async move {
+        let mut slowest = Duration::ZERO;
+        for i in 0..150 {
+            let started = Instant::now();
+            let reply = send(
+                if i % 2 == 0 { a } else { b },
+                from("198.51.100.12", "hello", None),
+            )
+            .await;
+            assert_eq!(reply.status, 200, "request {i}");
+            slowest = slowest.max(started.elapsed());
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        slowest
+    });
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    redis.kill();
+    let slowest = load.await.unwrap();
+    assert!(
+        slowest < Duration::from_secs(2),
+        "slowest request {slowest:?}"
+    );
+    let down = ready(a).await;
+    assert_eq!(down["redis"]["status"], "down", "{down}");
+    assert!(down["redis"]["fallbacks"].as_u64().unwrap() > 0);
+
+    // Back: within about a second, both replicas share one window again.
+    redis.restart();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while ready(a).await["redis"]["status"] != "up" || ready(b).await["redis"]["status"] != "up" {
+        assert!(Instant::now() < deadline, "did not reconnect");
+        send(a, from("198.51.100.13", "hello", None)).await;
+        send(b, from("198.51.100.13", "hello", None)).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The script cache is gone after a restart, and after SCRIPT FLUSH too.
+    assert_eq!(redis.cli(&["SCRIPT", "FLUSH"]), "OK");
+    let shared = replica(&redis, &["--chat-rate-limit", "3/60s"]).await;
+    let other = replica(&redis, &["--chat-rate-limit", "3/60s"]).await;
+    let mut statuses = Vec::new();
+    for addr in [shared, other, shared, other, shared] {
+        statuses.push(
+            send(addr, from("198.51.100.14", "hello", None))
+                .await
+                .status
+                .as_u16(),
+        );
+    }
+    assert_eq!(
+        statuses,
+        [200, 200, 200, 429, 429],
+        "one window across replicas"
+    );
+}
+
+#[tokio::test]
+async fn a_replica_starts_while_redis_is_down_and_can_fail_closed() {
+    let mut redis = RedisServer::start();
+    redis.kill();
+    let open = replica(&redis, &[]).await;
+    let closed = replica(&redis, &["--redis-fallback", "closed"]).await;
+    assert_eq!(
+        send(open, from("198.51.100.15", "hello", None))
+            .await
+            .status,
+        200
+    );
+    let refused = send(closed, from("198.51.100.15", "hello", None)).await;
+    envelope(&refused, 429, "rate_limited");
+    assert_eq!(refused.header("retry-after"), Some("1"));
+    redis.restart();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        if send(closed, from("198.51.100.16", "hello", None))
+            .await
+            .status
+            == 200
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "closed fallback never recovered");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn the_rate_limit_contract_holds_on_redis_too() {
+    let redis = RedisServer::start();
+    let addr = replica(&redis, &["--chat-rate-limit", "5/60s"]).await;
+    for i in 0..5 {
+        let reply = send(addr, from("198.51.100.17", "hello", None)).await;
+        assert_eq!(reply.status, 200, "request {}", i + 1);
+        assert_eq!(
+            reply.header("ratelimit"),
+            Some(format!(r#""chat";r={};t=60"#, 4 - i).as_str())
+        );
+    }
+    let refused = send(addr, from("198.51.100.17", "hello", None)).await;
+    envelope(&refused, 429, "rate_limited");
+    let wait: u64 = refused.header("retry-after").unwrap().parse().unwrap();
+    assert!((59..=60).contains(&wait), "{wait}");
+    // Invalid requests count too, and the envelope is the same.
+    let bad = send(addr, from("198.51.100.18", "", None)).await;
+    envelope(&bad, 400, "message_empty");
+    assert_eq!(bad.header("ratelimit"), Some(r#""chat";r=4;t=60"#));
+}

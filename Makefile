@@ -102,7 +102,8 @@ bench: server setup-wrk setup-redis
 	benches/redis.sh
 
 setup-redis:
-	@command -v redis-server >/dev/null && command -v redis-cli >/dev/null || { apt-get update && apt-get install -y redis-server; }
+	@command -v redis-server >/dev/null && command -v redis-cli >/dev/null && command -v openssl >/dev/null \
+	  || { apt-get update && apt-get install -y redis-server openssl; }
 
 setup-wrk:
 	@command -v wrk >/dev/null || { apt-get update && apt-get install -y wrk; }

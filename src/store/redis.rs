@@ -115,6 +115,8 @@ impl Redis {
     /// lazily: the server starts even when Redis is down, and reconnects by
     /// itself (backing off to at most a second). Needs a tokio runtime.
     pub fn connect(url: &str, timeout: Duration) -> Result<Self, redis::RedisError> {
+        // rediss:// needs a TLS crypto provider; installing it twice is harmless.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let client = redis::Client::open(url)?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(timeout))

@@ -1,44 +1,15 @@
 //! The `support-chat` binary itself: start-up, graceful shutdown, failures.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
-use crate::helpers::{fixture, unique};
+use crate::helpers::{BIN, start_binary, unique};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-const BIN: &str = env!("CARGO_BIN_EXE_support-chat");
-
-/// Starts the server on a free port and returns it with its address, read
-/// from its "listening on" log line.
-fn start() -> (Child, String) {
-    let (site, public) = fixture();
-    let mut child = Command::new(BIN)
-        .args(["--addr", "127.0.0.1:0"])
-        .arg("--widget-dir")
-        .arg(&site)
-        .arg("--public-dir")
-        .arg(&public)
-        .env("NO_COLOR", "1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let addr = loop {
-        let line = lines.next().expect("the server logs its address").unwrap();
-        if let Some((_, url)) = line.split_once("listening on http://") {
-            break url.trim().to_owned();
-        }
-    };
-    std::thread::spawn(move || lines.for_each(drop));
-    (child, addr)
-}
-
 #[tokio::test]
 async fn sigterm_lets_a_request_in_flight_finish_then_the_server_exits_cleanly() {
-    let (mut child, addr) = start();
+    let (mut child, addr) = start_binary(&[], &[]);
     let body = r#"{"message":"How long does an application take?"}"#;
     let mut stream = TcpStream::connect(&addr).await.unwrap();
     let head = format!(

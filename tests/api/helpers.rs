@@ -228,3 +228,37 @@ pub async fn closed_within(stream: &mut TcpStream, limit: std::time::Duration) -
     .await
     .is_ok()
 }
+
+/// The real `support-chat` binary.
+pub const BIN: &str = env!("CARGO_BIN_EXE_support-chat");
+
+/// Starts the binary on a free port with `flags` and `env` (and a widget
+/// fixture), and returns it with its address, read from its "listening on"
+/// log line. The caller stops it by pid (`Child::kill`).
+pub fn start_binary(flags: &[&str], env: &[(&str, &str)]) -> (std::process::Child, String) {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let (site, public) = fixture();
+    let mut child = Command::new(BIN)
+        .args(["--addr", "127.0.0.1:0"])
+        .arg("--widget-dir")
+        .arg(&site)
+        .arg("--public-dir")
+        .arg(&public)
+        .args(flags)
+        .envs(env.iter().copied())
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let addr = loop {
+        let line = lines.next().expect("the server logs its address").unwrap();
+        if let Some((_, url)) = line.split_once("listening on http://") {
+            break url.trim().to_owned();
+        }
+    };
+    std::thread::spawn(move || lines.for_each(drop));
+    (child, addr)
+}

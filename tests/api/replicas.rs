@@ -322,3 +322,154 @@ async fn the_rate_limit_contract_holds_on_redis_too() {
     envelope(&bad, 400, "message_empty");
     assert_eq!(bad.header("ratelimit"), Some(r#""chat";r=4;t=60"#));
 }
+
+/// A CA and a certificate for `localhost`, made with the openssl CLI.
+fn certificates(dir: &std::path::Path) {
+    let openssl = |args: &[&str]| {
+        let status = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("openssl is installed (make installs it)");
+        assert!(status.success(), "openssl {args:?}");
+    };
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=support-chat test CA",
+    ]);
+    openssl(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=localhost",
+    ]);
+    std::fs::write(dir.join("san"), "subjectAltName=DNS:localhost").unwrap();
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "san",
+    ]);
+}
+
+#[tokio::test]
+async fn rediss_connects_over_tls_with_the_systems_trust_store() {
+    let dir = std::env::temp_dir().join(format!("support-chat-tls-{}", unique()));
+    std::fs::create_dir_all(&dir).unwrap();
+    certificates(&dir);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut redis = Command::new("redis-server")
+        .args([
+            "--port",
+            "0",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--tls-auth-clients",
+            "no",
+        ])
+        .args(["--tls-port", &port.to_string()])
+        .args([
+            "--tls-cert-file",
+            "server.pem",
+            "--tls-key-file",
+            "server.key",
+        ])
+        .args(["--tls-ca-cert-file", "ca.pem"])
+        .current_dir(&dir)
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "redis-server (TLS) did not start"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let ca = dir.join("ca.pem");
+    let url = format!("rediss://localhost:{port}");
+    // The binary trusts the test CA the way a deployment trusts its own: through
+    // the system's trust store, which SSL_CERT_FILE points at.
+    let (mut server, addr) = start_binary(
+        &[
+            "--redis-url",
+            &url,
+            "--redis-key-secret",
+            "a test secret of enough length",
+        ],
+        &[("SSL_CERT_FILE", ca.to_str().unwrap())],
+    );
+    let addr: std::net::SocketAddr = addr.parse().unwrap();
+    let reply = send(addr, from("198.51.100.20", "hello", None)).await;
+    assert_eq!(reply.status, 200);
+    let ready = send(
+        addr,
+        Request::get("/readyz")
+            .header("host", "localhost")
+            .body(Full::default())
+            .unwrap(),
+    )
+    .await
+    .json();
+    assert_eq!(ready["redis"]["status"], "up", "{ready}");
+    let keys = Command::new("redis-cli")
+        .args(["--tls", "--cacert"])
+        .arg(&ca)
+        .args([
+            "-h",
+            "localhost",
+            "-p",
+            &port.to_string(),
+            "--scan",
+            "--pattern",
+            "support-chat:*",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        !String::from_utf8_lossy(&keys.stdout).trim().is_empty(),
+        "keys were written over TLS"
+    );
+    server.kill().unwrap();
+    server.wait().unwrap();
+    redis.kill().unwrap();
+    redis.wait().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -76,6 +76,7 @@ invariants:
 # start themselves), then the widget's pure logic natively.
 unit: setup-redis
 	$(CARGO) test --locked
+	.ci/with-redis.sh $(CARGO) test --locked --test api
 	$(CARGO) test --locked -p support-chat-widget
 
 e2e: build widget-size setup-chromium node_modules/.package-lock.json

@@ -101,7 +101,8 @@ pub fn state(
     })
 }
 
-fn memory_sessions(args: &ServeArgs) -> MemorySessions {
+/// The in-memory session store `args` describe.
+pub fn memory_sessions(args: &ServeArgs) -> MemorySessions {
     MemorySessions::new(SessionLimits {
         idle: Duration::from_secs(args.session_idle_minutes * 60),
         max_turns: args.max_turns as usize,

@@ -41,9 +41,23 @@ pub fn setup_with_assets(assets: Assets) -> Setup {
 }
 
 /// What these flags describe, with the sample knowledge base (trained once per test binary).
+///
+/// With `SUPPORT_CHAT_TEST_REDIS_URL` set (`.ci/with-redis.sh` does, in
+/// `make unit`), every server keeps its rate limits and conversations on that
+/// Redis, under a secret of its own so that servers do not share windows:
+/// the whole suite then runs against the Redis backend too.
 pub fn setup_with(args: &ServeArgs, assets: Assets) -> Setup {
     static ENGINE: std::sync::OnceLock<Arc<Engine>> = std::sync::OnceLock::new();
     let engine = ENGINE.get_or_init(|| Arc::new(Engine::new(KnowledgeBase::sample())));
+    let mut args = args.clone();
+    if let (Ok(url), None) = (
+        std::env::var("SUPPORT_CHAT_TEST_REDIS_URL"),
+        &args.redis_url,
+    ) {
+        args.redis_url = Some(url);
+        args.redis_key_secret = Some(format!("test secret {}", unique()));
+    }
+    let args = &args;
     Setup {
         state: startup::state(args, engine.clone(), assets).unwrap(),
         config: startup::router_config(args),
@@ -176,6 +190,8 @@ pub async fn clocked(flags: &[&str]) -> (std::net::SocketAddr, ManualClock) {
     let mut setup = setup_with(&args, Assets::default());
     setup.state.limit.limiter = Arc::new(FixedWindow::new(args.chat_rate_limit, clock.clone()));
     setup.state.chat.clock = Arc::new(clock.clone());
+    // Redis keeps time by its own clock: these tests move time by hand.
+    setup.state.chat.sessions = Arc::new(startup::memory_sessions(&args));
     (spawn(setup).await, clock)
 }
 

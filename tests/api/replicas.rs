@@ -473,3 +473,22 @@ async fn rediss_connects_over_tls_with_the_systems_trust_store() {
     redis.wait().unwrap();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn the_suite_runs_on_the_backend_it_was_asked_for() {
+    let addr = spawn(setup()).await;
+    assert_eq!(chat(addr, &hello()).await.status, 200);
+    let request = Request::get("/readyz")
+        .header("host", "localhost")
+        .body(Full::default())
+        .unwrap();
+    let ready = send(addr, request).await.json();
+    match std::env::var("SUPPORT_CHAT_TEST_REDIS_URL") {
+        // Under .ci/with-redis.sh: every server of this run is on Redis, and it answers.
+        Ok(_) => {
+            assert_eq!(ready["redis"]["status"], "up", "{ready}");
+            assert_eq!(ready["redis"]["fallbacks"], 0, "{ready}");
+        }
+        Err(_) => assert_eq!(ready["redis"], "not configured", "{ready}"),
+    }
+}

@@ -80,6 +80,8 @@ pub fn state(
             redis.clone(),
             args.max_turns as usize,
             Duration::from_secs(args.session_idle_minutes * 60),
+            args.max_sessions,
+            session_bytes(args),
         )),
         None => Arc::new(memory_sessions(args)),
     };
@@ -107,8 +109,13 @@ pub fn memory_sessions(args: &ServeArgs) -> MemorySessions {
         idle: Duration::from_secs(args.session_idle_minutes * 60),
         max_turns: args.max_turns as usize,
         max_sessions: NonZeroUsize::new(args.max_sessions).unwrap_or(NonZeroUsize::MIN),
-        max_bytes: usize::try_from(args.session_memory_mib << 20).unwrap_or(usize::MAX),
+        max_bytes: session_bytes(args),
     })
+}
+
+/// `--session-memory-mib` in bytes.
+fn session_bytes(args: &ServeArgs) -> usize {
+    usize::try_from(args.session_memory_mib << 20).unwrap_or(usize::MAX)
 }
 
 /// The router settings `args` describe.

@@ -9,9 +9,10 @@
 //!   time left, all by Redis's clock, so every replica agrees. Keys name the
 //!   quota and hold an HMAC of the client key (`--redis-key-secret`), never
 //!   the address.
-//! * [`RedisSessions`]: a list of JSON turns per session id, appended with
-//!   `RPUSH` + `LTRIM` + `PEXPIRE` in one `MULTI`, so concurrent appends lose
-//!   nothing, turns are capped and the idle expiry is Redis's.
+//! * [`RedisSessions`]: a list of JSON turns per session id, appended by one
+//!   script ([`APPEND_SCRIPT`]), so concurrent appends lose nothing, turns are
+//!   capped, the idle expiry is Redis's, and the number of conversations fits
+//!   the same byte budget as the in-memory store's (least recently used first).
 //!
 //! Redis failing is an operational event, not an outage ([`Redis`]): every
 //! call has a short timeout; while Redis does not answer, the limiter falls
@@ -285,20 +286,79 @@ impl RateLimiter for RedisLimiter {
     }
 }
 
-/// Conversations on Redis: `support-chat:s:<session id>`, a list of JSON turns.
+/// Appends a turn and keeps the store within its bounds, atomically.
+/// KEYS[1]: the conversation (a list); KEYS[2]: the index of conversations
+/// by last use (a sorted set). ARGV: the turn's JSON, the turns to keep, the
+/// idle expiry in milliseconds, the most conversations to keep. Expired
+/// conversations leave the index; beyond the most, the least recently used
+/// are deleted. (It deletes keys it is not passed: standalone Redis only.)
+pub const APPEND_SCRIPT: &str = r"
+local keep = tonumber(ARGV[2])
+local idle = tonumber(ARGV[3])
+local most = tonumber(ARGV[4])
+redis.call('RPUSH', KEYS[1], ARGV[1])
+redis.call('LTRIM', KEYS[1], -keep, -1)
+redis.call('PEXPIRE', KEYS[1], idle)
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZADD', KEYS[2], now, KEYS[1])
+redis.call('PEXPIRE', KEYS[2], idle)
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - idle)
+local over = redis.call('ZCARD', KEYS[2]) - most
+if over > 0 then
+  local oldest = redis.call('ZPOPMIN', KEYS[2], over)
+  for i = 1, #oldest, 2 do
+    redis.call('DEL', oldest[i])
+  end
+end
+return 0
+";
+
+/// The index of conversations by last use.
+const SESSION_INDEX: &str = "support-chat:sessions";
+
+/// What one stored turn may take in Redis at most: its JSON (a message of at
+/// most `STORED_MESSAGE_BYTES`, escaped, and two article ids) and the list
+/// node, rounded up.
+pub const TURN_BYTES: usize = 1024;
+/// What one conversation costs besides its turns: its key, the list header
+/// and its index entry, rounded up.
+pub const CONVERSATION_BYTES: usize = 256;
+
+/// Conversations on Redis: `support-chat:s:<session id>`, a list of JSON
+/// turns, at most `max_turns` each, expiring after `idle`; and at most as
+/// many conversations as fit the byte budget (each counted at its largest),
+/// the least recently used going first, like the in-memory store.
 pub struct RedisSessions {
     redis: Redis,
     max_turns: usize,
     idle: Duration,
+    max_conversations: usize,
+    script: redis::Script,
 }
 
 impl RedisSessions {
-    pub fn new(redis: Redis, max_turns: usize, idle: Duration) -> Self {
+    pub fn new(
+        redis: Redis,
+        max_turns: usize,
+        idle: Duration,
+        max_sessions: usize,
+        max_bytes: usize,
+    ) -> Self {
+        let max_turns = max_turns.max(1);
+        let largest = CONVERSATION_BYTES + max_turns * TURN_BYTES;
         Self {
             redis,
-            max_turns: max_turns.max(1),
+            max_turns,
             idle,
+            max_conversations: max_sessions.min(max_bytes / largest).max(1),
+            script: redis::Script::new(APPEND_SCRIPT),
         }
+    }
+
+    /// The most conversations kept: `--max-sessions`, or fewer to fit the byte budget.
+    pub fn max_conversations(&self) -> usize {
+        self.max_conversations
     }
 
     fn key(id: SessionId) -> String {
@@ -348,19 +408,17 @@ impl SessionStore for RedisSessions {
         Box::pin(async move {
             let key = Self::key(id);
             let json = serde_json::to_string(&turn).expect("a turn serialises");
-            let keep = -(self.max_turns as i64);
             let idle_ms = self.idle.as_millis() as u64;
             self.redis
                 .run("sessions", |mut connection| async move {
-                    redis::pipe()
-                        .atomic()
-                        .rpush(&key, json)
-                        .ignore()
-                        .ltrim(&key, keep as isize, -1)
-                        .ignore()
-                        .pexpire(&key, idle_ms as i64)
-                        .ignore()
-                        .query_async::<()>(&mut connection)
+                    self.script
+                        .key(&key)
+                        .key(SESSION_INDEX)
+                        .arg(json)
+                        .arg(self.max_turns)
+                        .arg(idle_ms)
+                        .arg(self.max_conversations)
+                        .invoke_async::<i64>(&mut connection)
                         .await
                 })
                 .await;

@@ -492,3 +492,50 @@ async fn the_suite_runs_on_the_backend_it_was_asked_for() {
         Err(_) => assert_eq!(ready["redis"], "not configured", "{ready}"),
     }
 }
+
+#[tokio::test]
+async fn redis_keeps_the_most_recent_conversations_within_the_cap() {
+    let redis = RedisServer::start();
+    let addr = replica(&redis, &["--max-sessions", "3"]).await;
+    let mut sessions = Vec::new();
+    for i in 0..5 {
+        let client = format!("198.51.100.{}", 30 + i);
+        let reply = send(addr, from(&client, "hello", None)).await.json();
+        sessions.push(reply["session"].as_str().unwrap().to_owned());
+    }
+    let kept: Vec<String> = sessions
+        .iter()
+        .map(|s| redis.cli(&["EXISTS", &format!("support-chat:s:{s}")]))
+        .collect();
+    assert_eq!(
+        kept,
+        ["0", "0", "1", "1", "1"],
+        "the two least recently used went"
+    );
+    let resumed = send(addr, from("198.51.100.30", "hello", Some(&sessions[0])))
+        .await
+        .json();
+    assert_ne!(
+        resumed["session"],
+        sessions[0].as_str(),
+        "a forgotten one starts afresh"
+    );
+}
+
+#[test]
+fn the_largest_turn_fits_what_a_redis_conversation_is_counted_at() {
+    use support_chat::domain::assistant::{MAX_ID_BYTES, Outcome, STORED_MESSAGE_BYTES, Turn};
+    let turn = Turn {
+        message: "\u{10ffff}".repeat(STORED_MESSAGE_BYTES / 4),
+        outcome: Outcome::Clarify {
+            candidates: vec!["\\".repeat(MAX_ID_BYTES); 2],
+        },
+        confidence: f32::MIN_POSITIVE,
+    };
+    let json = serde_json::to_string(&turn).unwrap();
+    assert!(
+        json.len() + 64 <= support_chat::store::redis::TURN_BYTES,
+        "{} bytes of JSON",
+        json.len()
+    );
+}

@@ -12,6 +12,10 @@ use std::path::{Path, PathBuf};
 /// contact details live in exactly one place.
 pub const HANDOFF_ARTICLE_ID: &str = "handoff";
 
+/// Longest article id, in bytes: ids are stored in every conversation turn,
+/// so they count against the session stores' byte budgets.
+pub const MAX_ID_BYTES: usize = 64;
+
 /// Placeholder replaced by the body of the `handoff` article.
 pub const CONTACT_PLACEHOLDER: &str = "{{contact}}";
 
@@ -370,6 +374,11 @@ fn article_from(mut front: FrontMatter, body: &str) -> Result<Article, KbErrorKi
     if id.chars().any(char::is_whitespace) {
         return Err(bad(format!("id `{id}` must not contain spaces")));
     }
+    if id.len() > MAX_ID_BYTES {
+        return Err(bad(format!(
+            "id `{id}` is longer than {MAX_ID_BYTES} bytes (ids are kept with every conversation turn)"
+        )));
+    }
     let title = front.scalars.remove("title").unwrap_or_default();
     if title.is_empty() {
         return Err(KbErrorKind::MissingField("title"));
@@ -509,6 +518,10 @@ mod tests {
             (
                 "quote.md",
                 "---\nid: \"a\ntitle: A\nquestions:\n  - q\n---\nB",
+            ),
+            (
+                "longid.md",
+                "---\nid: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\ntitle: A\nquestions:\n  - q\n---\nB",
             ),
         ] {
             let e = load_err(&[(name, text)]);

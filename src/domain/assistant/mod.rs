@@ -24,7 +24,7 @@
 //! ```text
 //! ---
 //! # comment lines start with '#'
-//! id: personal-guarantee          # required, unique, no spaces
+//! id: personal-guarantee          # required, unique, no spaces, ≤ 64 bytes
 //! title: Do I need a personal guarantee?   # required; shown as a suggestion
 //! questions:                      # required, at least one (8-20 recommended)
 //!   - Do I need a personal guarantee?
@@ -67,6 +67,7 @@ pub use eval::{EvalError, EvalReport, evaluate};
 pub use features::FeatureConfig;
 pub use kb::{
     Article, CONTACT_PLACEHOLDER, HANDOFF_ARTICLE_ID, KbError, KbErrorKind, KnowledgeBase,
+    MAX_ID_BYTES,
 };
 pub use svm::SvmConfig;
 pub use text::normalise;

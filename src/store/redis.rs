@@ -8,7 +8,8 @@
 //!   limit, set the expiry when the window opens, return the count and the
 //!   time left, all by Redis's clock, so every replica agrees. Keys name the
 //!   quota and hold an HMAC of the client key (`--redis-key-secret`), never
-//!   the address.
+//!   the address. A client known to be over its limit is answered locally
+//!   until its window ends, without a round trip.
 //! * [`RedisSessions`]: a list of JSON turns per session id, appended by one
 //!   script ([`APPEND_SCRIPT`]), so concurrent appends lose nothing, turns are
 //!   capped, the idle expiry is Redis's, and the number of conversations fits
@@ -23,6 +24,7 @@
 //! others fall back at once; the connection is re-established in the
 //! background.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -207,6 +209,7 @@ pub struct RedisLimiter {
     fallback: Fallback,
     local: FixedWindow,
     script: redis::Script,
+    over: OverLimit,
 }
 
 impl RedisLimiter {
@@ -231,6 +234,7 @@ impl RedisLimiter {
             fallback,
             local: FixedWindow::new(quota, SystemClock),
             script: redis::Script::new(WINDOW_SCRIPT),
+            over: OverLimit::default(),
         }
     }
 
@@ -264,6 +268,16 @@ impl RedisLimiter {
 impl RateLimiter for RedisLimiter {
     fn check(&self, client: ClientKey) -> Pending<'_, Decision> {
         Box::pin(async move {
+            if let Some(left) = self.over.left(client) {
+                let limit = self.quota.limit();
+                return Decision {
+                    allowed: false,
+                    limit,
+                    remaining: 0,
+                    reset_after: left,
+                    window: self.quota.window(),
+                };
+            }
             let key = self.key_of(client);
             let window_ms = self.quota.window().as_millis() as u64;
             let answer = self
@@ -278,11 +292,53 @@ impl RateLimiter for RedisLimiter {
                 })
                 .await;
             match (answer, self.fallback) {
-                (Some((allowed, count, left_ms)), _) => self.decision(allowed == 1, count, left_ms),
+                (Some((allowed, count, left_ms)), _) => {
+                    let decision = self.decision(allowed == 1, count, left_ms);
+                    if !decision.allowed {
+                        self.over.remember(client, decision.reset_after);
+                    }
+                    decision
+                }
                 (None, Fallback::Local) => self.local.check_now(client),
                 (None, Fallback::Closed) => self.decision(false, u64::MAX, 1000),
             }
         })
+    }
+}
+
+/// Clients known to be over their limit until their window ends, answered
+/// here without a round trip (as Envoy's rate-limit service does). Exact: a
+/// fixed window that refused a request refuses every other until it ends,
+/// on every replica, and refusals do not count.
+#[derive(Default)]
+struct OverLimit(Mutex<HashMap<ClientKey, Instant>>);
+
+/// Entries kept at most; past it, ended windows are swept out first.
+const OVER_LIMIT_ENTRIES: usize = 100_000;
+
+impl OverLimit {
+    fn remember(&self, client: ClientKey, left: Duration) {
+        let mut over = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let now = Instant::now();
+        if over.len() >= OVER_LIMIT_ENTRIES {
+            over.retain(|_, until| *until > now);
+            if over.len() >= OVER_LIMIT_ENTRIES {
+                return;
+            }
+        }
+        over.insert(client, now + left);
+    }
+
+    /// Time left in `client`'s refusing window, if it is known to be over.
+    fn left(&self, client: ClientKey) -> Option<Duration> {
+        let mut over = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let until = *over.get(&client)?;
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            over.remove(&client);
+            return None;
+        }
+        Some(left)
     }
 }
 

@@ -539,3 +539,45 @@ fn the_largest_turn_fits_what_a_redis_conversation_is_counted_at() {
         json.len()
     );
 }
+
+#[tokio::test]
+async fn a_client_over_its_limit_is_refused_without_a_round_trip_until_its_window_ends() {
+    let redis = RedisServer::start();
+    let addr = replica(&redis, &["--chat-rate-limit", "2/60s"]).await;
+    let scripts = || -> u64 {
+        let stats = redis.cli(&["INFO", "commandstats"]);
+        stats
+            .lines()
+            .filter(|l| l.starts_with("cmdstat_evalsha:") || l.starts_with("cmdstat_eval:"))
+            .filter_map(|l| {
+                l.split("calls=")
+                    .nth(1)?
+                    .split(',')
+                    .next()?
+                    .parse::<u64>()
+                    .ok()
+            })
+            .sum()
+    };
+    for _ in 0..2 {
+        assert_eq!(
+            send(addr, from("198.51.100.40", "hello", None))
+                .await
+                .status,
+            200
+        );
+    }
+    envelope(
+        &send(addr, from("198.51.100.40", "hello", None)).await,
+        429,
+        "rate_limited",
+    );
+    let before = scripts();
+    for _ in 0..20 {
+        let refused = send(addr, from("198.51.100.40", "hello", None)).await;
+        envelope(&refused, 429, "rate_limited");
+        let wait: u64 = refused.header("retry-after").unwrap().parse().unwrap();
+        assert!((59..=60).contains(&wait), "{wait}");
+    }
+    assert_eq!(scripts(), before, "twenty refusals, no script run");
+}

@@ -32,6 +32,38 @@ pub enum Command {
     /// last line of stdout is one JSON object of scores. Rows whose category
     /// is `oos` are out of scope: right only when the engine hands off.
     Eval(EvalArgs),
+    /// Cross-validate a knowledge base on its own example questions: per
+    /// article, how often its questions are answered with it and what they
+    /// are mistaken for; the confidence histogram. Exits with status 1 when
+    /// an article's questions go to another article more than
+    /// --max-misdirected of the time.
+    CheckKb(CheckKbArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CheckKbArgs {
+    /// Knowledge-base folder. Default: the built-in sample.
+    #[arg(long)]
+    pub kb: Option<PathBuf>,
+    /// One JSON object instead of the report for people.
+    #[arg(long)]
+    pub json: bool,
+    /// Fail when an article's held-out questions are answered with another
+    /// article more often than this (0 to 1).
+    #[arg(long, default_value_t = crate::domain::assistant::DEFAULT_MAX_MISDIRECTED, value_parser = unit_interval)]
+    pub max_misdirected: f64,
+    /// Cross-validation folds (2 to 20).
+    #[arg(long, default_value_t = 5, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(2..=20))]
+    pub folds: usize,
+}
+
+fn unit_interval(input: &str) -> Result<f64, String> {
+    input
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|x| (0.0..=1.0).contains(x))
+        .ok_or_else(|| format!("{input:?} is not a number from 0 to 1"))
 }
 
 #[derive(Debug, Clone, Args)]
@@ -42,6 +74,13 @@ pub struct EvalArgs {
     /// Test CSV (`text,category`, header row).
     #[arg(long)]
     pub test: PathBuf,
+    /// Train on this many examples per category (the few-shot setting a
+    /// site owner is in), drawn with --seed. Default: all of them.
+    #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    pub shots: Option<usize>,
+    /// Seed of the --shots draw.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
 }
 
 #[derive(Debug, Clone, Args)]

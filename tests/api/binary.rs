@@ -171,3 +171,50 @@ fn eval_prints_one_json_object_as_its_last_line() {
         assert!(report[key].is_number(), "{key}: {report}");
     }
 }
+
+#[test]
+fn check_kb_reports_the_sample_and_fails_a_knowledge_base_that_confuses_itself() {
+    let sample = Command::new(BIN).arg("check-kb").output().unwrap();
+    let report = String::from_utf8_lossy(&sample.stdout);
+    assert!(
+        report.contains("276 questions, 5-fold cross-validation"),
+        "{report}"
+    );
+    assert!(report.contains("<- threshold"), "{report}");
+    let json = Command::new(BIN)
+        .args(["check-kb", "--json"])
+        .output()
+        .unwrap();
+    let value: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(value["articles"].as_array().unwrap().len(), 19);
+    // The exit status is the verdict (the sample does not pass yet: see BENCHMARKS.md).
+    let passed = value["passed"].as_bool().unwrap();
+    assert_eq!(json.status.code(), Some(if passed { 0 } else { 1 }));
+    assert_eq!(sample.status.code(), json.status.code());
+
+    // Two articles asked the same way: one of them cannot be reached.
+    let dir = std::env::temp_dir().join(format!("support-chat-check-{}", unique()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let questions =
+        "  - how do i apply\n  - where can i apply\n  - can i apply online\n  - i want to apply\n";
+    for id in ["apply-a", "apply-b"] {
+        std::fs::write(
+            dir.join(format!("{id}.md")),
+            format!("---\nid: {id}\ntitle: Apply {id}\nquestions:\n{questions}---\nAnswer.\n"),
+        )
+        .unwrap();
+    }
+    let failing = Command::new(BIN)
+        .args(["check-kb", "--max-misdirected", "0.1", "--kb"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(failing.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&failing.stdout).contains("FAIL"));
+    let missing = Command::new(BIN)
+        .args(["check-kb", "--kb", "/nonexistent/kb"])
+        .output()
+        .unwrap();
+    assert_eq!(missing.status.code(), Some(2));
+    let _ = std::fs::remove_dir_all(&dir);
+}

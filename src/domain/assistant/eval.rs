@@ -19,6 +19,8 @@ const OOS_CATEGORY: &str = "oos";
 /// documented order.
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct EvalReport {
+    /// Training rows used (all, or the --shots draw).
+    pub train_n: usize,
     pub n: usize,
     pub in_scope_n: usize,
     /// Answered outright with the right category (no handoff, no clarification).
@@ -193,19 +195,56 @@ fn kb_from_rows(rows: &[(String, String)]) -> Result<KnowledgeBase, EvalError> {
     KnowledgeBase::from_articles(articles, &files).map_err(EvalError::Kb)
 }
 
-/// Trains on `train_csv` and answers every row of `test_csv` with empty
-/// history through `Engine::reply`.
-pub fn evaluate(train_csv: &Path, test_csv: &Path) -> Result<EvalReport, EvalError> {
-    evaluate_with(train_csv, &[test_csv], EngineConfig::default())
+/// The few-shot setting: train on `per_category` examples of each category,
+/// drawn with `seed` (the same seed, the same draw).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shots {
+    pub per_category: usize,
+    pub seed: u64,
+}
+
+/// Trains on `train_csv` (all of it, or `shots` per category) and answers
+/// every row of `test_csv` with empty history through `Engine::reply`.
+pub fn evaluate(
+    train_csv: &Path,
+    test_csv: &Path,
+    shots: Option<Shots>,
+) -> Result<EvalReport, EvalError> {
+    evaluate_with(train_csv, &[test_csv], shots, EngineConfig::default())
+}
+
+/// `shots.per_category` rows of each category of `rows`, drawn with
+/// `shots.seed`, in their original order (categories with fewer keep all).
+fn draw(rows: Vec<(String, String)>, shots: Shots) -> Vec<(String, String)> {
+    let mut by_category: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    for (i, (_, category)) in rows.iter().enumerate() {
+        by_category.entry(category.clone()).or_default().push(i);
+    }
+    let mut rng = fastrand::Rng::with_seed(shots.seed);
+    let mut kept = vec![false; rows.len()];
+    for indices in by_category.values_mut() {
+        rng.shuffle(indices);
+        for &i in indices.iter().take(shots.per_category) {
+            kept[i] = true;
+        }
+    }
+    rows.into_iter()
+        .zip(kept)
+        .filter_map(|(row, keep)| keep.then_some(row))
+        .collect()
 }
 
 /// `evaluate` with several test files and an explicit configuration.
 fn evaluate_with(
     train_csv: &Path,
     test_csvs: &[&Path],
+    shots: Option<Shots>,
     cfg: EngineConfig,
 ) -> Result<EvalReport, EvalError> {
-    let train = read_labelled_csv(train_csv)?;
+    let mut train = read_labelled_csv(train_csv)?;
+    if let Some(shots) = shots {
+        train = draw(train, shots);
+    }
     let mut test = Vec::new();
     for p in test_csvs {
         test.extend(read_labelled_csv(p)?);
@@ -214,7 +253,10 @@ fn evaluate_with(
     let t0 = Instant::now();
     let engine = Engine::with_config(kb, cfg);
     let train_ms = t0.elapsed().as_secs_f64() * 1000.0;
-    Ok(evaluate_engine(&engine, &test, train_ms))
+    Ok(EvalReport {
+        train_n: train.len(),
+        ..evaluate_engine(&engine, &test, train_ms)
+    })
 }
 
 /// Scores an already trained engine on labelled rows.
@@ -261,6 +303,7 @@ fn evaluate_engine(engine: &Engine, test: &[(String, String)], train_ms: f64) ->
     };
     let ratio = |a: usize, b: usize| if b == 0 { 0.0 } else { a as f64 / b as f64 };
     EvalReport {
+        train_n: 0,
         n: test.len(),
         in_scope_n: in_n,
         in_scope_accuracy: ratio(in_ok, in_n),
@@ -294,6 +337,7 @@ mod tests {
     #[test]
     fn report_json_key_order() {
         let r = EvalReport {
+            train_n: 1,
             n: 1,
             in_scope_n: 1,
             in_scope_accuracy: 1.0,
@@ -307,6 +351,7 @@ mod tests {
         };
         let j = serde_json::to_string(&r).unwrap();
         let keys = [
+            "\"train_n\"",
             "\"n\"",
             "\"in_scope_n\"",
             "\"in_scope_accuracy\"",
@@ -342,7 +387,7 @@ mod tests {
             eprintln!("note: banking77 not found at {}; skipping", dir.display());
             return;
         }
-        let r = evaluate(&train, &dev).unwrap();
+        let r = evaluate(&train, &dev, None).unwrap();
         eprintln!("{}", serde_json::to_string(&r).unwrap());
         assert!(r.in_scope_accuracy >= 0.905, "{r:?}");
     }
@@ -363,5 +408,36 @@ mod tests {
             serde_json::to_string(&r).unwrap()
         );
         assert!(r.oos_recall >= 0.85, "{r:?}");
+    }
+
+    #[test]
+    fn a_shots_draw_takes_n_per_category_and_the_seed_decides_which() {
+        let rows: Vec<(String, String)> = (0..60)
+            .map(|i| (format!("question {i}"), format!("c{}", i % 3)))
+            .collect();
+        let draw_with = |seed| {
+            draw(
+                rows.clone(),
+                Shots {
+                    per_category: 5,
+                    seed,
+                },
+            )
+        };
+        let first = draw_with(1);
+        assert_eq!(first.len(), 15);
+        for c in ["c0", "c1", "c2"] {
+            assert_eq!(first.iter().filter(|(_, cat)| cat == c).count(), 5);
+        }
+        assert_eq!(draw_with(1), first, "the same seed, the same draw");
+        assert_ne!(draw_with(2), first, "another seed, another draw");
+        let all = draw(
+            rows.clone(),
+            Shots {
+                per_category: 100,
+                seed: 1,
+            },
+        );
+        assert_eq!(all, rows, "a category with fewer keeps all, in order");
     }
 }

@@ -52,6 +52,7 @@
 //! empty body, duplicate id.
 
 mod answer;
+mod check;
 mod engine;
 mod eval;
 mod features;
@@ -62,8 +63,9 @@ mod text;
 mod vocab;
 
 pub use answer::{Assistant, HISTORY_TURNS, Outcome, Reply, STORED_MESSAGE_BYTES, Turn};
+pub use check::{DEFAULT_MAX_MISDIRECTED, KbCheck, RECOMMENDED_QUESTIONS, check_kb};
 pub use engine::{DEFAULT_CONTACT, Engine, EngineConfig, Scored};
-pub use eval::{EvalError, EvalReport, evaluate};
+pub use eval::{EvalError, EvalReport, Shots, evaluate};
 pub use features::FeatureConfig;
 pub use kb::{
     Article, CONTACT_PLACEHOLDER, HANDOFF_ARTICLE_ID, KbError, KbErrorKind, KnowledgeBase,

@@ -1,0 +1,379 @@
+//! `support-chat check-kb`: how well a knowledge base answers its own
+//! example questions, for its authors (like `rasa test nlu`).
+//!
+//! Cross-validation: each article's questions are dealt into `folds` folds
+//! (question `i` into fold `i mod folds`); for each fold the engine is trained
+//! on the other folds (titles always included) and answers the held-out
+//! questions through the same [`Engine::reply`] path the server uses. So
+//! every question is answered by an engine that never saw it.
+//!
+//! Per article: accuracy (held-out questions answered with it), which
+//! articles its questions went to instead, the questions themselves, and
+//! whether it has fewer than [`RECOMMENDED_QUESTIONS`] examples. Overall: the
+//! histogram of the engine's confidence on every held-out question, with the
+//! answer threshold that decides between answering and handing off.
+//!
+//! The check fails when an article's questions are *misdirected*, answered
+//! with another article, more often than `max_misdirected`: that is the
+//! failure a visitor suffers (a confident wrong answer), and the one an author
+//! fixes by telling two articles' questions apart. A question handed off
+//! instead is safe (the visitor is offered a person) and only lowers accuracy:
+//! more and more varied example questions raise it. For the `handoff` article
+//! itself a handoff is the right answer.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::Serialize;
+
+use super::answer::Outcome;
+use super::engine::{Engine, EngineConfig};
+use super::kb::{Article, HANDOFF_ARTICLE_ID, KbError, KnowledgeBase};
+
+/// Fewer example questions than this and an article is flagged: the
+/// knowledge-base format recommends 8 to 20.
+pub const RECOMMENDED_QUESTIONS: usize = 8;
+
+/// Default `--max-misdirected`: an article whose held-out questions are
+/// answered with another article more often than this fails the check.
+pub const DEFAULT_MAX_MISDIRECTED: f64 = 0.25;
+
+/// Confidence histogram bins (of width 0.1).
+const BINS: usize = 10;
+
+/// What `check-kb` found.
+#[derive(Clone, Debug, Serialize)]
+pub struct KbCheck {
+    pub folds: usize,
+    pub questions: usize,
+    /// Held-out questions answered with their own article.
+    pub accuracy: f64,
+    /// Held-out questions answered with another article.
+    pub misdirected: f64,
+    pub max_misdirected: f64,
+    pub answer_threshold: f32,
+    /// Held-out questions per confidence bin `[i/10, (i+1)/10)`.
+    pub confidence_histogram: [usize; BINS],
+    pub articles: Vec<ArticleCheck>,
+    /// No article's `misdirected` above `max_misdirected`.
+    pub passed: bool,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ArticleCheck {
+    pub id: String,
+    pub questions: usize,
+    pub accuracy: f64,
+    /// Share of its questions answered with another article.
+    pub misdirected: f64,
+    /// Fewer than [`RECOMMENDED_QUESTIONS`] examples.
+    pub too_few_questions: bool,
+    /// Where its other questions went: another article's id, or `handoff`
+    /// (not confident, or out of scope) or `clarify`, with counts.
+    pub mistaken_for: BTreeMap<String, usize>,
+    /// The questions not answered with this article, and what happened.
+    pub missed: Vec<Missed>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Missed {
+    pub question: String,
+    pub went_to: String,
+}
+
+/// Cross-validates `kb` in `folds` folds (at least 2).
+pub fn check_kb(
+    kb: &KnowledgeBase,
+    folds: usize,
+    max_misdirected: f64,
+) -> Result<KbCheck, KbError> {
+    let folds = folds.max(2);
+    let cfg = EngineConfig::default();
+    let articles = kb.articles();
+    let mut results: Vec<ArticleCheck> = articles
+        .iter()
+        .map(|a| ArticleCheck {
+            id: a.id.clone(),
+            questions: a.questions.len(),
+            accuracy: 0.0,
+            misdirected: 0.0,
+            too_few_questions: a.questions.len() < RECOMMENDED_QUESTIONS,
+            mistaken_for: BTreeMap::new(),
+            missed: Vec::new(),
+        })
+        .collect();
+    let mut right = vec![0usize; articles.len()];
+    let mut wrong = vec![0usize; articles.len()];
+    let mut histogram = [0usize; BINS];
+    for fold in 0..folds {
+        let train: Vec<Article> = articles
+            .iter()
+            .map(|a| {
+                let mut kept: Vec<String> = held(a, folds, fold, false).cloned().collect();
+                if kept.is_empty() {
+                    // Every question is held out: the title still teaches it.
+                    kept.push(a.title.clone());
+                }
+                Article {
+                    questions: kept,
+                    ..a.clone()
+                }
+            })
+            .collect();
+        let files: Vec<String> = train.iter().map(|a| a.id.clone()).collect();
+        let engine = Engine::with_config(KnowledgeBase::from_articles(train, &files)?, cfg.clone());
+        for (i, article) in articles.iter().enumerate() {
+            for question in held(article, folds, fold, true) {
+                let (_, turn) = engine.reply(question, &[]);
+                let bin = ((turn.confidence.clamp(0.0, 1.0) * BINS as f32) as usize).min(BINS - 1);
+                histogram[bin] += 1;
+                let went_to = match &turn.outcome {
+                    Outcome::Answered { article: id } if *id == article.id => {
+                        right[i] += 1;
+                        continue;
+                    }
+                    // The contact article's answer is what every handoff gives.
+                    Outcome::Handoff { .. } if article.id == HANDOFF_ARTICLE_ID => {
+                        right[i] += 1;
+                        continue;
+                    }
+                    Outcome::Answered { article: id } => {
+                        wrong[i] += 1;
+                        id.clone()
+                    }
+                    Outcome::Clarify { .. } => "clarify".to_owned(),
+                    Outcome::Handoff { .. } => "handoff".to_owned(),
+                };
+                *results[i].mistaken_for.entry(went_to.clone()).or_default() += 1;
+                results[i].missed.push(Missed {
+                    question: question.clone(),
+                    went_to,
+                });
+            }
+        }
+    }
+    for ((result, right), wrong) in results.iter_mut().zip(&right).zip(&wrong) {
+        result.accuracy = ratio(*right, result.questions);
+        result.misdirected = ratio(*wrong, result.questions);
+    }
+    let questions = results.iter().map(|r| r.questions).sum();
+    Ok(KbCheck {
+        folds,
+        questions,
+        accuracy: ratio(right.iter().sum(), questions),
+        misdirected: ratio(wrong.iter().sum(), questions),
+        max_misdirected,
+        answer_threshold: cfg.answer_threshold,
+        confidence_histogram: histogram,
+        passed: results.iter().all(|r| r.misdirected <= max_misdirected),
+        articles: results,
+    })
+}
+
+/// The questions of `a` in fold `fold` (`inside`), or in every other fold.
+fn held(a: &Article, folds: usize, fold: usize, inside: bool) -> impl Iterator<Item = &String> {
+    a.questions
+        .iter()
+        .enumerate()
+        .filter(move |(i, _)| (i % folds == fold) == inside)
+        .map(|(_, q)| q)
+}
+
+fn ratio(a: usize, b: usize) -> f64 {
+    if b == 0 { 0.0 } else { a as f64 / b as f64 }
+}
+
+/// The report for people.
+impl fmt::Display for KbCheck {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "{} questions, {}-fold cross-validation: {:.1} % answered with their own article, {:.1} % with another",
+            self.questions,
+            self.folds,
+            100.0 * self.accuracy,
+            100.0 * self.misdirected
+        )?;
+        writeln!(f)?;
+        writeln!(
+            f,
+            "{:<28} {:>9} {:>9} {:>12}  mistaken for",
+            "article", "questions", "accuracy", "misdirected"
+        )?;
+        for a in &self.articles {
+            let flag = if a.misdirected > self.max_misdirected {
+                "  FAIL"
+            } else if a.too_few_questions {
+                "  few examples"
+            } else {
+                ""
+            };
+            let mistaken: Vec<String> = a
+                .mistaken_for
+                .iter()
+                .map(|(id, n)| format!("{id} ×{n}"))
+                .collect();
+            writeln!(
+                f,
+                "{:<28} {:>9} {:>8.0}% {:>11.0}%  {}{flag}",
+                a.id,
+                a.questions,
+                100.0 * a.accuracy,
+                100.0 * a.misdirected,
+                mistaken.join(", ")
+            )?;
+        }
+        let missed: Vec<_> = self
+            .articles
+            .iter()
+            .filter(|a| !a.missed.is_empty())
+            .collect();
+        if !missed.is_empty() {
+            writeln!(f)?;
+            writeln!(f, "Questions answered by something else:")?;
+            for a in missed {
+                for m in &a.missed {
+                    writeln!(f, "  {}: {:?} -> {}", a.id, m.question, m.went_to)?;
+                }
+            }
+        }
+        writeln!(f)?;
+        writeln!(
+            f,
+            "Confidence of the held-out answers (the engine answers from {:.2}):",
+            self.answer_threshold
+        )?;
+        let most = self
+            .confidence_histogram
+            .iter()
+            .copied()
+            .max()
+            .unwrap_or(0)
+            .max(1);
+        for (i, n) in self.confidence_histogram.iter().enumerate() {
+            let low = i as f32 / BINS as f32;
+            let mark = if (low..low + 0.1).contains(&self.answer_threshold) {
+                " <- threshold"
+            } else {
+                ""
+            };
+            writeln!(
+                f,
+                "  {low:.1}-{:.1} {:>5} {}{mark}",
+                low + 0.1,
+                n,
+                "#".repeat(n * 40 / most)
+            )?;
+        }
+        writeln!(f)?;
+        let few: Vec<&str> = self
+            .articles
+            .iter()
+            .filter(|a| a.too_few_questions)
+            .map(|a| a.id.as_str())
+            .collect();
+        if !few.is_empty() {
+            writeln!(
+                f,
+                "Fewer than {RECOMMENDED_QUESTIONS} example questions: {}",
+                few.join(", ")
+            )?;
+        }
+        let limit = 100.0 * self.max_misdirected;
+        let verdict = if self.passed {
+            "PASSED: no"
+        } else {
+            "FAILED: an"
+        };
+        write!(
+            f,
+            "{verdict} article's questions go to another article more than {limit:.0} % of the time"
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn article(id: &str, questions: &[&str]) -> Article {
+        Article {
+            id: id.into(),
+            title: id.replace('-', " "),
+            questions: questions.iter().map(|q| q.to_string()).collect(),
+            suggestions: Vec::new(),
+            links: Vec::new(),
+            handoff: false,
+            body: format!("About {id}."),
+        }
+    }
+
+    #[test]
+    fn every_question_is_answered_by_an_engine_that_did_not_see_it() {
+        let kb = KnowledgeBase::from_articles(
+            vec![
+                article(
+                    "opening-hours",
+                    &[
+                        "when are you open",
+                        "what are your opening hours",
+                        "are you open on sunday",
+                        "what time do you close",
+                    ],
+                ),
+                article(
+                    "repayments",
+                    &[
+                        "how do i repay",
+                        "when are repayments taken",
+                        "can i repay early",
+                        "how much are repayments",
+                    ],
+                ),
+            ],
+            &["a".into(), "b".into()],
+        )
+        .unwrap();
+        let check = check_kb(&kb, 2, 0.5).unwrap();
+        assert_eq!(check.questions, 8);
+        assert_eq!(check.confidence_histogram.iter().sum::<usize>(), 8);
+        assert_eq!(check.articles.len(), 2);
+        for a in &check.articles {
+            assert!(a.too_few_questions, "4 < {RECOMMENDED_QUESTIONS}");
+            let right = (a.accuracy * a.questions as f64).round() as usize;
+            assert_eq!(right + a.missed.len(), a.questions, "{a:?}");
+            assert!(a.misdirected <= 1.0 - a.accuracy + 1e-9, "{a:?}");
+            assert_eq!(a.mistaken_for.values().sum::<usize>(), a.missed.len());
+        }
+        let text = check.to_string();
+        assert!(text.contains("2-fold cross-validation"), "{text}");
+        assert!(text.contains("<- threshold"), "{text}");
+        assert!(text.contains("Fewer than 8 example questions"), "{text}");
+    }
+
+    #[test]
+    fn articles_whose_questions_go_to_each_other_fail_the_check() {
+        // Two articles with the same questions: one of them must lose.
+        let same = [
+            "how do i apply",
+            "where do i apply",
+            "can i apply online",
+            "apply now",
+        ];
+        let kb = KnowledgeBase::from_articles(
+            vec![article("apply-a", &same), article("apply-b", &same)],
+            &["a".into(), "b".into()],
+        )
+        .unwrap();
+        let check = check_kb(&kb, 2, 0.1).unwrap();
+        assert!(!check.passed, "{check}");
+        assert!(check.misdirected > 0.1, "{check}");
+        assert!(
+            check.to_string().ends_with("more than 10 % of the time"),
+            "{check}"
+        );
+        let json = serde_json::to_value(&check).unwrap();
+        assert_eq!(json["passed"], false);
+        assert!(json["articles"][0]["mistaken_for"].is_object());
+    }
+}

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::domain::client_ip::TrustedProxies;
-use crate::domain::rate_limit::{NetworkQuota, Quota, QuotaError};
+use crate::domain::rate_limit::{NetworkQuotas, Quota, QuotaError};
 use crate::store::redis::Fallback;
 
 #[derive(Debug, Parser)]
@@ -103,8 +103,9 @@ pub struct ServeArgs {
     pub kb: Option<PathBuf>,
 
     /// This server's public base URL, as site owners should reference it in
-    /// the embed snippet (e.g. `https://chat.example.com`). Default: the
-    /// origin of each request (`http://` + its Host header).
+    /// the embed snippet (e.g. `https://chat.example.com`). Default: none;
+    /// the demo page loads the widget by relative URLs and shows the snippet
+    /// with the origin the visitor's browser used.
     #[arg(long, env = "SUPPORT_CHAT_PUBLIC_URL", value_parser = public_url)]
     pub public_url: Option<String>,
 
@@ -165,10 +166,9 @@ pub struct ServeArgs {
     #[arg(
         long,
         env = "SUPPORT_CHAT_IPV6_AGGREGATE_LIMITS",
-        default_value = "56=240/60s,48=960/60s",
-        value_delimiter = ','
+        default_value = "56=240/60s,48=960/60s"
     )]
-    pub ipv6_aggregate_limits: Vec<NetworkQuota>,
+    pub ipv6_aggregate_limits: NetworkQuotas,
 
     /// IPv6 clients are rate-limited by this network prefix (32 to 128).
     #[arg(long, env = "SUPPORT_CHAT_IPV6_PREFIX", default_value_t = 64, value_parser = clap::value_parser!(u8).range(32..=128))]
@@ -213,7 +213,7 @@ pub struct ServeArgs {
 
     /// One client's chat requests worked on at once; more wait their turn
     /// (within the request timeout) rather than being refused.
-    #[arg(long, env = "SUPPORT_CHAT_MAX_IN_FLIGHT_PER_CLIENT", default_value_t = 32, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, env = "SUPPORT_CHAT_MAX_IN_FLIGHT_PER_CLIENT", default_value_t = 32, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub max_in_flight_per_client: u64,
 
     /// Longest accepted message, in characters after trimming.

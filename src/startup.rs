@@ -24,6 +24,7 @@ fn check(args: &ServeArgs) -> Result<(), ClientIpConfigError> {
     }
     if let Some(narrow) = args
         .ipv6_aggregate_limits
+        .0
         .iter()
         .find(|n| n.prefix >= args.ipv6_prefix)
     {
@@ -71,6 +72,7 @@ pub fn state(
     };
     let wider = args
         .ipv6_aggregate_limits
+        .0
         .iter()
         .map(|n| (n.prefix, limiter(&format!("chat/{}", n.prefix), n.quota)))
         .collect();

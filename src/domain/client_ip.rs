@@ -291,11 +291,6 @@ impl ClientIpConfig {
         &self.trusted
     }
 
-    /// IPv6 prefix length clients are keyed by.
-    pub fn ipv6_prefix(&self) -> u8 {
-        self.ipv6_prefix
-    }
-
     /// Whether `ip` (IPv4-mapped normalised) is a trusted proxy.
     pub fn is_trusted(&self, ip: IpAddr) -> bool {
         let ip = ip.to_canonical();

@@ -36,20 +36,37 @@ impl PerClient {
 
     /// Waits for one of `key`'s places.
     pub async fn enter(&self, key: ClientKey) -> Place {
-        // Cloned under the lock, so an entry with a waiter is never removed.
-        let semaphore = self
-            .lock()
-            .entry(key)
-            .or_insert_with(|| Arc::new(Semaphore::new(self.cap)))
-            .clone();
+        // Cloned under the lock, so an entry with a waiter is never removed;
+        // and forgotten through `Waiting`'s drop, whether this future ends or
+        // is cancelled (its request timed out, its client left).
+        let waiting = Waiting {
+            semaphore: Some(
+                self.lock()
+                    .entry(key)
+                    .or_insert_with(|| Arc::new(Semaphore::new(self.cap)))
+                    .clone(),
+            ),
+            key,
+            owner: self.clone(),
+        };
+        let semaphore = waiting.semaphore.clone().expect("set above");
         let permit = semaphore
             .acquire_owned()
             .await
             .expect("the semaphore is never closed");
+        drop(waiting);
         Place {
             permit: Some(permit),
             key,
             owner: self.clone(),
+        }
+    }
+
+    /// Drops `key`'s entry when nothing but the map holds it.
+    fn forget_if_idle(&self, key: &ClientKey) {
+        let mut clients = self.lock();
+        if clients.get(key).is_some_and(|s| Arc::strong_count(s) == 1) {
+            clients.remove(key);
         }
     }
 
@@ -63,17 +80,25 @@ impl PerClient {
     }
 }
 
+/// A request waiting for a place: holds a clone of its client's semaphore.
+struct Waiting {
+    semaphore: Option<Arc<Semaphore>>,
+    key: ClientKey,
+    owner: PerClient,
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        drop(self.semaphore.take());
+        self.owner.forget_if_idle(&self.key);
+    }
+}
+
 impl Drop for Place {
     fn drop(&mut self) {
+        // Only the map holds it afterwards: nobody works or waits for this client.
         drop(self.permit.take());
-        let mut clients = self.owner.lock();
-        // Only the map holds it: nobody works or waits for this client.
-        if clients
-            .get(&self.key)
-            .is_some_and(|s| Arc::strong_count(s) == 1)
-        {
-            clients.remove(&self.key);
-        }
+        self.owner.forget_if_idle(&self.key);
     }
 }
 
@@ -120,5 +145,15 @@ mod tests {
         assert_eq!(places.clients(), 1);
         drop(two);
         assert_eq!(places.clients(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_waiter_that_gives_up_leaves_nothing_behind() {
+        let places = PerClient::new(1);
+        let first = places.enter(key(1)).await;
+        let gave_up = tokio::time::timeout(Duration::from_millis(50), places.enter(key(1))).await;
+        assert!(gave_up.is_err(), "it waited and was cancelled");
+        drop(first);
+        assert_eq!(places.clients(), 0, "no entry is left for the client");
     }
 }

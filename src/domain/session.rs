@@ -1,7 +1,7 @@
 //! Conversations, kept server-side and keyed by an unguessable id.
 //!
-//! [`SessionStore`] is the interface a shared store could implement later;
-//! [`MemorySessions`] keeps them in memory, bounded four ways: idle expiry,
+//! [`SessionStore`] is the interface; `store::redis::RedisSessions` keeps
+//! conversations on Redis for several replicas, and [`MemorySessions`] keeps them in memory, bounded four ways: idle expiry,
 //! a cap on turns per conversation, a cap on conversations and a byte budget,
 //! the last two with least-recently-used eviction. Its worst case is the
 //! byte budget: every byte it holds is counted against it.
@@ -191,12 +191,12 @@ impl MemorySessions {
             .chain(std::iter::once(turn))
             .collect();
         let bytes = Self::CONVERSATION_BYTES + turns.iter().map(Turn::size_bytes).sum::<usize>();
+        if bytes > self.limits.max_bytes {
+            return; // a single conversation over the whole budget is not kept
+        }
         // Make room: the least recently used conversations go first.
         while conversations.bytes + bytes > self.limits.max_bytes && !conversations.lru.is_empty() {
             conversations.pop_lru();
-        }
-        if bytes > self.limits.max_bytes {
-            return; // a single conversation over the whole budget is not kept
         }
         if let Some((_, gone)) = conversations.lru.push(
             id,

@@ -132,18 +132,15 @@ impl Assets {
         let entries = std::fs::read_dir(public_dir)
             .map_err(|e| AssetError(format!("cannot read {}: {e}", public_dir.display())))?;
         for entry in entries.flatten() {
-            if entry.file_type().is_ok_and(|t| t.is_file()) {
-                let name = entry.file_name().to_string_lossy().into_owned();
+            let name = entry.file_name().to_string_lossy().into_owned();
+            // Hidden files (`.env`, editor swap files) are never served.
+            if entry.file_type().is_ok_and(|t| t.is_file()) && !name.starts_with('.') {
                 add(format!("/{name}"), read(&entry.path())?, SHORT_CACHE);
             }
         }
         Ok(Self {
             files: Arc::new(files),
         })
-    }
-
-    pub fn paths(&self) -> impl Iterator<Item = &str> {
-        self.files.keys().map(String::as_str)
     }
 }
 

@@ -114,22 +114,29 @@ fn is_safe_identifier(name: &str) -> bool {
         && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
-/// `detail` with every backticked name that is not a safe identifier
-/// replaced, so a client's field names are not echoed verbatim.
+/// `detail` with every backticked name that is not a safe identifier, and
+/// every double-quoted value (serde quotes the string it found), replaced:
+/// nothing a client sent is echoed back but plain field names.
 fn safe_names(detail: &str) -> String {
     let mut out = String::with_capacity(detail.len());
-    let mut parts = detail.split('`');
-    out.push_str(parts.next().unwrap_or(""));
-    let mut inside = true;
-    for part in parts {
-        out.push('`');
-        if inside && !is_safe_identifier(part) {
-            out.push('…');
+    let mut rest = detail;
+    while let Some(start) = rest.find(['`', '"']) {
+        let quote = rest[start..].chars().next().unwrap_or('"');
+        let Some(len) = rest[start + 1..].find(quote) else {
+            break;
+        };
+        let inner = &rest[start + 1..start + 1 + len];
+        out.push_str(&rest[..start]);
+        out.push(quote);
+        if quote == '`' && is_safe_identifier(inner) {
+            out.push_str(inner);
         } else {
-            out.push_str(part);
+            out.push('…');
         }
-        inside = !inside;
+        out.push(quote);
+        rest = &rest[start + 2 + len..];
     }
+    out.push_str(rest);
     out
 }
 
@@ -195,6 +202,10 @@ mod tests {
         assert_eq!(param, None);
         assert!(!detail.contains("script"), "{detail}");
         assert!(detail.contains("`message`"), "{detail}");
+        let ApiError::InvalidRequest { detail, .. } = err(r#""<script>alert(1)</script>""#) else {
+            panic!("not invalid_request");
+        };
+        assert!(!detail.contains("script"), "{detail}");
         let ApiError::InvalidRequest { param, .. } = err(r#"{"message": "hi", "extra_1": 1}"#)
         else {
             panic!("not invalid_request");

@@ -119,8 +119,9 @@ fn document() -> Value {
             "title": "support-chat public API",
             "version": env!("CARGO_PKG_VERSION"),
             "description": "The public, anonymous support chat of a UK business lender. No API key: \
-                each client IP may send 60 chat requests per 60 seconds (a fixed window that opens \
-                at its first request; configurable). Every error is the one JSON envelope.",
+                each client IP may send, by default, 60 chat requests per 60 seconds (a fixed window \
+                that opens at its first request; the operator may change it, and every response's \
+                RateLimit-Policy header states the quota in force). Every error is the one JSON envelope.",
         },
         "paths": {
             CHAT_PATH: {

@@ -48,6 +48,9 @@ pub struct ConnectionLimits {
     pub max_connections_per_client: usize,
 }
 
+/// How long shutdown waits for open connections to finish.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+
 /// How long the accept loop pauses after an accept error.
 const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(50);
 /// At most one accept-error log line per this long.
@@ -108,7 +111,14 @@ pub async fn serve(
         });
     }
     drop(listener);
-    graceful.shutdown().await;
+    // Requests in flight end within their own deadlines; a client that reads
+    // its answer slowly does not keep the process up past this.
+    if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("shutdown: closing connections still open after 30 s");
+    }
 }
 
 /// Counts each client's open connections; an entry lives while its client

@@ -412,11 +412,6 @@ impl RedisSessions {
         }
     }
 
-    /// The most conversations kept: `--max-sessions`, or fewer to fit the byte budget.
-    pub fn max_conversations(&self) -> usize {
-        self.max_conversations
-    }
-
     fn key(id: SessionId) -> String {
         format!("support-chat:s:{id}")
     }

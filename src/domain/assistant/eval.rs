@@ -19,7 +19,7 @@ const OOS_CATEGORY: &str = "oos";
 /// documented order.
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct EvalReport {
-    /// Training rows used (all, or the --shots draw).
+    /// Training rows used (all, or the --shots draw), out-of-scope rows aside.
     pub train_n: usize,
     pub n: usize,
     pub in_scope_n: usize,
@@ -254,7 +254,7 @@ fn evaluate_with(
     let engine = Engine::with_config(kb, cfg);
     let train_ms = t0.elapsed().as_secs_f64() * 1000.0;
     Ok(EvalReport {
-        train_n: train.len(),
+        train_n: train.iter().filter(|(_, c)| c != OOS_CATEGORY).count(),
         ..evaluate_engine(&engine, &test, train_ms)
     })
 }

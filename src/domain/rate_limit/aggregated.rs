@@ -44,6 +44,24 @@ impl fmt::Display for NetworkQuota {
     }
 }
 
+/// A comma-separated list of [`NetworkQuota`]s, e.g.
+/// `"56=240/60s,48=960/60s"`; empty (or only commas and spaces) for none.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NetworkQuotas(pub Vec<NetworkQuota>);
+
+impl FromStr for NetworkQuotas {
+    type Err = String;
+
+    fn from_str(input: &str) -> Result<Self, String> {
+        input
+            .split(',')
+            .filter(|item| !item.trim().is_empty())
+            .map(str::parse)
+            .collect::<Result<_, _>>()
+            .map(NetworkQuotas)
+    }
+}
+
 /// A limiter that also checks each IPv6 key's wider networks.
 pub struct Aggregated {
     own: Arc<dyn RateLimiter>,
@@ -76,6 +94,8 @@ impl RateLimiter for Aggregated {
                             allowed: false,
                             remaining: 0,
                             reset_after: wide.reset_after,
+                            // A longer network window: the wait may exceed the client's own.
+                            window: own.window.max(wide.window),
                             ..own
                         };
                     }
@@ -156,6 +176,34 @@ mod tests {
             let err = bad.parse::<NetworkQuota>().unwrap_err();
             assert!(err.contains(says), "{bad}: {err}");
         }
+    }
+
+    #[test]
+    fn a_list_of_network_quotas_may_be_empty() {
+        let list: NetworkQuotas = "56=240/60s, 48=960/60s".parse().unwrap();
+        assert_eq!(list.0.len(), 2);
+        assert_eq!(
+            "".parse::<NetworkQuotas>().unwrap(),
+            NetworkQuotas::default()
+        );
+        assert_eq!(
+            " , ".parse::<NetworkQuotas>().unwrap(),
+            NetworkQuotas::default()
+        );
+        assert!("56=240/60s,nonsense".parse::<NetworkQuotas>().is_err());
+    }
+
+    #[tokio::test]
+    async fn a_longer_network_window_is_the_wait_a_refusal_gives() {
+        let clock = ManualClock::new();
+        let quota = |q: &str| -> Arc<dyn RateLimiter> {
+            Arc::new(FixedWindow::new(q.parse().unwrap(), clock.clone()))
+        };
+        let limiter = Aggregated::new(quota("10/60s"), vec![(48, quota("1/1h"))]);
+        assert!(limiter.check(key("2001:db8::1")).await.allowed);
+        let refused = limiter.check(key("2001:db8:0:1::1")).await;
+        assert!(!refused.allowed);
+        assert_eq!(refused.retry_after_secs(), 3600);
     }
 
     #[tokio::test]

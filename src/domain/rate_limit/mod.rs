@@ -36,7 +36,7 @@ mod fixed_window;
 mod limiter;
 mod quota;
 
-pub use aggregated::{Aggregated, NetworkQuota};
+pub use aggregated::{Aggregated, NetworkQuota, NetworkQuotas};
 pub use fixed_window::FixedWindow;
 pub use limiter::{Decision, RateLimiter};
 pub use quota::{Quota, QuotaError};

@@ -99,6 +99,15 @@ async fn replica(redis: &RedisServer, flags: &[&str]) -> std::net::SocketAddr {
     spawn(setup_with(&args(&all), Assets::default())).await
 }
 
+/// What `GET /readyz` says.
+async fn readiness(addr: std::net::SocketAddr) -> serde_json::Value {
+    let request = Request::get("/readyz")
+        .header("host", "localhost")
+        .body(Full::default())
+        .unwrap();
+    send(addr, request).await.json()
+}
+
 fn from(client: &str, message: &str, session: Option<&str>) -> Request<Full<axum::body::Bytes>> {
     let mut request = chat_request(json!({ "message": message, "session": session }).to_string());
     request
@@ -202,18 +211,11 @@ async fn losing_redis_degrades_without_errors_and_shared_limiting_resumes_when_i
         replica(&redis, &["--chat-rate-limit", "1000/60s"]).await,
         replica(&redis, &["--chat-rate-limit", "1000/60s"]).await,
     );
-    let ready = |addr| async move {
-        let request = Request::get("/readyz")
-            .header("host", "localhost")
-            .body(Full::default())
-            .unwrap();
-        send(addr, request).await.json()
-    };
     assert_eq!(
         send(a, from("198.51.100.11", "hello", None)).await.status,
         200
     );
-    assert_eq!(ready(a).await["redis"]["status"], "up");
+    assert_eq!(readiness(a).await["redis"]["status"], "up");
 
     // kill -9 under load: every request is answered, none waits long.
     let load = tokio::spawn(async move {
@@ -238,14 +240,16 @@ async fn losing_redis_degrades_without_errors_and_shared_limiting_resumes_when_i
         slowest < Duration::from_secs(2),
         "slowest request {slowest:?}"
     );
-    let down = ready(a).await;
+    let down = readiness(a).await;
     assert_eq!(down["redis"]["status"], "down", "{down}");
     assert!(down["redis"]["fallbacks"].as_u64().unwrap() > 0);
 
     // Back: within about a second, both replicas share one window again.
     redis.restart();
     let deadline = Instant::now() + Duration::from_secs(5);
-    while ready(a).await["redis"]["status"] != "up" || ready(b).await["redis"]["status"] != "up" {
+    while readiness(a).await["redis"]["status"] != "up"
+        || readiness(b).await["redis"]["status"] != "up"
+    {
         assert!(Instant::now() < deadline, "did not reconnect");
         send(a, from("198.51.100.13", "hello", None)).await;
         send(b, from("198.51.100.13", "hello", None)).await;
@@ -439,15 +443,7 @@ async fn rediss_connects_over_tls_with_the_systems_trust_store() {
     let addr: std::net::SocketAddr = addr.parse().unwrap();
     let reply = send(addr, from("198.51.100.20", "hello", None)).await;
     assert_eq!(reply.status, 200);
-    let ready = send(
-        addr,
-        Request::get("/readyz")
-            .header("host", "localhost")
-            .body(Full::default())
-            .unwrap(),
-    )
-    .await
-    .json();
+    let ready = readiness(addr).await;
     assert_eq!(ready["redis"]["status"], "up", "{ready}");
     let keys = Command::new("redis-cli")
         .args(["--tls", "--cacert"])
@@ -478,11 +474,7 @@ async fn rediss_connects_over_tls_with_the_systems_trust_store() {
 async fn the_suite_runs_on_the_backend_it_was_asked_for() {
     let addr = spawn(setup()).await;
     assert_eq!(chat(addr, &hello()).await.status, 200);
-    let request = Request::get("/readyz")
-        .header("host", "localhost")
-        .body(Full::default())
-        .unwrap();
-    let ready = send(addr, request).await.json();
+    let ready = readiness(addr).await;
     match std::env::var("SUPPORT_CHAT_TEST_REDIS_URL") {
         // Under .ci/with-redis.sh: every server of this run is on Redis, and it answers.
         Ok(_) => {

@@ -195,6 +195,11 @@ pub struct ServeArgs {
     #[arg(long, env = "SUPPORT_CHAT_MAX_CONNECTIONS_PER_CLIENT", default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..))]
     pub max_connections_per_client: u64,
 
+    /// Connections open at once from one IPv6 /48 (all its /64 clients
+    /// together); more are closed as they arrive. Trusted proxies are exempt.
+    #[arg(long, env = "SUPPORT_CHAT_MAX_CONNECTIONS_PER_NETWORK", default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_connections_per_network: u64,
+
     /// Seconds a chat request may take, body upload included, before it is
     /// answered with a `503 timeout` envelope.
     #[arg(long, env = "SUPPORT_CHAT_REQUEST_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]

@@ -151,6 +151,7 @@ pub fn connection_limits(args: &ServeArgs, nofile: u64) -> ConnectionLimits {
         read_buffer_bytes: args.read_buffer_bytes as usize,
         max_connections: args.max_connections.min(fit) as usize,
         max_connections_per_client: args.max_connections_per_client as usize,
+        max_connections_per_network: args.max_connections_per_network as usize,
     }
 }
 

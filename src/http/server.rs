@@ -10,7 +10,8 @@
 //! * a cap on **open connections in total** and **per client** (the TCP
 //!   peer's [`ClientKey`], so an IPv6 client's whole /64 shares one cap;
 //!   trusted proxies are exempt, since every visitor behind them shares
-//!   their address). A connection over a cap is closed as soon as it is
+//!   their address), and per IPv6 /48, so one allocation cannot take the
+//!   whole table. A connection over a cap is closed as soon as it is
 //!   accepted, so it holds neither a file descriptor nor memory;
 //! * accept errors (e.g. out of file descriptors) are logged once per burst,
 //!   and the loop pauses briefly instead of spinning.
@@ -46,6 +47,8 @@ pub struct ConnectionLimits {
     pub max_connections: usize,
     /// Connections open at once per client (untrusted TCP peer).
     pub max_connections_per_client: usize,
+    /// Connections open at once per IPv6 /48 (untrusted TCP peers).
+    pub max_connections_per_network: usize,
 }
 
 /// How long shutdown waits for open connections to finish.
@@ -73,7 +76,10 @@ pub async fn serve(
         .header_read_timeout(limits.header_read_timeout)
         .max_buf_size(limits.read_buffer_bytes.max(8192));
     let open = Arc::new(Semaphore::new(limits.max_connections.max(1)));
-    let per_client = PerClient::new(limits.max_connections_per_client.max(1));
+    let per_client = PerClient::new(
+        limits.max_connections_per_client.max(1),
+        limits.max_connections_per_network.max(1),
+    );
     let graceful = GracefulShutdown::new();
     let mut accept_errors = AcceptErrors::default();
     tokio::pin!(shutdown);
@@ -121,56 +127,72 @@ pub async fn serve(
     }
 }
 
-/// Counts each client's open connections; an entry lives while its client
-/// has one, so there are at most `max_connections` entries.
+/// Counts each client's open connections, and each IPv6 client's wider
+/// network's (its /[`NETWORK_PREFIX`]): so one allocation of many /64s
+/// cannot take the whole table. An entry lives while it has a connection, so
+/// there are at most twice `max_connections` entries.
 #[derive(Clone)]
 struct PerClient {
     cap: usize,
+    network_cap: usize,
     open: Arc<Mutex<HashMap<ClientKey, usize>>>,
 }
+
+/// The IPv6 network whose connections are capped together.
+const NETWORK_PREFIX: u8 = 48;
 
 /// One open connection's place in the caps, given back on drop.
 struct Slot {
     _total: OwnedSemaphorePermit,
-    client: Option<(ClientKey, PerClient)>,
+    /// The keys it counts against, and their counts.
+    counted: Vec<ClientKey>,
+    owner: PerClient,
 }
 
 impl PerClient {
-    fn new(cap: usize) -> Self {
+    fn new(cap: usize, network_cap: usize) -> Self {
         Self {
             cap,
+            network_cap,
             open: Arc::default(),
         }
     }
 
-    /// A slot for `client` (none for trusted proxies), or `None` at its cap.
+    /// A slot for `client` (none for trusted proxies), or `None` when the
+    /// client or its network is at its cap.
     fn take(&self, client: Option<ClientKey>, total: OwnedSemaphorePermit) -> Option<Slot> {
-        let Some(key) = client else {
-            return Some(Slot {
-                _total: total,
-                client: None,
-            });
+        let counted: Vec<(ClientKey, usize)> = match client {
+            None => Vec::new(),
+            Some(key) => std::iter::once((key, self.cap))
+                .chain(key.widened(NETWORK_PREFIX).map(|n| (n, self.network_cap)))
+                .collect(),
         };
         let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
-        let count = open.entry(key).or_insert(0);
-        if *count >= self.cap {
+        if counted
+            .iter()
+            .any(|(key, cap)| open.get(key).is_some_and(|n| n >= cap))
+        {
             return None;
         }
-        *count += 1;
+        for (key, _) in &counted {
+            *open.entry(*key).or_insert(0) += 1;
+        }
         Some(Slot {
             _total: total,
-            client: Some((key, self.clone())),
+            counted: counted.into_iter().map(|(key, _)| key).collect(),
+            owner: self.clone(),
         })
     }
 }
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        if let Some((key, per_client)) = &self.client {
-            let mut open = per_client
-                .open
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
+        let mut open = self
+            .owner
+            .open
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        for key in &self.counted {
             if let Some(count) = open.get_mut(key) {
                 *count -= 1;
                 if *count == 0 {
@@ -238,7 +260,7 @@ mod tests {
     #[test]
     fn per_client_places_are_capped_and_given_back() {
         let open = Arc::new(Semaphore::new(10));
-        let per_client = PerClient::new(2);
+        let per_client = PerClient::new(2, 100);
         let key = ClientKey::from_ip("192.0.2.1".parse().unwrap());
         let take = || per_client.take(Some(key), open.clone().try_acquire_owned().unwrap());
         let (a, b) = (take(), take());
@@ -259,5 +281,22 @@ mod tests {
             per_client.open.lock().unwrap().is_empty(),
             "the client is forgotten"
         );
+    }
+
+    #[test]
+    fn the_64s_of_one_ipv6_48_share_its_connection_cap() {
+        let open = Arc::new(Semaphore::new(100));
+        let per_client = PerClient::new(2, 5);
+        let take = |ip: &str| {
+            let key = ClientKey::from_ip(ip.parse().unwrap());
+            per_client.take(Some(key), open.clone().try_acquire_owned().unwrap())
+        };
+        let held: Vec<_> = (0..5)
+            .map(|n| take(&format!("2001:db8:0:{n:x}::1")).expect("under both caps"))
+            .collect();
+        assert!(take("2001:db8:0:ff::1").is_none(), "the /48 is full");
+        assert!(take("2001:db8:1::1").is_some(), "another /48 is not");
+        drop(held);
+        assert!(take("2001:db8:0:ff::1").is_some(), "places come back");
     }
 }

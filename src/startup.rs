@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::config::ServeArgs;
 use crate::domain::assistant::{Assistant, Engine, KnowledgeBase};
-use crate::domain::client_ip::{ClientIpConfig, ClientIpConfigError};
+use crate::domain::client_ip::ClientIpConfig;
 use crate::domain::clock::SystemClock;
 use crate::domain::rate_limit::{Aggregated, FixedWindow, RateLimiter};
 use crate::domain::session::{MemorySessions, SessionLimits, SessionStore};
@@ -15,10 +15,24 @@ use crate::http::server::{self, ConnectionLimits};
 use crate::http::{AppState, Assets, ChatLimit, ChatState, Readiness, RouterConfig, app};
 use crate::store::redis::{Redis, RedisLimiter, RedisSessions};
 
-/// Refuses flags that parse one by one but not together, before anything is loaded.
-fn check(args: &ServeArgs) -> Result<(), ClientIpConfigError> {
+/// Flags that parse one by one but not together, or a store that cannot be
+/// set up; the message names the flag.
+#[derive(Debug)]
+pub struct StartupError(String);
+
+impl std::fmt::Display for StartupError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for StartupError {}
+
+/// Refuses flags that parse one by one but not together. `serve` calls it
+/// before loading anything, `state` again for callers that build state alone.
+fn check(args: &ServeArgs) -> Result<(), StartupError> {
     if args.redis_url.is_some() && args.redis_key_secret.as_ref().is_none_or(|s| s.len() < 16) {
-        return Err(ClientIpConfigError::new(
+        return Err(StartupError(
             "--redis-url needs --redis-key-secret (SUPPORT_CHAT_REDIS_KEY_SECRET) of at least 16 characters, the same on every replica".into(),
         ));
     }
@@ -28,7 +42,7 @@ fn check(args: &ServeArgs) -> Result<(), ClientIpConfigError> {
         .iter()
         .find(|n| n.prefix >= args.ipv6_prefix)
     {
-        return Err(ClientIpConfigError::new(format!(
+        return Err(StartupError(format!(
             "--ipv6-aggregate-limits {narrow}: a network quota must be wider than --ipv6-prefix {}",
             args.ipv6_prefix
         )));
@@ -41,13 +55,14 @@ pub fn state(
     args: &ServeArgs,
     assistant: Arc<dyn Assistant>,
     assets: Assets,
-) -> Result<AppState, ClientIpConfigError> {
+) -> Result<AppState, StartupError> {
     check(args)?;
-    let client_ip = ClientIpConfig::new(args.trusted_proxies.clone(), args.ipv6_prefix)?;
+    let client_ip = ClientIpConfig::new(args.trusted_proxies.clone(), args.ipv6_prefix)
+        .map_err(|e| StartupError(e.to_string()))?;
     let redis = match &args.redis_url {
         Some(url) => Some(
             Redis::connect(url, Duration::from_millis(args.redis_timeout_ms))
-                .map_err(|e| ClientIpConfigError::new(format!("--redis-url: {e}")))?,
+                .map_err(|e| StartupError(format!("--redis-url: {e}")))?,
         ),
         None => None,
     };
@@ -81,7 +96,7 @@ pub fn state(
         Some(redis) => Arc::new(RedisSessions::new(
             redis.clone(),
             args.max_turns as usize,
-            Duration::from_secs(args.session_idle_minutes * 60),
+            session_idle(args),
             args.max_sessions,
             session_bytes(args),
         )),
@@ -108,11 +123,16 @@ pub fn state(
 /// The in-memory session store `args` describe.
 pub fn memory_sessions(args: &ServeArgs) -> MemorySessions {
     MemorySessions::new(SessionLimits {
-        idle: Duration::from_secs(args.session_idle_minutes * 60),
+        idle: session_idle(args),
         max_turns: args.max_turns as usize,
         max_sessions: NonZeroUsize::new(args.max_sessions).unwrap_or(NonZeroUsize::MIN),
         max_bytes: session_bytes(args),
     })
+}
+
+/// `--session-idle-minutes` as a duration.
+fn session_idle(args: &ServeArgs) -> Duration {
+    Duration::from_secs(args.session_idle_minutes * 60)
 }
 
 /// `--session-memory-mib` in bytes.

@@ -244,12 +244,6 @@ impl fmt::Display for ClientIpConfigError {
 
 impl Error for ClientIpConfigError {}
 
-impl ClientIpConfigError {
-    pub fn new(message: String) -> Self {
-        Self { message }
-    }
-}
-
 /// How to find a request's client: trusted proxies and IPv6 keying prefix.
 ///
 /// `Default` trusts no proxy (the TCP peer is always the client) and keys

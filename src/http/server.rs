@@ -76,7 +76,7 @@ pub async fn serve(
         .header_read_timeout(limits.header_read_timeout)
         .max_buf_size(limits.read_buffer_bytes.max(8192));
     let open = Arc::new(Semaphore::new(limits.max_connections.max(1)));
-    let per_client = PerClient::new(
+    let per_client = ConnectionCounts::new(
         limits.max_connections_per_client.max(1),
         limits.max_connections_per_network.max(1),
     );
@@ -132,7 +132,7 @@ pub async fn serve(
 /// cannot take the whole table. An entry lives while it has a connection, so
 /// there are at most twice `max_connections` entries.
 #[derive(Clone)]
-struct PerClient {
+struct ConnectionCounts {
     cap: usize,
     network_cap: usize,
     open: Arc<Mutex<HashMap<ClientKey, usize>>>,
@@ -146,10 +146,10 @@ struct Slot {
     _total: OwnedSemaphorePermit,
     /// The keys it counts against, and their counts.
     counted: Vec<ClientKey>,
-    owner: PerClient,
+    owner: ConnectionCounts,
 }
 
-impl PerClient {
+impl ConnectionCounts {
     fn new(cap: usize, network_cap: usize) -> Self {
         Self {
             cap,
@@ -260,7 +260,7 @@ mod tests {
     #[test]
     fn per_client_places_are_capped_and_given_back() {
         let open = Arc::new(Semaphore::new(10));
-        let per_client = PerClient::new(2, 100);
+        let per_client = ConnectionCounts::new(2, 100);
         let key = ClientKey::from_ip("192.0.2.1".parse().unwrap());
         let take = || per_client.take(Some(key), open.clone().try_acquire_owned().unwrap());
         let (a, b) = (take(), take());
@@ -286,7 +286,7 @@ mod tests {
     #[test]
     fn the_64s_of_one_ipv6_48_share_its_connection_cap() {
         let open = Arc::new(Semaphore::new(100));
-        let per_client = PerClient::new(2, 5);
+        let per_client = ConnectionCounts::new(2, 5);
         let take = |ip: &str| {
             let key = ClientKey::from_ip(ip.parse().unwrap());
             per_client.take(Some(key), open.clone().try_acquire_owned().unwrap())

@@ -252,6 +252,16 @@ impl RedisLimiter {
         key
     }
 
+    /// A refusal that lasts `left`.
+    fn refusal(&self, left: Duration) -> Decision {
+        Decision {
+            allowed: false,
+            remaining: 0,
+            reset_after: left,
+            ..self.decision(false, 0, 0)
+        }
+    }
+
     fn decision(&self, allowed: bool, count: u64, left_ms: u64) -> Decision {
         let limit = self.quota.limit();
         let window = self.quota.window();
@@ -269,14 +279,7 @@ impl RateLimiter for RedisLimiter {
     fn check(&self, client: ClientKey) -> Pending<'_, Decision> {
         Box::pin(async move {
             if let Some(left) = self.over.left(client) {
-                let limit = self.quota.limit();
-                return Decision {
-                    allowed: false,
-                    limit,
-                    remaining: 0,
-                    reset_after: left,
-                    window: self.quota.window(),
-                };
+                return self.refusal(left);
             }
             let key = self.key_of(client);
             let window_ms = self.quota.window().as_millis() as u64;
@@ -300,7 +303,7 @@ impl RateLimiter for RedisLimiter {
                     decision
                 }
                 (None, Fallback::Local) => self.local.check_now(client),
-                (None, Fallback::Closed) => self.decision(false, u64::MAX, 1000),
+                (None, Fallback::Closed) => self.refusal(Duration::from_secs(1)),
             }
         })
     }

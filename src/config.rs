@@ -52,6 +52,8 @@ pub struct CheckKbArgs {
     /// article more often than this (0 to 1).
     #[arg(long, default_value_t = crate::domain::assistant::DEFAULT_MAX_MISDIRECTED, value_parser = unit_interval)]
     pub max_misdirected: f64,
+    #[command(flatten)]
+    pub encoder: EncoderArgs,
     /// Cross-validation folds (2 to 20).
     #[arg(long, default_value_t = 5, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(2..=20))]
     pub folds: usize,
@@ -81,6 +83,34 @@ pub struct EvalArgs {
     /// Seed of the --shots draw.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    #[command(flatten)]
+    pub encoder: EncoderArgs,
+    /// File of sentence embeddings kept between runs (read if present,
+    /// written after): re-running on the same texts skips the encoder.
+    #[arg(long)]
+    pub embedding_cache: Option<PathBuf>,
+}
+
+/// Which engine answers, and where its model is.
+#[derive(Debug, Clone, Args)]
+pub struct EncoderArgs {
+    /// The sentence encoder beside the lexical features: `minilm`
+    /// (all-MiniLM-L6-v2, read from --model-dir) or `none` (lexical only).
+    #[arg(long, env = "SUPPORT_CHAT_ENCODER", value_enum, default_value_t = EncoderKind::Minilm)]
+    pub encoder: EncoderKind,
+    /// Folder of the sentence encoder's files; `make model` fills the default.
+    #[arg(
+        long,
+        env = "SUPPORT_CHAT_MODEL_DIR",
+        default_value = "target/model/all-MiniLM-L6-v2"
+    )]
+    pub model_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum EncoderKind {
+    Minilm,
+    None,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -101,6 +131,24 @@ pub struct ServeArgs {
     /// Default: the sample knowledge base built into the binary.
     #[arg(long, env = "SUPPORT_CHAT_KB")]
     pub kb: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub encoder: EncoderArgs,
+
+    /// Sentence embeddings of recent messages kept (1.5 KiB each), so a
+    /// repeated message skips the encoder; 0 keeps none.
+    #[arg(long, env = "SUPPORT_CHAT_EMBEDDING_CACHE_ENTRIES", default_value_t = 4096, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(0..=1_000_000))]
+    pub embedding_cache_entries: usize,
+
+    /// Threads answers are computed on (the encoder runs there, never on
+    /// the async workers). Default: one per CPU core.
+    #[arg(long, env = "SUPPORT_CHAT_ANSWER_THREADS", value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=256))]
+    pub answer_threads: Option<usize>,
+
+    /// Chat requests that may wait for an answer thread; more are shed with
+    /// `503 overloaded` at once.
+    #[arg(long, env = "SUPPORT_CHAT_ANSWER_QUEUE", default_value_t = 64, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(0..=100_000))]
+    pub answer_queue: usize,
 
     /// This server's public base URL, as site owners should reference it in
     /// the embed snippet (e.g. `https://chat.example.com`). Default: none;

@@ -5,9 +5,12 @@ use support_chat::domain::assistant::{KnowledgeBase, Shots};
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    support_chat::telemetry::init();
     let result = match cli.command {
-        None => support_chat::startup::serve(cli.serve).await,
+        // Only the server logs: the subcommands' stdout is their report.
+        None => {
+            support_chat::telemetry::init();
+            support_chat::startup::serve(cli.serve).await
+        }
         Some(Command::Eval(args)) => eval(&args),
         Some(Command::CheckKb(args)) => return check_kb(&args),
     };
@@ -20,17 +23,33 @@ async fn main() -> std::process::ExitCode {
     }
 }
 
+/// Embeddings `eval` keeps: every text of a BANKING77-sized run.
+const EVAL_CACHE_ENTRIES: usize = 1 << 16;
+
 fn eval(args: &support_chat::config::EvalArgs) -> Result<(), Box<dyn std::error::Error>> {
     let shots = args.shots.map(|per_category| Shots {
         per_category,
         seed: args.seed,
     });
-    let report = support_chat::domain::assistant::evaluate(&args.train, &args.test, shots)?;
+    let encoder = support_chat::startup::encoder(&args.encoder, EVAL_CACHE_ENTRIES)?;
+    if let (Some(encoder), Some(path)) = (&encoder, &args.embedding_cache) {
+        encoder.load_cache(path)?;
+    }
+    let report = support_chat::domain::assistant::evaluate(
+        &args.train,
+        &args.test,
+        shots,
+        encoder.as_ref(),
+    )?;
+    if let (Some(encoder), Some(path)) = (&encoder, &args.embedding_cache) {
+        encoder.save_cache(path)?;
+    }
     println!("{}", serde_json::to_string(&report)?);
     Ok(())
 }
 
-/// Exit status: 0 passed, 1 an article below the minimum, 2 the knowledge base did not load.
+/// Exit status: 0 passed, 1 an article below the minimum, 2 the knowledge base
+/// or the encoder did not load.
 fn check_kb(args: &CheckKbArgs) -> std::process::ExitCode {
     let kb = match &args.kb {
         Some(dir) => match KnowledgeBase::load_dir(dir) {
@@ -42,14 +61,25 @@ fn check_kb(args: &CheckKbArgs) -> std::process::ExitCode {
         },
         None => KnowledgeBase::sample(),
     };
-    let check =
-        match support_chat::domain::assistant::check_kb(&kb, args.folds, args.max_misdirected) {
-            Ok(check) => check,
-            Err(error) => {
-                eprintln!("support-chat: {error}");
-                return std::process::ExitCode::from(2);
-            }
-        };
+    let encoder = match support_chat::startup::encoder(&args.encoder, EVAL_CACHE_ENTRIES) {
+        Ok(encoder) => encoder,
+        Err(error) => {
+            eprintln!("support-chat: {error}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    let check = match support_chat::domain::assistant::check_kb(
+        &kb,
+        args.folds,
+        args.max_misdirected,
+        encoder.as_ref(),
+    ) {
+        Ok(check) => check,
+        Err(error) => {
+            eprintln!("support-chat: {error}");
+            return std::process::ExitCode::from(2);
+        }
+    };
     if args.json {
         println!(
             "{}",

@@ -5,8 +5,9 @@ use std::num::NonZeroUsize;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::config::ServeArgs;
-use crate::domain::assistant::{Assistant, Engine, KnowledgeBase};
+use crate::config::{EncoderArgs, EncoderKind, ServeArgs};
+use crate::domain::answer_pool::AnswerPool;
+use crate::domain::assistant::{Assistant, Encoder, Engine, KnowledgeBase};
 use crate::domain::client_ip::ClientIpConfig;
 use crate::domain::clock::SystemClock;
 use crate::domain::rate_limit::{Aggregated, FixedWindow, RateLimiter};
@@ -102,9 +103,14 @@ pub fn state(
         )),
         None => Arc::new(memory_sessions(args)),
     };
+    let threads = args
+        .answer_threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZero::get));
+    let answers = AnswerPool::new(assistant, threads, args.answer_queue)
+        .map_err(|e| StartupError(format!("cannot start the answer threads: {e}")))?;
     Ok(AppState {
         chat: ChatState {
-            assistant,
+            answers: Arc::new(answers),
             sessions,
             clock: Arc::new(SystemClock),
             max_message_chars: args.max_message_chars,
@@ -118,6 +124,31 @@ pub fn state(
             redis: redis.map(|r| r.health()),
         },
     })
+}
+
+/// The sentence encoder `args` choose, loaded, keeping `cache_entries`
+/// recent embeddings; `None` for the lexical-only engine.
+pub fn encoder(
+    args: &EncoderArgs,
+    cache_entries: usize,
+) -> Result<Option<Arc<Encoder>>, StartupError> {
+    if args.encoder == EncoderKind::None {
+        return Ok(None);
+    }
+    let started = std::time::Instant::now();
+    let encoder = Encoder::load(&args.model_dir, cache_entries).map_err(|e| {
+        StartupError(format!(
+            "the sentence encoder did not load ({e}). Run `make model` to fetch it, \
+             point --model-dir (SUPPORT_CHAT_MODEL_DIR) at its folder, \
+             or pass --encoder none for the lexical-only engine"
+        ))
+    })?;
+    tracing::info!(
+        model_dir = %args.model_dir.display(),
+        load_ms = started.elapsed().as_millis() as u64,
+        "sentence encoder loaded"
+    );
+    Ok(Some(Arc::new(encoder)))
 }
 
 /// The in-memory session store `args` describe.
@@ -183,18 +214,20 @@ const RESERVED_FILES: u64 = 64;
 /// letting requests in flight finish.
 pub async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     check(&args)?;
+    // Cheap checks first: a missing file fails before the encoder runs.
+    let assets = Assets::load(&args.widget_dir, &args.public_dir, args.max_message_chars)?;
     let kb = match &args.kb {
         Some(dir) => KnowledgeBase::load_dir(dir)?,
         None => KnowledgeBase::sample(),
     };
+    let encoder = encoder(&args.encoder, args.embedding_cache_entries)?;
     let started = std::time::Instant::now();
-    let engine = Engine::new(kb);
+    let engine = Engine::new(kb, encoder);
     tracing::info!(
         articles = engine.knowledge_base().articles().len(),
         train_ms = started.elapsed().as_millis() as u64,
         "knowledge base loaded"
     );
-    let assets = Assets::load(&args.widget_dir, &args.public_dir, args.max_message_chars)?;
     let state = state(&args, Arc::new(engine), assets)?;
     // Each connection is a file descriptor: raise the soft limit to the hard one.
     let nofile = rlimit::increase_nofile_limit(u64::MAX)

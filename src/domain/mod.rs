@@ -6,6 +6,7 @@
 use std::future::Future;
 use std::pin::Pin;
 
+pub mod answer_pool;
 pub mod assistant;
 pub mod client_ip;
 pub mod clock;

@@ -7,6 +7,7 @@ use super::error::ApiError;
 use super::extract::ApiJson;
 use super::state::ChatState;
 use crate::api::{ChatRequest, ChatResponse};
+use crate::domain::answer_pool::PoolError;
 use crate::domain::message::Message;
 use crate::domain::session::SessionId;
 
@@ -21,7 +22,17 @@ pub async fn chat(
     };
     let now = state.clock.now();
     let (session, history) = state.sessions.resume(session, now).await;
-    let (reply, turn) = state.assistant.reply(message.as_str(), &history);
+    let (reply, turn) = state
+        .answers
+        .reply(message.as_str().to_owned(), history)
+        .await
+        .map_err(|e| match e {
+            PoolError::Saturated => {
+                tracing::warn!("overloaded: every answer thread busy and the queue full");
+                ApiError::Overloaded { retry_after: 1 }
+            }
+            PoolError::Panicked => ApiError::Internal,
+        })?;
     state.sessions.append(session, turn, now).await;
     Ok(Json(ChatResponse {
         session: session.to_string(),

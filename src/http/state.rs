@@ -7,7 +7,7 @@ use std::sync::Arc;
 use axum::extract::FromRef;
 
 use super::assets::Assets;
-use crate::domain::assistant::Assistant;
+use crate::domain::answer_pool::AnswerPool;
 use crate::domain::client_ip::ClientIpConfig;
 use crate::domain::clock::Clock;
 use crate::domain::rate_limit::RateLimiter;
@@ -39,7 +39,8 @@ impl FromRef<AppState> for Readiness {
 /// What the chat handler uses.
 #[derive(Clone)]
 pub struct ChatState {
-    pub assistant: Arc<dyn Assistant>,
+    /// The assistant, behind the bounded pool its answers are computed on.
+    pub answers: Arc<AnswerPool>,
     pub sessions: Arc<dyn SessionStore>,
     pub clock: Arc<dyn Clock>,
     /// Longest accepted message, in characters after trimming.

@@ -14,10 +14,10 @@ async fn say(addr: std::net::SocketAddr, message: &str, session: Option<&str>) -
 #[tokio::test]
 async fn a_short_follow_up_is_read_in_the_context_of_the_previous_question() {
     let addr = spawn(setup()).await;
-    let alone = say(addr, "what about sole traders?", None).await;
+    let alone = say(addr, "what about LLPs?", None).await;
     let first = say(addr, "Who can apply?", None).await;
     let session = first["session"].as_str().unwrap();
-    let follow_up = say(addr, "what about sole traders?", Some(session)).await;
+    let follow_up = say(addr, "what about LLPs?", Some(session)).await;
     assert_eq!(follow_up["session"], session);
     assert_eq!(follow_up["handoff"], false, "{follow_up}");
     assert_eq!(

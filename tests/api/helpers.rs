@@ -2,7 +2,7 @@
 //! assertions on the one error envelope.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use axum::body::Bytes;
@@ -12,7 +12,7 @@ use hyper_util::rt::TokioIo;
 use serde_json::Value;
 use serde_json::json;
 use support_chat::config::ServeArgs;
-use support_chat::domain::assistant::{Engine, KnowledgeBase};
+use support_chat::domain::assistant::{Assistant, Encoder, Engine, KnowledgeBase};
 use support_chat::domain::clock::ManualClock;
 use support_chat::domain::rate_limit::FixedWindow;
 use support_chat::http::server::{self, ConnectionLimits};
@@ -40,6 +40,15 @@ pub fn setup_with_assets(assets: Assets) -> Setup {
     setup_with(&ServeArgs::default(), assets)
 }
 
+/// The sentence encoder `make model` fetched, shared by every test here.
+pub fn encoder() -> Arc<Encoder> {
+    static ENCODER: std::sync::OnceLock<Arc<Encoder>> = std::sync::OnceLock::new();
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/model/all-MiniLM-L6-v2");
+    ENCODER
+        .get_or_init(|| Arc::new(Encoder::load(&dir, 4096).expect("run `make model`")))
+        .clone()
+}
+
 /// What these flags describe, with the sample knowledge base (trained once per test binary).
 ///
 /// With `SUPPORT_CHAT_TEST_REDIS_URL` set (`.ci/with-redis.sh` does, in
@@ -47,8 +56,19 @@ pub fn setup_with_assets(assets: Assets) -> Setup {
 /// Redis, under a secret of its own so that servers do not share windows:
 /// the whole suite then runs against the Redis backend too.
 pub fn setup_with(args: &ServeArgs, assets: Assets) -> Setup {
+    setup_around(args, engine(), assets)
+}
+
+/// The sample knowledge base's engine with the encoder, trained once per test binary.
+pub fn engine() -> Arc<Engine> {
     static ENGINE: std::sync::OnceLock<Arc<Engine>> = std::sync::OnceLock::new();
-    let engine = ENGINE.get_or_init(|| Arc::new(Engine::new(KnowledgeBase::sample())));
+    ENGINE
+        .get_or_init(|| Arc::new(Engine::new(KnowledgeBase::sample(), Some(encoder()))))
+        .clone()
+}
+
+/// [`setup_with`] around another assistant.
+pub fn setup_around(args: &ServeArgs, assistant: Arc<dyn Assistant>, assets: Assets) -> Setup {
     let mut args = args.clone();
     if let (Ok(url), None) = (
         std::env::var("SUPPORT_CHAT_TEST_REDIS_URL"),
@@ -59,7 +79,7 @@ pub fn setup_with(args: &ServeArgs, assets: Assets) -> Setup {
     }
     let args = &args;
     Setup {
-        state: startup::state(args, engine.clone(), assets).unwrap(),
+        state: startup::state(args, assistant, assets).unwrap(),
         config: startup::router_config(args),
         connections: startup::connection_limits(args, u64::MAX),
     }

@@ -309,29 +309,26 @@ impl support_chat::domain::assistant::Assistant for Held {
             return self.engine.reply(message, history);
         }
         self.started.store(true, SeqCst);
-        // Blocking, but handing this worker's queue to another thread first,
-        // so the server's other tasks (the next connection) are not stranded
-        // behind it.
-        tokio::task::block_in_place(|| {
-            let deadline = std::time::Instant::now() + Duration::from_secs(10);
-            while !self.released.load(SeqCst) && std::time::Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(5));
-            }
-        });
+        // Blocking is fine: answers run on the answer pool, not on the
+        // async workers that serve the other connections.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !self.released.load(SeqCst) && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
         self.engine.reply(message, history)
     }
 }
 
 /// A server whose assistant holds the message "hold" until released.
 async fn holding(flags: &[&str]) -> (std::net::SocketAddr, Arc<AtomicBool>, Arc<AtomicBool>) {
-    let mut setup = setup_with(&args(flags), Assets::default());
     let started = Arc::new(AtomicBool::new(false));
     let released = Arc::new(AtomicBool::new(false));
-    setup.state.chat.assistant = Arc::new(Held {
-        engine: setup.state.chat.assistant.clone(),
+    let held = Arc::new(Held {
+        engine: engine(),
         started: started.clone(),
         released: released.clone(),
     });
+    let setup = setup_around(&args(flags), held, Assets::default());
     (spawn(setup).await, started, released)
 }
 
@@ -339,6 +336,26 @@ async fn until(flag: &AtomicBool) {
     while !flag.load(SeqCst) {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn when_every_answer_thread_is_busy_and_the_queue_full_requests_are_shed_with_503() {
+    // One answer thread, no waiting place (the queue itself is tested on
+    // `AnswerPool`): while "hold" runs, the next request is shed at once.
+    let (addr, started, released) =
+        holding(&["--answer-threads", "1", "--answer-queue", "0"]).await;
+    let first = tokio::spawn(async move { chat(addr, &json!({ "message": "hold" })).await.status });
+    until(&started).await;
+    let shed = chat(addr, &hello()).await;
+    released.store(true, SeqCst);
+    envelope(&shed, 503, "overloaded");
+    assert_eq!(shed.header("retry-after"), Some("1"));
+    assert_eq!(first.await.unwrap(), 200, "the running answer completes");
+    assert_eq!(
+        chat(addr, &hello()).await.status,
+        200,
+        "and the pool goes on"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -9,4 +9,5 @@ mod contract;
 mod conversation;
 mod helpers;
 mod limits;
+mod paraphrase;
 mod replicas;

@@ -23,10 +23,12 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 
 use serde::Serialize;
 
 use super::answer::Outcome;
+use super::encoder::Encoder;
 use super::engine::{Engine, EngineConfig};
 use super::kb::{Article, HANDOFF_ARTICLE_ID, KbError, KnowledgeBase};
 
@@ -86,6 +88,7 @@ pub fn check_kb(
     kb: &KnowledgeBase,
     folds: usize,
     max_misdirected: f64,
+    encoder: Option<&Arc<Encoder>>,
 ) -> Result<KbCheck, KbError> {
     let folds = folds.max(2);
     let cfg = EngineConfig::default();
@@ -121,7 +124,11 @@ pub fn check_kb(
             })
             .collect();
         let files: Vec<String> = train.iter().map(|a| a.id.clone()).collect();
-        let engine = Engine::with_config(KnowledgeBase::from_articles(train, &files)?, cfg.clone());
+        let engine = Engine::with_config(
+            KnowledgeBase::from_articles(train, &files)?,
+            cfg.clone(),
+            encoder.cloned(),
+        );
         for (i, article) in articles.iter().enumerate() {
             for question in held(article, folds, fold, true) {
                 let (_, turn) = engine.reply(question, &[]);
@@ -334,7 +341,7 @@ mod tests {
             &["a".into(), "b".into()],
         )
         .unwrap();
-        let check = check_kb(&kb, 2, 0.5).unwrap();
+        let check = check_kb(&kb, 2, 0.5, None).unwrap();
         assert_eq!(check.questions, 8);
         assert_eq!(check.confidence_histogram.iter().sum::<usize>(), 8);
         assert_eq!(check.articles.len(), 2);
@@ -365,7 +372,7 @@ mod tests {
             &["a".into(), "b".into()],
         )
         .unwrap();
-        let check = check_kb(&kb, 2, 0.1).unwrap();
+        let check = check_kb(&kb, 2, 0.1, None).unwrap();
         assert!(!check.passed, "{check}");
         assert!(check.misdirected > 0.1, "{check}");
         assert!(

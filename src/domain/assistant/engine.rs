@@ -1,11 +1,14 @@
-//! The answer engine: features + one-vs-rest linear SVM trained over the
+//! The answer engine: features (lexical TF-IDF, and with an encoder the
+//! sentence embedding beside them) + one-vs-rest linear SVM trained over the
 //! knowledge base's example questions plus an extra out-of-scope class,
 //! calibrated confidence, clarification, handoff and multi-turn rules.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use super::answer::{Assistant, Outcome, Reply, STORED_MESSAGE_BYTES, Turn, truncated};
-use super::features::{FeatureConfig, Vectorizer};
+use super::encoder::{DIM, Encoder};
+use super::features::{FeatureConfig, SparseVec, Vectorizer};
 use super::kb::{Article, CONTACT_PLACEHOLDER, HANDOFF_ARTICLE_ID, KnowledgeBase};
 use super::svm::{OvrModel, SvmConfig, train_ovr};
 use super::text::normalise;
@@ -48,6 +51,9 @@ pub struct EngineConfig {
     pub oos_balance: f32,
     /// Include the built-in out-of-scope training examples as a rejection class.
     pub use_oos_class: bool,
+    /// Weight of the sentence embedding (unit length) appended to the
+    /// lexical features (unit length); used only with an encoder.
+    pub semantic_weight: f32,
 }
 
 impl Default for EngineConfig {
@@ -65,6 +71,7 @@ impl Default for EngineConfig {
             followup_oos_block: 0.9,
             oos_balance: 0.5,
             use_oos_class: true,
+            semantic_weight: 1.0,
         }
     }
 }
@@ -92,6 +99,8 @@ pub struct Engine {
     kb: KnowledgeBase,
     cfg: EngineConfig,
     vectorizer: Vectorizer,
+    /// The sentence encoder; `None` is the lexical-only engine.
+    encoder: Option<Arc<Encoder>>,
     model: OvrModel,
     /// Normalised article title -> article index (exact suggestion match).
     titles: BTreeMap<String, usize>,
@@ -101,12 +110,17 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// Trains the engine on the knowledge base (plus out-of-scope examples).
-    pub fn new(kb: KnowledgeBase) -> Engine {
-        Engine::with_config(kb, EngineConfig::default())
+    /// Trains the engine on the knowledge base (plus out-of-scope examples),
+    /// with the sentence encoder's features when one is given.
+    pub fn new(kb: KnowledgeBase, encoder: Option<Arc<Encoder>>) -> Engine {
+        Engine::with_config(kb, EngineConfig::default(), encoder)
     }
 
-    pub fn with_config(kb: KnowledgeBase, cfg: EngineConfig) -> Engine {
+    pub fn with_config(
+        kb: KnowledgeBase,
+        cfg: EngineConfig,
+        encoder: Option<Arc<Encoder>>,
+    ) -> Engine {
         let n_art = kb.articles().len();
         let mut docs: Vec<String> = Vec::new();
         let mut labels: Vec<usize> = Vec::new();
@@ -126,7 +140,15 @@ impl Engine {
             }
         }
         let vectorizer = Vectorizer::fit(&docs, cfg.features.clone());
-        let xs: Vec<_> = docs.iter().map(|d| vectorizer.transform(d)).collect();
+        let mut xs: Vec<_> = docs.iter().map(|d| vectorizer.transform(d)).collect();
+        let mut dim = vectorizer.dim();
+        if let Some(encoder) = &encoder {
+            let texts: Vec<&str> = docs.iter().map(String::as_str).collect();
+            for (x, e) in xs.iter_mut().zip(encoder.embed_all(&texts)) {
+                append_embedding(x, dim, &e, cfg.semantic_weight);
+            }
+            dim += DIM;
+        }
         // The out-of-scope class is usually much larger than an article's
         // question list; scale its sample weight towards the mean article
         // size so it does not swallow short in-scope questions.
@@ -136,7 +158,7 @@ impl Engine {
             let mean_article = (labels.len() - n_oos) as f32 / n_art as f32;
             extra[n_art] = (mean_article / n_oos as f32).min(1.0).powf(cfg.oos_balance);
         }
-        let model = train_ovr(&xs, &labels, n_art + 1, vectorizer.dim(), &cfg.svm, &extra);
+        let model = train_ovr(&xs, &labels, n_art + 1, dim, &cfg.svm, &extra);
         let vocab = kb.articles().iter().map(Vocab::of).collect();
         let titles = kb
             .articles()
@@ -152,6 +174,7 @@ impl Engine {
             kb,
             cfg,
             vectorizer,
+            encoder,
             model,
             titles,
             vocab,
@@ -173,7 +196,11 @@ impl Engine {
 
     /// Scores a normalised text.
     pub fn classify(&self, normalised: &str) -> Scored {
-        let x = self.vectorizer.transform(normalised);
+        let mut x = self.vectorizer.transform(normalised);
+        if let Some(encoder) = &self.encoder {
+            let e = encoder.embed(normalised);
+            append_embedding(&mut x, self.vectorizer.dim(), &e, self.cfg.semantic_weight);
+        }
         let s = self.model.scores(&x);
         let mut order: Vec<usize> = (0..s.len()).collect();
         // Stable sort: ties resolve to the lower class index.
@@ -315,6 +342,14 @@ impl Engine {
             handoff: true,
         }
     }
+}
+
+/// Appends `weight × embedding` to a lexical vector as features
+/// `offset..offset + DIM` (past every lexical id, so `idx` stays sorted).
+fn append_embedding(x: &mut SparseVec, offset: usize, embedding: &[f32], weight: f32) {
+    x.idx
+        .extend((offset..offset + embedding.len()).map(|i| i as u32));
+    x.val.extend(embedding.iter().map(|v| v * weight));
 }
 
 impl Assistant for Engine {

@@ -1,0 +1,179 @@
+//! Where answers are computed: a fixed pool of threads beside the async
+//! runtime, because an answer runs the sentence encoder (milliseconds of
+//! matrix work) and must never block an async worker.
+//!
+//! The pool is bounded twice: `threads` answers run at once and at most
+//! `queue` more wait for a thread. A request beyond that is refused at once
+//! ([`PoolError::Saturated`], the edge's `503 overloaded`) rather than queued
+//! without bound. A request whose caller has gone (timed out, disconnected)
+//! before a thread picks it up is skipped.
+//!
+//! The threads are a rayon pool, so the encoder's own matrix kernels, which
+//! use rayon, run inside it: one answer may use every thread when the pool
+//! is otherwise idle, and each answer keeps to its own thread when it is busy.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use super::assistant::{Assistant, Reply, Turn};
+
+pub struct AnswerPool {
+    assistant: Arc<dyn Assistant>,
+    threads: rayon::ThreadPool,
+    /// Answers running or waiting.
+    taken: Arc<AtomicUsize>,
+    capacity: usize,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum PoolError {
+    /// Every thread is busy and the queue is full.
+    Saturated,
+    /// The assistant panicked (a bug); the thread lives on.
+    Panicked,
+}
+
+/// A claimed place in the pool, given back when dropped.
+struct Place(Arc<AtomicUsize>);
+
+impl Drop for Place {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl AnswerPool {
+    /// `threads` ≥ 1 answer at once, `queue` more waiting.
+    pub fn new(
+        assistant: Arc<dyn Assistant>,
+        threads: usize,
+        queue: usize,
+    ) -> Result<AnswerPool, rayon::ThreadPoolBuildError> {
+        let threads = threads.max(1);
+        Ok(AnswerPool {
+            assistant,
+            threads: rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .thread_name(|i| format!("answer-{i}"))
+                .build()?,
+            taken: Arc::new(AtomicUsize::new(0)),
+            capacity: threads + queue,
+        })
+    }
+
+    /// The assistant's reply to `message` after `history`, computed on the pool.
+    pub async fn reply(
+        &self,
+        message: String,
+        history: Arc<[Turn]>,
+    ) -> Result<(Reply, Turn), PoolError> {
+        let place = self.claim().ok_or(PoolError::Saturated)?;
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let assistant = self.assistant.clone();
+        self.threads.spawn(move || {
+            if tx.is_closed() {
+                return;
+            }
+            let reply =
+                std::panic::catch_unwind(AssertUnwindSafe(|| assistant.reply(&message, &history)));
+            // The place is free before the caller hears back, so its next
+            // request can take it.
+            drop(place);
+            let _ = tx.send(reply.map_err(|_| PoolError::Panicked));
+        });
+        rx.await.unwrap_or(Err(PoolError::Panicked))
+    }
+
+    fn claim(&self) -> Option<Place> {
+        let taken = self.taken.fetch_add(1, Ordering::AcqRel);
+        let place = Place(self.taken.clone());
+        (taken < self.capacity).then_some(place)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::assistant::Outcome;
+    use std::sync::{Condvar, Mutex};
+
+    /// Answers with the message once the gate is open; panics on "panic".
+    #[derive(Default)]
+    struct Gated {
+        open: Mutex<bool>,
+        opened: Condvar,
+    }
+
+    impl Gated {
+        fn open(&self) {
+            *self.open.lock().unwrap() = true;
+            self.opened.notify_all();
+        }
+    }
+
+    impl Assistant for Gated {
+        fn reply(&self, message: &str, _: &[Turn]) -> (Reply, Turn) {
+            if message == "panic" {
+                panic!("a bug");
+            }
+            let mut open = self.open.lock().unwrap();
+            while !*open {
+                open = self.opened.wait(open).unwrap();
+            }
+            let reply = Reply {
+                text: message.to_owned(),
+                suggestions: Vec::new(),
+                handoff: false,
+            };
+            let outcome = Outcome::Handoff {
+                out_of_scope: false,
+            };
+            let turn = Turn {
+                message: message.to_owned(),
+                outcome,
+                confidence: 0.0,
+            };
+            (reply, turn)
+        }
+    }
+
+    #[tokio::test]
+    async fn requests_beyond_threads_and_queue_are_refused_at_once_and_the_rest_answered() {
+        let gate = Arc::new(Gated::default());
+        // 2 threads and 1 waiting place.
+        let pool = Arc::new(AnswerPool::new(gate.clone(), 2, 1).unwrap());
+        let mut accepted = Vec::new();
+        for i in 0..3 {
+            let pool = pool.clone();
+            accepted.push(tokio::spawn(async move {
+                pool.reply(format!("m{i}"), Arc::from([])).await
+            }));
+        }
+        while pool.taken.load(Ordering::Acquire) < 3 {
+            tokio::task::yield_now().await;
+        }
+        let refused = pool.reply("one too many".into(), Arc::from([])).await;
+        assert_eq!(refused.err(), Some(PoolError::Saturated));
+        gate.open();
+        for (i, r) in accepted.into_iter().enumerate() {
+            assert_eq!(r.await.unwrap().unwrap().0.text, format!("m{i}"));
+        }
+        assert_eq!(
+            pool.taken.load(Ordering::Acquire),
+            0,
+            "every place given back"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_panicking_assistant_gives_an_error_and_the_pool_goes_on() {
+        let gate = Arc::new(Gated::default());
+        gate.open();
+        let pool = AnswerPool::new(gate, 1, 0).unwrap();
+        let panicked = pool.reply("panic".into(), Arc::from([])).await;
+        assert_eq!(panicked.err(), Some(PoolError::Panicked));
+        let fine = pool.reply("fine".into(), Arc::from([])).await.unwrap();
+        assert_eq!(fine.0.text, "fine");
+    }
+}

@@ -71,7 +71,7 @@ impl Default for EngineConfig {
             followup_oos_block: 0.9,
             oos_balance: 0.5,
             use_oos_class: true,
-            semantic_weight: 1.0,
+            semantic_weight: 1.5,
         }
     }
 }

@@ -116,6 +116,7 @@ const SAMPLE_FILES: &[(&str, &str)] = sample_files![
     "about-chat",
     "capabilities",
     "other-products",
+    "personal-borrowing",
 ];
 
 impl KnowledgeBase {

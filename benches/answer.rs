@@ -1,8 +1,9 @@
 //! What one answer costs with the sentence encoder, against the lexical
 //! engine measured in the same run on the same questions: latency (median,
 //! p99) of `Engine::reply` for a new question and for a repeated one (the
-//! embedding cache), on the answer pool's two threads as the server runs it
-//! and on one thread, which gives the answers-per-second ceiling per core.
+//! embedding cache), with the encoder's kernels split over two rayon threads
+//! (as the server runs one answer on this 2-core machine) and on one
+//! thread, which gives the answers-per-second ceiling per core.
 //!
 //! The questions are the first 300 of BANKING77's dev split (real customer
 //! messages, typical in length), asked of the sample knowledge base.

@@ -14,7 +14,7 @@ for encoder in minilm none; do
     args=(--train $DATA/train.csv --test target/dev-and-oos.csv --encoder $encoder
           --embedding-cache target/embeddings/banking77.bin)
     [[ $shots == all ]] || args+=(--shots "${shots%:*}" --seed "${shots#*:}")
-    printf '{"encoder":"%s","shots":"%s","report":%s}\n' "$encoder" "$shots" \
-      "$($BIN eval "${args[@]}" 2>/dev/null | tail -n 1)"
+    report=$($BIN eval "${args[@]}" | tail -n 1)
+    printf '{"encoder":"%s","shots":"%s","report":%s}\n' "$encoder" "$shots" "$report"
   done
 done

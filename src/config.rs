@@ -135,7 +135,7 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub encoder: EncoderArgs,
 
-    /// Sentence embeddings of recent messages kept (1.5 KiB each), so a
+    /// Sentence embeddings of recent messages kept (about 1.7 KiB each), so a
     /// repeated message skips the encoder; 0 keeps none.
     #[arg(long, env = "SUPPORT_CHAT_EMBEDDING_CACHE_ENTRIES", default_value_t = 4096, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(0..=1_000_000))]
     pub embedding_cache_entries: usize,

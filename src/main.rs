@@ -32,8 +32,13 @@ fn eval(args: &support_chat::config::EvalArgs) -> Result<(), Box<dyn std::error:
         seed: args.seed,
     });
     let encoder = support_chat::startup::encoder(&args.encoder, EVAL_CACHE_ENTRIES)?;
-    if let (Some(encoder), Some(path)) = (&encoder, &args.embedding_cache) {
-        encoder.load_cache(path)?;
+    if let (Some(encoder), Some(path)) = (&encoder, &args.embedding_cache)
+        && let Err(error) = encoder.load_cache(path)
+    {
+        eprintln!(
+            "support-chat: {}: {error}; encoding without it",
+            path.display()
+        );
     }
     let report = support_chat::domain::assistant::evaluate(
         &args.train,

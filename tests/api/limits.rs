@@ -359,6 +359,35 @@ async fn when_every_answer_thread_is_busy_and_the_queue_full_requests_are_shed_w
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_answer_queue_of_new_questions_is_answered_in_full() {
+    // Every place of the pool taken by questions the encoder has not seen:
+    // the answers share the threads (and nest on their stacks), and every
+    // one of them is answered.
+    let addr = spawn(setup_with(
+        &args(&[
+            "--answer-threads",
+            "2",
+            "--answer-queue",
+            "64",
+            "--max-in-flight-per-client",
+            "100",
+            "--chat-rate-limit",
+            "1000/60s",
+        ]),
+        Assets::default(),
+    ))
+    .await;
+    let run = unique();
+    let statuses = futures_join_all((0..66).map(|i| {
+        let message =
+            format!("question {i} of run {run}: how long until the money arrives in our account");
+        async move { chat(addr, &json!({ "message": message })).await.status }
+    }))
+    .await;
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn beyond_the_in_flight_cap_requests_are_shed_with_503_and_retry_after() {
     let (addr, started, released) = holding(&["--max-in-flight", "1"]).await;
     let first = tokio::spawn(async move { chat(addr, &json!({ "message": "hold" })).await.status });
@@ -376,7 +405,9 @@ async fn beyond_the_in_flight_cap_requests_are_shed_with_503_and_retry_after() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_over_its_in_flight_places_waits_its_turn_while_others_are_answered() {
-    let (addr, started, released) = holding(&["--max-in-flight-per-client", "1"]).await;
+    // Two answer threads: "hold" keeps one, the other client's request the other.
+    let (addr, started, released) =
+        holding(&["--max-in-flight-per-client", "1", "--answer-threads", "2"]).await;
     let held = tokio::spawn(async move { chat(addr, &json!({ "message": "hold" })).await.status });
     until(&started).await;
     let queued = tokio::spawn(async move { chat(addr, &hello()).await.status });

@@ -52,18 +52,3 @@ async fn paraphrases_that_share_no_word_with_any_example_question_are_answered_w
         );
     }
 }
-
-#[tokio::test]
-async fn the_lexical_engine_alone_does_not_understand_them() {
-    // The same questions without the encoder: what the encoder adds.
-    let kb = KnowledgeBase::sample();
-    let lexical = support_chat::domain::assistant::Engine::new(kb.clone(), None);
-    let understood = PARAPHRASES
-        .iter()
-        .filter(|(paraphrase, id)| {
-            let (_, turn) = lexical.reply(paraphrase, &[]);
-            matches!(turn.outcome, support_chat::domain::assistant::Outcome::Answered { ref article } if article == id)
-        })
-        .count();
-    assert!(understood < PARAPHRASES.len() / 2, "{understood}");
-}

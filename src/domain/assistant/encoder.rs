@@ -6,7 +6,8 @@
 //!
 //! Embeddings of recent texts are kept in a bounded LRU cache: quick replies
 //! and common questions repeat, and a repeat costs a hash lookup instead of
-//! a forward pass.
+//! a forward pass. The cache is keyed by the text's SHA-256, so it holds no
+//! visitor's words.
 
 use std::fmt;
 use std::num::NonZeroUsize;
@@ -47,7 +48,8 @@ impl std::error::Error for EncoderError {}
 pub struct Encoder {
     tokenizer: Tokenizer,
     bert: Bert,
-    cache: Mutex<lru::LruCache<String, Embedding384>>,
+    /// `None` when configured with no entries.
+    cache: Option<Mutex<lru::LruCache<TextHash, Embedding384>>>,
 }
 
 impl Encoder {
@@ -85,9 +87,7 @@ impl Encoder {
         Ok(Encoder {
             tokenizer,
             bert,
-            cache: Mutex::new(lru::LruCache::new(
-                NonZeroUsize::new(cache_entries).unwrap_or(NonZeroUsize::MIN),
-            )),
+            cache: NonZeroUsize::new(cache_entries).map(|n| Mutex::new(lru::LruCache::new(n))),
         })
     }
 
@@ -119,7 +119,8 @@ impl Encoder {
 
     /// Fills the cache from a file [`Encoder::save_cache`] wrote, if it was
     /// written by this same model (its first record, a probe text, must
-    /// embed the same now); otherwise leaves the cache as it is.
+    /// embed the same now). Returns how many embeddings it added; a missing
+    /// file adds none, a file that is not one is an error (and adds none).
     pub fn load_cache(&self, path: &Path) -> std::io::Result<usize> {
         let bytes = match std::fs::read(path) {
             Ok(bytes) => bytes,
@@ -131,42 +132,59 @@ impl Encoder {
         })?;
         let probe = self.encode_batch(&[CACHE_PROBE]).remove(0);
         match records.first() {
-            Some((text, e)) if text == CACHE_PROBE && cosine(e, &probe) > 0.9999 => {}
+            Some((hash, e)) if *hash == text_hash(CACHE_PROBE) && cosine(e, &probe) > 0.9999 => {}
             _ => return Ok(0),
         }
-        let n = records.len() - 1;
-        for (text, e) in records.into_iter().skip(1) {
-            self.remember(&text, &e);
-        }
-        Ok(n)
-    }
-
-    /// Writes every cached embedding to `path` (see [`Encoder::load_cache`]).
-    pub fn save_cache(&self, path: &Path) -> std::io::Result<()> {
-        let mut out = CACHE_MAGIC.to_vec();
-        let probe = self.encode_batch(&[CACHE_PROBE]).remove(0);
-        let cache = self
-            .cache
+        let Some(cache) = &self.cache else {
+            return Ok(0);
+        };
+        let mut cache = cache
             .lock()
             .map_err(|_| std::io::Error::other("poisoned"))?;
-        for (text, e) in std::iter::once((&CACHE_PROBE.to_owned(), &probe)).chain(cache.iter()) {
-            out.extend((text.len() as u32).to_le_bytes());
-            out.extend(text.as_bytes());
-            out.extend(e.iter().flat_map(|v| v.to_le_bytes()));
+        for (hash, e) in &records[1..] {
+            cache.put(*hash, e.clone());
         }
-        drop(cache);
-        std::fs::write(path, out)
+        Ok(records.len() - 1)
+    }
+
+    /// Writes every cached embedding to `path`, least recently used first
+    /// (see [`Encoder::load_cache`]), through a temporary file renamed into
+    /// place, so an interrupted write leaves the old file or none.
+    pub fn save_cache(&self, path: &Path) -> std::io::Result<()> {
+        let mut out = CACHE_MAGIC.to_vec();
+        let mut record = |hash: &TextHash, e: &[f32]| {
+            out.extend(hash);
+            out.extend(e.iter().flat_map(|v| v.to_le_bytes()));
+        };
+        record(
+            &text_hash(CACHE_PROBE),
+            &self.encode_batch(&[CACHE_PROBE]).remove(0),
+        );
+        if let Some(cache) = &self.cache {
+            let cache = cache
+                .lock()
+                .map_err(|_| std::io::Error::other("poisoned"))?;
+            for (hash, e) in cache.iter().rev() {
+                record(hash, e);
+            }
+        }
+        let partial = path.with_extension("partial");
+        std::fs::write(&partial, out)?;
+        std::fs::rename(&partial, path)
     }
 
     fn cached(&self, text: &str) -> Option<Embedding384> {
-        self.cache.lock().ok()?.get(text).cloned()
+        self.cache
+            .as_ref()?
+            .lock()
+            .ok()?
+            .get(&text_hash(text))
+            .cloned()
     }
 
     fn remember(&self, text: &str, e: &Embedding384) {
-        if let Ok(mut cache) = self.cache.lock()
-            && cache.cap() > NonZeroUsize::MIN
-        {
-            cache.put(text.to_owned(), e.clone());
+        if let Some(Ok(mut cache)) = self.cache.as_ref().map(Mutex::lock) {
+            cache.put(text_hash(text), e.clone());
         }
     }
 
@@ -186,26 +204,34 @@ impl Encoder {
     }
 }
 
-const CACHE_MAGIC: &[u8] = b"support-chat embeddings 1\n";
+const CACHE_MAGIC: &[u8] = b"support-chat embeddings 2\n";
 const CACHE_PROBE: &str = "how long does an application take";
+/// One record of a cache file: the text's hash, then DIM f32 LE.
+const CACHE_RECORD: usize = 32 + DIM * 4;
 
-/// Records of a cache file: (u32 LE length, UTF-8 text, DIM f32 LE) each.
-fn parse_cache(bytes: &[u8]) -> Option<Vec<(String, Embedding384)>> {
-    let mut rest = bytes.strip_prefix(CACHE_MAGIC)?;
-    let mut records = Vec::new();
-    while !rest.is_empty() {
-        let (len, tail) = rest.split_first_chunk::<4>()?;
-        let len = u32::from_le_bytes(*len) as usize;
-        let (text, tail) = tail.split_at_checked(len)?;
-        let (values, tail) = tail.split_at_checked(DIM * 4)?;
+/// The cache key of a text.
+type TextHash = [u8; 32];
+
+fn text_hash(text: &str) -> TextHash {
+    use sha2::Digest;
+    sha2::Sha256::digest(text.as_bytes()).into()
+}
+
+/// Records of a cache file, or `None` if it is not one (whole records only).
+fn parse_cache(bytes: &[u8]) -> Option<Vec<(TextHash, Embedding384)>> {
+    let rest = bytes.strip_prefix(CACHE_MAGIC)?;
+    if rest.len() % CACHE_RECORD != 0 {
+        return None;
+    }
+    let records = rest.chunks_exact(CACHE_RECORD).map(|record| {
+        let (hash, values) = record.split_at(32);
         let e: Embedding384 = values
             .chunks_exact(4)
             .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
             .collect();
-        records.push((String::from_utf8(text.to_vec()).ok()?, e));
-        rest = tail;
-    }
-    Some(records)
+        (hash.try_into().expect("32 bytes"), e)
+    });
+    Some(records.collect())
 }
 
 const CLS: u32 = 101;
@@ -423,14 +449,15 @@ mod tests {
     #[test]
     fn a_long_text_is_cut_at_the_token_limit_not_refused() {
         let enc = Encoder::load(&model_dir(), 0).unwrap();
-        let long = "loan ".repeat(2000);
-        let e = enc.embed(&long);
-        assert_eq!(e.len(), DIM);
-        assert!((cosine(&e, &e) - 1.0).abs() < 1e-4);
+        let long = enc.embed(&"loan ".repeat(2000));
+        // [CLS], 126 words of one token each, [SEP]: the first 128 tokens.
+        let prefix = enc.embed(&"loan ".repeat(MAX_TOKENS - 2));
+        assert_eq!(long.len(), DIM);
+        assert!(cosine(&long, &prefix) > 0.99999);
     }
 
     #[test]
-    fn the_cache_file_round_trips_and_a_foreign_file_is_refused() {
+    fn the_cache_file_round_trips_and_a_foreign_or_truncated_file_is_refused() {
         let enc = Encoder::load(&model_dir(), 100).unwrap();
         let e = enc.embed("can i borrow fifty thousand pounds");
         let path = std::env::temp_dir().join(format!("emb-{}.bin", std::process::id()));
@@ -438,9 +465,24 @@ mod tests {
         let fresh = Encoder::load(&model_dir(), 100).unwrap();
         assert_eq!(fresh.load_cache(&path).unwrap(), 1);
         assert_eq!(fresh.cached("can i borrow fifty thousand pounds"), Some(e));
+        let whole = std::fs::read(&path).unwrap();
+        std::fs::write(&path, &whole[..whole.len() - 1]).unwrap();
+        assert!(fresh.load_cache(&path).is_err(), "a truncated record");
         std::fs::write(&path, b"something else").unwrap();
-        assert!(fresh.load_cache(&path).is_err());
+        assert!(fresh.load_cache(&path).is_err(), "not a cache file");
         std::fs::remove_file(&path).unwrap();
+    }
+
+    #[test]
+    fn a_cache_of_one_entry_keeps_one_and_a_cache_of_none_keeps_none() {
+        let one = Encoder::load(&model_dir(), 1).unwrap();
+        one.embed("first");
+        assert!(one.cached("first").is_some());
+        one.embed("second");
+        assert!(one.cached("first").is_none() && one.cached("second").is_some());
+        let none = Encoder::load(&model_dir(), 0).unwrap();
+        none.embed("first");
+        assert!(none.cached("first").is_none());
     }
 
     #[test]

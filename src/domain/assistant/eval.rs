@@ -424,7 +424,9 @@ mod tests {
         let encoder = super::super::encoder::test_encoder();
         let cache = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/embeddings/banking77.bin");
         std::fs::create_dir_all(cache.parent().unwrap()).unwrap();
-        encoder.load_cache(&cache).unwrap();
+        if let Err(error) = encoder.load_cache(&cache) {
+            eprintln!("{}: {error}; encoding without it", cache.display());
+        }
         let run = |shots, tests: &[&Path]| {
             let r = evaluate_with(
                 &train,

@@ -3,12 +3,13 @@
 //! * [`KnowledgeBase`]: Markdown articles with front matter (format below),
 //!   loaded from a directory or the embedded sample ([`KnowledgeBase::sample`]).
 //! * [`Engine`]: normalises text, builds sparse TF-IDF features (word 1-2-grams
-//!   and character 2-5-grams inside word boundaries), trains a one-vs-rest
-//!   linear SVM (dual coordinate descent) over the articles' example questions
-//!   plus an out-of-scope rejection class, and answers with calibrated
-//!   confidence: answer, ask which of two articles was meant, or hand off to a
-//!   person. A message that refers back ("how long does that take?", "and
-//!   for sole traders?") is also read together with the question that set
+//!   and character 2-5-grams inside word boundaries) and, with an
+//!   [`Encoder`], appends the text's sentence embedding (all-MiniLM-L6-v2),
+//!   trains a one-vs-rest linear SVM (dual coordinate descent) over the
+//!   articles' example questions plus an out-of-scope rejection class, and
+//!   answers with calibrated confidence: answer, ask which of two articles
+//!   was meant, or hand off to a person. A message that refers back ("how
+//!   long does that take?", "and for LLPs?") is also read together with the question that set
 //!   the current topic, and that reading wins when the message alone is
 //!   unsure or only uses words the topic article's questions use (see
 //!   `engine/followup.rs`). Deterministic; no network.

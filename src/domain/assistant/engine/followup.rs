@@ -1,5 +1,5 @@
 //! Follow-ups: a message that refers back ("how long does that take?",
-//! "and for sole traders?") is also read together with the question that set
+//! "and for LLPs?") is also read together with the question that set
 //! the current topic ([`Engine::decide_with_context`]).
 
 use super::{Decision, Engine, EngineConfig};
@@ -27,7 +27,7 @@ impl Engine {
     ///
     /// 1. the alone reading is unsure: it would not answer and is not
     ///    confidently out of scope (probability below `followup_oos_block`),
-    ///    e.g. "what about sole traders?" after "Who can apply?"; or
+    ///    e.g. "what about LLPs?" after "Who can apply?"; or
     /// 2. the alone reading is confident (an answer to a *different*
     ///    article, or confidently out of scope), but the context
     ///    reading lands on the topic article or one it links to as a

@@ -15,7 +15,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
-use support_chat::domain::assistant::{Encoder, Engine, KnowledgeBase};
+use support_chat::domain::assistant::{DEFAULT_MODEL_DIR, Encoder, Engine, KnowledgeBase};
 
 const QUESTIONS: usize = 300;
 
@@ -64,7 +64,7 @@ fn on_threads<T: Send>(threads: usize, f: impl FnOnce() -> T + Send) -> T {
 
 fn main() {
     let questions = questions();
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/model/all-MiniLM-L6-v2");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(DEFAULT_MODEL_DIR);
     // No cache while timing new questions; the cached run uses its own.
     let uncached = Arc::new(Encoder::load(&dir, 0).expect("run `make model`"));
     let cached = Arc::new(Encoder::load(&dir, 4096).expect("run `make model`"));

@@ -102,7 +102,7 @@ pub struct EncoderArgs {
     #[arg(
         long,
         env = "SUPPORT_CHAT_MODEL_DIR",
-        default_value = "target/model/all-MiniLM-L6-v2"
+        default_value = crate::domain::assistant::DEFAULT_MODEL_DIR
     )]
     pub model_dir: PathBuf,
 }

@@ -12,7 +12,9 @@ use hyper_util::rt::TokioIo;
 use serde_json::Value;
 use serde_json::json;
 use support_chat::config::ServeArgs;
-use support_chat::domain::assistant::{Assistant, Encoder, Engine, KnowledgeBase};
+use support_chat::domain::assistant::{
+    Assistant, DEFAULT_MODEL_DIR, Encoder, Engine, KnowledgeBase,
+};
 use support_chat::domain::clock::ManualClock;
 use support_chat::domain::rate_limit::FixedWindow;
 use support_chat::http::server::{self, ConnectionLimits};
@@ -43,7 +45,7 @@ pub fn setup_with_assets(assets: Assets) -> Setup {
 /// The sentence encoder `make model` fetched, shared by every test here.
 pub fn encoder() -> Arc<Encoder> {
     static ENCODER: std::sync::OnceLock<Arc<Encoder>> = std::sync::OnceLock::new();
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/model/all-MiniLM-L6-v2");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(DEFAULT_MODEL_DIR);
     ENCODER
         .get_or_init(|| Arc::new(Encoder::load(&dir, 4096).expect("run `make model`")))
         .clone()

@@ -25,6 +25,9 @@ pub const DIM: usize = 384;
 pub const MAX_TOKENS: usize = 128;
 /// Texts encoded together when encoding many (the knowledge base).
 const BATCH: usize = 32;
+/// Where `make model` puts the model, relative to the repository root: the
+/// server's default `--model-dir`.
+pub const DEFAULT_MODEL_DIR: &str = "target/model/all-MiniLM-L6-v2";
 /// Files the encoder reads from its directory.
 pub const MODEL_FILES: [&str; 3] = ["model.safetensors", "config.json", "tokenizer.json"];
 
@@ -398,7 +401,7 @@ pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
 /// `make model`'s layout, which the tests need (`make test` runs it first).
 #[cfg(test)]
 pub(crate) fn model_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("target/model/all-MiniLM-L6-v2")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(DEFAULT_MODEL_DIR)
 }
 
 /// One encoder shared by every test of this binary.

@@ -66,7 +66,7 @@ mod vocab;
 
 pub use answer::{Assistant, HISTORY_TURNS, Outcome, Reply, STORED_MESSAGE_BYTES, Turn};
 pub use check::{DEFAULT_MAX_MISDIRECTED, KbCheck, RECOMMENDED_QUESTIONS, check_kb};
-pub use encoder::{DIM, Encoder, EncoderError, MAX_TOKENS, cosine};
+pub use encoder::{DEFAULT_MODEL_DIR, DIM, Encoder, EncoderError, MAX_TOKENS, cosine};
 pub use engine::{DEFAULT_CONTACT, Engine, EngineConfig, Scored};
 pub use eval::{EvalError, EvalReport, Shots, evaluate};
 pub use features::FeatureConfig;

@@ -60,10 +60,17 @@ fn a_broken_knowledge_base_stops_start_up_with_a_message_naming_the_file() {
         "---\nid: b\ntitle: B\n---\nNo questions here.\n",
     )
     .unwrap();
+    // Valid assets of its own, so the failure is the knowledge base's whatever
+    // was built before this test (CI runs it before the widget is built).
+    let (site, public) = fixture();
     let output = Command::new(BIN)
         .arg("--kb")
         .arg(&dir)
         .args(["--addr", "127.0.0.1:0"])
+        .arg("--widget-dir")
+        .arg(&site)
+        .arg("--public-dir")
+        .arg(&public)
         .output()
         .unwrap();
     assert!(!output.status.success());

@@ -1,5 +1,5 @@
 //! The sentence encoder: all-MiniLM-L6-v2 (a 6-layer BERT, 384 dimensions)
-//! run on the CPU with candle, mean-pooled and L2-normalised, exactly as
+//! run on the CPU by [`Bert`], mean-pooled and L2-normalised, exactly as
 //! sentence-transformers runs it. The weights, config and WordPiece
 //! tokenizer are read from a directory `make model` fills; nothing is
 //! downloaded here.
@@ -14,17 +14,16 @@ use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use candle_core::{DType, Device, Tensor};
-use candle_nn::{Embedding, LayerNorm, Module};
+use rayon::prelude::*;
 use tokenizers::{Tokenizer, TruncationParams};
+
+use super::bert::{Bert, Config};
 
 /// Dimensions of an embedding.
 pub const DIM: usize = 384;
 /// Tokens read of one text (special tokens included); the rest is cut.
 /// Bounds the cost of the longest message.
 pub const MAX_TOKENS: usize = 128;
-/// Texts encoded together when encoding many (the knowledge base).
-const BATCH: usize = 32;
 /// Where `make model` puts the model, relative to the repository root: the
 /// server's default `--model-dir`.
 pub const DEFAULT_MODEL_DIR: &str = "target/model/all-MiniLM-L6-v2";
@@ -83,10 +82,15 @@ impl Encoder {
                 ..TruncationParams::default()
             }))
             .map_err(|e| fail("tokenizer.json", e.to_string()))?;
-        let tensors = candle_core::safetensors::load(dir.join("model.safetensors"), &Device::Cpu)
+        if config.hidden_size != DIM || config.max_position_embeddings < MAX_TOKENS {
+            return Err(fail(
+                "config.json",
+                format!("not a {DIM}-dimension model reading {MAX_TOKENS} tokens"),
+            ));
+        }
+        let weights = std::fs::read(dir.join("model.safetensors"))
             .map_err(|e| fail("model.safetensors", e.to_string()))?;
-        let bert =
-            Bert::new(&config, &tensors).map_err(|e| fail("model.safetensors", e.to_string()))?;
+        let bert = Bert::new(&config, &weights).map_err(|e| fail("model.safetensors", e))?;
         Ok(Encoder {
             tokenizer,
             bert,
@@ -99,25 +103,15 @@ impl Encoder {
         if let Some(hit) = self.cached(text) {
             return hit;
         }
-        let e = self.encode_batch(&[text]).remove(0);
+        let e = self.encode(text);
         self.remember(text, &e);
         e
     }
 
-    /// Embeddings of many texts, in order: cached ones looked up, the rest
-    /// encoded in batches of similar length. Each is the same as [`embed`]'s.
+    /// Embeddings of many texts, in order, each the same as [`embed`]'s:
+    /// cached ones looked up, the rest encoded on the rayon pool.
     pub fn embed_all(&self, texts: &[&str]) -> Vec<Embedding384> {
-        let mut out: Vec<Option<Embedding384>> = texts.iter().map(|t| self.cached(t)).collect();
-        let mut todo: Vec<usize> = (0..texts.len()).filter(|&i| out[i].is_none()).collect();
-        todo.sort_by_key(|&i| texts[i].len());
-        for chunk in todo.chunks(BATCH) {
-            let batch: Vec<&str> = chunk.iter().map(|&i| texts[i]).collect();
-            for (&i, e) in chunk.iter().zip(self.encode_batch(&batch)) {
-                self.remember(texts[i], &e);
-                out[i] = Some(e);
-            }
-        }
-        out.into_iter().flatten().collect()
+        texts.par_iter().map(|t| self.embed(t)).collect()
     }
 
     /// Fills the cache from a file [`Encoder::save_cache`] wrote, if it was
@@ -133,7 +127,7 @@ impl Encoder {
         let records = parse_cache(&bytes).ok_or_else(|| {
             std::io::Error::new(std::io::ErrorKind::InvalidData, "not an embedding cache")
         })?;
-        let probe = self.encode_batch(&[CACHE_PROBE]).remove(0);
+        let probe = self.encode(CACHE_PROBE);
         match records.first() {
             Some((hash, e)) if *hash == text_hash(CACHE_PROBE) && cosine(e, &probe) > 0.9999 => {}
             _ => return Ok(0),
@@ -159,10 +153,7 @@ impl Encoder {
             out.extend(hash);
             out.extend(e.iter().flat_map(|v| v.to_le_bytes()));
         };
-        record(
-            &text_hash(CACHE_PROBE),
-            &self.encode_batch(&[CACHE_PROBE]).remove(0),
-        );
+        record(&text_hash(CACHE_PROBE), &self.encode(CACHE_PROBE));
         if let Some(cache) = &self.cache {
             let cache = cache
                 .lock()
@@ -191,19 +182,14 @@ impl Encoder {
         }
     }
 
-    fn encode_batch(&self, texts: &[&str]) -> Vec<Embedding384> {
-        let ids: Vec<Vec<u32>> = texts
-            .iter()
-            .map(|t| match self.tokenizer.encode(*t, true) {
-                Ok(enc) => enc.get_ids().to_vec(),
-                // Tokenising plain text cannot fail with this tokenizer;
-                // if it ever did, the empty text's embedding stands in.
-                Err(_) => vec![CLS, SEP],
-            })
-            .collect();
-        self.bert
-            .embed(&ids)
-            .expect("the forward pass has fixed, checked shapes")
+    fn encode(&self, text: &str) -> Embedding384 {
+        let ids = match self.tokenizer.encode(text, true) {
+            Ok(enc) => enc.get_ids().to_vec(),
+            // Tokenising plain text cannot fail with this tokenizer; if it
+            // ever did, the empty text's embedding stands in.
+            Err(_) => vec![CLS, SEP],
+        };
+        self.bert.embed(&ids).into()
     }
 }
 
@@ -239,159 +225,6 @@ fn parse_cache(bytes: &[u8]) -> Option<Vec<(TextHash, Embedding384)>> {
 
 const CLS: u32 = 101;
 const SEP: u32 = 102;
-
-/// The fields of the model's `config.json` the forward pass needs.
-#[derive(serde::Deserialize)]
-struct Config {
-    hidden_size: usize,
-    num_attention_heads: usize,
-    num_hidden_layers: usize,
-    layer_norm_eps: f64,
-    hidden_act: String,
-}
-
-/// One transformer layer, weights pre-transposed for `x · W`, and the
-/// query, key and value projections merged into one matrix.
-struct Layer {
-    qkv: (Tensor, Tensor),
-    attention_out: (Tensor, Tensor),
-    attention_norm: LayerNorm,
-    up: (Tensor, Tensor),
-    down: (Tensor, Tensor),
-    output_norm: LayerNorm,
-}
-
-struct Bert {
-    words: Embedding,
-    positions: Tensor,
-    token_type: Tensor,
-    embeddings_norm: LayerNorm,
-    layers: Vec<Layer>,
-    heads: usize,
-    hidden: usize,
-}
-
-type Tensors = std::collections::HashMap<String, Tensor>;
-
-impl Bert {
-    fn new(cfg: &Config, t: &Tensors) -> candle_core::Result<Bert> {
-        if cfg.hidden_size != DIM
-            || cfg.hidden_act != "gelu"
-            || !DIM.is_multiple_of(cfg.num_attention_heads)
-        {
-            candle_core::bail!("not a 384-dimension BERT with GELU activations");
-        }
-        let get = |name: &str| {
-            t.get(name)
-                .cloned()
-                .ok_or_else(|| candle_core::Error::Msg(format!("tensor {name} missing")))
-        };
-        let norm = |prefix: &str| -> candle_core::Result<LayerNorm> {
-            Ok(LayerNorm::new(
-                get(&format!("{prefix}.weight"))?,
-                get(&format!("{prefix}.bias"))?,
-                cfg.layer_norm_eps,
-            ))
-        };
-        let linear = |prefix: &str| -> candle_core::Result<(Tensor, Tensor)> {
-            Ok((
-                get(&format!("{prefix}.weight"))?.t()?.contiguous()?,
-                get(&format!("{prefix}.bias"))?,
-            ))
-        };
-        let mut layers = Vec::with_capacity(cfg.num_hidden_layers);
-        for i in 0..cfg.num_hidden_layers {
-            let p = format!("encoder.layer.{i}");
-            let (q, k, v) = (
-                linear(&format!("{p}.attention.self.query"))?,
-                linear(&format!("{p}.attention.self.key"))?,
-                linear(&format!("{p}.attention.self.value"))?,
-            );
-            layers.push(Layer {
-                qkv: (
-                    Tensor::cat(&[&q.0, &k.0, &v.0], 1)?.contiguous()?,
-                    Tensor::cat(&[&q.1, &k.1, &v.1], 0)?,
-                ),
-                attention_out: linear(&format!("{p}.attention.output.dense"))?,
-                attention_norm: norm(&format!("{p}.attention.output.LayerNorm"))?,
-                up: linear(&format!("{p}.intermediate.dense"))?,
-                down: linear(&format!("{p}.output.dense"))?,
-                output_norm: norm(&format!("{p}.output.LayerNorm"))?,
-            });
-        }
-        Ok(Bert {
-            words: Embedding::new(get("embeddings.word_embeddings.weight")?, DIM),
-            positions: get("embeddings.position_embeddings.weight")?,
-            token_type: get("embeddings.token_type_embeddings.weight")?.get(0)?,
-            embeddings_norm: norm("embeddings.LayerNorm")?,
-            layers,
-            heads: cfg.num_attention_heads,
-            hidden: cfg.hidden_size,
-        })
-    }
-
-    /// Mean-pooled, L2-normalised embeddings of token id sequences (each
-    /// starting with [CLS] and ending with [SEP]); shorter ones are padded
-    /// and masked, so a text's embedding does not depend on its batch.
-    fn embed(&self, ids: &[Vec<u32>]) -> candle_core::Result<Vec<Embedding384>> {
-        let (b, n) = (ids.len(), ids.iter().map(Vec::len).max().unwrap_or(0));
-        let (h, d) = (self.heads, self.hidden);
-        let hd = d / h;
-        let mut flat = vec![0u32; b * n];
-        let mut mask = vec![0f32; b * n];
-        for (row, seq) in ids.iter().enumerate() {
-            flat[row * n..row * n + seq.len()].copy_from_slice(seq);
-            mask[row * n..row * n + seq.len()].fill(1.0);
-        }
-        let cpu = &Device::Cpu;
-        let ids = Tensor::from_vec(flat, (b, n), cpu)?;
-        let mask = Tensor::from_vec(mask, (b, n), cpu)?;
-        // Padded keys get a large negative score, so no token attends to them.
-        let key_bias = ((mask.clone() - 1.0)? * 1e4)?.reshape((b, 1, 1, n))?;
-
-        let x = self
-            .words
-            .forward(&ids)?
-            .broadcast_add(&self.positions.narrow(0, 0, n)?)?
-            .broadcast_add(&self.token_type)?;
-        let mut x = self.embeddings_norm.forward(&x)?.reshape((b * n, d))?;
-        let scale = 1.0 / (hd as f64).sqrt();
-        for l in &self.layers {
-            let qkv = affine(&x, &l.qkv)?
-                .reshape((b, n, 3, h, hd))?
-                .permute((2, 0, 3, 1, 4))?;
-            let (q, k, v) = (
-                qkv.get(0)?.contiguous()?,
-                qkv.get(1)?.contiguous()?,
-                qkv.get(2)?.contiguous()?,
-            );
-            let scores = (q.matmul(&k.t()?)? * scale)?.broadcast_add(&key_bias)?;
-            let context = candle_nn::ops::softmax_last_dim(&scores)?
-                .matmul(&v)?
-                .transpose(1, 2)?
-                .reshape((b * n, d))?;
-            x = l
-                .attention_norm
-                .forward(&(affine(&context, &l.attention_out)? + &x)?)?;
-            let up = affine(&x, &l.up)?.gelu_erf()?;
-            x = l.output_norm.forward(&(affine(&up, &l.down)? + &x)?)?;
-        }
-        let x = x.reshape((b, n, d))?;
-        let summed = x.broadcast_mul(&mask.unsqueeze(2)?)?.sum(1)?;
-        let pooled = summed.broadcast_div(&mask.sum_keepdim(1)?)?;
-        let norms = pooled.sqr()?.sum_keepdim(1)?.sqrt()?.maximum(1e-12)?;
-        let unit = pooled.broadcast_div(&norms)?.to_dtype(DType::F32)?;
-        Ok(unit
-            .to_vec2::<f32>()?
-            .into_iter()
-            .map(Embedding384::from)
-            .collect())
-    }
-}
-
-fn affine(x: &Tensor, (w, b): &(Tensor, Tensor)) -> candle_core::Result<Tensor> {
-    x.matmul(w)?.broadcast_add(b)
-}
 
 /// Cosine similarity of two unit-length embeddings.
 pub fn cosine(a: &[f32], b: &[f32]) -> f32 {

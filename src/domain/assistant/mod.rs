@@ -53,6 +53,7 @@
 //! empty body, duplicate id.
 
 mod answer;
+mod bert;
 mod check;
 mod encoder;
 mod engine;

@@ -5,8 +5,11 @@
 //! (as the server runs one answer on this 2-core machine) and on one
 //! thread, which gives the answers-per-second ceiling per core.
 //!
-//! The questions are the first 300 of BANKING77's dev split (real customer
-//! messages, typical in length), asked of the sample knowledge base.
+//! Two sets of new questions, both asked of the sample knowledge base: the
+//! first 300 of BANKING77's dev split (real customer messages to a bank,
+//! median 14 tokens), and the sample knowledge base's own example questions
+//! (what a lender's visitors are expected to ask, shorter). The encoder's
+//! cost grows with tokens, so each set's token counts are printed too.
 //!
 //! `cargo bench --bench answer` (release build, after `make model`); prints
 //! one JSON line.
@@ -19,7 +22,7 @@ use support_chat::domain::assistant::{DEFAULT_MODEL_DIR, Encoder, Engine, Knowle
 
 const QUESTIONS: usize = 300;
 
-fn questions() -> Vec<String> {
+fn banking77() -> Vec<String> {
     let dev = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/banking77/dev.csv");
     let text = std::fs::read_to_string(&dev).expect("../shared/data/banking77/dev.csv");
     text.lines()
@@ -62,8 +65,25 @@ fn on_threads<T: Send>(threads: usize, f: impl FnOnce() -> T + Send) -> T {
         .install(f)
 }
 
+fn sample_kb() -> Vec<String> {
+    let kb = KnowledgeBase::sample();
+    let questions = kb.articles().iter().flat_map(|a| a.questions.iter());
+    questions.cloned().collect()
+}
+
+/// (median, p99) tokens of `questions`, [CLS] and [SEP] included.
+fn tokens(dir: &Path, questions: &[String]) -> (f64, f64) {
+    let tokenizer = tokenizers::Tokenizer::from_file(dir.join("tokenizer.json")).unwrap();
+    let counts = questions.iter().map(|q| {
+        let ids = tokenizer.encode(q.as_str(), true).unwrap();
+        ids.get_attention_mask().iter().filter(|&&m| m == 1).count() as f64
+    });
+    summary(counts.collect())
+}
+
 fn main() {
-    let questions = questions();
+    let questions = banking77();
+    let sample_questions = sample_kb();
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(DEFAULT_MODEL_DIR);
     // No cache while timing new questions; the cached run uses its own.
     let uncached = Arc::new(Encoder::load(&dir, 0).expect("run `make model`"));
@@ -77,12 +97,19 @@ fn main() {
     let new_1 = on_threads(1, || summary(time_replies(&semantic, &questions)));
     on_threads(2, || time_replies(&repeated, &questions));
     let repeat_2 = on_threads(2, || summary(time_replies(&repeated, &questions)));
+    let sample_2 = on_threads(2, || summary(time_replies(&semantic, &sample_questions)));
+    let sample_1 = on_threads(1, || summary(time_replies(&semantic, &sample_questions)));
+    let sample_lexical = summary(time_replies(&lexical, &sample_questions));
+    let (banking77_tokens, sample_tokens) =
+        (tokens(&dir, &questions), tokens(&dir, &sample_questions));
 
     let round = |x: f64| (x * 1000.0).round() / 1000.0;
     println!(
         "{}",
         serde_json::json!({
             "questions": questions.len(),
+            "tokens_median": banking77_tokens.0,
+            "tokens_p99": banking77_tokens.1,
             "lexical_median_ms": round(lexical_ms.0),
             "lexical_p99_ms": round(lexical_ms.1),
             "encoder_new_question_2_threads_median_ms": round(new_2.0),
@@ -94,6 +121,15 @@ fn main() {
             "answers_per_second_per_core_encoder": round(1e3 / new_1.0),
             "answers_per_second_per_core_lexical": round(1e3 / lexical_ms.0),
             "ratio_new_question_median_encoder_2_threads_vs_lexical": round(new_2.0 / lexical_ms.0),
+            "sample_kb_questions": sample_questions.len(),
+            "sample_kb_tokens_median": sample_tokens.0,
+            "sample_kb_tokens_p99": sample_tokens.1,
+            "sample_kb_lexical_median_ms": round(sample_lexical.0),
+            "sample_kb_lexical_p99_ms": round(sample_lexical.1),
+            "sample_kb_encoder_2_threads_median_ms": round(sample_2.0),
+            "sample_kb_encoder_2_threads_p99_ms": round(sample_2.1),
+            "sample_kb_encoder_1_thread_median_ms": round(sample_1.0),
+            "sample_kb_encoder_1_thread_p99_ms": round(sample_1.1),
         })
     );
 }

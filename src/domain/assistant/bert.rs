@@ -188,12 +188,11 @@ impl Bert {
         }
         layer_norm(&mut x, &self.embeddings_norm, self.eps);
         let mut qkv = Vec::new();
-        let mut context = vec![0.0; n * d];
+        let mut context = Vec::new();
         let mut up = Vec::new();
-        let mut scores = vec![0.0; n];
         for l in &self.layers {
             l.qkv.forward(&x, None, Activation::None, &mut qkv);
-            attention(&qkv, n, d, self.heads, &mut scores, &mut context);
+            attention(&qkv, n, d, self.heads, &mut context);
             // x ← norm(context · Wo + b + x), then the same around the MLP.
             let mut y = Vec::new();
             l.attention_out
@@ -297,17 +296,41 @@ fn panel(x: &[f32], inputs: usize, w: &[f32], act: Activation, acc: &mut [f32]) 
         // SAFETY: the CPU has the features the function is compiled for.
         return unsafe { panel_fma(x, inputs, w, act, acc) };
     }
-    panel_portable(x, inputs, w, act, acc)
+    panel_with::<Unfused>(x, inputs, w, act, acc)
 }
 
+/// [`panel`] compiled for AVX2 and fused multiply-adds.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 fn panel_fma(x: &[f32], inputs: usize, w: &[f32], act: Activation, acc: &mut [f32]) {
-    panel_portable(x, inputs, w, act, acc)
+    panel_with::<Fused>(x, inputs, w, act, acc)
+}
+
+/// `a · b + c`, fused into one instruction where the CPU has one: without
+/// it, `f32::mul_add` is a slow library call, so it is not used there.
+trait MulAdd {
+    fn mul_add(a: f32, b: f32, c: f32) -> f32;
+}
+
+struct Fused;
+struct Unfused;
+
+impl MulAdd for Fused {
+    #[inline(always)]
+    fn mul_add(a: f32, b: f32, c: f32) -> f32 {
+        a.mul_add(b, c)
+    }
+}
+
+impl MulAdd for Unfused {
+    #[inline(always)]
+    fn mul_add(a: f32, b: f32, c: f32) -> f32 {
+        a * b + c
+    }
 }
 
 #[inline(always)]
-fn panel_portable(x: &[f32], inputs: usize, w: &[f32], act: Activation, acc: &mut [f32]) {
+fn panel_with<M: MulAdd>(x: &[f32], inputs: usize, w: &[f32], act: Activation, acc: &mut [f32]) {
     let rows = x.len() / inputs;
     let mut r0 = 0;
     while r0 < rows {
@@ -316,12 +339,12 @@ fn panel_portable(x: &[f32], inputs: usize, w: &[f32], act: Activation, acc: &mu
         // one or two rows has too few sums to hide the FMA latency.
         let left = rows - r0;
         r0 += match left.div_ceil(left.div_ceil(ROWS)) {
-            1 => block::<1>(x, inputs, w, acc),
-            2 => block::<2>(x, inputs, w, acc),
-            3 => block::<3>(x, inputs, w, acc),
-            4 => block::<4>(x, inputs, w, acc),
-            5 => block::<5>(x, inputs, w, acc),
-            _ => block::<ROWS>(x, inputs, w, acc),
+            1 => block::<M, 1>(x, inputs, w, acc),
+            2 => block::<M, 2>(x, inputs, w, acc),
+            3 => block::<M, 3>(x, inputs, w, acc),
+            4 => block::<M, 4>(x, inputs, w, acc),
+            5 => block::<M, 5>(x, inputs, w, acc),
+            _ => block::<M, ROWS>(x, inputs, w, acc),
         };
     }
     if act == Activation::Gelu {
@@ -329,10 +352,10 @@ fn panel_portable(x: &[f32], inputs: usize, w: &[f32], act: Activation, acc: &mu
     }
 }
 
-/// The first `R` rows of [`panel_portable`]; returns `R`. `R × LANES`
+/// The first `R` rows of [`panel_with`]; returns `R`. `R × LANES`
 /// sums stay in registers.
 #[inline(always)]
-fn block<const R: usize>(x: &[f32], inputs: usize, w: &[f32], acc: &mut [f32]) -> usize {
+fn block<M: MulAdd, const R: usize>(x: &[f32], inputs: usize, w: &[f32], acc: &mut [f32]) -> usize {
     let x: [&[f32]; R] = std::array::from_fn(|r| &x[r * inputs..][..inputs]);
     let mut sums = [[0.0f32; LANES]; R];
     for (r, s) in sums.iter_mut().enumerate() {
@@ -343,7 +366,7 @@ fn block<const R: usize>(x: &[f32], inputs: usize, w: &[f32], acc: &mut [f32]) -
         for r in 0..R {
             let a = x[r][i];
             for j in 0..LANES {
-                sums[r][j] = a.mul_add(wi[j], sums[r][j]);
+                sums[r][j] = M::mul_add(a, wi[j], sums[r][j]);
             }
         }
     }
@@ -354,37 +377,73 @@ fn block<const R: usize>(x: &[f32], inputs: usize, w: &[f32], acc: &mut [f32]) -
 }
 
 /// Scaled dot-product attention of every head, from the side-by-side
-/// query, key and value rows of `qkv` (`n × 3d`) into `context` (`n × d`).
-fn attention(qkv: &[f32], n: usize, d: usize, heads: usize, s: &mut [f32], context: &mut [f32]) {
+/// query, key and value rows of `qkv` (`n × 3d`) into `context` (`n × d`);
+/// heads split over the rayon pool.
+fn attention(qkv: &[f32], n: usize, d: usize, heads: usize, context: &mut Vec<f32>) {
+    use rayon::prelude::*;
     let hd = d / heads;
+    // Head-major while computing, so threads own disjoint chunks.
+    let mut by_head = vec![0.0; n * d];
+    let group = heads.div_ceil(rayon::current_num_threads().min(heads));
+    by_head
+        .par_chunks_mut(n * hd * group)
+        .enumerate()
+        .with_max_len(1)
+        .for_each(|(g, chunk)| {
+            let mut scores = vec![0.0; n];
+            for (i, out) in chunk.chunks_exact_mut(n * hd).enumerate() {
+                attend(qkv, d, (g * group + i) * hd, hd, &mut scores, out);
+            }
+        });
+    context.clear();
+    context.resize(n * d, 0.0);
+    for (h, out) in by_head.chunks_exact(n * hd).enumerate() {
+        for (t, row) in out.chunks_exact(hd).enumerate() {
+            context[t * d + h * hd..][..hd].copy_from_slice(row);
+        }
+    }
+}
+
+/// One head's attention: the head's columns start at `offset` within each
+/// of the query, key and value parts of a `qkv` row; `out` is `n × hd`.
+#[inline(always)]
+fn attend(qkv: &[f32], d: usize, offset: usize, hd: usize, s: &mut [f32], out: &mut [f32]) {
     let scale = 1.0 / (hd as f32).sqrt();
-    context.fill(0.0);
-    for h in 0..heads {
-        for t in 0..n {
-            let q = &qkv[t * 3 * d + h * hd..][..hd];
-            for (u, score) in s.iter_mut().enumerate() {
-                let k = &qkv[u * 3 * d + d + h * hd..][..hd];
-                *score = dot(q, k) * scale;
-            }
-            let max = s.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-            let mut sum = 0.0;
-            for v in s.iter_mut() {
-                *v = (*v - max).exp();
-                sum += *v;
-            }
-            s.iter_mut().for_each(|v| *v /= sum);
-            let out = &mut context[t * d + h * hd..][..hd];
-            for (u, &p) in s.iter().enumerate() {
-                let v = &qkv[u * 3 * d + 2 * d + h * hd..][..hd];
-                for (o, v) in out.iter_mut().zip(v) {
-                    *o += p * v;
-                }
+    for (t, out) in out.chunks_exact_mut(hd).enumerate() {
+        let q = &qkv[t * 3 * d + offset..][..hd];
+        for (u, score) in s.iter_mut().enumerate() {
+            *score = dot(q, &qkv[u * 3 * d + d + offset..][..hd]) * scale;
+        }
+        let max = s.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let mut sum = 0.0;
+        for v in s.iter_mut() {
+            *v = (*v - max).exp();
+            sum += *v;
+        }
+        out.fill(0.0);
+        for (u, &p) in s.iter().enumerate() {
+            let (p, v) = (p / sum, &qkv[u * 3 * d + 2 * d + offset..][..hd]);
+            for (o, v) in out.iter_mut().zip(v) {
+                *o += p * v;
             }
         }
     }
 }
 
+/// A sum in eight lanes, so it vectorises.
+#[inline(always)]
+fn sum(a: &[f32]) -> f32 {
+    let mut lanes = [0.0f32; 8];
+    for a in a.chunks_exact(8) {
+        for i in 0..8 {
+            lanes[i] += a[i];
+        }
+    }
+    lanes.iter().sum::<f32>() + a.chunks_exact(8).remainder().iter().sum::<f32>()
+}
+
 /// A dot product in eight lanes, so it vectorises.
+#[inline(always)]
 fn dot(a: &[f32], b: &[f32]) -> f32 {
     let mut lanes = [0.0f32; 8];
     for (a, b) in a.chunks_exact(8).zip(b.chunks_exact(8)) {
@@ -405,11 +464,11 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
 fn layer_norm(x: &mut [f32], norm: &Norm, eps: f32) {
     let d = norm.gamma.len();
     for row in x.chunks_exact_mut(d) {
-        let mean = row.iter().sum::<f32>() / d as f32;
-        let var = row.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / d as f32;
-        let inv = 1.0 / (var + eps).sqrt();
+        let mean = sum(row) / d as f32;
+        row.iter_mut().for_each(|v| *v -= mean);
+        let inv = 1.0 / (dot(row, row) / d as f32 + eps).sqrt();
         for ((v, g), b) in row.iter_mut().zip(&norm.gamma).zip(&norm.beta) {
-            *v = (*v - mean) * inv * g + b;
+            *v = *v * inv * g + b;
         }
     }
 }

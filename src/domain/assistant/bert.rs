@@ -513,6 +513,49 @@ fn erf(x: f32) -> f32 {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    #[test]
+    fn the_kernel_computes_the_plain_product_for_every_row_count_and_both_multiply_adds() {
+        let (inputs, outputs) = (40, 2 * LANES);
+        let value = |i: usize| ((i * 7919) % 113) as f32 / 113.0 - 0.5;
+        let w: Vec<f32> = (0..inputs * outputs).map(value).collect();
+        let b: Vec<f32> = (0..outputs).map(|o| value(o + 5)).collect();
+        let linear = Linear::new(&w, b.clone(), inputs, outputs).unwrap();
+        for rows in 1..=13 {
+            let x: Vec<f32> = (0..rows * inputs).map(|i| value(i + 11)).collect();
+            let want: Vec<f32> = (0..rows * outputs)
+                .map(|i| {
+                    let (r, o) = (i / outputs, i % outputs);
+                    let dot: f32 = (0..inputs)
+                        .map(|k| x[r * inputs + k] * w[o * inputs + k])
+                        .sum();
+                    b[o] + dot
+                })
+                .collect();
+            let mut got = Vec::new();
+            linear.forward(&x, None, Activation::None, &mut got);
+            let panel_len = inputs * LANES;
+            for p in 0..outputs / LANES {
+                let w = &linear.panels[p * panel_len..][..panel_len];
+                let mut fused = vec![0.0; rows * LANES];
+                let mut unfused = vec![0.0; rows * LANES];
+                panel_with::<Fused>(&x, inputs, w, Activation::None, &mut fused);
+                panel_with::<Unfused>(&x, inputs, w, Activation::None, &mut unfused);
+                for r in 0..rows {
+                    for j in 0..LANES {
+                        let want = want[r * outputs + p * LANES + j] - b[p * LANES + j];
+                        assert!((fused[r * LANES + j] - want).abs() < 1e-4, "rows {rows}");
+                        assert!((unfused[r * LANES + j] - want).abs() < 1e-4, "rows {rows}");
+                    }
+                }
+            }
+            for (got, want) in got.iter().zip(&want) {
+                assert!((got - want).abs() < 1e-4, "rows {rows}: {got} != {want}");
+            }
+        }
+    }
+
     #[test]
     fn erf_agrees_with_its_tabulated_values() {
         let table: [(f32, f64); 8] = [
@@ -526,7 +569,7 @@ mod tests {
             (6.0, 1.0),
         ];
         for (x, want) in table {
-            let erf = |x: f32| f64::from(super::erf(x));
+            let erf = |x: f32| f64::from(erf(x));
             assert!((erf(x) - want).abs() < 1e-6, "erf({x})");
             assert!((erf(-x) + want).abs() < 1e-6, "erf(-{x})");
         }

@@ -291,6 +291,17 @@ mod tests {
     }
 
     #[test]
+    fn a_text_gets_the_same_embedding_on_one_thread_as_split_over_three() {
+        let enc = Encoder::load(&model_dir(), 0).unwrap();
+        let text = "how do I apply for a business loan with you today";
+        let on = |threads| {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads);
+            pool.build().unwrap().install(|| enc.embed(text))
+        };
+        assert!(cosine(&on(1), &on(3)) > 0.99999);
+    }
+
+    #[test]
     fn a_long_text_is_cut_at_the_token_limit_not_refused() {
         let enc = Encoder::load(&model_dir(), 0).unwrap();
         let long = enc.embed(&"loan ".repeat(2000));

@@ -213,7 +213,7 @@ fn check_kb_reports_the_sample_and_fails_a_knowledge_base_that_confuses_itself()
     let sample = Command::new(BIN).arg("check-kb").output().unwrap();
     let report = String::from_utf8_lossy(&sample.stdout);
     assert!(
-        report.contains("323 questions, 5-fold cross-validation"),
+        report.contains("318 questions, 5-fold cross-validation"),
         "{report}"
     );
     assert!(report.contains("<- threshold"), "{report}");

@@ -15,9 +15,9 @@ const PARAPHRASES: [(&str, &str); 8] = [
     ("annual percentage charged", "cost"),
     ("telephone assistance", "handoff"),
     ("records retention", "privacy"),
-    ("partnerships welcome?", "who-can-apply"),
+    ("partnerships allowed?", "who-can-apply"),
     ("processing duration", "application-time"),
-    ("overdue instalments", "payment-difficulty"),
+    ("overdue remittance", "payment-difficulty"),
     ("guarantor obligations", "personal-guarantee"),
     ("underwriting verdict", "decisions"),
 ];

@@ -16,7 +16,8 @@
 //! arrival order, and they nest on a thread's stack at most `threads +
 //! queue` deep: the threads get large stacks (a full queue of new questions
 //! is a test). Against plain threads feeding rayon's global pool this gave
-//! 1.2-1.4 times the answers per second on new questions (BENCHMARKS.md).
+//! 1.2-1.4 times the answers per second on new questions (BENCHMARKS.md;
+//! measured with candle's forward pass, not again since).
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;

@@ -25,7 +25,7 @@ pub const DIM: usize = 384;
 /// is cut (the lexical features still see the whole message). Bounds the
 /// cost of the longest message at about 2.3 times a typical question's (14
 /// tokens). Chosen on BANKING77 dev (BENCHMARKS.md): against 128, p99
-/// latency 12 ms instead of 16-18, accuracy 0.933 instead of 0.932 on all
+/// latency 12 ms instead of 16-19, accuracy 0.933 instead of 0.932 on all
 /// of train and 0.833 instead of 0.838 at 10-shot (within the seeds' spread).
 pub const MAX_TOKENS: usize = 32;
 /// Where `make model` puts the model, relative to the repository root: the

@@ -240,11 +240,8 @@ impl Linear {
     /// panels are split into one contiguous group per thread.
     fn forward(&self, x: &[f32], residual: Option<&[f32]>, act: Activation, out: &mut Vec<f32>) {
         let rows = x.len() / self.inputs;
-        let panels = self.outputs / LANES;
-        // Panel-major while computing, so threads own disjoint chunks.
-        let mut by_panel = vec![0.0; rows * self.outputs];
         let panel_len = self.inputs * LANES;
-        let work = |p: usize, acc: &mut [f32]| {
+        let by_panel = per_thread(self.outputs / LANES, rows * LANES, |p, acc| {
             for (r, acc) in acc.chunks_exact_mut(LANES).enumerate() {
                 acc.copy_from_slice(&self.b[p * LANES..][..LANES]);
                 if let Some(res) = residual {
@@ -259,24 +256,38 @@ impl Linear {
                 act,
                 acc,
             );
-        };
-        let threads = rayon::current_num_threads().min(panels);
-        let group = panels.div_ceil(threads);
-        by_panel
-            .par_chunks_mut(rows * LANES * group)
-            .enumerate()
-            .with_max_len(1)
-            .for_each(|(g, chunk)| {
-                for (i, acc) in chunk.chunks_exact_mut(rows * LANES).enumerate() {
-                    work(g * group + i, acc);
-                }
-            });
-        out.clear();
-        out.resize(rows * self.outputs, 0.0);
-        for (p, chunk) in by_panel.chunks_exact(rows * LANES).enumerate() {
-            for (r, acc) in chunk.chunks_exact(LANES).enumerate() {
-                out[r * self.outputs + p * LANES..][..LANES].copy_from_slice(acc);
+        });
+        side_by_side(&by_panel, rows, LANES, out);
+    }
+}
+
+/// `blocks` blocks of `len` values, `work(i, block)` computing block `i`,
+/// split into one contiguous group of blocks per rayon thread; returned
+/// one after another. Each block is computed whole by one thread, so the
+/// result does not depend on the number of threads.
+fn per_thread(blocks: usize, len: usize, work: impl Fn(usize, &mut [f32]) + Sync) -> Vec<f32> {
+    let mut out = vec![0.0; blocks * len];
+    let group = blocks.div_ceil(rayon::current_num_threads().clamp(1, blocks.max(1)));
+    out.par_chunks_mut(len * group)
+        .enumerate()
+        .with_max_len(1)
+        .for_each(|(g, chunk)| {
+            for (i, block) in chunk.chunks_exact_mut(len).enumerate() {
+                work(g * group + i, block);
             }
+        });
+    out
+}
+
+/// `out ← ` the blocks of `blocks` (each `rows × width`) side by side: row
+/// `r` of `out` is row `r` of every block in turn.
+fn side_by_side(blocks: &[f32], rows: usize, width: usize, out: &mut Vec<f32>) {
+    let stride = blocks.len() / rows;
+    out.clear();
+    out.resize(blocks.len(), 0.0);
+    for (b, block) in blocks.chunks_exact(rows * width).enumerate() {
+        for (r, row) in block.chunks_exact(width).enumerate() {
+            out[r * stride + b * width..][..width].copy_from_slice(row);
         }
     }
 }
@@ -385,26 +396,10 @@ fn block<M: MulAdd, const R: usize>(x: &[f32], inputs: usize, w: &[f32], acc: &m
 /// heads split over the rayon pool.
 fn attention(qkv: &[f32], n: usize, d: usize, heads: usize, context: &mut Vec<f32>) {
     let hd = d / heads;
-    // Head-major while computing, so threads own disjoint chunks.
-    let mut by_head = vec![0.0; n * d];
-    let group = heads.div_ceil(rayon::current_num_threads().min(heads));
-    by_head
-        .par_chunks_mut(n * hd * group)
-        .enumerate()
-        .with_max_len(1)
-        .for_each(|(g, chunk)| {
-            let mut scores = vec![0.0; n];
-            for (i, out) in chunk.chunks_exact_mut(n * hd).enumerate() {
-                attend(qkv, d, (g * group + i) * hd, hd, &mut scores, out);
-            }
-        });
-    context.clear();
-    context.resize(n * d, 0.0);
-    for (h, out) in by_head.chunks_exact(n * hd).enumerate() {
-        for (t, row) in out.chunks_exact(hd).enumerate() {
-            context[t * d + h * hd..][..hd].copy_from_slice(row);
-        }
-    }
+    let by_head = per_thread(heads, n * hd, |h, out| {
+        attend(qkv, d, h * hd, hd, &mut vec![0.0; n], out)
+    });
+    side_by_side(&by_head, n, hd, context);
 }
 
 /// One head's attention: the head's columns start at `offset` within each

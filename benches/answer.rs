@@ -71,14 +71,32 @@ fn sample_kb() -> Vec<String> {
     questions.cloned().collect()
 }
 
-/// (median, p99) tokens of `questions`, [CLS] and [SEP] included.
-fn tokens(dir: &Path, questions: &[String]) -> (f64, f64) {
+/// Tokens of each of `questions`, [CLS] and [SEP] included.
+fn token_counts(dir: &Path, questions: &[String]) -> Vec<f64> {
     let tokenizer = tokenizers::Tokenizer::from_file(dir.join("tokenizer.json")).unwrap();
     let counts = questions.iter().map(|q| {
         let ids = tokenizer.encode(q.as_str(), true).unwrap();
         ids.get_attention_mask().iter().filter(|&&m| m == 1).count() as f64
     });
-    summary(counts.collect())
+    counts.collect()
+}
+
+/// The median ms of the replies to questions of each range of tokens
+/// (the encoder's cost grows with them), as `"lo-hi (n questions)": ms`.
+fn by_tokens(counts: &[f64], ms: &[f64]) -> serde_json::Value {
+    let ranges = [(1, 8), (9, 12), (13, 16), (17, 24), (25, 32), (33, 512)];
+    let buckets = ranges.iter().map(|&(lo, hi)| {
+        let inside = counts.iter().zip(ms);
+        let inside = inside.filter(|(t, _)| (lo..=hi).contains(&(**t as usize)));
+        let times: Vec<f64> = inside.map(|(_, ms)| *ms).collect();
+        let n = times.len();
+        let median = (n > 0).then(|| (summary(times).0 * 1000.0).round() / 1000.0);
+        (
+            format!("{lo}-{hi} ({n} questions)"),
+            serde_json::json!(median),
+        )
+    });
+    serde_json::Value::Object(buckets.collect())
 }
 
 fn main() {
@@ -93,15 +111,17 @@ fn main() {
     let repeated = Engine::new(KnowledgeBase::sample(), Some(cached));
 
     let lexical_ms = summary(time_replies(&lexical, &questions));
-    let new_2 = on_threads(2, || summary(time_replies(&semantic, &questions)));
+    let new_2_ms = on_threads(2, || time_replies(&semantic, &questions));
+    let new_2 = summary(new_2_ms.clone());
     let new_1 = on_threads(1, || summary(time_replies(&semantic, &questions)));
     on_threads(2, || time_replies(&repeated, &questions));
     let repeat_2 = on_threads(2, || summary(time_replies(&repeated, &questions)));
     let sample_2 = on_threads(2, || summary(time_replies(&semantic, &sample_questions)));
     let sample_1 = on_threads(1, || summary(time_replies(&semantic, &sample_questions)));
     let sample_lexical = summary(time_replies(&lexical, &sample_questions));
-    let (banking77_tokens, sample_tokens) =
-        (tokens(&dir, &questions), tokens(&dir, &sample_questions));
+    let banking77_counts = token_counts(&dir, &questions);
+    let banking77_tokens = summary(banking77_counts.clone());
+    let sample_tokens = summary(token_counts(&dir, &sample_questions));
 
     let round = |x: f64| (x * 1000.0).round() / 1000.0;
     println!(
@@ -121,6 +141,7 @@ fn main() {
             "answers_per_second_per_core_encoder": round(1e3 / new_1.0),
             "answers_per_second_per_core_lexical": round(1e3 / lexical_ms.0),
             "ratio_new_question_median_encoder_2_threads_vs_lexical": round(new_2.0 / lexical_ms.0),
+            "encoder_new_question_2_threads_median_ms_by_tokens": by_tokens(&banking77_counts, &new_2_ms),
             "sample_kb_questions": sample_questions.len(),
             "sample_kb_tokens_median": sample_tokens.0,
             "sample_kb_tokens_p99": sample_tokens.1,

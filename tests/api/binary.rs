@@ -3,7 +3,7 @@
 use std::process::Command;
 use std::time::Duration;
 
-use crate::helpers::{BIN, chat, fixture, start_binary, unique};
+use crate::helpers::{BIN, binary_with_fixture, chat, start_binary, unique};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -60,17 +60,11 @@ fn a_broken_knowledge_base_stops_start_up_with_a_message_naming_the_file() {
         "---\nid: b\ntitle: B\n---\nNo questions here.\n",
     )
     .unwrap();
-    // Valid assets of its own, so the failure is the knowledge base's whatever
-    // was built before this test (CI runs it before the widget is built).
-    let (site, public) = fixture();
-    let output = Command::new(BIN)
+    // Asset fixtures, so the failure is the knowledge base's whatever was
+    // built before this test (CI runs it before the widget is built).
+    let output = binary_with_fixture()
         .arg("--kb")
         .arg(&dir)
-        .args(["--addr", "127.0.0.1:0"])
-        .arg("--widget-dir")
-        .arg(&site)
-        .arg("--public-dir")
-        .arg(&public)
         .output()
         .unwrap();
     assert!(!output.status.success());
@@ -90,13 +84,8 @@ fn a_missing_widget_build_stops_start_up_with_a_clear_message() {
 
 #[tokio::test]
 async fn a_missing_model_stops_start_up_naming_the_make_target_unless_told_to_run_lexical_only() {
-    let (site, public) = fixture();
-    let output = Command::new(BIN)
-        .args(["--model-dir", "/nonexistent/model", "--addr", "127.0.0.1:0"])
-        .arg("--widget-dir")
-        .arg(&site)
-        .arg("--public-dir")
-        .arg(&public)
+    let output = binary_with_fixture()
+        .args(["--model-dir", "/nonexistent/model"])
         .output()
         .unwrap();
     assert!(!output.status.success());

@@ -270,19 +270,27 @@ pub async fn closed_within(stream: &mut TcpStream, limit: std::time::Duration) -
 /// The real `support-chat` binary.
 pub const BIN: &str = env!("CARGO_BIN_EXE_support-chat");
 
+/// The binary set to serve on a free port with asset fixtures of its own,
+/// so it does not depend on whether the widget was built.
+pub fn binary_with_fixture() -> std::process::Command {
+    let (site, public) = fixture();
+    let mut command = std::process::Command::new(BIN);
+    command
+        .args(["--addr", "127.0.0.1:0"])
+        .arg("--widget-dir")
+        .arg(&site)
+        .arg("--public-dir")
+        .arg(&public);
+    command
+}
+
 /// Starts the binary on a free port with `flags` and `env` (and a widget
 /// fixture), and returns it with its address, read from its "listening on"
 /// log line. The caller stops it by pid (`Child::kill`).
 pub fn start_binary(flags: &[&str], env: &[(&str, &str)]) -> (std::process::Child, String) {
     use std::io::{BufRead, BufReader};
-    use std::process::{Command, Stdio};
-    let (site, public) = fixture();
-    let mut child = Command::new(BIN)
-        .args(["--addr", "127.0.0.1:0"])
-        .arg("--widget-dir")
-        .arg(&site)
-        .arg("--public-dir")
-        .arg(&public)
+    use std::process::Stdio;
+    let mut child = binary_with_fixture()
         .args(flags)
         .envs(env.iter().copied())
         .env("NO_COLOR", "1")

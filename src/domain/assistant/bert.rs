@@ -396,17 +396,15 @@ fn block<M: MulAdd, const R: usize>(x: &[f32], inputs: usize, w: &[f32], acc: &m
 /// heads split over the rayon pool.
 fn attention(qkv: &[f32], n: usize, d: usize, heads: usize, context: &mut Vec<f32>) {
     let hd = d / heads;
-    let by_head = per_thread(heads, n * hd, |h, out| {
-        attend(qkv, d, h * hd, hd, &mut vec![0.0; n], out)
-    });
+    let by_head = per_thread(heads, n * hd, |h, out| attend(qkv, d, h * hd, hd, out));
     side_by_side(&by_head, n, hd, context);
 }
 
 /// One head's attention: the head's columns start at `offset` within each
 /// of the query, key and value parts of a `qkv` row; `out` is `n × hd`.
-#[inline(always)]
-fn attend(qkv: &[f32], d: usize, offset: usize, hd: usize, s: &mut [f32], out: &mut [f32]) {
+fn attend(qkv: &[f32], d: usize, offset: usize, hd: usize, out: &mut [f32]) {
     let scale = 1.0 / (hd as f32).sqrt();
+    let s = &mut vec![0.0; out.len() / hd];
     for (t, out) in out.chunks_exact_mut(hd).enumerate() {
         let q = &qkv[t * 3 * d + offset..][..hd];
         for (u, score) in s.iter_mut().enumerate() {

@@ -89,21 +89,28 @@ lint: setup-rust
 	$(CARGO) clippy --locked -p support-chat-widget --target $(WASM_TARGET) -- -D warnings
 	$(CARGO) clippy --locked -p support-chat-widget --all-targets -- -D warnings
 
-# ARCHITECTURE.md's invariants, checked on the dependency graph and the
-# module graph (no import cycles, no HTTP in src/domain/, file sizes).
+# ARCHITECTURE.md's invariants: which crate depends on which, from `cargo
+# tree` (the crates hold the layers), and inside each crate what the compiler
+# cannot hold (.ci/module-graph.py: no import cycles, no HTTP in the server's
+# domain, file sizes).
+CRATES_OF = $(CARGO) tree --locked -e normal --prefix none -p
 invariants:
-	python3 .ci/module-graph.py src
-	@if $(CARGO) tree --locked -p support-chat-widget --target $(WASM_TARGET) -e normal --prefix none | grep -Eq '^(tokio|axum|hyper|leptos_axum) '; then \
+	python3 .ci/module-graph.py src assistant/src api/src
+	@if $(CRATES_OF) support-chat-widget --target $(WASM_TARGET) | grep -Eq '^(tokio|axum|hyper|leptos_axum|support-chat|support-chat-assistant) '; then \
 	  echo "invariant broken: the widget depends on a server crate"; exit 1; fi
-	@if $(CARGO) tree --locked -p support-chat -e normal --depth 1 --prefix none | grep -Eq '^(web-sys|gloo-net) '; then \
+	@if $(CRATES_OF) support-chat-assistant | grep -Eq '^(tokio|axum|hyper|tower|tower-http|redis|sqlx|lettre|reqwest|leptos|support-chat) '; then \
+	  echo "invariant broken: the assistant depends on a server crate"; exit 1; fi
+	@if $(CARGO) tree --locked -e normal --prefix none --depth 1 -p support-chat-api | tail -n +2 | grep -Evq '^serde '; then \
+	  echo "invariant broken: the wire types depend on more than serde"; exit 1; fi
+	@if $(CARGO) tree --locked -e normal --depth 1 --prefix none -p support-chat | grep -Eq '^(web-sys|gloo-net) '; then \
 	  echo "invariant broken: the server depends on web-sys directly"; exit 1; fi
-	@echo "invariants hold: the widget has no server crates; the server has no direct web-sys"
+	@echo "invariants hold: the widget has no server crates, the assistant none either, the wire types only serde; the server has no direct web-sys"
 
 # The server's unit and integration tests (against a real redis-server they
 # start themselves), then the widget's pure logic natively.
 unit: setup-redis model
 	$(CARGO) test --locked
-	.ci/with-redis.sh $(CARGO) test --locked --test api
+	.ci/with-redis.sh $(CARGO) test --locked -p support-chat --test api
 	$(CARGO) test --locked -p support-chat-widget
 
 e2e: build model widget-size setup-chromium node_modules/.package-lock.json
@@ -122,8 +129,8 @@ soak: server model
 
 # Benchmarks, not tests: numbers for BENCHMARKS.md (see the commands there).
 bench: server model setup-wrk setup-redis
-	$(CARGO) bench --locked --bench limiter
-	$(CARGO) bench --locked --bench answer
+	$(CARGO) bench --locked -p support-chat --bench limiter
+	$(CARGO) bench --locked -p support-chat-assistant --bench answer
 	benches/eval.sh
 	benches/http.sh
 	benches/redis.sh

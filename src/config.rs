@@ -1,13 +1,23 @@
 //! Command line and environment. Every flag has an `SUPPORT_CHAT_*` env
-//! fallback and a documented default; `support-chat --help` lists them.
+//! fallback and a documented default; `support-chat --help` lists them, in
+//! one group per concern. Flags parse into types that cannot hold a bad
+//! value (durations, non-zero counts, quotas, URLs, secrets), so nothing
+//! downstream clamps or re-checks them; the one check across flags is
+//! [`ServeArgs::check`], run once where the flags are read.
 
 use std::net::SocketAddr;
+use std::num::NonZeroUsize;
 use std::path::PathBuf;
+use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
+use clap::builder::TypedValueParser;
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
+use secrecy::SecretString;
 
-use crate::domain::client_ip::TrustedProxies;
+use crate::domain::client_ip::Ipv6Prefix;
 use crate::domain::rate_limit::{NetworkQuotas, Quota, QuotaError};
+use crate::http::client::TrustedProxies;
+use crate::http::cors::AllowedOrigins;
 use crate::store::redis::Fallback;
 
 #[derive(Debug, Parser)]
@@ -24,6 +34,20 @@ pub struct Cli {
     /// endpoint, the widget and the demo page.
     #[command(flatten)]
     pub serve: ServeArgs,
+}
+
+impl Cli {
+    /// The command line `argv` (program name first) alone: no `SUPPORT_CHAT_*`
+    /// variable of the process is read, so tests get exactly the flags they name.
+    pub fn from_flags<I, T>(argv: I) -> Result<Cli, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        let command = Cli::command().mut_args(|arg| arg.env(None::<&'static str>));
+        let mut matches = command.try_get_matches_from(argv)?;
+        Cli::from_arg_matches_mut(&mut matches)
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -50,22 +74,13 @@ pub struct CheckKbArgs {
     pub json: bool,
     /// Fail when an article's held-out questions are answered with another
     /// article more often than this (0 to 1).
-    #[arg(long, default_value_t = crate::domain::assistant::DEFAULT_MAX_MISDIRECTED, value_parser = unit_interval)]
+    #[arg(long, default_value_t = support_chat_assistant::DEFAULT_MAX_MISDIRECTED, value_parser = unit_interval)]
     pub max_misdirected: f64,
     #[command(flatten)]
     pub encoder: EncoderArgs,
     /// Cross-validation folds (2 to 20).
     #[arg(long, default_value_t = 5, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(2..=20))]
     pub folds: usize,
-}
-
-fn unit_interval(input: &str) -> Result<f64, String> {
-    input
-        .trim()
-        .parse::<f64>()
-        .ok()
-        .filter(|x| (0.0..=1.0).contains(x))
-        .ok_or_else(|| format!("{input:?} is not a number from 0 to 1"))
 }
 
 #[derive(Debug, Clone, Args)]
@@ -78,8 +93,8 @@ pub struct EvalArgs {
     pub test: PathBuf,
     /// Train on this many examples per category (the few-shot setting a
     /// site owner is in), drawn with --seed. Default: all of them.
-    #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
-    pub shots: Option<usize>,
+    #[arg(long, value_parser = count(1, usize::MAX))]
+    pub shots: Option<NonZeroUsize>,
     /// Seed of the --shots draw.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -102,7 +117,7 @@ pub struct EncoderArgs {
     #[arg(
         long,
         env = "SUPPORT_CHAT_MODEL_DIR",
-        default_value = crate::domain::assistant::DEFAULT_MODEL_DIR
+        default_value = support_chat_assistant::DEFAULT_MODEL_DIR
     )]
     pub model_dir: PathBuf,
 }
@@ -113,12 +128,62 @@ pub enum EncoderKind {
     None,
 }
 
+/// Everything the server is started with, one group per concern.
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
+    #[command(flatten)]
+    pub listener: ListenerArgs,
+    #[command(flatten)]
+    pub site: SiteArgs,
+    #[command(flatten)]
+    pub chat: ChatArgs,
+    #[command(flatten)]
+    pub sessions: SessionArgs,
+    #[command(flatten)]
+    pub redis: RedisArgs,
+    #[command(flatten)]
+    pub assistant: AssistantArgs,
+}
+
+/// Where the server listens and how it treats connections.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Listener and connections")]
+pub struct ListenerArgs {
     /// Address to listen on.
     #[arg(long, env = "SUPPORT_CHAT_ADDR", default_value = "127.0.0.1:3000")]
     pub addr: SocketAddr,
 
+    /// Seconds a client may take to send a request's headers; also how long
+    /// an idle keep-alive connection is kept open. Slower connections are closed.
+    #[arg(long = "header-read-timeout-secs", env = "SUPPORT_CHAT_HEADER_READ_TIMEOUT_SECS", default_value = "5", value_parser = seconds(1, 3600))]
+    pub header_read_timeout: Duration,
+
+    /// Read buffer per connection, in bytes (8192 to 1048576); a request's
+    /// headers must fit in it.
+    #[arg(long, env = "SUPPORT_CHAT_READ_BUFFER_BYTES", default_value_t = 16 * 1024, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(8192..=1024 * 1024))]
+    pub read_buffer_bytes: usize,
+
+    /// Connections open at once, in total; more are closed as they arrive.
+    /// Lowered at start-up to fit the open-files limit.
+    #[arg(long, env = "SUPPORT_CHAT_MAX_CONNECTIONS", default_value = "8192", value_parser = count(1, usize::MAX))]
+    pub max_connections: NonZeroUsize,
+
+    /// Connections open at once per client IP (IPv6: per prefix); more are
+    /// closed as they arrive. Trusted proxies are exempt. Leaves room for a
+    /// busy office behind one NAT address.
+    #[arg(long, env = "SUPPORT_CHAT_MAX_CONNECTIONS_PER_CLIENT", default_value = "256", value_parser = count(1, usize::MAX))]
+    pub max_connections_per_client: NonZeroUsize,
+
+    /// Connections open at once from one IPv6 /48 (all its /64 clients
+    /// together); more are closed as they arrive. Trusted proxies are exempt.
+    #[arg(long, env = "SUPPORT_CHAT_MAX_CONNECTIONS_PER_NETWORK", default_value = "1024", value_parser = count(1, usize::MAX))]
+    pub max_connections_per_network: NonZeroUsize,
+}
+
+/// The widget's files, the demo page and who may embed them.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Widget and demo page")]
+pub struct SiteArgs {
     /// Folder holding the built widget (`make build` writes it).
     #[arg(long, env = "SUPPORT_CHAT_WIDGET_DIR", default_value = "target/site")]
     pub widget_dir: PathBuf,
@@ -127,7 +192,144 @@ pub struct ServeArgs {
     #[arg(long, env = "SUPPORT_CHAT_PUBLIC_DIR", default_value = "public")]
     pub public_dir: PathBuf,
 
-    /// Knowledge-base folder (one Markdown file per answer, see README).
+    /// This server's public base URL, as site owners should reference it in
+    /// the embed snippet (e.g. `https://chat.example.com`). Default: none;
+    /// the demo page loads the widget by relative URLs and shows the snippet
+    /// with the origin the visitor's browser used.
+    #[arg(long, env = "SUPPORT_CHAT_PUBLIC_URL", value_parser = public_url)]
+    pub public_url: Option<url::Url>,
+
+    /// Origins allowed to call the API and load the widget, comma separated
+    /// (e.g. `https://www.example.com,https://example.com`); `*` allows any.
+    #[arg(long, env = "SUPPORT_CHAT_ALLOWED_ORIGINS", default_value = "*")]
+    pub allowed_origins: AllowedOrigins,
+
+    /// Flood guard on the page and widget files (GET), per client IP, as
+    /// `<burst>/<window>`: up to `burst` at once, refilled evenly over the window.
+    #[arg(long, env = "SUPPORT_CHAT_FILES_RATE_LIMIT", default_value = "300/60s", value_parser = files_quota)]
+    pub files_rate_limit: Quota,
+}
+
+/// Who a client is and how much of the chat endpoint it may use.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Chat limits")]
+pub struct ChatArgs {
+    /// Chat requests allowed per client IP, as `<requests>/<window>` (units
+    /// s, m, h). A fixed window that opens at the client's first request.
+    #[arg(long, env = "SUPPORT_CHAT_CHAT_RATE_LIMIT", default_value = "60/60s")]
+    pub chat_rate_limit: Quota,
+
+    /// Proxies whose `X-Forwarded-For` is believed, as comma-separated CIDRs
+    /// or addresses (e.g. `10.0.0.0/8,192.168.1.1`). Default: none, so the
+    /// TCP peer is the client.
+    #[arg(long, env = "SUPPORT_CHAT_TRUSTED_PROXIES", default_value = "")]
+    pub trusted_proxies: TrustedProxies,
+
+    /// IPv6 clients are rate-limited by this network prefix (32 to 128).
+    #[arg(long, env = "SUPPORT_CHAT_IPV6_PREFIX", default_value = "64")]
+    pub ipv6_prefix: Ipv6Prefix,
+
+    /// Quotas of wider IPv6 networks, above each client's own, as
+    /// `<prefix>=<requests>/<window>` pairs, comma separated; `""` for none.
+    /// Every /64 of a /56 shares the /56's quota, and so on, so one
+    /// allocation cannot multiply its budget by its size.
+    #[arg(
+        long,
+        env = "SUPPORT_CHAT_IPV6_AGGREGATE_LIMITS",
+        default_value = "56=240/60s,48=960/60s"
+    )]
+    pub ipv6_aggregate_limits: NetworkQuotas,
+
+    /// Seconds a chat request may take, body upload included, before it is
+    /// answered with a `503 timeout` envelope.
+    #[arg(long = "request-timeout-secs", env = "SUPPORT_CHAT_REQUEST_TIMEOUT_SECS", default_value = "10", value_parser = seconds(1, 3600))]
+    pub request_timeout: Duration,
+
+    /// Seconds a chat request's body may take to arrive, before it is
+    /// answered with a `503 timeout` envelope. The body is read before the
+    /// request takes one of the `--max-in-flight` places.
+    #[arg(long = "body-read-timeout-secs", env = "SUPPORT_CHAT_BODY_READ_TIMEOUT_SECS", default_value = "5", value_parser = seconds(1, 3600))]
+    pub body_read_timeout: Duration,
+
+    /// Chat requests served at once (their bodies already read); more are
+    /// shed with `503 overloaded`.
+    #[arg(long, env = "SUPPORT_CHAT_MAX_IN_FLIGHT", default_value = "512", value_parser = count(1, 1_000_000))]
+    pub max_in_flight: NonZeroUsize,
+
+    /// One client's chat requests worked on at once; more wait their turn
+    /// (within the request timeout) rather than being refused.
+    #[arg(long, env = "SUPPORT_CHAT_MAX_IN_FLIGHT_PER_CLIENT", default_value = "32", value_parser = count(1, 1_000_000))]
+    pub max_in_flight_per_client: NonZeroUsize,
+
+    /// Longest accepted message, in characters after trimming.
+    #[arg(long, env = "SUPPORT_CHAT_MAX_MESSAGE_CHARS", default_value = "1000", value_parser = count(1, 100_000))]
+    pub max_message_chars: NonZeroUsize,
+
+    /// Largest accepted chat request body, in bytes.
+    #[arg(long, env = "SUPPORT_CHAT_MAX_BODY_BYTES", default_value_t = 16 * 1024, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(64..=16 * 1024 * 1024))]
+    pub max_body_bytes: usize,
+}
+
+/// How long and how much of each conversation is kept.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Sessions")]
+pub struct SessionArgs {
+    /// Minutes of inactivity after which a conversation is forgotten.
+    #[arg(long = "session-idle-minutes", env = "SUPPORT_CHAT_SESSION_IDLE_MINUTES", default_value = "30", value_parser = minutes(1, 7 * 24 * 60))]
+    pub idle: Duration,
+
+    /// Most conversations kept at once; the least recently used is dropped first.
+    #[arg(long = "max-sessions", env = "SUPPORT_CHAT_MAX_SESSIONS", default_value = "100000", value_parser = count(1, 100_000_000))]
+    pub max_sessions: NonZeroUsize,
+
+    /// Turns kept per conversation (older ones are dropped). The engine
+    /// reads the last 3; keeping more only costs memory.
+    #[arg(long = "max-turns", env = "SUPPORT_CHAT_MAX_TURNS", default_value_t = NonZeroUsize::new(support_chat_assistant::HISTORY_TURNS).expect("not zero"), value_parser = count(1, 100))]
+    pub max_turns: NonZeroUsize,
+
+    /// Memory all conversations may occupy together, in MiB, bookkeeping
+    /// included; the least recently used conversations go first.
+    #[arg(long = "session-memory-mib", env = "SUPPORT_CHAT_SESSION_MEMORY_MIB", default_value = "64", value_parser = mebibytes(1, 1024 * 1024))]
+    pub memory_bytes: usize,
+}
+
+/// Redis for several replicas.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Several replicas (Redis)")]
+pub struct RedisArgs {
+    /// Redis (or Valkey) shared by several replicas for the chat rate limit
+    /// and the conversations: `redis://host:6379`, `rediss://…` (TLS) or
+    /// `unix:///path/redis.sock`. Default: none, both stay in this process.
+    #[arg(
+        long = "redis-url",
+        env = "SUPPORT_CHAT_REDIS_URL",
+        requires = "key_secret"
+    )]
+    pub url: Option<String>,
+
+    /// Secret that keys the HMAC under which client addresses are stored in
+    /// Redis (the same on every replica; at least 16 characters). Required
+    /// with `--redis-url`.
+    #[arg(long = "redis-key-secret", env = "SUPPORT_CHAT_REDIS_KEY_SECRET", hide_env_values = true, value_parser = secret(16))]
+    pub key_secret: Option<SecretString>,
+
+    /// Milliseconds a Redis call may take before the request goes on
+    /// without it (see `--redis-fallback`).
+    #[arg(long = "redis-timeout-ms", env = "SUPPORT_CHAT_REDIS_TIMEOUT_MS", default_value = "250", value_parser = milliseconds(10, 10_000))]
+    pub timeout: Duration,
+
+    /// While Redis does not answer: `local` limits each replica on its own
+    /// (at worst N times the limit across N replicas); `closed` refuses every
+    /// chat request with `429` until it answers.
+    #[arg(long = "redis-fallback", env = "SUPPORT_CHAT_REDIS_FALLBACK", value_enum, default_value_t = Fallback::Local)]
+    pub fallback: Fallback,
+}
+
+/// The knowledge base, the engine and the threads it answers on.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Assistant")]
+pub struct AssistantArgs {
+    /// Knowledge-base folder (one Markdown file per answer, see docs/assistant.md).
     /// Default: the sample knowledge base built into the binary.
     #[arg(long, env = "SUPPORT_CHAT_KB")]
     pub kb: Option<PathBuf>,
@@ -142,197 +344,130 @@ pub struct ServeArgs {
 
     /// Threads answers are computed on (the encoder runs there, never on
     /// the async workers). Default: one per CPU core.
-    #[arg(long, env = "SUPPORT_CHAT_ANSWER_THREADS", value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=256))]
-    pub answer_threads: Option<usize>,
+    #[arg(long, env = "SUPPORT_CHAT_ANSWER_THREADS", value_parser = count(1, 256))]
+    pub answer_threads: Option<NonZeroUsize>,
 
     /// Chat requests that may wait for an answer thread; more are shed with
     /// `503 overloaded` at once.
     #[arg(long, env = "SUPPORT_CHAT_ANSWER_QUEUE", default_value_t = 64, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(0..=100_000))]
     pub answer_queue: usize,
-
-    /// This server's public base URL, as site owners should reference it in
-    /// the embed snippet (e.g. `https://chat.example.com`). Default: none;
-    /// the demo page loads the widget by relative URLs and shows the snippet
-    /// with the origin the visitor's browser used.
-    #[arg(long, env = "SUPPORT_CHAT_PUBLIC_URL", value_parser = public_url)]
-    pub public_url: Option<String>,
-
-    /// Origins allowed to call the API and load the widget, comma separated
-    /// (e.g. `https://www.example.com,https://example.com`); `*` allows any.
-    #[arg(
-        long,
-        env = "SUPPORT_CHAT_ALLOWED_ORIGINS",
-        default_value = "*",
-        value_delimiter = ',',
-        value_parser = origin
-    )]
-    pub allowed_origins: Vec<String>,
-
-    /// Chat requests allowed per client IP, as `<requests>/<window>` (units
-    /// s, m, h). A fixed window that opens at the client's first request.
-    #[arg(long, env = "SUPPORT_CHAT_CHAT_RATE_LIMIT", default_value = "60/60s")]
-    pub chat_rate_limit: Quota,
-
-    /// Flood guard on the page and widget files (GET), per client IP, as
-    /// `<burst>/<window>`: up to `burst` at once, refilled evenly over the window.
-    #[arg(long, env = "SUPPORT_CHAT_FILES_RATE_LIMIT", default_value = "300/60s", value_parser = files_quota)]
-    pub files_rate_limit: Quota,
-
-    /// Proxies whose `X-Forwarded-For` is believed, as comma-separated CIDRs
-    /// or addresses (e.g. `10.0.0.0/8,192.168.1.1`). Default: none, so the
-    /// TCP peer is the client.
-    #[arg(long, env = "SUPPORT_CHAT_TRUSTED_PROXIES", default_value = "")]
-    pub trusted_proxies: TrustedProxies,
-
-    /// Redis (or Valkey) shared by several replicas for the chat rate limit
-    /// and the conversations: `redis://host:6379`, `rediss://…` (TLS) or
-    /// `unix:///path/redis.sock`. Default: none, both stay in this process.
-    #[arg(long, env = "SUPPORT_CHAT_REDIS_URL")]
-    pub redis_url: Option<String>,
-
-    /// Secret that keys the HMAC under which client addresses are stored in
-    /// Redis (the same on every replica; at least 16 characters). Required
-    /// with `--redis-url`.
-    #[arg(long, env = "SUPPORT_CHAT_REDIS_KEY_SECRET", hide_env_values = true)]
-    pub redis_key_secret: Option<String>,
-
-    /// Milliseconds a Redis call may take before the request goes on
-    /// without it (see `--redis-fallback`).
-    #[arg(long, env = "SUPPORT_CHAT_REDIS_TIMEOUT_MS", default_value_t = 250, value_parser = clap::value_parser!(u64).range(10..=10_000))]
-    pub redis_timeout_ms: u64,
-
-    /// While Redis does not answer: `local` limits each replica on its own
-    /// (at worst N times the limit across N replicas); `closed` refuses every
-    /// chat request with `429` until it answers.
-    #[arg(long, env = "SUPPORT_CHAT_REDIS_FALLBACK", value_enum, default_value_t = Fallback::Local)]
-    pub redis_fallback: Fallback,
-
-    /// Quotas of wider IPv6 networks, above each client's own, as
-    /// `<prefix>=<requests>/<window>` pairs, comma separated; `""` for none.
-    /// Every /64 of a /56 shares the /56's quota, and so on, so one
-    /// allocation cannot multiply its budget by its size.
-    #[arg(
-        long,
-        env = "SUPPORT_CHAT_IPV6_AGGREGATE_LIMITS",
-        default_value = "56=240/60s,48=960/60s"
-    )]
-    pub ipv6_aggregate_limits: NetworkQuotas,
-
-    /// IPv6 clients are rate-limited by this network prefix (32 to 128).
-    #[arg(long, env = "SUPPORT_CHAT_IPV6_PREFIX", default_value_t = 64, value_parser = clap::value_parser!(u8).range(32..=128))]
-    pub ipv6_prefix: u8,
-
-    /// Seconds a client may take to send a request's headers; also how long
-    /// an idle keep-alive connection is kept open. Slower connections are closed.
-    #[arg(long, env = "SUPPORT_CHAT_HEADER_READ_TIMEOUT_SECS", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=3600))]
-    pub header_read_timeout_secs: u64,
-
-    /// Read buffer per connection, in bytes (8192 to 1048576); a request's
-    /// headers must fit in it.
-    #[arg(long, env = "SUPPORT_CHAT_READ_BUFFER_BYTES", default_value_t = 16 * 1024, value_parser = clap::value_parser!(u64).range(8192..=1024 * 1024))]
-    pub read_buffer_bytes: u64,
-
-    /// Connections open at once, in total; more are closed as they arrive.
-    /// Lowered at start-up to fit the open-files limit.
-    #[arg(long, env = "SUPPORT_CHAT_MAX_CONNECTIONS", default_value_t = 8192, value_parser = clap::value_parser!(u64).range(1..))]
-    pub max_connections: u64,
-
-    /// Connections open at once per client IP (IPv6: per prefix); more are
-    /// closed as they arrive. Trusted proxies are exempt. Leaves room for a
-    /// busy office behind one NAT address.
-    #[arg(long, env = "SUPPORT_CHAT_MAX_CONNECTIONS_PER_CLIENT", default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..))]
-    pub max_connections_per_client: u64,
-
-    /// Connections open at once from one IPv6 /48 (all its /64 clients
-    /// together); more are closed as they arrive. Trusted proxies are exempt.
-    #[arg(long, env = "SUPPORT_CHAT_MAX_CONNECTIONS_PER_NETWORK", default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..))]
-    pub max_connections_per_network: u64,
-
-    /// Seconds a chat request may take, body upload included, before it is
-    /// answered with a `503 timeout` envelope.
-    #[arg(long, env = "SUPPORT_CHAT_REQUEST_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
-    pub request_timeout_secs: u64,
-
-    /// Seconds a chat request's body may take to arrive, before it is
-    /// answered with a `503 timeout` envelope. The body is read before the
-    /// request takes one of the `--max-in-flight` places.
-    #[arg(long, env = "SUPPORT_CHAT_BODY_READ_TIMEOUT_SECS", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=3600))]
-    pub body_read_timeout_secs: u64,
-
-    /// Chat requests served at once (their bodies already read); more are
-    /// shed with `503 overloaded`.
-    #[arg(long, env = "SUPPORT_CHAT_MAX_IN_FLIGHT", default_value_t = 512, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1_000_000))]
-    pub max_in_flight: usize,
-
-    /// One client's chat requests worked on at once; more wait their turn
-    /// (within the request timeout) rather than being refused.
-    #[arg(long, env = "SUPPORT_CHAT_MAX_IN_FLIGHT_PER_CLIENT", default_value_t = 32, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
-    pub max_in_flight_per_client: u64,
-
-    /// Longest accepted message, in characters after trimming.
-    #[arg(long, env = "SUPPORT_CHAT_MAX_MESSAGE_CHARS", default_value_t = crate::api::DEFAULT_MAX_MESSAGE_CHARS, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=100_000))]
-    pub max_message_chars: usize,
-
-    /// Largest accepted chat request body, in bytes.
-    #[arg(long, env = "SUPPORT_CHAT_MAX_BODY_BYTES", default_value_t = 16 * 1024, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(64..=16 * 1024 * 1024))]
-    pub max_body_bytes: usize,
-
-    /// Minutes of inactivity after which a conversation is forgotten.
-    #[arg(long, env = "SUPPORT_CHAT_SESSION_IDLE_MINUTES", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=7 * 24 * 60))]
-    pub session_idle_minutes: u64,
-
-    /// Most conversations kept at once; the least recently used is dropped first.
-    #[arg(long, env = "SUPPORT_CHAT_MAX_SESSIONS", default_value_t = 100_000, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=100_000_000))]
-    pub max_sessions: usize,
-
-    /// Turns kept per conversation (older ones are dropped). The engine
-    /// reads the last 3; keeping more only costs memory.
-    #[arg(long, env = "SUPPORT_CHAT_MAX_TURNS", default_value_t = crate::domain::assistant::HISTORY_TURNS as u64, value_parser = clap::value_parser!(u64).range(1..=100))]
-    pub max_turns: u64,
-
-    /// Memory all conversations may occupy together, in MiB, bookkeeping
-    /// included; the least recently used conversations go first.
-    #[arg(long, env = "SUPPORT_CHAT_SESSION_MEMORY_MIB", default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=1024 * 1024))]
-    pub session_memory_mib: u64,
 }
 
-/// `*`, or an origin: `http(s)://host[:port]`, nothing after it.
-fn origin(input: &str) -> Result<String, String> {
-    let input = input.trim();
-    let well_formed = input == "*"
-        || ["https://", "http://"].iter().any(|scheme| {
-            input.strip_prefix(scheme).is_some_and(|host| {
-                !host.is_empty()
-                    && host
-                        .bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
-            })
-        });
-    if well_formed {
-        Ok(input.to_owned())
-    } else {
-        Err(format!(
-            "invalid origin {input:?}: expected \"*\" or scheme://host[:port], e.g. \"https://www.example.com\""
-        ))
+/// Flags that parse one by one but not together.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error(
+        "--ipv6-aggregate-limits {network}: a network quota must be wider than --ipv6-prefix {prefix}"
+    )]
+    NarrowAggregate { network: String, prefix: u8 },
+}
+
+impl ServeArgs {
+    /// The flags' one check across groups. Run once, where the flags are read
+    /// (`main`, and the tests' flag helper), before anything loads.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        let prefix = self.chat.ipv6_prefix.get();
+        match self
+            .chat
+            .ipv6_aggregate_limits
+            .0
+            .iter()
+            .find(|n| n.prefix >= prefix)
+        {
+            Some(narrow) => Err(ConfigError::NarrowAggregate {
+                network: narrow.to_string(),
+                prefix,
+            }),
+            None => Ok(()),
+        }
     }
 }
 
-/// An absolute `http(s)` URL with nothing that could break out of an HTML
-/// attribute (it is written into the demo page).
-fn public_url(input: &str) -> Result<String, String> {
-    let input = input.trim();
-    let ok = (input.starts_with("https://") || input.starts_with("http://"))
-        && input.len() > "https://".len()
-        && input
-            .bytes()
-            .all(|b| b.is_ascii_graphic() && !b"\"'<>`\\".contains(&b));
-    if ok {
-        Ok(input.to_owned())
-    } else {
-        Err(format!(
+impl Default for ServeArgs {
+    /// Every default, and nothing from the environment.
+    fn default() -> Self {
+        Cli::from_flags(["support-chat"])
+            .expect("the defaults parse")
+            .serve
+    }
+}
+
+/// A count from `min` to `max`, as a [`NonZeroUsize`] (`min` ≥ 1).
+fn count(min: u64, max: usize) -> impl TypedValueParser<Value = NonZeroUsize> {
+    clap::builder::RangedU64ValueParser::<usize>::new()
+        .range(min.max(1)..=max as u64)
+        .map(|n| NonZeroUsize::new(n).expect("the range starts at 1"))
+}
+
+/// Whole seconds from `min` to `max`, as a [`Duration`].
+fn seconds(min: u64, max: u64) -> impl TypedValueParser<Value = Duration> {
+    clap::value_parser!(u64)
+        .range(min..=max)
+        .map(Duration::from_secs)
+}
+
+/// Whole minutes from `min` to `max`, as a [`Duration`].
+fn minutes(min: u64, max: u64) -> impl TypedValueParser<Value = Duration> {
+    clap::value_parser!(u64)
+        .range(min..=max)
+        .map(|m| Duration::from_secs(m * 60))
+}
+
+/// Whole milliseconds from `min` to `max`, as a [`Duration`].
+fn milliseconds(min: u64, max: u64) -> impl TypedValueParser<Value = Duration> {
+    clap::value_parser!(u64)
+        .range(min..=max)
+        .map(Duration::from_millis)
+}
+
+/// Whole MiB from `min` to `max`, in bytes.
+fn mebibytes(min: u64, max: u64) -> impl TypedValueParser<Value = usize> {
+    clap::value_parser!(u64)
+        .range(min..=max)
+        .map(|mib| usize::try_from(mib << 20).unwrap_or(usize::MAX))
+}
+
+/// A secret of at least `min` characters; its `Debug` prints no value.
+fn secret(min: usize) -> impl Fn(&str) -> Result<SecretString, String> + Clone {
+    move |input: &str| {
+        if input.chars().count() < min {
+            return Err(format!("must be at least {min} characters"));
+        }
+        Ok(SecretString::from(input))
+    }
+}
+
+fn unit_interval(input: &str) -> Result<f64, String> {
+    input
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|x| (0.0..=1.0).contains(x))
+        .ok_or_else(|| format!("{input:?} is not a number from 0 to 1"))
+}
+
+/// An absolute `http(s)` URL, nothing after its path: it is written into
+/// the demo page's snippets.
+fn public_url(input: &str) -> Result<url::Url, String> {
+    let error = || {
+        format!(
             "invalid public URL {input:?}: expected an http(s) URL, e.g. \"https://chat.example.com\""
-        ))
-    }
+        )
+    };
+    let input = input.trim();
+    // Nothing a browser would have to escape: it is written into the page.
+    let printable = input
+        .bytes()
+        .all(|b| b.is_ascii_graphic() && !b"\"'<>`\\".contains(&b));
+    let url = url::Url::parse(input).map_err(|_| error())?;
+    let plain = printable
+        && matches!(url.scheme(), "http" | "https")
+        && url.host().is_some()
+        && url.username().is_empty()
+        && url.password().is_none()
+        && url.query().is_none()
+        && url.fragment().is_none();
+    if plain { Ok(url) } else { Err(error()) }
 }
 
 /// A flood-guard quota: governor refills one request per `window / burst`,
@@ -349,8 +484,77 @@ fn files_quota(input: &str) -> Result<Quota, String> {
     Ok(quota)
 }
 
-impl Default for ServeArgs {
-    fn default() -> Self {
-        Cli::parse_from(["support-chat"]).serve
+#[cfg(test)]
+mod tests {
+    use secrecy::ExposeSecret;
+
+    use super::*;
+
+    fn flags(argv: &[&str]) -> Result<ServeArgs, clap::Error> {
+        Cli::from_flags(std::iter::once("support-chat").chain(argv.iter().copied()))
+            .map(|cli| cli.serve)
+    }
+
+    #[test]
+    fn flags_alone_ignore_the_environment() {
+        // SAFETY: this test binary's other tests do not read this variable.
+        unsafe { std::env::set_var("SUPPORT_CHAT_CHAT_RATE_LIMIT", "1/1s") };
+        let args = flags(&[]).unwrap();
+        assert_eq!(args.chat.chat_rate_limit.to_string(), "60/60s");
+        assert_eq!(
+            ServeArgs::default().chat.chat_rate_limit.to_string(),
+            "60/60s"
+        );
+    }
+
+    #[test]
+    fn durations_and_counts_are_typed_and_ranged() {
+        let args = flags(&["--request-timeout-secs", "7", "--session-idle-minutes", "2"]).unwrap();
+        assert_eq!(args.chat.request_timeout, Duration::from_secs(7));
+        assert_eq!(args.sessions.idle, Duration::from_secs(120));
+        assert_eq!(args.sessions.memory_bytes, 64 << 20);
+        for bad in [
+            &["--max-in-flight", "0"][..],
+            &["--request-timeout-secs", "0"],
+            &["--ipv6-prefix", "129"],
+            &["--max-turns", "101"],
+        ] {
+            assert!(flags(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn the_redis_secret_is_required_long_enough_and_never_printed() {
+        let err = flags(&["--redis-url", "redis://127.0.0.1:1"]).unwrap_err();
+        assert!(err.to_string().contains("--redis-key-secret"), "{err}");
+        let err = flags(&["--redis-key-secret", "short"]).unwrap_err();
+        assert!(err.to_string().contains("at least 16"), "{err}");
+        let secret = "a secret of some length";
+        let args = flags(&["--redis-url", "redis://x", "--redis-key-secret", secret]).unwrap();
+        assert!(!format!("{args:?}").contains(secret));
+        assert_eq!(args.redis.key_secret.unwrap().expose_secret(), secret);
+    }
+
+    #[test]
+    fn an_aggregate_quota_narrower_than_the_client_prefix_is_refused() {
+        let args = flags(&["--ipv6-prefix", "48"]).unwrap();
+        let err = args.check().unwrap_err().to_string();
+        assert!(err.contains("56=240/60s"), "{err}");
+        assert!(flags(&[]).unwrap().check().is_ok());
+    }
+
+    #[test]
+    fn a_public_url_is_a_plain_http_url() {
+        assert!(public_url("https://chat.example.com/").is_ok());
+        for bad in [
+            "chat.example.com",
+            "ftp://x",
+            "https://a\"><script>",
+            "https://x.example/\"><script>",
+            "https://user:pw@x",
+            "https://x/?q=1",
+        ] {
+            assert!(public_url(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -1,27 +1,17 @@
-//! support-chat: the public support assistant of a UK business lender.
-//!
-//! Without the default `ssr` feature this crate is only [`api`], the wire
-//! types that the wasm widget (`widget/`) compiles in. With it, it is the
-//! server, in three layers:
+//! support-chat's server: the public chat endpoint, the widget's files and
+//! the demo page, around the answer engine of `support_chat_assistant`, with
+//! the wire types of `support_chat_api`. Three layers:
 //!
 //! * `domain`: rate limiting, client identity, sessions, the clock, the
-//!   assistant. Knows nothing of HTTP.
+//!   answer threads. Knows nothing of HTTP.
 //! * `http`: the edge. [`http::app`] builds the whole axum router without a socket.
 //! * `store`: the shared stores (Redis) behind the domain's traits.
 //! * the process: `config` (flags and env), `telemetry` (logs), `startup`
 //!   (load, bind, serve), and `main.rs`.
 
-pub mod api;
-
-#[cfg(feature = "ssr")]
 pub mod config;
-#[cfg(feature = "ssr")]
 pub mod domain;
-#[cfg(feature = "ssr")]
 pub mod http;
-#[cfg(feature = "ssr")]
 pub mod startup;
-#[cfg(feature = "ssr")]
 pub mod store;
-#[cfg(feature = "ssr")]
 pub mod telemetry;

@@ -1,34 +1,59 @@
+use std::error::Error;
+use std::process::ExitCode;
+
 use clap::Parser;
-use support_chat::config::{CheckKbArgs, Cli, Command};
-use support_chat::domain::assistant::{KnowledgeBase, Shots};
+use support_chat::config::{CheckKbArgs, Cli, Command, EvalArgs};
+use support_chat_assistant::{KnowledgeBase, Shots};
 
 #[tokio::main]
-async fn main() -> std::process::ExitCode {
+async fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = match cli.command {
+    match cli.command {
         // Only the server logs: the subcommands' stdout is their report.
         None => {
             support_chat::telemetry::init();
-            support_chat::startup::serve(cli.serve).await
+            let served = match cli.serve.check() {
+                Ok(()) => support_chat::startup::run(cli.serve)
+                    .await
+                    .map_err(Into::into),
+                Err(error) => Err(error.into()),
+            };
+            exit(served, ExitCode::FAILURE)
         }
-        Some(Command::Eval(args)) => eval(&args),
-        Some(Command::CheckKb(args)) => return check_kb(&args),
-    };
+        Some(Command::Eval(args)) => exit(eval(&args), ExitCode::FAILURE),
+        Some(Command::CheckKb(args)) => check_kb(&args),
+    }
+}
+
+/// Success, or the error with its causes on stderr and `status`.
+fn exit(result: Result<(), Box<dyn Error>>, status: ExitCode) -> ExitCode {
     match result {
-        Ok(()) => std::process::ExitCode::SUCCESS,
+        Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("support-chat: {error}");
-            std::process::ExitCode::FAILURE
+            eprintln!("support-chat: {}", chain(error.as_ref()));
+            status
         }
     }
+}
+
+/// `error: its cause: the cause's cause`.
+fn chain(error: &dyn Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 /// Embeddings `eval` keeps: every text of a BANKING77-sized run.
 const EVAL_CACHE_ENTRIES: usize = 1 << 16;
 
-fn eval(args: &support_chat::config::EvalArgs) -> Result<(), Box<dyn std::error::Error>> {
+fn eval(args: &EvalArgs) -> Result<(), Box<dyn Error>> {
     let shots = args.shots.map(|per_category| Shots {
-        per_category,
+        per_category: per_category.get(),
         seed: args.seed,
     });
     let encoder = support_chat::startup::encoder(&args.encoder, EVAL_CACHE_ENTRIES)?;
@@ -40,12 +65,8 @@ fn eval(args: &support_chat::config::EvalArgs) -> Result<(), Box<dyn std::error:
             path.display()
         );
     }
-    let report = support_chat::domain::assistant::evaluate(
-        &args.train,
-        &args.test,
-        shots,
-        encoder.as_ref(),
-    )?;
+    let report =
+        support_chat_assistant::evaluate(&args.train, &args.test, shots, encoder.as_ref())?;
     if let (Some(encoder), Some(path)) = (&encoder, &args.embedding_cache) {
         encoder.save_cache(path)?;
     }
@@ -55,35 +76,23 @@ fn eval(args: &support_chat::config::EvalArgs) -> Result<(), Box<dyn std::error:
 
 /// Exit status: 0 passed, 1 an article below the minimum, 2 the knowledge base
 /// or the encoder did not load.
-fn check_kb(args: &CheckKbArgs) -> std::process::ExitCode {
-    let kb = match &args.kb {
-        Some(dir) => match KnowledgeBase::load_dir(dir) {
-            Ok(kb) => kb,
-            Err(error) => {
-                eprintln!("support-chat: {error}");
-                return std::process::ExitCode::from(2);
-            }
-        },
-        None => KnowledgeBase::sample(),
-    };
-    let encoder = match support_chat::startup::encoder(&args.encoder, EVAL_CACHE_ENTRIES) {
-        Ok(encoder) => encoder,
-        Err(error) => {
-            eprintln!("support-chat: {error}");
-            return std::process::ExitCode::from(2);
-        }
-    };
-    let check = match support_chat::domain::assistant::check_kb(
-        &kb,
-        args.folds,
-        args.max_misdirected,
-        encoder.as_ref(),
-    ) {
+fn check_kb(args: &CheckKbArgs) -> ExitCode {
+    let checked = (|| -> Result<_, Box<dyn Error>> {
+        let kb = match &args.kb {
+            Some(dir) => KnowledgeBase::load_dir(dir)?,
+            None => KnowledgeBase::sample(),
+        };
+        let encoder = support_chat::startup::encoder(&args.encoder, EVAL_CACHE_ENTRIES)?;
+        Ok(support_chat_assistant::check_kb(
+            &kb,
+            args.folds,
+            args.max_misdirected,
+            encoder.as_ref(),
+        )?)
+    })();
+    let check = match checked {
         Ok(check) => check,
-        Err(error) => {
-            eprintln!("support-chat: {error}");
-            return std::process::ExitCode::from(2);
-        }
+        Err(error) => return exit(Err(error), ExitCode::from(2)),
     };
     if args.json {
         println!(
@@ -94,8 +103,8 @@ fn check_kb(args: &CheckKbArgs) -> std::process::ExitCode {
         println!("{check}");
     }
     if check.passed {
-        std::process::ExitCode::SUCCESS
+        ExitCode::SUCCESS
     } else {
-        std::process::ExitCode::FAILURE
+        ExitCode::FAILURE
     }
 }

@@ -1,54 +1,50 @@
 //! From flags to a running server: load the knowledge base and the assets,
 //! build the state and the router, bind, and serve until told to stop.
 
+use std::net::SocketAddr;
 use std::num::NonZeroUsize;
 use std::sync::Arc;
-use std::time::Duration;
 
-use crate::config::{EncoderArgs, EncoderKind, ServeArgs};
+use secrecy::ExposeSecret;
+use support_chat_assistant::{Assistant, Encoder, EncoderError, Engine, KbError, KnowledgeBase};
+
+use crate::config::{ConfigError, EncoderArgs, EncoderKind, ServeArgs};
 use crate::domain::answer_pool::AnswerPool;
-use crate::domain::assistant::{Assistant, Encoder, Engine, KnowledgeBase};
-use crate::domain::client_ip::ClientIpConfig;
 use crate::domain::clock::SystemClock;
 use crate::domain::rate_limit::{Aggregated, FixedWindow, RateLimiter};
 use crate::domain::session::{MemorySessions, SessionLimits, SessionStore};
+use crate::http::client::ClientIdentity;
+use crate::http::guard::{Bounds, Guard};
 use crate::http::server::{self, ConnectionLimits};
-use crate::http::{AppState, Assets, ChatLimit, ChatState, Readiness, RouterConfig, app};
+use crate::http::{AppState, AssetError, Assets, ChatState, Readiness, RouterConfig, app};
 use crate::store::redis::{Redis, RedisLimiter, RedisSessions};
 
-/// Flags that parse one by one but not together, or a store that cannot be
-/// set up; the message names the flag.
-#[derive(Debug)]
-pub struct StartupError(String);
-
-impl std::fmt::Display for StartupError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for StartupError {}
-
-/// Refuses flags that parse one by one but not together. `serve` calls it
-/// before loading anything, `state` again for callers that build state alone.
-fn check(args: &ServeArgs) -> Result<(), StartupError> {
-    if args.redis_url.is_some() && args.redis_key_secret.as_ref().is_none_or(|s| s.len() < 16) {
-        return Err(StartupError(
-            "--redis-url needs --redis-key-secret (SUPPORT_CHAT_REDIS_KEY_SECRET) of at least 16 characters, the same on every replica".into(),
-        ));
-    }
-    if let Some(narrow) = args
-        .ipv6_aggregate_limits
-        .0
-        .iter()
-        .find(|n| n.prefix >= args.ipv6_prefix)
-    {
-        return Err(StartupError(format!(
-            "--ipv6-aggregate-limits {narrow}: a network quota must be wider than --ipv6-prefix {}",
-            args.ipv6_prefix
-        )));
-    }
-    Ok(())
+/// Why the server did not start; each keeps its cause.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Assets(#[from] AssetError),
+    #[error(transparent)]
+    KnowledgeBase(#[from] KbError),
+    #[error(
+        "the sentence encoder did not load. Run `make model` to fetch it, point --model-dir \
+         (SUPPORT_CHAT_MODEL_DIR) at its folder, or pass --encoder none for the lexical-only engine"
+    )]
+    Encoder(#[source] EncoderError),
+    #[error("--redis-url")]
+    Redis(#[source] redis::RedisError),
+    #[error("cannot start the answer threads")]
+    AnswerThreads(#[source] rayon::ThreadPoolBuildError),
+    #[error("cannot read the open-files limit")]
+    FilesLimit(#[source] std::io::Error),
+    #[error("cannot listen on {addr}")]
+    Listen {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// The shared state `args` describe, around an `assistant` and `assets` already loaded.
@@ -57,21 +53,15 @@ pub fn state(
     assistant: Arc<dyn Assistant>,
     assets: Assets,
 ) -> Result<AppState, StartupError> {
-    check(args)?;
-    let client_ip = ClientIpConfig::new(args.trusted_proxies.clone(), args.ipv6_prefix)
-        .map_err(|e| StartupError(e.to_string()))?;
-    let redis = match &args.redis_url {
-        Some(url) => Some(
-            Redis::connect(url, Duration::from_millis(args.redis_timeout_ms))
-                .map_err(|e| StartupError(format!("--redis-url: {e}")))?,
-        ),
+    let redis = match &args.redis.url {
+        Some(url) => Some(Redis::connect(url, args.redis.timeout).map_err(StartupError::Redis)?),
         None => None,
     };
     let secret: Arc<[u8]> = args
-        .redis_key_secret
-        .as_deref()
-        .unwrap_or("")
-        .as_bytes()
+        .redis
+        .key_secret
+        .as_ref()
+        .map_or(&[][..], |s| s.expose_secret().as_bytes())
         .into();
     // The chat limit of `quota`, named `name`: on Redis when configured.
     let limiter = |name: &str, quota| -> Arc<dyn RateLimiter> {
@@ -81,44 +71,49 @@ pub fn state(
                 name,
                 quota,
                 secret.clone(),
-                args.redis_fallback,
+                args.redis.fallback,
             )),
             None => Arc::new(FixedWindow::new(quota, SystemClock)),
         }
     };
-    let wider = args
+    let chat = &args.chat;
+    let wider = chat
         .ipv6_aggregate_limits
         .0
         .iter()
         .map(|n| (n.prefix, limiter(&format!("chat/{}", n.prefix), n.quota)))
         .collect();
-    let own = limiter("chat", args.chat_rate_limit);
+    let own = limiter("chat", chat.chat_rate_limit);
     let sessions: Arc<dyn SessionStore> = match &redis {
-        Some(redis) => Arc::new(RedisSessions::new(
-            redis.clone(),
-            args.max_turns as usize,
-            session_idle(args),
-            args.max_sessions,
-            session_bytes(args),
-        )),
+        Some(redis) => Arc::new(RedisSessions::new(redis.clone(), session_limits(args))),
         None => Arc::new(memory_sessions(args)),
     };
     let threads = args
+        .assistant
         .answer_threads
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZero::get));
-    let answers = AnswerPool::new(assistant, threads, args.answer_queue)
-        .map_err(|e| StartupError(format!("cannot start the answer threads: {e}")))?;
+        .unwrap_or_else(|| std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN));
+    let answers = AnswerPool::new(assistant, threads, args.assistant.answer_queue)
+        .map_err(StartupError::AnswerThreads)?;
+    let identity = ClientIdentity::new(chat.trusted_proxies.clone(), chat.ipv6_prefix);
+    let bounds = Bounds {
+        request_timeout: chat.request_timeout,
+        body_read_timeout: chat.body_read_timeout,
+        max_body_bytes: chat.max_body_bytes,
+        max_in_flight: chat.max_in_flight.get(),
+        max_in_flight_per_client: chat.max_in_flight_per_client.get(),
+    };
     Ok(AppState {
         chat: ChatState {
             answers: Arc::new(answers),
             sessions,
             clock: Arc::new(SystemClock),
-            max_message_chars: args.max_message_chars,
+            max_message_chars: chat.max_message_chars,
         },
-        limit: ChatLimit {
-            limiter: Arc::new(Aggregated::new(own, wider)),
-            client_ip: Arc::new(client_ip),
-        },
+        guard: Guard::new(
+            Arc::new(Aggregated::new(own, wider)),
+            Arc::new(identity),
+            bounds,
+        ),
         assets,
         ready: Readiness {
             redis: redis.map(|r| r.health()),
@@ -136,13 +131,7 @@ pub fn encoder(
         return Ok(None);
     }
     let started = std::time::Instant::now();
-    let encoder = Encoder::load(&args.model_dir, cache_entries).map_err(|e| {
-        StartupError(format!(
-            "the sentence encoder did not load ({e}). Run `make model` to fetch it, \
-             point --model-dir (SUPPORT_CHAT_MODEL_DIR) at its folder, \
-             or pass --encoder none for the lexical-only engine"
-        ))
-    })?;
+    let encoder = Encoder::load(&args.model_dir, cache_entries).map_err(StartupError::Encoder)?;
     tracing::info!(
         model_dir = %args.model_dir.display(),
         load_ms = started.elapsed().as_millis() as u64,
@@ -151,58 +140,52 @@ pub fn encoder(
     Ok(Some(Arc::new(encoder)))
 }
 
+/// How much of the conversations `args` keep.
+fn session_limits(args: &ServeArgs) -> SessionLimits {
+    SessionLimits {
+        idle: args.sessions.idle,
+        max_turns: args.sessions.max_turns,
+        max_sessions: args.sessions.max_sessions,
+        max_bytes: args.sessions.memory_bytes,
+    }
+}
+
 /// The in-memory session store `args` describe.
 pub fn memory_sessions(args: &ServeArgs) -> MemorySessions {
-    MemorySessions::new(SessionLimits {
-        idle: session_idle(args),
-        max_turns: args.max_turns as usize,
-        max_sessions: NonZeroUsize::new(args.max_sessions).unwrap_or(NonZeroUsize::MIN),
-        max_bytes: session_bytes(args),
-    })
-}
-
-/// `--session-idle-minutes` as a duration.
-fn session_idle(args: &ServeArgs) -> Duration {
-    Duration::from_secs(args.session_idle_minutes * 60)
-}
-
-/// `--session-memory-mib` in bytes.
-fn session_bytes(args: &ServeArgs) -> usize {
-    usize::try_from(args.session_memory_mib << 20).unwrap_or(usize::MAX)
+    MemorySessions::new(session_limits(args))
 }
 
 /// The router settings `args` describe.
 pub fn router_config(args: &ServeArgs) -> RouterConfig {
     RouterConfig {
-        allowed_origins: args.allowed_origins.clone(),
-        public_url: args.public_url.clone(),
-        files_rate_limit: args.files_rate_limit,
-        request_timeout: Duration::from_secs(args.request_timeout_secs.max(1)),
-        body_read_timeout: Duration::from_secs(args.body_read_timeout_secs),
-        max_in_flight: args.max_in_flight,
-        max_in_flight_per_client: args.max_in_flight_per_client as usize,
-        max_body_bytes: args.max_body_bytes,
+        allowed_origins: args.site.allowed_origins.clone(),
+        public_url: args.site.public_url.clone(),
+        files_rate_limit: args.site.files_rate_limit,
     }
 }
 
 /// The connection bounds `args` describe, with the total lowered to leave
 /// `RESERVED_FILES` of the open-files limit `nofile` free.
 pub fn connection_limits(args: &ServeArgs, nofile: u64) -> ConnectionLimits {
-    let fit = nofile.saturating_sub(RESERVED_FILES).max(1);
-    if args.max_connections > fit {
+    let listener = &args.listener;
+    let fit = usize::try_from(nofile.saturating_sub(RESERVED_FILES))
+        .ok()
+        .and_then(NonZeroUsize::new)
+        .unwrap_or(NonZeroUsize::MIN);
+    if listener.max_connections > fit {
         tracing::warn!(
-            requested = args.max_connections,
+            requested = listener.max_connections,
             allowed = fit,
             nofile,
             "--max-connections lowered to fit the open-files limit"
         );
     }
     ConnectionLimits {
-        header_read_timeout: Duration::from_secs(args.header_read_timeout_secs),
-        read_buffer_bytes: args.read_buffer_bytes as usize,
-        max_connections: args.max_connections.min(fit) as usize,
-        max_connections_per_client: args.max_connections_per_client as usize,
-        max_connections_per_network: args.max_connections_per_network as usize,
+        header_read_timeout: listener.header_read_timeout,
+        read_buffer_bytes: listener.read_buffer_bytes,
+        max_connections: listener.max_connections.min(fit),
+        max_connections_per_client: listener.max_connections_per_client,
+        max_connections_per_network: listener.max_connections_per_network,
     }
 }
 
@@ -211,16 +194,22 @@ pub fn connection_limits(args: &ServeArgs, nofile: u64) -> ConnectionLimits {
 const RESERVED_FILES: u64 = 64;
 
 /// Loads everything `args` names, binds, and serves until SIGINT or SIGTERM,
-/// letting requests in flight finish.
-pub async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
-    check(&args)?;
+/// letting requests in flight finish. `args` were checked where they were read.
+pub async fn run(args: ServeArgs) -> Result<(), StartupError> {
     // Cheap checks first: a missing file fails before the encoder runs.
-    let assets = Assets::load(&args.widget_dir, &args.public_dir, args.max_message_chars)?;
-    let kb = match &args.kb {
+    let assets = Assets::load(
+        &args.site.widget_dir,
+        &args.site.public_dir,
+        args.chat.max_message_chars.get(),
+    )?;
+    let kb = match &args.assistant.kb {
         Some(dir) => KnowledgeBase::load_dir(dir)?,
         None => KnowledgeBase::sample(),
     };
-    let encoder = encoder(&args.encoder, args.embedding_cache_entries)?;
+    let encoder = encoder(
+        &args.assistant.encoder,
+        args.assistant.embedding_cache_entries,
+    )?;
     let started = std::time::Instant::now();
     let engine = Engine::new(kb, encoder);
     tracing::info!(
@@ -230,21 +219,24 @@ pub async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     );
     let state = state(&args, Arc::new(engine), assets)?;
     // Each connection is a file descriptor: raise the soft limit to the hard one.
-    let nofile = rlimit::increase_nofile_limit(u64::MAX)
-        .map_err(|e| format!("cannot read the open-files limit: {e}"))?;
+    let nofile = rlimit::increase_nofile_limit(u64::MAX).map_err(StartupError::FilesLimit)?;
     let limits = connection_limits(&args, nofile);
-    let client_ip = state.limit.client_ip.clone();
-    let listener = tokio::net::TcpListener::bind(args.addr)
+    let identity = state.guard.identity.clone();
+    let addr = args.listener.addr;
+    let listener = tokio::net::TcpListener::bind(addr)
         .await
-        .map_err(|e| format!("cannot listen on {}: {e}", args.addr))?;
+        .map_err(|source| StartupError::Listen { addr, source })?;
     tracing::info!(
         nofile,
         max_connections = limits.max_connections,
         "connection limits"
     );
-    tracing::info!("listening on http://{}", listener.local_addr()?);
+    let local = listener
+        .local_addr()
+        .map_err(|source| StartupError::Listen { addr, source })?;
+    tracing::info!("listening on http://{local}");
     let router = app(state, &router_config(&args));
-    server::serve(listener, router, limits, client_ip, shutdown_signal()).await;
+    server::serve(listener, router, limits, identity, shutdown_signal()).await;
     tracing::info!("stopped");
     Ok(())
 }

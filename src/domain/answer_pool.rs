@@ -19,11 +19,12 @@
 //! 1.2-1.4 times the answers per second on new questions (BENCHMARKS.md;
 //! measured with candle's forward pass, not again since).
 
+use std::num::NonZeroUsize;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use super::assistant::{Assistant, Reply, Turn};
+use support_chat_assistant::{Assistant, Message, Reply, Turn};
 
 /// Stack of each answer thread: room for answers nested `threads + queue` deep.
 const STACK_BYTES: usize = 16 << 20;
@@ -45,22 +46,22 @@ pub enum PoolError {
 }
 
 /// A claimed place in the pool, given back when dropped.
-struct Place(Arc<AtomicUsize>);
+struct Claim(Arc<AtomicUsize>);
 
-impl Drop for Place {
+impl Drop for Claim {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
 impl AnswerPool {
-    /// `threads` ≥ 1 answer at once, `queue` more waiting.
+    /// `threads` answers at once, `queue` more waiting.
     pub fn new(
         assistant: Arc<dyn Assistant>,
-        threads: usize,
+        threads: NonZeroUsize,
         queue: usize,
     ) -> Result<AnswerPool, rayon::ThreadPoolBuildError> {
-        let threads = threads.max(1);
+        let threads = threads.get();
         Ok(AnswerPool {
             assistant,
             threads: rayon::ThreadPoolBuilder::new()
@@ -76,10 +77,10 @@ impl AnswerPool {
     /// The assistant's reply to `message` after `history`, computed on the pool.
     pub async fn reply(
         &self,
-        message: String,
+        message: Message,
         history: Arc<[Turn]>,
     ) -> Result<(Reply, Turn), PoolError> {
-        let place = self.claim().ok_or(PoolError::Saturated)?;
+        let claim = self.claim().ok_or(PoolError::Saturated)?;
         let (tx, rx) = tokio::sync::oneshot::channel();
         let assistant = self.assistant.clone();
         self.threads.spawn(move || {
@@ -90,7 +91,7 @@ impl AnswerPool {
                 std::panic::catch_unwind(AssertUnwindSafe(|| assistant.reply(&message, &history)));
             // The place is free before the caller hears back, so its next
             // request can take it.
-            drop(place);
+            drop(claim);
             let _ = tx.send(reply.map_err(|_| PoolError::Panicked));
         });
         rx.await.unwrap_or(Err(PoolError::Panicked))
@@ -98,21 +99,25 @@ impl AnswerPool {
 
     /// A place, if fewer than `capacity` are taken (never over-counts, so a
     /// refusal always means the pool was full at that instant).
-    fn claim(&self) -> Option<Place> {
+    fn claim(&self) -> Option<Claim> {
         self.taken
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |taken| {
                 (taken < self.capacity).then_some(taken + 1)
             })
             .ok()
-            .map(|_| Place(self.taken.clone()))
+            .map(|_| Claim(self.taken.clone()))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::assistant::Outcome;
     use std::sync::{Condvar, Mutex};
+    use support_chat_assistant::Outcome;
+
+    fn m(text: &str) -> Message {
+        Message::parse(text, 100).unwrap()
+    }
 
     /// Answers with the message once the gate is open; panics on "panic".
     #[derive(Default)]
@@ -129,7 +134,8 @@ mod tests {
     }
 
     impl Assistant for Gated {
-        fn reply(&self, message: &str, _: &[Turn]) -> (Reply, Turn) {
+        fn reply(&self, message: &Message, _: &[Turn]) -> (Reply, Turn) {
+            let message = message.as_str();
             if message == "panic" {
                 panic!("a bug");
             }
@@ -158,18 +164,19 @@ mod tests {
     async fn requests_beyond_threads_and_queue_are_refused_at_once_and_the_rest_answered() {
         let gate = Arc::new(Gated::default());
         // 2 threads and 1 waiting place.
-        let pool = Arc::new(AnswerPool::new(gate.clone(), 2, 1).unwrap());
+        let pool =
+            Arc::new(AnswerPool::new(gate.clone(), NonZeroUsize::new(2).unwrap(), 1).unwrap());
         let mut accepted = Vec::new();
         for i in 0..3 {
             let pool = pool.clone();
             accepted.push(tokio::spawn(async move {
-                pool.reply(format!("m{i}"), Arc::from([])).await
+                pool.reply(m(&format!("m{i}")), Arc::from([])).await
             }));
         }
         while pool.taken.load(Ordering::Acquire) < 3 {
             tokio::task::yield_now().await;
         }
-        let refused = pool.reply("one too many".into(), Arc::from([])).await;
+        let refused = pool.reply(m("one too many"), Arc::from([])).await;
         assert_eq!(refused.err(), Some(PoolError::Saturated));
         gate.open();
         for (i, r) in accepted.into_iter().enumerate() {
@@ -186,10 +193,10 @@ mod tests {
     async fn a_panicking_assistant_gives_an_error_and_the_pool_goes_on() {
         let gate = Arc::new(Gated::default());
         gate.open();
-        let pool = AnswerPool::new(gate, 1, 0).unwrap();
-        let panicked = pool.reply("panic".into(), Arc::from([])).await;
+        let pool = AnswerPool::new(gate, NonZeroUsize::MIN, 0).unwrap();
+        let panicked = pool.reply(m("panic"), Arc::from([])).await;
         assert_eq!(panicked.err(), Some(PoolError::Panicked));
-        let fine = pool.reply("fine".into(), Arc::from([])).await.unwrap();
+        let fine = pool.reply(m("fine"), Arc::from([])).await.unwrap();
         assert_eq!(fine.0.text, "fine");
     }
 }

@@ -1,5 +1,6 @@
-//! The domain: who a client is, how often it may ask, what it said before,
-//! and what the assistant answers. Nothing here knows of HTTP (no `axum`,
+//! The server's domain: who a client is, how often it may ask, what it said
+//! before, and the threads answers are computed on (the answer engine itself
+//! is the `support_chat_assistant` crate). Nothing here knows of HTTP (no `axum`,
 //! `http`, `hyper` or `tower`; `make invariants` checks it): the edge in
 //! `crate::http` translates requests into these types and back.
 
@@ -7,11 +8,9 @@ use std::future::Future;
 use std::pin::Pin;
 
 pub mod answer_pool;
-pub mod assistant;
 pub mod client_ip;
 pub mod clock;
 pub mod in_flight;
-pub mod message;
 pub mod rate_limit;
 pub mod session;
 

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use lru::LruCache;
 
 use crate::domain::Pending;
-use crate::domain::assistant::Turn;
+use support_chat_assistant::Turn;
 
 /// 128 bits from the OS CSPRNG, written as 32 lowercase hex digits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -57,8 +57,8 @@ pub trait SessionStore: Send + Sync + 'static {
 pub struct SessionLimits {
     pub idle: Duration,
     /// Turns kept per conversation (the engine reads
-    /// [`HISTORY_TURNS`](crate::domain::assistant::HISTORY_TURNS)).
-    pub max_turns: usize,
+    /// [`HISTORY_TURNS`](support_chat_assistant::HISTORY_TURNS)).
+    pub max_turns: NonZeroUsize,
     pub max_sessions: NonZeroUsize,
     /// Bytes all conversations may occupy together, bookkeeping included
     /// ([`MemorySessions::CONVERSATION_BYTES`] each, plus [`Turn::size_bytes`]
@@ -173,7 +173,7 @@ impl MemorySessions {
         {
             conversations.pop_lru();
         }
-        let max_turns = self.limits.max_turns.max(1);
+        let max_turns = self.limits.max_turns.get();
         let turns = match conversations.lru.pop(&id) {
             Some(c) => {
                 conversations.bytes -= c.bytes;
@@ -216,7 +216,7 @@ impl MemorySessions {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::assistant::Outcome;
+    use support_chat_assistant::Outcome;
 
     fn store(max_sessions: usize) -> MemorySessions {
         store_with_budget(max_sessions, usize::MAX)
@@ -225,7 +225,7 @@ mod tests {
     fn store_with_budget(max_sessions: usize, max_bytes: usize) -> MemorySessions {
         MemorySessions::new(SessionLimits {
             idle: Duration::from_secs(60),
-            max_turns: 3,
+            max_turns: NonZeroUsize::new(3).unwrap(),
             max_sessions: NonZeroUsize::new(max_sessions).unwrap(),
             max_bytes,
         })

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hasher};
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
@@ -18,6 +18,8 @@ use super::error::ApiError;
 
 /// Where the widget lives under the API base.
 pub const WIDGET_PREFIX: &str = "/public/v1/support";
+/// The route of the widget's files (a test holds it under [`WIDGET_PREFIX`]).
+pub const WIDGET_FILES: &str = "/public/v1/support/{file}";
 /// In the loader (`widget/loader.js`), replaced by the content hash of the wasm build.
 const VERSION_PLACEHOLDER: &str = "__SUPPORT_CHAT_VERSION__";
 /// In the loader, replaced by `--max-message-chars`, so the widget's limit is the server's.
@@ -63,23 +65,23 @@ pub struct Assets {
     files: Arc<HashMap<String, Asset>>,
 }
 
-#[derive(Debug)]
-pub struct AssetError(String);
-
-impl std::fmt::Display for AssetError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
+/// A file of the widget or the demo page that could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum AssetError {
+    #[error("cannot read {} (build the widget with `make build`)", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{} is not UTF-8", .0.display())]
+    NotUtf8(PathBuf),
 }
 
-impl std::error::Error for AssetError {}
-
 fn read(path: &Path) -> Result<Vec<u8>, AssetError> {
-    std::fs::read(path).map_err(|e| {
-        AssetError(format!(
-            "cannot read {}: {e} (build the widget with `make build`)",
-            path.display()
-        ))
+    std::fs::read(path).map_err(|source| AssetError::Read {
+        path: path.to_owned(),
+        source,
     })
 }
 
@@ -101,8 +103,9 @@ impl Assets {
     ) -> Result<Self, AssetError> {
         let glue = read(&widget_dir.join("pkg/support_chat_widget.js"))?;
         let wasm = read(&widget_dir.join("pkg/support_chat_widget_bg.wasm"))?;
-        let loader = String::from_utf8(read(&widget_dir.join("widget.js"))?)
-            .map_err(|_| AssetError("widget.js is not UTF-8".into()))?;
+        let loader_path = widget_dir.join("widget.js");
+        let loader =
+            String::from_utf8(read(&loader_path)?).map_err(|_| AssetError::NotUtf8(loader_path))?;
         let css = read(&widget_dir.join("widget.css"))?;
         let version = hash(&[&glue, &wasm]);
 
@@ -129,8 +132,10 @@ impl Assets {
             wasm,
             IMMUTABLE,
         );
-        let entries = std::fs::read_dir(public_dir)
-            .map_err(|e| AssetError(format!("cannot read {}: {e}", public_dir.display())))?;
+        let entries = std::fs::read_dir(public_dir).map_err(|source| AssetError::Read {
+            path: public_dir.to_owned(),
+            source,
+        })?;
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
             // Hidden files (`.env`, editor swap files) are never served.
@@ -222,7 +227,7 @@ fn accepts(headers: &HeaderMap, coding: &str) -> bool {
 }
 
 /// GET handler for every asset path; unknown paths are the envelope's 404.
-pub async fn serve(State(assets): State<Assets>, uri: Uri, headers: HeaderMap) -> Response {
+pub async fn file(State(assets): State<Assets>, uri: Uri, headers: HeaderMap) -> Response {
     let Some(asset) = assets.files.get(uri.path()) else {
         return ApiError::NotFound.into_response();
     };
@@ -275,6 +280,11 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert(header::ACCEPT_ENCODING, HeaderValue::from_static(accept));
         h
+    }
+
+    #[test]
+    fn the_widget_files_route_is_under_the_widget_prefix() {
+        assert_eq!(WIDGET_FILES, format!("{WIDGET_PREFIX}/{{file}}"));
     }
 
     #[test]

@@ -1,21 +1,21 @@
-//! `POST /public/v1/support/chat`.
+//! `POST /public/v1/support/chat`, behind the guard (`guard.rs`).
 
 use axum::Json;
 use axum::extract::State;
+use support_chat_api::{ChatRequest, ChatResponse};
+use support_chat_assistant::Message;
 
 use super::error::ApiError;
 use super::extract::ApiJson;
 use super::state::ChatState;
-use crate::api::{ChatRequest, ChatResponse};
 use crate::domain::answer_pool::PoolError;
-use crate::domain::message::Message;
 use crate::domain::session::SessionId;
 
 pub async fn chat(
     State(state): State<ChatState>,
     ApiJson(request): ApiJson<ChatRequest>,
 ) -> Result<Json<ChatResponse>, ApiError> {
-    let message = Message::parse(&request.message, state.max_message_chars)?;
+    let message = Message::parse(&request.message, state.max_message_chars.get())?;
     let session = match request.session.as_deref() {
         None => None,
         Some(text) => Some(SessionId::parse(text).ok_or(ApiError::InvalidSession)?),
@@ -24,7 +24,7 @@ pub async fn chat(
     let (session, history) = state.sessions.resume(session, now).await;
     let (reply, turn) = state
         .answers
-        .reply(message.as_str().to_owned(), history)
+        .reply(message, history)
         .await
         .map_err(|e| match e {
             PoolError::Saturated => {

@@ -1,10 +1,41 @@
-//! `GET /`: the hosted demo page, rendered on the server with Leptos. It
-//! embeds the widget with the same two tags a customer's site uses, and shows
-//! them for site owners to copy.
+//! `GET /`: the hosted demo page, rendered on the server with Leptos
+//! (leptos_axum). It embeds the widget with the same two tags a customer's
+//! site uses, and shows them for site owners to copy. It is served under
+//! the strict Content-Security-Policy a customer's page would send
+//! (widget/README.md): the scripts Leptos appends carry the request's nonce,
+//! which the policy names, and nothing else inline runs.
 
+use axum::extract::Request;
+use axum::http::{HeaderValue, header};
+use axum::response::Response;
+use leptos::nonce::use_nonce;
 use leptos::prelude::*;
 
 use super::assets::WIDGET_PREFIX;
+
+/// The demo page for the configured public URL.
+pub async fn page(public_url: Option<url::Url>, request: Request) -> Response {
+    let render = leptos_axum::render_app_async_with_context(
+        || {},
+        move || view! { <DemoPage public_url=public_url.clone() /> },
+    );
+    render(request).await
+}
+
+/// The page's policy: the widget from this server (or the public URL's
+/// origin), Leptos' own scripts by `nonce`, nothing else.
+fn content_security_policy(public_url: Option<&url::Url>, nonce: Option<&str>) -> String {
+    let sources = match public_url {
+        Some(url) => format!("'self' {}", url.origin().ascii_serialization()),
+        None => "'self'".to_owned(),
+    };
+    let nonce = nonce.map(|n| format!(" 'nonce-{n}'")).unwrap_or_default();
+    format!(
+        "default-src 'none'; script-src {sources}{nonce} 'wasm-unsafe-eval'; \
+         style-src {sources}; connect-src {sources}; img-src 'self'; base-uri 'none'; \
+         form-action 'none'; frame-ancestors 'none'"
+    )
+}
 
 /// The two tags that install the widget on any page, for a server at `base`.
 pub fn embed_snippet(base: &str) -> String {
@@ -35,16 +66,27 @@ pub fn configured_snippet(base: &str) -> String {
 }
 
 #[component]
-pub fn DemoPage(public_url: Option<String>) -> impl IntoView {
+pub fn DemoPage(public_url: Option<url::Url>) -> impl IntoView {
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        let nonce = use_nonce().map(|n| n.to_string());
+        let policy = content_security_policy(public_url.as_ref(), nonce.as_deref());
+        response.insert_header(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_str(&policy).expect("an origin and a nonce are header-safe"),
+        );
+        response.insert_header(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("public, max-age=300"),
+        );
+    }
     // The page loads the widget from wherever it was itself loaded from
     // (relative URLs: right behind TLS and proxies, and nothing of the
     // request is reflected into it). The snippets to copy name the
     // configured public URL; without one, `demo.js` writes in the page's
     // own origin (`data-origin`), and without script they stay relative.
     let base = public_url
-        .as_deref()
-        .map_or("", |url| url.trim_end_matches('/'))
-        .to_owned();
+        .map(|url| url.as_str().trim_end_matches('/').to_owned())
+        .unwrap_or_default();
     let fill_origin = base.is_empty().then_some("");
     let css = format!("{base}{WIDGET_PREFIX}/widget.css");
     let js = format!("{base}{WIDGET_PREFIX}/widget.js");

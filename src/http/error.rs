@@ -1,12 +1,30 @@
 //! `ApiError`: the only place error responses are built. Every error under
-//! `/public/v1` leaves as the one JSON envelope of [`crate::api::ErrorEnvelope`].
+//! `/public/v1` leaves as the one JSON envelope of [`support_chat_api::ErrorEnvelope`].
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::request_id;
-use crate::api::{ErrorBody, ErrorEnvelope};
-use crate::domain::message::MessageError;
+use support_chat_api::{ErrorBody, ErrorEnvelope};
+use support_chat_assistant::MessageError;
+
+/// What is wrong with a JSON body, as far as the envelope tells: only
+/// structure (a position, a field of the wire type), never the client's text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyProblem {
+    /// Not well-formed JSON at this line and column.
+    Syntax { line: usize, column: usize },
+    /// The body ends before the JSON does.
+    Truncated,
+    /// Well-formed, but not a JSON object.
+    NotAnObject,
+    /// A field the endpoint does not accept.
+    UnknownField,
+    /// A required field is absent.
+    MissingField,
+    /// A field of the wrong type.
+    WrongType,
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ApiError {
@@ -18,12 +36,17 @@ pub enum ApiError {
     PayloadTooLarge {
         limit: usize,
     },
+    /// The body could not be read off the connection.
+    UnreadableBody,
     InvalidJson {
-        detail: String,
+        problem: BodyProblem,
     },
     InvalidRequest {
+        problem: BodyProblem,
+        /// The field at fault: one of the wire type's, or a plain identifier.
         param: Option<String>,
-        detail: String,
+        /// The fields the endpoint accepts.
+        fields: &'static [&'static str],
     },
     /// The message field was refused (empty, too long, control characters).
     Message(MessageError),
@@ -48,15 +71,16 @@ impl ApiError {
             Self::UnsupportedMediaType,
             Self::PayloadTooLarge { limit: 16 * 1024 },
             Self::InvalidJson {
-                detail: String::new(),
+                problem: BodyProblem::Truncated,
             },
             Self::InvalidRequest {
+                problem: BodyProblem::NotAnObject,
                 param: None,
-                detail: String::new(),
+                fields: &[],
             },
             Self::Message(MessageError::Empty),
             Self::Message(MessageError::TooLong {
-                max: crate::api::DEFAULT_MAX_MESSAGE_CHARS,
+                max: support_chat_api::DEFAULT_MAX_MESSAGE_CHARS,
             }),
             Self::Message(MessageError::ControlChars),
             Self::InvalidSession,
@@ -73,7 +97,8 @@ impl ApiError {
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::InvalidJson { .. }
+            Self::UnreadableBody
+            | Self::InvalidJson { .. }
             | Self::InvalidRequest { .. }
             | Self::Message(_)
             | Self::InvalidSession => StatusCode::BAD_REQUEST,
@@ -90,7 +115,7 @@ impl ApiError {
             Self::MethodNotAllowed { .. } => "method_not_allowed",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::PayloadTooLarge { .. } => "payload_too_large",
-            Self::InvalidJson { .. } => "invalid_json",
+            Self::UnreadableBody | Self::InvalidJson { .. } => "invalid_json",
             Self::InvalidRequest { .. } => "invalid_request",
             Self::Message(MessageError::Empty) => "message_empty",
             Self::Message(MessageError::TooLong { .. }) => "message_too_long",
@@ -113,12 +138,20 @@ impl ApiError {
             Self::PayloadTooLarge { limit } => {
                 format!("The request body is larger than {limit} bytes.")
             }
-            Self::InvalidJson { detail } => {
-                format!("The request body is not valid JSON: {detail}.")
+            Self::UnreadableBody => "The request body could not be read.".into(),
+            Self::InvalidJson {
+                problem: BodyProblem::Syntax { line, column },
+            } => {
+                format!("The request body is not valid JSON (line {line}, column {column}).")
             }
-            Self::InvalidRequest { detail, .. } => {
-                format!("The request is not of the expected shape: {detail}.")
+            Self::InvalidJson { .. } => {
+                "The request body is not valid JSON: it ends before the JSON does.".into()
             }
+            Self::InvalidRequest {
+                problem,
+                param,
+                fields,
+            } => shape_message(*problem, param.as_deref(), fields),
             Self::Message(why) => why.to_string(),
             Self::InvalidSession => "The session id is not one this server issued.".into(),
             Self::RateLimited { retry_after } => {
@@ -167,6 +200,30 @@ impl ApiError {
                 retry_after: self.retry_after(),
             },
         }
+    }
+}
+
+/// The sentence for a body of the wrong shape, from our own words and the
+/// wire type's own field names only.
+fn shape_message(problem: BodyProblem, param: Option<&str>, fields: &[&str]) -> String {
+    let accepted = fields
+        .iter()
+        .map(|f| format!("`{f}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    match (problem, param) {
+        (BodyProblem::NotAnObject, _) => "The request body must be a JSON object.".into(),
+        (BodyProblem::UnknownField, Some(name)) => {
+            format!("The field `{name}` is not accepted here; the fields are {accepted}.")
+        }
+        (BodyProblem::UnknownField, None) => {
+            format!("The request has a field that is not accepted here; the fields are {accepted}.")
+        }
+        (BodyProblem::MissingField, Some(name)) => format!("The field `{name}` is required."),
+        (BodyProblem::WrongType, Some(name)) => {
+            format!("The field `{name}` is not of the expected type.")
+        }
+        _ => "The request is not of the expected shape.".into(),
     }
 }
 

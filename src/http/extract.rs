@@ -1,49 +1,60 @@
-//! `ApiJson`: axum's `Json`, but every way a body can be wrong is an
-//! [`ApiError`] (so it leaves in the one envelope), and a wrong field is named.
+//! `ApiJson`: the JSON body of a public POST, as its wire type, or an
+//! [`ApiError`] built from what went wrong *structurally*: where the syntax
+//! broke (line and column), that the body is not an object, which of the
+//! type's own field names is missing or mistyped. Nothing the client sent
+//! is ever copied into the error: an unknown field is not named back unless
+//! it is a plain identifier, and serde's own messages (which quote the
+//! client's text) are never used.
+//!
+//! The body itself was read once, by the guard in front of every public
+//! POST (`guard.rs`), under one size limit and one deadline; the extractor
+//! takes it from there ([`ReadBody`]) and never reads the request again.
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, Request};
-use axum::http::{StatusCode, header};
+use axum::extract::FromRequestParts;
+use axum::http::{header, request::Parts};
 use serde::de::DeserializeOwned;
+use serde_json::Value;
+use support_chat_api::{ChatRequest, field};
 
-use super::error::ApiError;
+use super::error::{ApiError, BodyProblem};
 
+/// A public POST's JSON body as its wire type `T`.
 pub struct ApiJson<T>(pub T);
 
-impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+/// The body the guard read, handed to the handler's extractor.
+#[derive(Clone, Debug)]
+pub struct ReadBody(pub Bytes);
+
+/// What a wire type accepts, in its serde names: every field, and those
+/// that must be present. Tests hold each list to what serde does.
+pub trait WireShape: DeserializeOwned {
+    /// Every field name the type accepts.
+    const FIELDS: &'static [&'static str];
+    /// The fields that must be present (the rest may be absent or `null`).
+    const REQUIRED: &'static [&'static str];
+}
+
+impl WireShape for ChatRequest {
+    const FIELDS: &'static [&'static str] = &[field::MESSAGE, field::SESSION];
+    const REQUIRED: &'static [&'static str] = &[field::MESSAGE];
+}
+
+impl<T: WireShape, S: Send + Sync> FromRequestParts<S> for ApiJson<T> {
     type Rejection = ApiError;
 
-    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
-        if !is_json(request.headers().get(header::CONTENT_TYPE)) {
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        if !is_json(parts.headers.get(header::CONTENT_TYPE)) {
             return Err(ApiError::UnsupportedMediaType);
         }
-        let body = read_body(request, state).await?;
-        parse(&body).map(ApiJson)
+        let Some(ReadBody(body)) = parts.extensions.get::<ReadBody>() else {
+            // A route that takes a JSON body without the guard in front: a bug.
+            tracing::error!("a JSON body was asked for on a route without the guard");
+            return Err(ApiError::Internal);
+        };
+        parse::<T>(body).map(ApiJson)
     }
 }
-
-/// The whole body, within the `DefaultBodyLimit` in force (a 413 says it).
-pub async fn read_body<S: Send + Sync>(request: Request, state: &S) -> Result<Bytes, ApiError> {
-    let limit = request
-        .extensions()
-        .get::<BodyLimit>()
-        .map_or(usize::MAX, |l| l.0);
-    Bytes::from_request(request, state)
-        .await
-        .map_err(|rejection| {
-            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::PayloadTooLarge { limit }
-            } else {
-                ApiError::InvalidJson {
-                    detail: "the body could not be read".into(),
-                }
-            }
-        })
-}
-
-/// The body limit in force, so a 413 can say it. Set beside `DefaultBodyLimit`.
-#[derive(Clone, Copy, Debug)]
-pub struct BodyLimit(pub usize);
 
 /// `application/json`, with or without parameters such as `charset=utf-8`.
 fn is_json(content_type: Option<&header::HeaderValue>) -> bool {
@@ -54,56 +65,47 @@ fn is_json(content_type: Option<&header::HeaderValue>) -> bool {
 }
 
 /// Syntax errors are `invalid_json`; well-formed JSON of the wrong shape is
-/// `invalid_request` with `param` naming the field where one can be named.
-pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    let mut deserializer = serde_json::Deserializer::from_slice(body);
-    let error = match serde_path_to_error::deserialize(&mut deserializer) {
-        Ok(value) => {
-            return match deserializer.end() {
-                Ok(()) => Ok(value),
-                Err(e) => Err(ApiError::InvalidJson {
-                    detail: without_position(&e.to_string()),
-                }),
-            };
-        }
-        Err(error) => error,
+/// `invalid_request`, naming the field at fault where it is one of `T`'s.
+pub fn parse<T: WireShape>(body: &[u8]) -> Result<T, ApiError> {
+    let value: Value = serde_json::from_slice(body).map_err(|error| {
+        use serde_json::error::Category;
+        let problem = match error.classify() {
+            Category::Eof => BodyProblem::Truncated,
+            Category::Io | Category::Syntax | Category::Data => BodyProblem::Syntax {
+                line: error.line(),
+                column: error.column(),
+            },
+        };
+        ApiError::InvalidJson { problem }
+    })?;
+    let shape_error = |problem, param| ApiError::InvalidRequest {
+        problem,
+        param,
+        fields: T::FIELDS,
     };
-    let path = error.path().to_string();
-    let inner = error.into_inner();
-    let detail = safe_names(&without_position(&inner.to_string()));
-    // A shape error found before a syntax error further on is still invalid JSON.
-    let well_formed = || serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok();
-    match inner.classify() {
-        serde_json::error::Category::Data if well_formed() => {
-            let param = if path == "." {
-                backticked(&detail)
-            } else {
-                Some(path).filter(|p| is_safe_identifier(p))
-            };
-            Err(ApiError::InvalidRequest { param, detail })
-        }
-        serde_json::error::Category::Data => Err(ApiError::InvalidJson {
-            detail: "the body is not well-formed JSON".into(),
-        }),
-        _ => Err(ApiError::InvalidJson { detail }),
+    let Value::Object(object) = &value else {
+        return Err(shape_error(BodyProblem::NotAnObject, None));
+    };
+    if let Some(unknown) = object.keys().find(|k| !T::FIELDS.contains(&k.as_str())) {
+        let param = is_safe_identifier(unknown).then(|| unknown.clone());
+        return Err(shape_error(BodyProblem::UnknownField, param));
     }
-}
-
-/// serde_json appends " at line 1 column 9"; the envelope keeps the sentence only.
-fn without_position(detail: &str) -> String {
-    detail
-        .split(" at line ")
-        .next()
-        .unwrap_or(detail)
-        .to_owned()
-}
-
-/// The field named in "missing field `message`" or "unknown field `x`, expected ...".
-fn backticked(detail: &str) -> Option<String> {
-    let (_, rest) = detail.split_once('`')?;
-    let (name, _) = rest.split_once('`')?;
-    (detail.starts_with("missing field") || detail.starts_with("unknown field"))
-        .then(|| name.to_owned())
+    if let Some(missing) = T::REQUIRED.iter().find(|f| !object.contains_key(**f)) {
+        return Err(shape_error(
+            BodyProblem::MissingField,
+            Some((*missing).to_owned()),
+        ));
+    }
+    serde_path_to_error::deserialize(value).map_err(|error| {
+        // Every key is one of T's own names by now: the path names no client text.
+        let param = error
+            .path()
+            .iter()
+            .next()
+            .map(ToString::to_string)
+            .filter(|name| is_safe_identifier(name));
+        shape_error(BodyProblem::WrongType, param)
+    })
 }
 
 /// A name the envelope may repeat: 1 to 64 of `[A-Za-z0-9_]`, not starting
@@ -114,39 +116,51 @@ fn is_safe_identifier(name: &str) -> bool {
         && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
-/// `detail` with every backticked name that is not a safe identifier, and
-/// every double-quoted value (serde quotes the string it found), replaced:
-/// nothing a client sent is echoed back but plain field names.
-fn safe_names(detail: &str) -> String {
-    let mut out = String::with_capacity(detail.len());
-    let mut rest = detail;
-    while let Some(start) = rest.find(['`', '"']) {
-        let quote = rest[start..].chars().next().unwrap_or('"');
-        let Some(len) = rest[start + 1..].find(quote) else {
-            break;
-        };
-        let inner = &rest[start + 1..start + 1 + len];
-        out.push_str(&rest[..start]);
-        out.push(quote);
-        if quote == '`' && is_safe_identifier(inner) {
-            out.push_str(inner);
-        } else {
-            out.push('…');
-        }
-        out.push(quote);
-        rest = &rest[start + 2 + len..];
-    }
-    out.push_str(rest);
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::ChatRequest;
+
+    /// A wire type's lists are serde's: a full value writes exactly
+    /// `FIELDS`; without a required field it does not parse, without the
+    /// others it does.
+    pub fn assert_shape_is_serdes<T: WireShape + serde::Serialize>(full: &T) {
+        let Value::Object(written) = serde_json::to_value(full).unwrap() else {
+            panic!("not an object");
+        };
+        let mut names: Vec<&str> = written.keys().map(String::as_str).collect();
+        let mut fields = T::FIELDS.to_vec();
+        names.sort_unstable();
+        fields.sort_unstable();
+        assert_eq!(names, fields);
+        for field in T::FIELDS {
+            let mut without = written.clone();
+            without.remove(*field);
+            let parsed = serde_json::from_value::<T>(Value::Object(without));
+            assert_eq!(parsed.is_err(), T::REQUIRED.contains(field), "{field}");
+        }
+    }
+
+    #[test]
+    fn the_chat_requests_shape_is_serdes() {
+        assert_shape_is_serdes(&ChatRequest {
+            message: "hi".into(),
+            session: Some("s".into()),
+        });
+    }
 
     fn err(body: &str) -> ApiError {
         parse::<ChatRequest>(body.as_bytes()).unwrap_err()
+    }
+
+    fn param(error: ApiError) -> Option<String> {
+        match error {
+            ApiError::InvalidRequest { param, .. } => param,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn message(error: &ApiError) -> String {
+        error.envelope().error.message
     }
 
     #[test]
@@ -160,18 +174,16 @@ mod tests {
     }
 
     #[test]
-    fn syntax_errors_are_invalid_json() {
+    fn syntax_errors_are_invalid_json_and_say_where() {
         for body in ["", "{", "{\"message\": }", "[1,", "{} trailing"] {
             assert_eq!(err(body).code(), "invalid_json", "{body:?}");
         }
+        assert!(message(&err("{} x")).contains("line 1, column 4"));
+        assert!(message(&err("{\"message\":")).contains("ends before"));
     }
 
     #[test]
     fn shape_errors_name_the_field() {
-        let param = |e: ApiError| match e {
-            ApiError::InvalidRequest { param, .. } => param,
-            other => panic!("{other:?}"),
-        };
         assert_eq!(param(err("{}")).as_deref(), Some("message"));
         assert_eq!(param(err(r#"{"message": 1}"#)).as_deref(), Some("message"));
         assert_eq!(
@@ -187,30 +199,46 @@ mod tests {
     }
 
     #[test]
+    fn a_json_array_is_not_a_chat_body_even_when_serde_would_take_it() {
+        assert!(serde_json::from_str::<ChatRequest>(r#"["hello"]"#).is_ok());
+        let error = err(r#"["hello"]"#);
+        assert_eq!(error.code(), "invalid_request");
+        assert!(message(&error).contains("JSON object"), "{error:?}");
+    }
+
+    #[test]
     fn a_null_session_is_accepted() {
         let request: ChatRequest = parse(br#"{"message": "hi", "session": null}"#).unwrap();
         assert_eq!(request.session, None);
     }
 
     #[test]
-    fn field_names_that_are_not_plain_identifiers_are_not_echoed() {
-        let ApiError::InvalidRequest { param, detail } =
-            err(r#"{"message": "hi", "<script>alert(1)</script>": 1}"#)
-        else {
-            panic!("not invalid_request");
-        };
-        assert_eq!(param, None);
-        assert!(!detail.contains("script"), "{detail}");
-        assert!(detail.contains("`message`"), "{detail}");
-        let ApiError::InvalidRequest { detail, .. } = err(r#""<script>alert(1)</script>""#) else {
-            panic!("not invalid_request");
-        };
-        assert!(!detail.contains("script"), "{detail}");
-        let ApiError::InvalidRequest { param, .. } = err(r#"{"message": "hi", "extra_1": 1}"#)
-        else {
-            panic!("not invalid_request");
-        };
-        assert_eq!(param.as_deref(), Some("extra_1"));
+    fn nothing_the_client_sent_reaches_the_error_message() {
+        for body in [
+            r#"{"message": "hi", "<script>alert(1)</script>": 1}"#,
+            r#"{"message": "hi", "a`<img src=x onerror=alert(1)>`": 1}"#,
+            r#"{"message": "hi", "session": {"\" <img src=x onerror=alert(1)>": 1}}"#,
+            r#"{"message": ["<img src=x onerror=alert(1)>"]}"#,
+            r#""<script>alert(1)</script>""#,
+            r#"{"message": "<img src=x onerror=alert(1)>"} <img>"#,
+        ] {
+            let error = err(body);
+            let envelope = serde_json::to_string(&error.envelope()).unwrap();
+            assert!(
+                !envelope.contains("<img") && !envelope.contains("script"),
+                "{body}: {envelope}"
+            );
+        }
+        let unknown = err(r#"{"message": "hi", "<script>": 1}"#);
+        assert!(
+            message(&unknown).contains("`message`"),
+            "the accepted names are ours"
+        );
+        assert_eq!(param(unknown), None);
+        assert_eq!(
+            param(err(r#"{"message": "hi", "extra_1": 1}"#)).as_deref(),
+            Some("extra_1")
+        );
         assert!(is_safe_identifier("session"));
         for bad in ["", "1a", "a-b", "a b", "é", &"a".repeat(65)] {
             assert!(!is_safe_identifier(bad), "{bad:?}");

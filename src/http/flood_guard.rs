@@ -11,9 +11,9 @@ use tower_governor::GovernorLayer;
 use tower_governor::governor::GovernorConfigBuilder;
 use tower_governor::key_extractor::KeyExtractor;
 
-use super::client::client_key;
+use super::client::ClientIdentity;
 use super::error::ApiError;
-use crate::domain::client_ip::{ClientIpConfig, ClientKey};
+use crate::domain::client_ip::ClientKey;
 use crate::domain::rate_limit::Quota;
 
 /// `routes` behind the guard: up to `quota.limit()` requests at once per
@@ -23,10 +23,10 @@ use crate::domain::rate_limit::Quota;
 pub fn guard<S: Clone + Send + Sync + 'static>(
     routes: Router<S>,
     quota: Quota,
-    client_ip: Arc<ClientIpConfig>,
+    identity: Arc<ClientIdentity>,
 ) -> Router<S> {
     let config = GovernorConfigBuilder::default()
-        .key_extractor(GovernorKey(client_ip))
+        .key_extractor(GovernorKey(identity))
         .period(quota.window() / quota.limit())
         .burst_size(quota.limit())
         .finish()
@@ -44,13 +44,13 @@ pub fn guard<S: Clone + Send + Sync + 'static>(
 
 /// tower-governor's key: the same client key as the chat limiter.
 #[derive(Clone)]
-struct GovernorKey(Arc<ClientIpConfig>);
+struct GovernorKey(Arc<ClientIdentity>);
 
 impl KeyExtractor for GovernorKey {
     type Key = ClientKey;
 
     fn extract<T>(&self, request: &axum::http::Request<T>) -> Result<ClientKey, GovernorError> {
-        Ok(client_key(&self.0, request.headers(), request.extensions()))
+        Ok(self.0.client_key(request.headers(), request.extensions()))
     }
 }
 

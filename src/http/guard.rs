@@ -1,42 +1,122 @@
-//! The chat endpoint's trust boundary, as axum middleware: the per-client
-//! fixed-window limit, the deadline, reading the body, the per-client places,
-//! load shedding.
+//! The trust boundary of every public POST, in one function that reads in
+//! the order it runs ([`public_post`]):
+//!
+//! 1. who the client is (the one [`ClientKey`], passed on from here, never
+//!    looked up again);
+//! 2. its fixed-window rate limit, before anything is parsed, so invalid
+//!    requests count; every response carries the `RateLimit` headers;
+//! 3. the request's deadline, around everything that follows;
+//! 4. reading the body, once, under one size limit and its own deadline,
+//!    before any shared place is taken: a client that dribbles its body
+//!    holds nothing others need;
+//! 5. the client's own places: at most `--max-in-flight-per-client` of its
+//!    requests are worked on at once, the rest wait their turn (allowed
+//!    requests are never refused for this);
+//! 6. load shedding: beyond `--max-in-flight`, `503 overloaded` at once;
+//! 7. the handler, which takes the body read in step 4 ([`ReadBody`]).
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
 use tokio::sync::Semaphore;
 
-use super::client::client_key;
+use super::client::ClientIdentity;
 use super::error::ApiError;
-use super::extract::read_body;
+use super::extract::ReadBody;
 use super::ratelimit_headers;
-use super::state::ChatLimit;
 use crate::domain::client_ip::ClientKey;
 use crate::domain::in_flight::PerClient;
+use crate::domain::rate_limit::RateLimiter;
 
 /// The policy name in the `RateLimit` headers.
 const POLICY: &str = "chat";
 
-/// 60 requests per 60 s per client (configurable), before anything parses
-/// the request; every response carries the `RateLimit` headers.
-pub async fn chat_rate_limit(
-    State(limit): State<ChatLimit>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let key = client_key(&limit.client_ip, request.headers(), request.extensions());
-    tracing::Span::current().record("client", tracing::field::display(key.redacted()));
-    let decision = limit.limiter.check(key).await;
-    let mut response = if decision.allowed {
-        // For the per-client place further in.
-        let mut request = request;
-        request.extensions_mut().insert(key);
+/// What the guard holds: the shared limiter and the places, and the bounds
+/// it enforces.
+#[derive(Clone)]
+pub struct Guard {
+    pub limiter: Arc<dyn RateLimiter>,
+    pub identity: Arc<ClientIdentity>,
+    places: PerClient,
+    in_flight: Arc<Semaphore>,
+    bounds: Bounds,
+}
+
+/// The guard's bounds (from the chat limits' flags).
+#[derive(Clone, Copy, Debug)]
+pub struct Bounds {
+    /// How long a request may take, body upload included.
+    pub request_timeout: Duration,
+    /// How long its body may take to arrive.
+    pub body_read_timeout: Duration,
+    /// Largest accepted body, in bytes.
+    pub max_body_bytes: usize,
+    /// Requests worked on at once, in all; more are shed.
+    pub max_in_flight: usize,
+    /// One client's requests worked on at once; more wait their turn.
+    pub max_in_flight_per_client: usize,
+}
+
+impl Guard {
+    pub fn new(
+        limiter: Arc<dyn RateLimiter>,
+        identity: Arc<ClientIdentity>,
+        bounds: Bounds,
+    ) -> Self {
+        Self {
+            limiter,
+            identity,
+            places: PerClient::new(bounds.max_in_flight_per_client),
+            in_flight: Arc::new(Semaphore::new(bounds.max_in_flight)),
+            bounds,
+        }
+    }
+
+    /// Steps 4 to 7, for a client already allowed in.
+    async fn admit(&self, client: ClientKey, request: Request, next: Next) -> Response {
+        let (parts, body) = request.into_parts();
+        let limit = self.bounds.max_body_bytes;
+        let body =
+            match tokio::time::timeout(self.bounds.body_read_timeout, read(body, limit)).await {
+                Ok(Ok(bytes)) => bytes,
+                Ok(Err(error)) => return error.into_response(),
+                Err(_) => {
+                    tracing::warn!("request body too slow");
+                    return ApiError::Timeout.into_response();
+                }
+            };
+        let _place = self.places.enter(client).await;
+        let Ok(_permit) = self.in_flight.clone().try_acquire_owned() else {
+            tracing::warn!("overloaded: shedding a request");
+            return ApiError::Overloaded { retry_after: 1 }.into_response();
+        };
+        let mut request = Request::from_parts(parts, Body::empty());
+        request.extensions_mut().insert(ReadBody(body));
         next.run(request).await
+    }
+}
+
+/// Every public POST passes here (see the module docs).
+pub async fn public_post(State(guard): State<Guard>, request: Request, next: Next) -> Response {
+    let client = guard
+        .identity
+        .client_key(request.headers(), request.extensions());
+    tracing::Span::current().record("client", tracing::field::display(client.redacted()));
+    let decision = guard.limiter.check(client).await;
+    let mut response = if decision.allowed {
+        let admitted = guard.admit(client, request, next);
+        match tokio::time::timeout(guard.bounds.request_timeout, admitted).await {
+            Ok(response) => response,
+            Err(_) => {
+                tracing::warn!("request timed out");
+                ApiError::Timeout.into_response()
+            }
+        }
     } else {
         tracing::info!(retry_after = decision.retry_after_secs(), "rate limited");
         ApiError::RateLimited {
@@ -48,61 +128,11 @@ pub async fn chat_rate_limit(
     response
 }
 
-/// Reads the whole body, under its own deadline, before anything else waits
-/// for it: so a client that dribbles its body holds no shared permit, and
-/// one that stalls gets a `503 timeout` envelope.
-pub async fn buffer_body(State(limit): State<Duration>, request: Request, next: Next) -> Response {
-    let (parts, body) = request.into_parts();
-    let head = parts.clone();
-    let read = read_body(Request::from_parts(parts, body), &());
-    match tokio::time::timeout(limit, read).await {
-        Ok(Ok(bytes)) => next.run(Request::from_parts(head, Body::from(bytes))).await,
-        Ok(Err(error)) => error.into_response(),
-        Err(_) => {
-            tracing::warn!("request body too slow");
-            ApiError::Timeout.into_response()
-        }
-    }
-}
-
-/// At most `--max-in-flight-per-client` of one client's chat requests are
-/// worked on at once; the others wait their turn (under the request's
-/// deadline), so no client takes every shared place and none is refused.
-pub async fn per_client(State(places): State<PerClient>, request: Request, next: Next) -> Response {
-    match request.extensions().get::<ClientKey>().copied() {
-        Some(key) => {
-            let _place = places.enter(key).await;
-            next.run(request).await
-        }
-        // Only behind `chat_rate_limit`, which always sets the key.
-        None => next.run(request).await,
-    }
-}
-
-/// Sheds load: beyond `max_in_flight` chat requests at once, answer
-/// `503 overloaded` at once instead of queueing.
-pub async fn shed_load(
-    State(in_flight): State<Arc<Semaphore>>,
-    request: Request,
-    next: Next,
-) -> Response {
-    match in_flight.try_acquire_owned() {
-        Ok(_permit) => next.run(request).await,
-        Err(_) => {
-            tracing::warn!("overloaded: shedding a chat request");
-            ApiError::Overloaded { retry_after: 1 }.into_response()
-        }
-    }
-}
-
-/// Ends a request that takes longer than the deadline (a slow body upload or
-/// a slow answer) with a `503 timeout` envelope instead of a hung connection.
-pub async fn deadline(State(limit): State<Duration>, request: Request, next: Next) -> Response {
-    match tokio::time::timeout(limit, next.run(request)).await {
-        Ok(response) => response,
-        Err(_) => {
-            tracing::warn!("request timed out");
-            ApiError::Timeout.into_response()
-        }
+/// The whole body, at most `limit` bytes (a `413` says so).
+async fn read(body: Body, limit: usize) -> Result<Bytes, ApiError> {
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(error) if error.is::<LengthLimitError>() => Err(ApiError::PayloadTooLarge { limit }),
+        Err(_) => Err(ApiError::UnreadableBody),
     }
 }

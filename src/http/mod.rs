@@ -5,12 +5,13 @@
 
 mod assets;
 mod chat;
-mod client;
+pub mod client;
+pub mod cors;
 mod demo;
 mod error;
 mod extract;
 mod flood_guard;
-mod guard;
+pub mod guard;
 mod openapi;
 mod ratelimit_headers;
 mod request_id;
@@ -18,7 +19,7 @@ mod router;
 pub mod server;
 mod state;
 
-pub use assets::{Assets, WIDGET_PREFIX};
+pub use assets::{AssetError, Assets, WIDGET_PREFIX};
 pub use error::ApiError;
-pub use router::{RouterConfig, app};
-pub use state::{AppState, ChatLimit, ChatState, Readiness};
+pub use router::{RouterConfig, Routes, app, public_routes};
+pub use state::{AppState, ChatState, Readiness};

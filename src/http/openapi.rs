@@ -1,7 +1,9 @@
 //! `GET /public/v1/openapi.json`: the OpenAPI 3.1 description of the public
-//! API. Schemas are generated from the shared wire types (`crate::api`, via
-//! schemars, server-side only); statuses, headers and error codes are listed
-//! here beside the code that produces them.
+//! API. The wire types' schemas are written here from their field names
+//! (`support_chat_api::field`), and tests hold them to what serde reads and
+//! writes and the document's paths to the router's routes (every public
+//! route is described, nothing else is). Statuses, headers and error codes
+//! are listed beside the code that produces them.
 
 use std::collections::BTreeMap;
 
@@ -9,11 +11,15 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
-use schemars::generate::SchemaSettings;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
+use support_chat_api::{CHAT_PATH, ChatRequest, MESSAGE_PATTERN, SESSION_PATTERN, field};
 
+use super::assets::{WIDGET_FILES, WIDGET_PREFIX};
 use super::error::ApiError;
-use crate::api::{CHAT_PATH, ChatRequest, ChatResponse, ErrorEnvelope};
+use super::extract::WireShape;
+
+/// Where the document is served.
+pub const OPENAPI_PATH: &str = "/public/v1/openapi.json";
 
 /// The document as served, serialised once when the router is built.
 #[derive(Clone)]
@@ -22,21 +28,15 @@ pub struct OpenApi(Bytes);
 impl OpenApi {
     /// The document for a server that accepts messages of up to `max_message_chars`.
     pub fn new(max_message_chars: usize) -> Self {
-        let mut document = document();
-        if let Some(max) =
-            document.pointer_mut("/components/schemas/ChatRequest/properties/message/maxLength")
-        {
-            *max = json!(max_message_chars);
-        }
         Self(
-            serde_json::to_vec(&document)
+            serde_json::to_vec(&document_for(max_message_chars))
                 .expect("a JSON value serialises")
                 .into(),
         )
     }
 }
 
-pub async fn serve(State(OpenApi(body)): State<OpenApi>) -> impl IntoResponse {
+pub async fn document(State(OpenApi(body)): State<OpenApi>) -> impl IntoResponse {
     (
         [
             (header::CONTENT_TYPE, "application/json"),
@@ -44,6 +44,54 @@ pub async fn serve(State(OpenApi(body)): State<OpenApi>) -> impl IntoResponse {
         ],
         body,
     )
+}
+
+/// An object schema of `properties`, of which `required` must be present,
+/// and no other property when `closed`.
+fn object(properties: Vec<(&str, Value)>, required: &[&str], closed: bool) -> Value {
+    let mut schema = json!({
+        "type": "object",
+        "required": required,
+        "properties": properties.into_iter().map(|(k, v)| (k.to_owned(), v)).collect::<Map<_, _>>(),
+    });
+    if closed {
+        schema["additionalProperties"] = json!(false);
+    }
+    schema
+}
+
+/// The wire types' schemas, for a server taking messages of `max_message_chars`.
+fn schemas(max_message_chars: usize) -> Value {
+    let codes: Vec<&str> = ApiError::catalogue().iter().map(ApiError::code).collect();
+    json!({
+        "ChatRequest": object(vec![
+            (field::MESSAGE, json!({
+                "description": format!("The visitor's message: 1 to {max_message_chars} characters once trimmed, no control characters but tab and newline."),
+                "type": "string", "minLength": 1, "maxLength": max_message_chars, "pattern": MESSAGE_PATTERN,
+            })),
+            (field::SESSION, json!({
+                "description": "The `session` of the previous response; absent or `null` starts a conversation.",
+                "type": ["string", "null"], "pattern": SESSION_PATTERN,
+            })),
+        ], ChatRequest::REQUIRED, true),
+        "ChatResponse": object(vec![
+            (field::SESSION, json!({ "description": "Opaque session id to echo on the next message.", "type": "string", "pattern": SESSION_PATTERN })),
+            (field::REPLY, json!({ "description": "Plain text; URLs may appear and are meant to be shown as links.", "type": "string" })),
+            (field::SUGGESTIONS, json!({ "description": "Quick replies the visitor may send next.", "type": "array", "items": { "type": "string" } })),
+            (field::HANDOFF, json!({ "description": "True when the assistant hands the visitor to a person.", "type": "boolean" })),
+        ], &[field::SESSION, field::REPLY, field::SUGGESTIONS, field::HANDOFF], false),
+        "ErrorEnvelope": object(vec![
+            (field::ERROR, json!({ "$ref": "#/components/schemas/ErrorBody" })),
+        ], &[field::ERROR], false),
+        "ErrorBody": object(vec![
+            (field::CODE, json!({ "description": "Stable, machine-readable code, e.g. `message_empty`.", "type": "string", "enum": codes })),
+            (field::ERROR_MESSAGE, json!({ "description": "A sentence meant for people.", "type": "string" })),
+            (field::STATUS, json!({ "description": "The HTTP status, repeated.", "type": "integer", "minimum": 400, "maximum": 599 })),
+            (field::REQUEST_ID, json!({ "description": "The `X-Request-Id` of the response.", "type": "string" })),
+            (field::PARAM, json!({ "description": "The request field at fault, where there is one.", "type": "string" })),
+            (field::RETRY_AFTER, json!({ "description": "On `429` and `503`: seconds until the client may send again (as `Retry-After`).", "type": "integer", "minimum": 1 })),
+        ], &[field::CODE, field::ERROR_MESSAGE, field::STATUS, field::REQUEST_ID], false),
+    })
 }
 
 fn header_object(description: &str, schema: Value) -> Value {
@@ -76,43 +124,56 @@ fn error_response(status: u16, extra_headers: &[&str]) -> Value {
     })
 }
 
-/// The whole document, for the default message length.
-fn document() -> Value {
-    let mut generator = SchemaSettings::draft2020_12()
-        .with(|s| s.definitions_path = "/components/schemas".into())
-        .into_generator();
-    generator.subschema_for::<ChatRequest>();
-    generator.subschema_for::<ChatResponse>();
-    generator.subschema_for::<ErrorEnvelope>();
-    let mut schemas = generator.take_definitions(true);
-    // Codes are a closed set: list them in the schema too.
-    let codes: Vec<&str> = ApiError::catalogue().iter().map(ApiError::code).collect();
-    if let Some(code) = schemas
-        .get_mut("ErrorBody")
-        .and_then(|s| s.pointer_mut("/properties/code"))
-    {
-        code["enum"] = json!(codes);
-    }
+/// An error envelope of one of `statuses` without the rate-limit headers
+/// (the GET routes' 404, 405 and flood guard's 429).
+fn plain_error(description: &str) -> Value {
+    json!({
+        "description": description,
+        "content": { "application/json": { "schema": { "$ref": "#/components/schemas/ErrorEnvelope" } } },
+    })
+}
 
+/// A GET route serving a file (gzip or br when accepted, ETag revalidation).
+fn file(summary: &str, media: &str, parameter: Option<&str>) -> Value {
+    let mut get = json!({
+        "summary": summary,
+        "responses": {
+            "200": { "description": "The file (gzip or br when accepted).", "headers": {
+                "ETag": { "schema": { "type": "string" } },
+                "Cache-Control": { "schema": { "type": "string" } },
+            }, "content": { media: {} } },
+            "304": { "description": "Not modified (If-None-Match matched the ETag)." },
+            "404": plain_error("No such file."),
+            "429": plain_error("The flood guard: too many requests from this client; `Retry-After` says when to retry."),
+        },
+    });
+    if let Some(name) = parameter {
+        get["parameters"] = json!([{
+            "name": name, "in": "path", "required": true,
+            "schema": { "type": "string", "pattern": "^[A-Za-z0-9._-]+$" },
+        }]);
+        // Another route may hold the name (e.g. `chat`, which is POST only).
+        get["responses"]["405"] = plain_error("The name is a route that does not accept GET.");
+    }
+    json!({ "get": get })
+}
+
+/// A small JSON GET (health).
+fn status_route(summary: &str, example: &str) -> Value {
+    json!({ "get": { "summary": summary,
+        "responses": { "200": { "description": example, "content": { "application/json": {} } },
+            "405": plain_error("Only GET and HEAD.") } } })
+}
+
+/// The whole document, for messages of up to `max_message_chars`.
+fn document_for(max_message_chars: usize) -> Value {
     let rate_headers = json!({
         "RateLimit": { "$ref": "#/components/headers/RateLimit" },
         "RateLimit-Policy": { "$ref": "#/components/headers/RateLimit-Policy" },
         "X-Request-Id": { "$ref": "#/components/headers/X-Request-Id" },
     });
-    let file = |description: &str, media: &str| {
-        json!({ "get": {
-            "summary": description,
-            "responses": {
-                "200": { "description": "The file (gzip or br when accepted).", "headers": {
-                    "ETag": { "schema": { "type": "string" } },
-                    "Cache-Control": { "schema": { "type": "string" } },
-                }, "content": { media: {} } },
-                "304": { "description": "Not modified (If-None-Match matched the ETag)." },
-                "429": error_response(429, &["Retry-After"]),
-            },
-        } })
-    };
-
+    let widget_js = format!("{WIDGET_PREFIX}/widget.js");
+    let widget_css = format!("{WIDGET_PREFIX}/widget.css");
     json!({
         "openapi": "3.1.0",
         "info": {
@@ -145,15 +206,20 @@ fn document() -> Value {
                 "options": { "summary": "CORS preflight; not rate limited.",
                     "responses": { "200": { "description": "Access-Control-Allow-* headers and Access-Control-Max-Age." } } },
             },
-            "/public/v1/support/widget.js": file("The widget's loader: a classic script.", "text/javascript"),
-            "/public/v1/support/widget.css": file("The widget's stylesheet.", "text/css"),
-            "/public/v1/openapi.json": { "get": { "summary": "This document.",
-                "responses": { "200": { "description": "OpenAPI 3.1", "content": { "application/json": {} } } } } },
-            "/healthz": { "get": { "summary": "Liveness.",
-                "responses": { "200": { "description": "`{\"status\":\"ok\"}`", "content": { "application/json": {} } } } } },
+            widget_js: file("The widget's loader: a classic script.", "text/javascript", None),
+            widget_css: file("The widget's stylesheet.", "text/css", None),
+            WIDGET_FILES: file("The widget's files: the loader, the stylesheet, and the content-hashed build they load (`widget-<hash>.js`, `widget-<hash>.wasm`, cached immutable).", "*/*", Some("file")),
+            "/": file("The demo page (HTML), embedding the widget as a customer's site would.", "text/html", None),
+            "/{file}": file("The demo page's static files (stylesheet, script, icon).", "*/*", Some("file")),
+            OPENAPI_PATH: { "get": { "summary": "This document.",
+                "responses": { "200": { "description": "OpenAPI 3.1", "content": { "application/json": {} } },
+                    "405": plain_error("Only GET and HEAD."),
+                    "429": plain_error("The flood guard.") } } },
+            "/healthz": status_route("Liveness.", "`{\"status\":\"ok\"}`"),
+            "/readyz": status_route("Readiness: this replica serves, and the state of its Redis when one is configured.", "`{\"status\":\"ready\",\"redis\":\"not configured\"}`"),
         },
         "components": {
-            "schemas": schemas,
+            "schemas": schemas(max_message_chars),
             "headers": {
                 "RateLimit": header_object("Remaining requests and seconds until the window resets, e.g. `\"chat\";r=59;t=60`.", json!({ "type": "string" })),
                 "RateLimit-Policy": header_object("The quota, e.g. `\"chat\";q=60;w=60`.", json!({ "type": "string" })),
@@ -163,4 +229,79 @@ fn document() -> Value {
             },
         },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use serde::Serialize;
+    use support_chat_api::{ChatResponse, DEFAULT_MAX_MESSAGE_CHARS, ErrorBody, ErrorEnvelope};
+
+    use super::*;
+
+    fn document() -> Value {
+        document_for(DEFAULT_MAX_MESSAGE_CHARS)
+    }
+
+    /// The property names a schema lists.
+    fn properties(name: &str) -> Vec<String> {
+        let doc = document();
+        let mut names: Vec<String> = doc["components"]["schemas"][name]["properties"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// The keys serde writes for `value`.
+    fn written(value: impl Serialize) -> Vec<String> {
+        let mut keys: Vec<String> = serde_json::to_value(value)
+            .unwrap()
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect();
+        keys.sort();
+        keys
+    }
+
+    #[test]
+    fn every_schema_lists_exactly_the_fields_serde_writes() {
+        let request = ChatRequest {
+            message: "m".into(),
+            session: Some("s".into()),
+        };
+        assert_eq!(properties("ChatRequest"), written(&request));
+        let response = ChatResponse {
+            session: "s".into(),
+            reply: "r".into(),
+            suggestions: vec![],
+            handoff: false,
+        };
+        assert_eq!(properties("ChatResponse"), written(&response));
+        let body = ErrorBody {
+            code: "c".into(),
+            message: "m".into(),
+            status: 400,
+            request_id: "r".into(),
+            param: Some("p".into()),
+            retry_after: Some(1),
+        };
+        assert_eq!(properties("ErrorBody"), written(&body));
+        assert_eq!(
+            properties("ErrorEnvelope"),
+            written(ErrorEnvelope { error: body })
+        );
+    }
+
+    #[test]
+    fn the_message_length_follows_the_servers_limit() {
+        let doc = document_for(42);
+        let message = &doc["components"]["schemas"]["ChatRequest"]["properties"]["message"];
+        assert_eq!(message["maxLength"], 42);
+        assert!(message["description"].as_str().unwrap().contains("42"));
+    }
 }

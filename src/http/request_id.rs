@@ -38,6 +38,23 @@ fn generate() -> String {
     hex
 }
 
+/// The span every request is traced in: its method, path and id, and a
+/// `client` field the guard fills with the redacted client address.
+pub fn span(request: &Request) -> tracing::Span {
+    let id = request
+        .headers()
+        .get(&HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    tracing::info_span!(
+        "request",
+        method = %request.method(),
+        path = %request.uri().path(),
+        request_id = %id,
+        client = tracing::field::Empty,
+    )
+}
+
 pub async fn middleware(mut request: Request, next: Next) -> Response {
     let id = request
         .headers()

@@ -1,79 +1,166 @@
-//! The router, buildable without a socket: [`app`].
-
-use std::sync::Arc;
-use std::time::Duration;
+//! The router, buildable without a socket: [`app`]. Routes come in groups,
+//! each with its own layers; the layers around all of them read top-down
+//! (outermost first) in one `ServiceBuilder`.
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{HeaderName, HeaderValue, Method, header};
-use axum::middleware::from_fn_with_state;
-use axum::response::IntoResponse;
-use axum::routing::{get, post};
-use leptos::prelude::*;
-use tokio::sync::Semaphore;
+use axum::extract::State;
+use axum::http::{HeaderValue, header};
+use axum::middleware::{from_fn, from_fn_with_state};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodRouter, get, post};
+use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
-use super::assets::{self, WIDGET_PREFIX};
-use super::demo::DemoPage;
+use super::assets::{self, WIDGET_FILES};
+use super::cors::{AllowedOrigins, cors};
 use super::error::ApiError;
-use super::extract::BodyLimit;
-use super::openapi::OpenApi;
-use super::ratelimit_headers::{RATELIMIT, RATELIMIT_POLICY};
+use super::openapi::{self, OPENAPI_PATH, OpenApi};
 use super::state::{AppState, Readiness};
-use super::{chat, flood_guard, guard, openapi, request_id};
-use crate::api::CHAT_PATH;
-use crate::domain::in_flight::PerClient;
+use super::{chat, demo, flood_guard, guard, request_id};
 use crate::domain::rate_limit::Quota;
+use support_chat_api::CHAT_PATH;
 
 /// Settings the router is built with; no request reads them.
 #[derive(Clone, Debug)]
 pub struct RouterConfig {
-    /// Origins allowed through CORS; `*` allows any.
-    pub allowed_origins: Vec<String>,
+    /// Origins allowed through CORS.
+    pub allowed_origins: AllowedOrigins,
     /// The base URL the demo page embeds the widget from (default: the request's origin).
-    pub public_url: Option<String>,
+    pub public_url: Option<url::Url>,
     /// The flood guard on the GET routes.
     pub files_rate_limit: Quota,
-    /// How long a chat request may take, body upload included.
-    pub request_timeout: Duration,
-    /// How long a chat request's body may take to arrive.
-    pub body_read_timeout: Duration,
-    /// Chat requests served at once; more are shed with `503 overloaded`.
-    pub max_in_flight: usize,
-    /// One client's chat requests served at once; more wait their turn.
-    pub max_in_flight_per_client: usize,
-    /// Largest accepted chat request body, in bytes.
-    pub max_body_bytes: usize,
 }
 
-/// Response headers cross-origin scripts (the widget) may read.
-const EXPOSED_HEADERS: [HeaderName; 4] = [
-    header::RETRY_AFTER,
-    RATELIMIT,
-    RATELIMIT_POLICY,
-    request_id::HEADER,
-];
-
-/// Public ring: any origin by default, no credentials; or only the listed ones.
-fn cors(allowed_origins: &[String]) -> CorsLayer {
-    let origins = if allowed_origins.iter().any(|o| o == "*") {
-        AllowOrigin::any()
-    } else {
-        AllowOrigin::list(
-            allowed_origins
-                .iter()
-                .filter_map(|o| HeaderValue::from_str(o.trim()).ok()),
+/// Every route with its middleware. Needs no socket, but a tokio runtime: it
+/// starts the task that prunes the flood guard's memory.
+pub fn app(state: AppState, config: &RouterConfig) -> Router {
+    // Leptos renders on the tokio runtime (an `Err` means it is set up already).
+    let _ = any_spawner::Executor::init_tokio();
+    let outer = ServiceBuilder::new()
+        // Request ids first, so every response and log line has one.
+        .layer(from_fn(request_id::middleware))
+        .layer(
+            TraceLayer::new_for_http()
+                .on_response(DefaultOnResponse::new().level(tracing::Level::INFO))
+                .make_span_with(request_id::span),
         )
-    };
-    CorsLayer::new()
-        .allow_origin(origins)
-        .allow_methods([Method::GET, Method::HEAD, Method::POST])
-        .allow_headers([header::CONTENT_TYPE, request_id::HEADER])
-        .expose_headers(EXPOSED_HEADERS)
-        .max_age(Duration::from_secs(24 * 60 * 60))
+        // A panic is a 500 envelope; no input should reach it.
+        .layer(CatchPanicLayer::custom(|_| {
+            ApiError::Internal.into_response()
+        }))
+        // CORS answers preflights before any limiter counts them.
+        .layer(cors(&config.allowed_origins))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ));
+    public_routes(&state, config)
+        .router
+        .fallback(|| async { ApiError::NotFound })
+        .with_state(state)
+        .layer(outer)
+}
+
+/// A router and the paths it was given, so the OpenAPI document can be held
+/// to the routes that really exist.
+pub struct Routes {
+    pub router: Router<AppState>,
+    pub paths: Vec<&'static str>,
+}
+
+impl Routes {
+    fn new() -> Self {
+        Self {
+            router: Router::new(),
+            paths: Vec::new(),
+        }
+    }
+
+    fn route(mut self, path: &'static str, method: MethodRouter<AppState>) -> Self {
+        self.paths.push(path);
+        self.router = self.router.route(path, method);
+        self
+    }
+
+    /// These routes, each behind `layer` as well.
+    fn layered(mut self, layer: impl FnOnce(Router<AppState>) -> Router<AppState>) -> Self {
+        self.router = layer(self.router);
+        self
+    }
+
+    fn merge(mut self, other: Routes) -> Self {
+        self.paths.extend(other.paths);
+        self.router = self.router.merge(other.router);
+        self
+    }
+}
+
+/// Every route of the public listener, in its groups.
+pub fn public_routes(state: &AppState, config: &RouterConfig) -> Routes {
+    Routes::new()
+        .merge(health_routes())
+        .merge(chat_routes(state))
+        .merge(file_routes(state, config))
+}
+
+/// `/healthz` and `/readyz`: no limit, no body.
+fn health_routes() -> Routes {
+    Routes::new()
+        .route("/healthz", only_get(get(healthz)))
+        .route("/readyz", only_get(get(readyz)))
+}
+
+/// The public POSTs, each behind the guard (`guard.rs`) and never cached.
+fn chat_routes(state: &AppState) -> Routes {
+    let guard = state.guard.clone();
+    Routes::new()
+        .route(CHAT_PATH, only(post(chat::chat), "POST"))
+        .layered(|routes| {
+            routes.layer(
+                ServiceBuilder::new()
+                    .layer(SetResponseHeaderLayer::overriding(
+                        header::CACHE_CONTROL,
+                        HeaderValue::from_static("no-store"),
+                    ))
+                    .layer(from_fn_with_state(guard, guard::public_post)),
+            )
+        })
+}
+
+/// The demo page, the widget's files and the OpenAPI document, behind a
+/// generous GCRA flood guard.
+fn file_routes(state: &AppState, config: &RouterConfig) -> Routes {
+    let public_url = config.public_url.clone();
+    let openapi = OpenApi::new(state.chat.max_message_chars.get());
+    let identity = state.guard.identity.clone();
+    let quota = config.files_rate_limit;
+    Routes::new()
+        .route(
+            "/",
+            only_get(get(move |request| demo::page(public_url.clone(), request))),
+        )
+        .route(WIDGET_FILES, only_get(get(assets::file)))
+        .route("/{file}", only_get(get(assets::file)))
+        .route(
+            OPENAPI_PATH,
+            only_get(get(openapi::document).with_state(openapi)),
+        )
+        .layered(|routes| flood_guard::guard(routes, quota, identity))
+}
+
+/// `method`, with every other method a `405` envelope naming `allow`.
+fn only(method: MethodRouter<AppState>, allow: &'static str) -> MethodRouter<AppState> {
+    method.fallback(move || async move { ApiError::MethodNotAllowed { allow } })
+}
+
+fn only_get(method: MethodRouter<AppState>) -> MethodRouter<AppState> {
+    only(method, "GET, HEAD")
+}
+
+async fn healthz() -> Response {
+    axum::Json(serde_json::json!({ "status": "ok" })).into_response()
 }
 
 /// Readiness, for a load balancer: this replica serves (`200`), and how its
@@ -88,116 +175,4 @@ async fn readyz(State(ready): State<Readiness>) -> axum::Json<serde_json::Value>
         }),
     };
     axum::Json(serde_json::json!({ "status": "ready", "redis": redis }))
-}
-
-/// Every route with its middleware. Needs no socket, but a tokio runtime: it
-/// starts the task that prunes the flood guard's memory.
-pub fn app(state: AppState, config: &RouterConfig) -> Router {
-    // Leptos renders on the tokio runtime (an `Err` means it is set up already).
-    let _ = any_spawner::Executor::init_tokio();
-    let public_url = config.public_url.clone();
-    let demo = leptos_axum::render_app_to_stream(move || {
-        view! { <DemoPage public_url=public_url.clone() /> }
-    });
-
-    // The chat endpoint. Outermost first: the rate limit (before any parsing,
-    // so invalid requests count), the deadline (the whole request), the body
-    // limit, reading the body under its own deadline, the client's own places
-    // (waiting its turn), and only then load shedding: no permit is held
-    // while a body arrives, and one client cannot hold them all.
-    let in_flight = Arc::new(Semaphore::new(config.max_in_flight.max(1)));
-    let chat_routes = Router::new()
-        .route(
-            CHAT_PATH,
-            post(chat::chat).fallback(|| async { ApiError::MethodNotAllowed { allow: "POST" } }),
-        )
-        .layer(from_fn_with_state(in_flight, guard::shed_load))
-        .layer(from_fn_with_state(
-            PerClient::new(config.max_in_flight_per_client),
-            guard::per_client,
-        ))
-        .layer(from_fn_with_state(
-            config.body_read_timeout,
-            guard::buffer_body,
-        ))
-        .layer(DefaultBodyLimit::max(config.max_body_bytes))
-        .layer(axum::Extension(BodyLimit(config.max_body_bytes)))
-        .layer(from_fn_with_state(config.request_timeout, guard::deadline))
-        .layer(from_fn_with_state(
-            state.limit.clone(),
-            guard::chat_rate_limit,
-        ))
-        .layer(SetResponseHeaderLayer::overriding(
-            header::CACHE_CONTROL,
-            HeaderValue::from_static("no-store"),
-        ));
-
-    // The demo page, the widget's files and the OpenAPI document, behind a
-    // generous GCRA flood guard.
-    let files =
-        get(assets::serve).fallback(|| async { ApiError::MethodNotAllowed { allow: "GET, HEAD" } });
-    let openapi = get(openapi::serve)
-        .fallback(|| async { ApiError::MethodNotAllowed { allow: "GET, HEAD" } })
-        .with_state(OpenApi::new(state.chat.max_message_chars));
-    let file_routes = flood_guard::guard(
-        Router::new()
-            .route(&format!("{WIDGET_PREFIX}/{{file}}"), files.clone())
-            .route("/{file}", files)
-            .route("/public/v1/openapi.json", openapi)
-            .route(
-                "/",
-                get(demo).layer(SetResponseHeaderLayer::overriding(
-                    header::CACHE_CONTROL,
-                    HeaderValue::from_static("public, max-age=300"),
-                )),
-            ),
-        config.files_rate_limit,
-        state.limit.client_ip.clone(),
-    );
-
-    // Layers run outside-in from the last added: request ids first (so every
-    // response and log line has one), then tracing, a panic net (a 500
-    // envelope; no input should reach it), CORS (which answers preflights
-    // before any limiter counts them), then the nosniff header.
-    Router::new()
-        .route(
-            "/readyz",
-            get(readyz).fallback(|| async { ApiError::MethodNotAllowed { allow: "GET, HEAD" } }),
-        )
-        .route(
-            "/healthz",
-            get(|| async { axum::Json(serde_json::json!({ "status": "ok" })) })
-                .fallback(|| async { ApiError::MethodNotAllowed { allow: "GET, HEAD" } }),
-        )
-        .merge(chat_routes)
-        .merge(file_routes)
-        .fallback(|| async { ApiError::NotFound.into_response() })
-        .with_state(state)
-        .layer(SetResponseHeaderLayer::overriding(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        ))
-        .layer(cors(&config.allowed_origins))
-        .layer(CatchPanicLayer::custom(|_| {
-            ApiError::Internal.into_response()
-        }))
-        .layer(
-            TraceLayer::new_for_http()
-                .on_response(DefaultOnResponse::new().level(tracing::Level::INFO))
-                .make_span_with(|request: &axum::extract::Request| {
-                    let id = request
-                        .headers()
-                        .get(&request_id::HEADER)
-                        .and_then(|v| v.to_str().ok())
-                        .unwrap_or("");
-                    tracing::info_span!(
-                        "request",
-                        method = %request.method(),
-                        path = %request.uri().path(),
-                        request_id = %id,
-                        client = tracing::field::Empty,
-                    )
-                }),
-        )
-        .layer(axum::middleware::from_fn(request_id::middleware))
 }

@@ -21,6 +21,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -34,7 +35,8 @@ use tokio::net::TcpListener;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tower::ServiceExt;
 
-use crate::domain::client_ip::{ClientIpConfig, ClientKey};
+use super::client::ClientIdentity;
+use crate::domain::client_ip::ClientKey;
 
 /// The connection-level bounds (see the module docs).
 #[derive(Clone, Copy, Debug)]
@@ -44,11 +46,11 @@ pub struct ConnectionLimits {
     /// Read buffer per connection, in bytes (at least 8,192: hyper's floor).
     pub read_buffer_bytes: usize,
     /// Connections open at once, in total.
-    pub max_connections: usize,
+    pub max_connections: NonZeroUsize,
     /// Connections open at once per client (untrusted TCP peer).
-    pub max_connections_per_client: usize,
+    pub max_connections_per_client: NonZeroUsize,
     /// Connections open at once per IPv6 /48 (untrusted TCP peers).
-    pub max_connections_per_network: usize,
+    pub max_connections_per_network: NonZeroUsize,
 }
 
 /// How long shutdown waits for open connections to finish.
@@ -65,7 +67,7 @@ pub async fn serve(
     listener: TcpListener,
     router: Router,
     limits: ConnectionLimits,
-    client_ip: Arc<ClientIpConfig>,
+    identity: Arc<ClientIdentity>,
     shutdown: impl Future<Output = ()>,
 ) {
     // Turn every handler into a route once, not per request (what
@@ -75,10 +77,10 @@ pub async fn serve(
     http.timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout)
         .max_buf_size(limits.read_buffer_bytes.max(8192));
-    let open = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let open = Arc::new(Semaphore::new(limits.max_connections.get()));
     let per_client = ConnectionCounts::new(
-        limits.max_connections_per_client.max(1),
-        limits.max_connections_per_network.max(1),
+        limits.max_connections_per_client.get(),
+        limits.max_connections_per_network.get(),
     );
     let graceful = GracefulShutdown::new();
     let mut accept_errors = AcceptErrors::default();
@@ -99,7 +101,7 @@ pub async fn serve(
             tracing::debug!("connection cap reached: closing a new connection");
             continue;
         };
-        let client = (!client_ip.is_trusted(peer.ip())).then(|| client_ip.key_for(peer.ip()));
+        let client = (!identity.is_trusted(peer.ip())).then(|| identity.key_for(peer.ip()));
         let Some(slot) = per_client.take(client, total) else {
             tracing::debug!("per-client connection cap reached: closing a new connection");
             continue;

@@ -2,15 +2,15 @@
 //! handler and middleware takes the part it uses (axum `FromRef` substates),
 //! so none of them sees the others' state.
 
+use std::num::NonZeroUsize;
 use std::sync::Arc;
 
 use axum::extract::FromRef;
 
 use super::assets::Assets;
+use super::guard::Guard;
 use crate::domain::answer_pool::AnswerPool;
-use crate::domain::client_ip::ClientIpConfig;
 use crate::domain::clock::Clock;
-use crate::domain::rate_limit::RateLimiter;
 use crate::domain::session::SessionStore;
 use crate::store::redis::Health;
 
@@ -19,7 +19,7 @@ use crate::store::redis::Health;
 #[derive(Clone)]
 pub struct AppState {
     pub chat: ChatState,
-    pub limit: ChatLimit,
+    pub guard: Guard,
     pub assets: Assets,
     pub ready: Readiness,
 }
@@ -30,12 +30,6 @@ pub struct Readiness {
     pub redis: Option<Arc<Health>>,
 }
 
-impl FromRef<AppState> for Readiness {
-    fn from_ref(state: &AppState) -> Self {
-        state.ready.clone()
-    }
-}
-
 /// What the chat handler uses.
 #[derive(Clone)]
 pub struct ChatState {
@@ -44,14 +38,13 @@ pub struct ChatState {
     pub sessions: Arc<dyn SessionStore>,
     pub clock: Arc<dyn Clock>,
     /// Longest accepted message, in characters after trimming.
-    pub max_message_chars: usize,
+    pub max_message_chars: NonZeroUsize,
 }
 
-/// What the chat rate limit uses: who the client is, and its window.
-#[derive(Clone)]
-pub struct ChatLimit {
-    pub limiter: Arc<dyn RateLimiter>,
-    pub client_ip: Arc<ClientIpConfig>,
+impl FromRef<AppState> for Readiness {
+    fn from_ref(state: &AppState) -> Self {
+        state.ready.clone()
+    }
 }
 
 impl FromRef<AppState> for ChatState {
@@ -60,9 +53,9 @@ impl FromRef<AppState> for ChatState {
     }
 }
 
-impl FromRef<AppState> for ChatLimit {
+impl FromRef<AppState> for Guard {
     fn from_ref(state: &AppState) -> Self {
-        state.limit.clone()
+        state.guard.clone()
     }
 }
 

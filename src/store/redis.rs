@@ -20,9 +20,9 @@
 //! back to an in-process window (at worst N × the limit across N replicas)
 //! or refuses (`--redis-fallback closed`), and conversations go on without
 //! history. The fallback is logged once per episode and counted
-//! ([`Health`]); while it is down, one call every 200 ms tries it and the
-//! others fall back at once; the connection is re-established in the
-//! background.
+//! ([`Health`]); while it is down, every call falls back at once and a
+//! background probe tries Redis every 200 ms, so shared limiting resumes
+//! within about that of its return, with or without traffic.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -34,11 +34,11 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use sha2::Sha256;
 
 use crate::domain::Pending;
-use crate::domain::assistant::Turn;
 use crate::domain::client_ip::ClientKey;
 use crate::domain::clock::SystemClock;
 use crate::domain::rate_limit::{Decision, FixedWindow, Quota, RateLimiter};
-use crate::domain::session::{SessionId, SessionStore};
+use crate::domain::session::{SessionId, SessionLimits, SessionStore};
+use support_chat_assistant::Turn;
 
 /// A Redis connection shared by the limiter and the sessions, with the
 /// timeout every call gets and the health they report into.
@@ -54,16 +54,13 @@ pub struct Redis {
 pub struct Health {
     down: AtomicBool,
     failures: AtomicU64,
-    /// While down, calls before this instant fall back at once instead of
-    /// each waiting out the timeout: one probe per [`PROBE_EVERY`].
-    next_probe: Mutex<Option<Instant>>,
 }
 
-/// While Redis is down, how often one call tries it again.
+/// While Redis is down, how often the background probe tries it.
 const PROBE_EVERY: Duration = Duration::from_millis(200);
 
 impl Health {
-    /// Redis answered the last call.
+    /// Redis answered the last call (or the probe).
     pub fn is_up(&self) -> bool {
         !self.down.load(Ordering::Relaxed)
     }
@@ -73,34 +70,10 @@ impl Health {
         self.failures.load(Ordering::Relaxed)
     }
 
-    /// Whether a call should skip Redis now (it is down and not due a probe);
-    /// a skipped call counts as a fallback.
-    fn skip(&self) -> bool {
-        if self.is_up() {
-            return false;
-        }
-        let mut next = self
-            .next_probe
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        let now = Instant::now();
-        if next.is_some_and(|at| now < at) {
-            self.failures.fetch_add(1, Ordering::Relaxed);
-            return true;
-        }
-        *next = Some(now + PROBE_EVERY);
-        false
-    }
-
-    fn failed(&self, what: &str, error: &str) {
+    /// Counts a fallback; true when this one turned Redis from up to down.
+    fn failed(&self) -> bool {
         self.failures.fetch_add(1, Ordering::Relaxed);
-        *self
-            .next_probe
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) = Some(Instant::now() + PROBE_EVERY);
-        if !self.down.swap(true, Ordering::Relaxed) {
-            tracing::warn!(%error, "redis unavailable ({what}): falling back until it answers");
-        }
+        !self.down.swap(true, Ordering::Relaxed)
     }
 
     fn answered(&self) {
@@ -138,28 +111,44 @@ impl Redis {
         self.health.clone()
     }
 
-    /// Runs `call` on the connection within the timeout; `None` (recorded
-    /// in [`Health`]) when Redis fails or is slow, or is down and not due a
-    /// probe.
+    /// Runs `call` on the connection within the timeout; `None` (counted in
+    /// [`Health`]) when Redis fails, is slow, or is known to be down. The
+    /// first failure of an outage starts the background probe.
     async fn run<T, F>(&self, what: &str, call: impl FnOnce(ConnectionManager) -> F) -> Option<T>
     where
         F: Future<Output = redis::RedisResult<T>>,
     {
-        if self.health.skip() {
+        if !self.health.is_up() {
+            self.health.failed();
             return None;
         }
-        match tokio::time::timeout(self.timeout, call(self.connection.clone())).await {
-            Ok(Ok(value)) => {
+        let error = match tokio::time::timeout(self.timeout, call(self.connection.clone())).await {
+            Ok(Ok(value)) => return Some(value),
+            Ok(Err(error)) => error.to_string(),
+            Err(_) => "timed out".to_owned(),
+        };
+        if self.health.failed() {
+            tracing::warn!(%error, "redis unavailable ({what}): falling back until it answers");
+            tokio::spawn(self.clone().probe_until_up());
+        }
+        None
+    }
+
+    /// While Redis is down, one `PING` every [`PROBE_EVERY`], without
+    /// waiting for traffic: so the first requests after its return are
+    /// decided by Redis, not by each replica's fallback. Ends when Redis
+    /// answers, or when nothing but this task holds the connection.
+    async fn probe_until_up(self) {
+        let mut every = tokio::time::interval(PROBE_EVERY);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        while Arc::strong_count(&self.health) > 1 {
+            every.tick().await;
+            let mut connection = self.connection.clone();
+            let ping_command = redis::cmd("PING");
+            let ping = ping_command.query_async::<String>(&mut connection);
+            if let Ok(Ok(_)) = tokio::time::timeout(self.timeout, ping).await {
                 self.health.answered();
-                Some(value)
-            }
-            Ok(Err(error)) => {
-                self.health.failed(what, &error.to_string());
-                None
-            }
-            Err(_) => {
-                self.health.failed(what, "timed out");
-                None
+                return;
             }
         }
     }
@@ -397,20 +386,20 @@ pub struct RedisSessions {
 }
 
 impl RedisSessions {
-    pub fn new(
-        redis: Redis,
-        max_turns: usize,
-        idle: Duration,
-        max_sessions: usize,
-        max_bytes: usize,
-    ) -> Self {
-        let max_turns = max_turns.max(1);
+    /// Conversations within `limits`, each counted at its largest.
+    pub fn new(redis: Redis, limits: SessionLimits) -> Self {
+        let max_turns = limits.max_turns.get();
         let largest = CONVERSATION_BYTES + max_turns * TURN_BYTES;
         Self {
             redis,
             max_turns,
-            idle,
-            max_conversations: max_sessions.min(max_bytes / largest).max(1),
+            idle: limits.idle,
+            // At least one, however small the budget.
+            max_conversations: limits
+                .max_sessions
+                .get()
+                .min(limits.max_bytes / largest)
+                .max(1),
             script: redis::Script::new(APPEND_SCRIPT),
         }
     }

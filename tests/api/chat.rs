@@ -106,6 +106,43 @@ async fn the_demo_page_embeds_the_widget_with_the_two_public_tags() {
 }
 
 #[tokio::test]
+async fn the_demo_page_runs_under_a_strict_policy_whose_nonce_its_scripts_carry() {
+    let addr = spawn(setup()).await;
+    let page = send(
+        addr,
+        Request::get("/")
+            .header("host", "localhost")
+            .body(Full::default())
+            .unwrap(),
+    )
+    .await;
+    let policy = page
+        .header("content-security-policy")
+        .expect("a policy")
+        .to_owned();
+    assert!(policy.starts_with("default-src 'none'"), "{policy}");
+    assert!(!policy.contains("unsafe-inline"), "{policy}");
+    let html = String::from_utf8(page.body.to_vec()).unwrap();
+    // Every inline script carries the nonce the policy names; nothing else is inline.
+    for script in html.split("<script").skip(1) {
+        let tag = script.split('>').next().unwrap();
+        if tag.contains("src=") {
+            continue;
+        }
+        let nonce = tag
+            .split("nonce=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .unwrap_or_else(|| panic!("an inline script without a nonce: <script{tag}>"));
+        assert!(
+            policy.contains(&format!("'nonce-{nonce}'")),
+            "{policy} / {nonce}"
+        );
+    }
+    assert!(!html.contains("style=\""), "no inline styles");
+}
+
+#[tokio::test]
 async fn with_a_public_url_the_demo_page_and_its_snippets_name_it() {
     let args = args(&["--public-url", "https://chat.example.com/"]);
     let addr = spawn(setup_with(&args, support_chat::http::Assets::default())).await;

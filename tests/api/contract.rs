@@ -236,6 +236,83 @@ async fn the_whole_bad_input_catalogue_gets_the_documented_envelope_and_never_a_
 }
 
 #[tokio::test]
+async fn nothing_a_client_sends_comes_back_in_an_error_message() {
+    let addr = spawn(setup_with(
+        &args(&["--chat-rate-limit", "1000/60s"]),
+        Assets::default(),
+    ))
+    .await;
+    for body in [
+        r#"{"message": "hi", "a`<img src=x onerror=alert(1)>`": 1}"#,
+        r#"{"message": "hi", "<img src=x onerror=alert(1)>": 1}"#,
+        r#"{"message": "hi", "session": {"\" <img src=x onerror=alert(1)>": 1}}"#,
+        r#"{"message": ["\" <img src=x onerror=alert(1)>"]}"#,
+        r#"{"message": "<img src=x onerror=alert(1)>"} <img src=x onerror=alert(1)>"#,
+        r#"["<img src=x onerror=alert(1)>"]"#,
+    ] {
+        let reply = send(addr, chat_request(body.to_owned())).await;
+        assert_eq!(reply.status, 400, "{body}");
+        let text = String::from_utf8_lossy(&reply.body);
+        assert!(
+            !text.contains("<img") && !text.contains("onerror"),
+            "{body}: {text}"
+        );
+    }
+    // A JSON array is not a chat body, whatever serde would make of it.
+    let reply = send(addr, chat_request(r#"["hello"]"#)).await;
+    let body = envelope(&reply, 400, "invalid_request");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("JSON object"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn the_openapi_document_describes_every_public_route_and_nothing_else() {
+    let setup = setup();
+    let routes = support_chat::http::public_routes(&setup.state, &setup.config).paths;
+    let addr = spawn(setup).await;
+    let doc = send(
+        addr,
+        Request::get("/public/v1/openapi.json")
+            .header("host", "localhost")
+            .body(Full::default())
+            .unwrap(),
+    )
+    .await
+    .json();
+    let documented: Vec<&str> = doc["paths"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    for route in ["/", "/readyz", "/healthz", CHAT] {
+        assert!(routes.contains(&route), "{route} is a route");
+    }
+    for route in &routes {
+        assert!(
+            documented.contains(route),
+            "{route} is routed but not documented"
+        );
+    }
+    for path in documented {
+        // A concrete path is served by one of the routes' templates.
+        let served = routes.contains(&path)
+            || routes.iter().any(|route| {
+                route
+                    .strip_suffix("{file}")
+                    .and_then(|prefix| path.strip_prefix(prefix))
+                    .is_some_and(|name| !name.is_empty() && !name.contains('/'))
+            });
+        assert!(served, "{path} is documented but not routed");
+    }
+}
+
+#[tokio::test]
 async fn awkward_but_valid_messages_are_answered_without_echoing_them() {
     let addr = spawn(setup()).await;
     for message in [

@@ -12,14 +12,12 @@ use hyper_util::rt::TokioIo;
 use serde_json::Value;
 use serde_json::json;
 use support_chat::config::ServeArgs;
-use support_chat::domain::assistant::{
-    Assistant, DEFAULT_MODEL_DIR, Encoder, Engine, KnowledgeBase,
-};
 use support_chat::domain::clock::ManualClock;
 use support_chat::domain::rate_limit::FixedWindow;
 use support_chat::http::server::{self, ConnectionLimits};
 use support_chat::http::{AppState, Assets, RouterConfig, app};
 use support_chat::startup;
+use support_chat_assistant::{Assistant, DEFAULT_MODEL_DIR, Encoder, Engine, KnowledgeBase};
 use tokio::net::{TcpListener, TcpStream};
 
 pub const CHAT: &str = "/public/v1/support/chat";
@@ -74,10 +72,10 @@ pub fn setup_around(args: &ServeArgs, assistant: Arc<dyn Assistant>, assets: Ass
     let mut args = args.clone();
     if let (Ok(url), None) = (
         std::env::var("SUPPORT_CHAT_TEST_REDIS_URL"),
-        &args.redis_url,
+        &args.redis.url,
     ) {
-        args.redis_url = Some(url);
-        args.redis_key_secret = Some(format!("test secret {}", unique()));
+        args.redis.url = Some(url);
+        args.redis.key_secret = Some(format!("test secret {}", unique()).into());
     }
     let args = &args;
     Setup {
@@ -87,11 +85,15 @@ pub fn setup_around(args: &ServeArgs, assistant: Arc<dyn Assistant>, assets: Ass
     }
 }
 
-/// `ServeArgs` from command-line flags, as the binary would parse them.
+/// `ServeArgs` from command-line flags (and never the environment), checked
+/// as the binary checks them.
 pub fn args(flags: &[&str]) -> ServeArgs {
-    use clap::Parser;
     let argv = std::iter::once("support-chat").chain(flags.iter().copied());
-    support_chat::config::Cli::parse_from(argv).serve
+    let args = support_chat::config::Cli::from_flags(argv)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .serve;
+    args.check().unwrap();
+    args
 }
 
 /// Starts the real router on 127.0.0.1:0 and returns its address.
@@ -103,14 +105,14 @@ pub async fn spawn(setup: Setup) -> SocketAddr {
 /// returns its address.
 pub fn spawn_on(listener: TcpListener, setup: Setup) -> SocketAddr {
     let addr = listener.local_addr().unwrap();
-    let client_ip = setup.state.limit.client_ip.clone();
+    let identity = setup.state.guard.identity.clone();
     let router = app(setup.state, &setup.config);
     let never = std::future::pending();
     tokio::spawn(server::serve(
         listener,
         router,
         setup.connections,
-        client_ip,
+        identity,
         never,
     ));
     addr
@@ -210,7 +212,8 @@ pub async fn clocked(flags: &[&str]) -> (std::net::SocketAddr, ManualClock) {
     let args = args(flags);
     let clock = ManualClock::new();
     let mut setup = setup_with(&args, Assets::default());
-    setup.state.limit.limiter = Arc::new(FixedWindow::new(args.chat_rate_limit, clock.clone()));
+    setup.state.guard.limiter =
+        Arc::new(FixedWindow::new(args.chat.chat_rate_limit, clock.clone()));
     setup.state.chat.clock = Arc::new(clock.clone());
     // Redis keeps time by its own clock: these tests move time by hand.
     setup.state.chat.sessions = Arc::new(startup::memory_sessions(&args));

@@ -137,6 +137,30 @@ async fn behind_a_trusted_proxy_the_first_untrusted_hop_from_the_right_is_the_cl
 }
 
 #[tokio::test]
+async fn a_byte_over_0x7f_in_x_forwarded_for_does_not_lose_the_entry_the_proxy_appended() {
+    let (addr, _clock) = clocked(&[
+        "--chat-rate-limit",
+        "2/60s",
+        "--trusted-proxies",
+        "127.0.0.1",
+    ])
+    .await;
+    for _ in 0..2 {
+        assert_eq!(send(addr, forwarded("198.51.100.9")).await.status, 200);
+    }
+    // The client prefixes garbage with a high byte; the proxy appends its
+    // real address to the same line. It is still that client, still limited.
+    let mut request = chat_request(hello().to_string());
+    request.headers_mut().insert(
+        "x-forwarded-for",
+        axum::http::HeaderValue::from_bytes(b"\xff\xfe spoof, 198.51.100.9").unwrap(),
+    );
+    envelope(&send(addr, request).await, 429, "rate_limited");
+    // And it is not the proxy's window either: another client is served.
+    assert_eq!(send(addr, forwarded("198.51.100.10")).await.status, 200);
+}
+
+#[tokio::test]
 async fn sixtofour_nat64_and_compatible_addresses_count_as_the_ipv4_they_carry() {
     let (addr, _clock) = clocked(&[
         "--chat-rate-limit",
@@ -291,21 +315,18 @@ async fn slow_uploads_hold_no_in_flight_place_so_others_are_still_answered() {
 /// says when it has started: it holds its request's in-flight place as long
 /// as a test needs. Other messages are answered at once.
 struct Held {
-    engine: Arc<dyn support_chat::domain::assistant::Assistant>,
+    engine: Arc<dyn support_chat_assistant::Assistant>,
     started: Arc<AtomicBool>,
     released: Arc<AtomicBool>,
 }
 
-impl support_chat::domain::assistant::Assistant for Held {
+impl support_chat_assistant::Assistant for Held {
     fn reply(
         &self,
-        message: &str,
-        history: &[support_chat::domain::assistant::Turn],
-    ) -> (
-        support_chat::domain::assistant::Reply,
-        support_chat::domain::assistant::Turn,
-    ) {
-        if message != "hold" {
+        message: &support_chat_assistant::Message,
+        history: &[support_chat_assistant::Turn],
+    ) -> (support_chat_assistant::Reply, support_chat_assistant::Turn) {
+        if message.as_str() != "hold" {
             return self.engine.reply(message, history);
         }
         self.started.store(true, SeqCst);

@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 
 use serde_json::json;
-use support_chat::domain::assistant::{KnowledgeBase, normalise};
+use support_chat_assistant::{KnowledgeBase, normalise};
 
 use crate::helpers::*;
 

@@ -516,7 +516,7 @@ async fn redis_keeps_the_most_recent_conversations_within_the_cap() {
 
 #[test]
 fn the_largest_turn_fits_what_a_redis_conversation_is_counted_at() {
-    use support_chat::domain::assistant::{MAX_ID_BYTES, Outcome, STORED_MESSAGE_BYTES, Turn};
+    use support_chat_assistant::{MAX_ID_BYTES, Outcome, STORED_MESSAGE_BYTES, Turn};
     let turn = Turn {
         message: "\u{10ffff}".repeat(STORED_MESSAGE_BYTES / 4),
         outcome: Outcome::Clarify {
@@ -572,4 +572,48 @@ async fn a_client_over_its_limit_is_refused_without_a_round_trip_until_its_windo
         assert!((59..=60).contains(&wait), "{wait}");
     }
     assert_eq!(scripts(), before, "twenty refusals, no script run");
+}
+
+#[tokio::test]
+async fn after_redis_returns_both_replicas_share_one_window_without_waiting_for_traffic() {
+    let mut redis = RedisServer::start();
+    let (a, b) = (replica(&redis, &[]).await, replica(&redis, &[]).await);
+    redis.kill();
+    // One request each finds Redis gone; nothing else is sent until the end.
+    for addr in [a, b] {
+        assert_eq!(
+            send(addr, from("198.51.100.40", "hello", None))
+                .await
+                .status,
+            200
+        );
+        assert_eq!(readiness(addr).await["redis"]["status"], "down");
+    }
+    redis.restart();
+    // Only readiness is asked (it does not touch Redis): the replicas find
+    // Redis again by themselves, within about a second.
+    let back = Instant::now();
+    while readiness(a).await["redis"]["status"] != "up"
+        || readiness(b).await["redis"]["status"] != "up"
+    {
+        assert!(
+            back.elapsed() < Duration::from_secs(3),
+            "not back without traffic"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // The very first requests after that are decided by Redis: one window.
+    let requests = (0..100).map(|i| {
+        let addr = if i % 2 == 0 { a } else { b };
+        tokio::spawn(async move { send(addr, from("198.51.100.41", "hello", None)).await })
+    });
+    let mut ok = 0;
+    for request in requests {
+        match request.await.unwrap().status.as_u16() {
+            200 => ok += 1,
+            429 => {}
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert_eq!(ok, 60, "exactly the shared quota");
 }

@@ -45,16 +45,9 @@ mod browser {
     use wasm_bindgen::{JsCast, JsValue};
 
     use super::{KEY, capped};
+    use crate::conversation::Saved;
     use crate::js::{get, set, string_array, strings};
     use crate::transcript::{Entry, Kind};
-
-    /// What a reload restores.
-    pub struct Saved {
-        pub entries: Vec<Entry>,
-        pub session: Option<String>,
-        pub open: Option<bool>,
-        pub suggestions: Vec<String>,
-    }
 
     fn session_storage() -> Option<web_sys::Storage> {
         window().session_storage().ok().flatten()
@@ -85,25 +78,27 @@ mod browser {
         }
     }
 
-    /// Saves the conversation: `entries` after the greeting, capped.
-    pub fn store(entries: &[Entry], session: Option<&str>, open: bool, suggestions: &[String]) {
+    /// Saves the conversation (its entries after the greeting), capped.
+    pub fn store(saved: &Saved) {
         let Some(storage) = session_storage() else {
             return;
         };
         let state = Object::new();
         let list = Array::new();
-        for entry in capped(entries) {
+        for entry in capped(&saved.entries) {
             let item = Object::new();
             set(&item, "k", &entry.kind.stored().into());
             set(&item, "t", &entry.text.as_str().into());
             list.push(&item);
         }
         set(&state, "m", &list);
-        if let Some(id) = session {
-            set(&state, "s", &id.into());
+        if let Some(id) = &saved.session {
+            set(&state, "s", &id.as_str().into());
         }
-        set(&state, "o", &open.into());
-        set(&state, "q", &string_array(suggestions));
+        if let Some(open) = saved.open {
+            set(&state, "o", &open.into());
+        }
+        set(&state, "q", &string_array(&saved.suggestions));
         if let Ok(text) = JSON::stringify(&state) {
             let _ = storage.set_item(KEY, &String::from(text));
         }

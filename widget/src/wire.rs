@@ -1,42 +1,30 @@
-//! One chat round trip, with the wire types of `support_chat::api` and their
-//! field names from `support_chat::api::field` (so they are written once).
+//! One chat round trip, with the wire types of `support_chat_api` and their
+//! field names from `support_chat_api::field` (so they are written once).
 
 use gloo_net::http::{Request, Response};
 use js_sys::{JSON, Object};
 use leptos::prelude::window;
-use support_chat::api::{CHAT_PATH, ChatRequest, ChatResponse, field};
+use support_chat_api::{CHAT_PATH, ChatRequest, ChatResponse, field};
 use wasm_bindgen::JsValue;
 
+use crate::conversation::{Failure, Outgoing};
 use crate::js::{get, set, strings};
 use crate::text::{NETWORK_ERROR, OFFLINE_ERROR, SERVER_ERROR};
 
-/// Why a round trip failed.
-pub enum Failure {
-    /// `429`: the server accepts another message after `retry_after` seconds.
-    RateLimited { retry_after: u32 },
-    /// Anything else.
-    Other {
-        /// A sentence for the visitor.
-        message: String,
-        /// The envelope's `code`, or `network`/`offline`/`server`.
-        code: String,
-        /// The HTTP status; 0 without a response.
-        status: u16,
-    },
-}
-
-impl Failure {
-    fn other(message: &str, code: &str, status: u16) -> Failure {
-        Failure::Other {
-            message: message.to_owned(),
-            code: code.to_owned(),
-            status,
-        }
+fn other(message: &str, code: &str, status: u16) -> Failure {
+    Failure::Other {
+        message: message.to_owned(),
+        code: code.to_owned(),
+        status,
     }
 }
 
-/// Sends `request` to the chat endpoint under `api`.
-pub async fn post_chat(api: &str, request: &ChatRequest) -> Result<ChatResponse, Failure> {
+/// Sends `outgoing` to the chat endpoint under `api`.
+pub async fn post_chat(api: &str, outgoing: Outgoing) -> Result<ChatResponse, Failure> {
+    let request = ChatRequest {
+        message: outgoing.text,
+        session: outgoing.session,
+    };
     let body = Object::new();
     set(&body, field::MESSAGE, &request.message.as_str().into());
     if let Some(session) = &request.session {
@@ -53,9 +41,9 @@ pub async fn post_chat(api: &str, request: &ChatRequest) -> Result<ChatResponse,
     let response = match sent {
         Ok(response) => response,
         Err(_) if !window().navigator().on_line() => {
-            return Err(Failure::other(OFFLINE_ERROR, "offline", 0));
+            return Err(other(OFFLINE_ERROR, "offline", 0));
         }
-        Err(_) => return Err(Failure::other(NETWORK_ERROR, "network", 0)),
+        Err(_) => return Err(other(NETWORK_ERROR, "network", 0)),
     };
     let status = response.status();
     let value = read_json(&response).await;

@@ -1,6 +1,5 @@
 //! [`Quota`]: `limit` requests per `window`, valid by construction.
 
-use std::error::Error;
 use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
@@ -111,19 +110,13 @@ fn parse_digits<T: FromStr>(s: &str) -> Option<T> {
     s.parse().ok()
 }
 
-/// Invalid quota; the message quotes the input and says what is expected.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Invalid quota; the message quotes the input and says what is expected
+/// (a leaf: nothing underneath it to keep).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
 pub struct QuotaError {
     message: String,
 }
-
-impl fmt::Display for QuotaError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl Error for QuotaError {}
 
 #[cfg(test)]
 mod tests {

@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::message::Message;
+
 /// What the visitor sees.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Reply {
@@ -73,5 +75,5 @@ pub fn truncated(text: &str, max: usize) -> &str {
 
 /// What the server needs from an answer engine.
 pub trait Assistant: Send + Sync + 'static {
-    fn reply(&self, message: &str, history: &[Turn]) -> (Reply, Turn);
+    fn reply(&self, message: &Message, history: &[Turn]) -> (Reply, Turn);
 }

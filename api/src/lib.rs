@@ -38,33 +38,31 @@ pub mod field {
     pub const CODE: &str = "code";
     /// [`ErrorBody::message`](super::ErrorBody::message).
     pub const ERROR_MESSAGE: &str = "message";
+    /// [`ErrorBody::status`](super::ErrorBody::status).
+    pub const STATUS: &str = "status";
+    /// [`ErrorBody::request_id`](super::ErrorBody::request_id).
+    pub const REQUEST_ID: &str = "request_id";
+    /// [`ErrorBody::param`](super::ErrorBody::param).
+    pub const PARAM: &str = "param";
     /// [`ErrorBody::retry_after`](super::ErrorBody::retry_after).
     pub const RETRY_AFTER: &str = "retry_after";
 }
 
 /// What a visitor sends. Unknown fields are rejected.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ChatRequest {
     /// The visitor's message: 1 to 1,000 characters once trimmed.
-    #[cfg_attr(
-        feature = "ssr",
-        schemars(length(min = 1, max = DEFAULT_MAX_MESSAGE_CHARS), regex(pattern = MESSAGE_PATTERN))
-    )]
     pub message: String,
     /// The `session` of the previous response; absent or `null` starts a conversation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "ssr", schemars(regex(pattern = SESSION_PATTERN)))]
     pub session: Option<String>,
 }
 
 /// The assistant's answer. The shape is fixed by the server.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct ChatResponse {
     /// Opaque session id to echo on the next message.
-    #[cfg_attr(feature = "ssr", schemars(regex(pattern = SESSION_PATTERN)))]
     pub session: String,
     /// Plain text; URLs may appear and are meant to be shown as links.
     pub reply: String,
@@ -76,13 +74,11 @@ pub struct ChatResponse {
 
 /// The one error envelope of every route under `/public/v1`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct ErrorEnvelope {
     pub error: ErrorBody,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct ErrorBody {
     /// Stable, machine-readable code, e.g. `message_empty`.
     pub code: String,
@@ -100,7 +96,7 @@ pub struct ErrorBody {
     pub retry_after: Option<u64>,
 }
 
-#[cfg(all(test, feature = "ssr"))]
+#[cfg(test)]
 mod tests {
     use super::*;
 
@@ -142,15 +138,21 @@ mod tests {
                 message: "m".into(),
                 status: 429,
                 request_id: "r".into(),
-                param: None,
+                param: Some("p".into()),
                 retry_after: Some(1),
             },
         };
         assert_eq!(keys(&envelope), [field::ERROR]);
-        let body = keys(&envelope.error);
-        for name in [field::CODE, field::ERROR_MESSAGE, field::RETRY_AFTER] {
-            assert!(body.iter().any(|k| k == name), "{name} not in {body:?}");
-        }
+        let mut expected = [
+            field::CODE,
+            field::ERROR_MESSAGE,
+            field::STATUS,
+            field::REQUEST_ID,
+            field::PARAM,
+            field::RETRY_AFTER,
+        ];
+        expected.sort();
+        assert_eq!(keys(&envelope.error), expected);
     }
 
     #[test]

@@ -18,12 +18,12 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
-use support_chat::domain::assistant::{DEFAULT_MODEL_DIR, Encoder, Engine, KnowledgeBase};
+use support_chat_assistant::{DEFAULT_MODEL_DIR, Encoder, Engine, KnowledgeBase, Message};
 
 const QUESTIONS: usize = 300;
 
 fn banking77() -> Vec<String> {
-    let dev = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/banking77/dev.csv");
+    let dev = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/banking77/dev.csv");
     let text = std::fs::read_to_string(&dev).expect("../shared/data/banking77/dev.csv");
     text.lines()
         .skip(1)
@@ -40,8 +40,9 @@ fn time_replies(engine: &Engine, questions: &[String]) -> Vec<f64> {
     questions
         .iter()
         .map(|q| {
+            let message = Message::parse(q, usize::MAX).expect("a question is a message");
             let t = Instant::now();
-            std::hint::black_box(engine.reply(q, &[]));
+            std::hint::black_box(engine.reply(&message, &[]));
             t.elapsed().as_secs_f64() * 1e3
         })
         .collect()
@@ -102,7 +103,9 @@ fn by_tokens(counts: &[f64], ms: &[f64]) -> serde_json::Value {
 fn main() {
     let questions = banking77();
     let sample_questions = sample_kb();
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(DEFAULT_MODEL_DIR);
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(DEFAULT_MODEL_DIR);
     // No cache while timing new questions; the cached run uses its own.
     let uncached = Arc::new(Encoder::load(&dir, 0).expect("run `make model`"));
     let cached = Arc::new(Encoder::load(&dir, 4096).expect("run `make model`"));

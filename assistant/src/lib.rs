@@ -1,5 +1,8 @@
-//! The answer engine of the support assistant.
+//! support-chat's answer engine: everything that decides what the assistant
+//! says, and nothing of serving it (no async runtime, no HTTP, no stores).
 //!
+//! * [`Message`]: a visitor's message known to be acceptable; the engine
+//!   takes only these.
 //! * [`KnowledgeBase`]: Markdown articles with front matter (format below),
 //!   loaded from a directory or the embedded sample ([`KnowledgeBase::sample`]).
 //! * [`Engine`]: normalises text, builds sparse TF-IDF features (word 1-2-grams
@@ -12,7 +15,7 @@
 //!   long does that take?", "and for LLPs?") is also read together with the question that set
 //!   the current topic, and that reading wins when the message alone is
 //!   unsure or only uses words the topic article's questions use (see
-//!   `engine/followup.rs`). Deterministic; no network.
+//!   `followup.rs`). Deterministic; no network.
 //! * [`evaluate`]: accuracy on `text,category` CSV files through the same
 //!   [`Engine::reply`] path the server uses.
 //!
@@ -59,13 +62,16 @@ mod encoder;
 mod engine;
 mod eval;
 mod features;
+mod followup;
 mod kb;
+mod message;
 mod oos;
 mod svm;
 mod text;
 mod vocab;
 
 pub use answer::{Assistant, HISTORY_TURNS, Outcome, Reply, STORED_MESSAGE_BYTES, Turn};
+pub use bert::BertError;
 pub use check::{DEFAULT_MAX_MISDIRECTED, KbCheck, RECOMMENDED_QUESTIONS, check_kb};
 pub use encoder::{DEFAULT_MODEL_DIR, DIM, Encoder, EncoderError, MAX_TOKENS, cosine};
 pub use engine::{DEFAULT_CONTACT, Engine, EngineConfig, Scored};
@@ -75,8 +81,11 @@ pub use kb::{
     Article, CONTACT_PLACEHOLDER, HANDOFF_ARTICLE_ID, KbError, KbErrorKind, KnowledgeBase,
     MAX_ID_BYTES,
 };
+pub use message::{Message, MessageError};
 pub use svm::SvmConfig;
 pub use text::normalise;
 
+#[cfg(test)]
+mod test_support;
 #[cfg(test)]
 mod tests;

@@ -26,6 +26,31 @@ pub(super) struct Config {
     hidden_act: String,
 }
 
+/// Why a weights file is not a model this forward pass runs.
+#[derive(Debug, thiserror::Error)]
+pub enum BertError {
+    #[error("not a BERT with GELU activations and whole attention heads")]
+    Architecture,
+    #[error("not a safetensors file")]
+    Format(#[from] safetensors::SafeTensorError),
+    #[error("tensor {name} missing")]
+    Missing {
+        name: String,
+        #[source]
+        source: safetensors::SafeTensorError,
+    },
+    #[error("tensor {0} is a scalar")]
+    Scalar(String),
+    #[error("tensor {name} is {found}, expected {expected}")]
+    Shape {
+        name: String,
+        found: String,
+        expected: String,
+    },
+    #[error("{0} outputs is not a multiple of {LANES}")]
+    Outputs(usize),
+}
+
 /// `x · Wᵀ + b` for a weight stored as PyTorch keeps it (out × in).
 struct Linear {
     /// The weight in panels of [`LANES`] outputs, each panel `inputs` rows
@@ -70,31 +95,33 @@ pub(super) struct Bert {
 }
 
 impl Bert {
-    pub(super) fn new(cfg: &Config, weights: &[u8]) -> Result<Bert, String> {
+    pub(super) fn new(cfg: &Config, weights: &[u8]) -> Result<Bert, BertError> {
         let (d, h) = (cfg.hidden_size, cfg.num_attention_heads);
         if cfg.hidden_act != "gelu" || h == 0 || !d.is_multiple_of(h) {
-            return Err("not a BERT with GELU activations and whole attention heads".into());
+            return Err(BertError::Architecture);
         }
-        let st = SafeTensors::deserialize(weights).map_err(|e| e.to_string())?;
-        let rows = |name: &str| -> Result<usize, String> {
-            let t = st
-                .tensor(name)
-                .map_err(|_| format!("tensor {name} missing"))?;
-            t.shape()
+        let st = SafeTensors::deserialize(weights)?;
+        let tensor = |name: &str| {
+            st.tensor(name).map_err(|source| BertError::Missing {
+                name: name.to_owned(),
+                source,
+            })
+        };
+        let rows = |name: &str| -> Result<usize, BertError> {
+            tensor(name)?
+                .shape()
                 .first()
                 .copied()
-                .ok_or_else(|| format!("tensor {name} is a scalar"))
+                .ok_or_else(|| BertError::Scalar(name.to_owned()))
         };
-        let get = |name: &str, shape: &[usize]| -> Result<Vec<f32>, String> {
-            let t = st
-                .tensor(name)
-                .map_err(|_| format!("tensor {name} missing"))?;
+        let get = |name: &str, shape: &[usize]| -> Result<Vec<f32>, BertError> {
+            let t = tensor(name)?;
             if t.dtype() != Dtype::F32 || t.shape() != shape {
-                return Err(format!(
-                    "tensor {name} is {:?} {:?}, expected F32 {shape:?}",
-                    t.dtype(),
-                    t.shape()
-                ));
+                return Err(BertError::Shape {
+                    name: name.to_owned(),
+                    found: format!("{:?} {:?}", t.dtype(), t.shape()),
+                    expected: format!("F32 {shape:?}"),
+                });
             }
             Ok(t.data()
                 .chunks_exact(4)
@@ -105,7 +132,7 @@ impl Bert {
             get(&format!("{prefix}.weight"), &[outputs, inputs])
         };
         let bias = |prefix: &str, outputs: usize| get(&format!("{prefix}.bias"), &[outputs]);
-        let linear = |prefix: &str, inputs: usize, outputs: usize| -> Result<Linear, String> {
+        let linear = |prefix: &str, inputs: usize, outputs: usize| -> Result<Linear, BertError> {
             Linear::new(
                 &weight(prefix, inputs, outputs)?,
                 bias(prefix, outputs)?,
@@ -113,7 +140,7 @@ impl Bert {
                 outputs,
             )
         };
-        let norm = |prefix: &str| -> Result<Norm, String> {
+        let norm = |prefix: &str| -> Result<Norm, BertError> {
             Ok(Norm {
                 gamma: get(&format!("{prefix}.weight"), &[d])?,
                 beta: get(&format!("{prefix}.bias"), &[d])?,
@@ -141,7 +168,7 @@ impl Bert {
                     output_norm: norm(&format!("{p}.output.LayerNorm"))?,
                 })
             })
-            .collect::<Result<Vec<_>, String>>()?;
+            .collect::<Result<Vec<_>, BertError>>()?;
         let embeddings_norm = norm("embeddings.LayerNorm")?;
         let vocab = rows("embeddings.word_embeddings.weight")?;
         let words = get("embeddings.word_embeddings.weight", &[vocab, d])?;
@@ -217,9 +244,9 @@ impl Bert {
 
 impl Linear {
     /// `w` is `outputs × inputs`, row-major (PyTorch's layout).
-    fn new(w: &[f32], b: Vec<f32>, inputs: usize, outputs: usize) -> Result<Linear, String> {
+    fn new(w: &[f32], b: Vec<f32>, inputs: usize, outputs: usize) -> Result<Linear, BertError> {
         if !outputs.is_multiple_of(LANES) {
-            return Err(format!("{outputs} outputs is not a multiple of {LANES}"));
+            return Err(BertError::Outputs(outputs));
         }
         let mut panels = Vec::with_capacity(w.len());
         for p in 0..outputs / LANES {

@@ -1,6 +1,6 @@
 //! The words an article is written about: the stems of its example
 //! questions and title, which a follow-up must stay within to keep its topic
-//! (`Engine::covers` in `engine/followup.rs`).
+//! (`followup::covers`).
 
 use std::collections::HashSet;
 
@@ -28,10 +28,10 @@ impl Vocab {
 }
 
 /// Words with the same first [`STEM_CHARS`] characters count as the same
-/// word in `Engine::covers` ("complain" / "complaint").
+/// word in `followup::covers` ("complain" / "complaint").
 const STEM_CHARS: usize = 5;
 
-/// Crude stem for `Engine::covers`: without a plural `s` (words over three
+/// Crude stem for `followup::covers`: without a plural `s` (words over three
 /// letters), cut to [`STEM_CHARS`] characters.
 pub fn stem(w: &str) -> &str {
     let w = match w.strip_suffix('s') {

@@ -10,12 +10,13 @@ use super::answer::{Assistant, Outcome, Reply, STORED_MESSAGE_BYTES, Turn, trunc
 use super::encoder::{DIM, Encoder};
 use super::features::{FeatureConfig, SparseVec, Vectorizer};
 use super::kb::{Article, CONTACT_PLACEHOLDER, HANDOFF_ARTICLE_ID, KnowledgeBase};
+use super::message::Message;
 use super::svm::{OvrModel, SvmConfig, train_ovr};
 use super::text::normalise;
 
+use super::followup::{self, Alone, Reference};
+use super::text::tokens;
 use super::vocab::Vocab;
-
-mod followup;
 
 /// Used when the knowledge base has no `handoff` article.
 pub const DEFAULT_CONTACT: &str =
@@ -44,7 +45,7 @@ pub struct EngineConfig {
     pub followup_elliptical_words: usize,
     /// A message that is out of scope with at least this probability on its
     /// own is re-read as a follow-up only if the topic article covers all
-    /// its content words (see `Engine::decide_with_context`).
+    /// its content words (see `followup.rs`).
     pub followup_oos_block: f32,
     /// Exponent of the out-of-scope class down-weighting
     /// (`(mean article size / oos size)^oos_balance`, capped at 1).
@@ -88,7 +89,7 @@ pub struct Scored {
 }
 
 #[derive(Clone, Debug, PartialEq)]
-enum Decision {
+enum Verdict {
     Answer(usize),
     Clarify(usize, usize),
     Handoff { out_of_scope: bool },
@@ -219,50 +220,107 @@ impl Engine {
         }
     }
 
-    fn decide(&self, sc: &Scored) -> Decision {
+    fn decide(&self, sc: &Scored) -> Verdict {
         let oos = self.n_articles();
         let c = &self.cfg;
         if sc.best == oos {
-            return Decision::Handoff { out_of_scope: true };
+            return Verdict::Handoff { out_of_scope: true };
         }
         if sc.margin_best < c.min_margin {
-            return Decision::Handoff {
+            return Verdict::Handoff {
                 out_of_scope: false,
             };
         }
         let close = sc.second != oos && sc.p_best - sc.p_second < c.clarify_gap;
         if sc.p_best >= c.answer_threshold && !close {
-            return Decision::Answer(sc.best);
+            return Verdict::Answer(sc.best);
         }
         if close && sc.p_best + sc.p_second >= c.clarify_min_pair {
-            return Decision::Clarify(sc.best, sc.second);
+            return Verdict::Clarify(sc.best, sc.second);
         }
-        Decision::Handoff {
+        Verdict::Handoff {
             out_of_scope: false,
         }
     }
 
+    /// Decides one message in the light of the conversation so far, with
+    /// its confidence: an exact article title answers directly; otherwise the
+    /// message is read alone, and, when it refers back, also together with
+    /// the topic's question, and [`followup::prefer_context`] picks.
+    fn decide_in_context(&self, norm: &str, history: &[Turn]) -> (Verdict, f32) {
+        let not_understood = (
+            Verdict::Handoff {
+                out_of_scope: false,
+            },
+            0.0,
+        );
+        if norm.is_empty() {
+            return not_understood;
+        }
+        // A chosen suggestion (or any exact article title) resolves directly.
+        if let Some(&i) = self.titles.get(norm) {
+            return (Verdict::Answer(i), 1.0);
+        }
+        let alone = self.classify(norm);
+        let alone_decision = self.decide(&alone);
+        let words = tokens(norm);
+        let reference = followup::refers_back(
+            &words,
+            self.cfg.followup_max_words,
+            self.cfg.followup_elliptical_words,
+        );
+        if reference != Reference::None
+            && let Some(topic) = followup::topic(history, &self.kb, &self.titles)
+        {
+            let in_context = self.classify(&format!("{} {}", topic.message, norm));
+            if let Verdict::Answer(j) = self.decide(&in_context) {
+                let reading = match alone_decision {
+                    Verdict::Answer(i) if i == j => Alone::Agrees,
+                    Verdict::Answer(_) => Alone::Disagrees,
+                    Verdict::Handoff { out_of_scope: true }
+                        if alone.p_best >= self.cfg.followup_oos_block =>
+                    {
+                        Alone::ConfidentlyOutOfScope
+                    }
+                    _ => Alone::Unsure,
+                };
+                let covers = followup::covers(&self.vocab[j], &words);
+                if followup::prefer_context(reading, &topic, j, covers) {
+                    let confidence = match reading {
+                        Alone::Agrees => alone.p_best.max(in_context.p_best),
+                        _ => in_context.p_best,
+                    };
+                    return (Verdict::Answer(j), confidence);
+                }
+            }
+        }
+        if reference == Reference::PointerOnly {
+            return not_understood;
+        }
+        (alone_decision, alone.p_best)
+    }
+
     /// Answers one message given the session's recent turns (oldest first).
-    pub fn reply(&self, message: &str, history: &[Turn]) -> (Reply, Turn) {
-        let norm = normalise(message);
-        let (decision, confidence) = self.decide_with_context(&norm, history);
+    pub fn reply(&self, message: &Message, history: &[Turn]) -> (Reply, Turn) {
+        let norm = normalise(message.as_str());
+        let (decision, confidence) = self.decide_in_context(&norm, history);
         let turn_outcome = match &decision {
-            Decision::Answer(i) => Outcome::Answered {
+            Verdict::Answer(i) => Outcome::Answered {
                 article: self.kb.articles()[*i].id.clone(),
             },
-            Decision::Clarify(a, b) => Outcome::Clarify {
+            Verdict::Clarify(a, b) => Outcome::Clarify {
                 candidates: vec![
                     self.kb.articles()[*a].id.clone(),
                     self.kb.articles()[*b].id.clone(),
                 ],
             },
-            Decision::Handoff { out_of_scope } => Outcome::Handoff {
+            Verdict::Handoff { out_of_scope } => Outcome::Handoff {
                 out_of_scope: *out_of_scope,
             },
         };
         let reply = match decision {
-            Decision::Answer(i) => self.answer_reply(&self.kb.articles()[i]),
-            Decision::Clarify(a, b) => Reply {
+            Verdict::Answer(i) => self.answer_reply(&self.kb.articles()[i]),
+            Verdict::Clarify(a, b) => Reply {
                 text: "I want to be sure I give you the right answer. Which of these did you mean?"
                     .to_string(),
                 suggestions: vec![
@@ -271,7 +329,7 @@ impl Engine {
                 ],
                 handoff: false,
             },
-            Decision::Handoff { out_of_scope } => {
+            Verdict::Handoff { out_of_scope } => {
                 let previous_handoffs = history
                     .iter()
                     .rev()
@@ -353,7 +411,7 @@ fn append_embedding(x: &mut SparseVec, offset: usize, embedding: &[f32], weight:
 }
 
 impl Assistant for Engine {
-    fn reply(&self, message: &str, history: &[Turn]) -> (Reply, Turn) {
+    fn reply(&self, message: &Message, history: &[Turn]) -> (Reply, Turn) {
         Engine::reply(self, message, history)
     }
 }

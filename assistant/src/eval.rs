@@ -2,7 +2,6 @@
 //! `Engine::reply` path the server uses.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
@@ -13,6 +12,7 @@ use super::answer::Outcome;
 use super::encoder::Encoder;
 use super::engine::{Engine, EngineConfig};
 use super::kb::{Article, KbError, KnowledgeBase};
+use super::message::{Message, MessageError};
 
 /// Category name of out-of-scope test rows.
 const OOS_CATEGORY: &str = "oos";
@@ -39,143 +39,67 @@ pub struct EvalReport {
     pub clarify_rate_in_scope: f64,
 }
 
-#[derive(Debug)]
+/// Why an evaluation could not run.
+#[derive(Debug, thiserror::Error)]
 pub enum EvalError {
-    Io {
-        file: String,
-        error: String,
-    },
+    #[error("{file}: {source}")]
     Csv {
         file: String,
-        line: usize,
-        error: String,
+        #[source]
+        source: csv::Error,
     },
-    Kb(KbError),
+    #[error("{file}: the header must be `text,category`")]
+    Header { file: String },
+    #[error("{file}:{line}: {source}")]
+    Message {
+        file: String,
+        line: u64,
+        #[source]
+        source: MessageError,
+    },
+    #[error(transparent)]
+    Kb(#[from] KbError),
 }
 
-impl fmt::Display for EvalError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            EvalError::Io { file, error } => write!(f, "{file}: {error}"),
-            EvalError::Csv { file, line, error } => write!(f, "{file}:{line}: {error}"),
-            EvalError::Kb(e) => write!(f, "{e}"),
-        }
-    }
-}
-
-impl std::error::Error for EvalError {}
-
-/// Parses CSV text (RFC 4180: quoted fields, doubled quotes, CRLF, newlines
-/// inside quotes). Returns records; `Err((line, message))` on malformed input.
-fn parse_csv(text: &str) -> Result<Vec<Vec<String>>, (usize, String)> {
-    let mut records = Vec::new();
-    let mut record: Vec<String> = Vec::new();
-    let mut field = String::new();
-    let mut in_quotes = false;
-    let mut field_started_quoted = false;
-    let mut line = 1;
-    let mut chars = text.chars().peekable();
-    let mut any = false;
-    while let Some(c) = chars.next() {
-        any = true;
-        if in_quotes {
-            match c {
-                '"' if chars.peek() == Some(&'"') => {
-                    chars.next();
-                    field.push('"');
-                }
-                '"' => in_quotes = false,
-                '\n' => {
-                    line += 1;
-                    field.push(c);
-                }
-                _ => field.push(c),
-            }
-            continue;
-        }
-        match c {
-            '"' if field.is_empty() && !field_started_quoted => {
-                in_quotes = true;
-                field_started_quoted = true;
-            }
-            '"' => return Err((line, "unexpected quote inside a field".into())),
-            ',' => {
-                record.push(std::mem::take(&mut field));
-                field_started_quoted = false;
-            }
-            '\r' if chars.peek() == Some(&'\n') => {}
-            '\n' | '\r' => {
-                record.push(std::mem::take(&mut field));
-                field_started_quoted = false;
-                records.push(std::mem::take(&mut record));
-                line += 1;
-                any = false;
-            }
-            _ if field_started_quoted => {
-                return Err((line, "text after closing quote".into()));
-            }
-            _ => field.push(c),
-        }
-    }
-    if in_quotes {
-        return Err((line, "unterminated quoted field".into()));
-    }
-    if any {
-        record.push(field);
-        records.push(record);
-    }
-    Ok(records)
-}
-
-/// Reads a `text,category` CSV with a header row.
-fn read_labelled_csv(path: &Path) -> Result<Vec<(String, String)>, EvalError> {
+/// Reads a `text,category` CSV with a header row (RFC 4180 quoting, CRLF or
+/// LF); every text must be a message the server would accept.
+fn read_labelled_csv(path: &Path) -> Result<Vec<(Message, String)>, EvalError> {
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| EvalError::Io {
+    let csv_error = |source| EvalError::Csv {
         file: file.clone(),
-        error: e.to_string(),
-    })?;
-    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
-    let recs = parse_csv(text).map_err(|(line, error)| EvalError::Csv {
-        file: file.clone(),
-        line,
-        error,
-    })?;
+        source,
+    };
+    let mut reader = csv::Reader::from_path(path).map_err(csv_error)?;
+    let header = reader.headers().map_err(csv_error)?;
+    let header: Vec<&str> = header
+        .iter()
+        .map(|h| h.trim_start_matches('\u{feff}').trim())
+        .collect();
+    if header != ["text", "category"] {
+        return Err(EvalError::Header { file });
+    }
     let mut rows = Vec::new();
-    for (i, r) in recs.into_iter().enumerate() {
-        if r.len() == 1 && r[0].trim().is_empty() {
-            continue;
-        }
-        if r.len() != 2 {
-            return Err(EvalError::Csv {
-                file: file.clone(),
-                line: i + 1,
-                error: format!("expected 2 fields, found {}", r.len()),
-            });
-        }
-        if i == 0 {
-            if r[0].trim() != "text" || r[1].trim() != "category" {
-                return Err(EvalError::Csv {
-                    file,
-                    line: 1,
-                    error: "header must be `text,category`".into(),
-                });
-            }
-            continue;
-        }
-        let mut it = r.into_iter();
-        let text = it.next().unwrap_or_default();
-        let cat = it.next().unwrap_or_default().trim().to_string();
-        rows.push((text, cat));
+    for record in reader.records() {
+        let record = record.map_err(csv_error)?;
+        let line = record.position().map_or(0, csv::Position::line);
+        // Every record has the header's two fields (the reader checks it).
+        let (text, category) = (&record[0], &record[1]);
+        let message = Message::parse(text, usize::MAX).map_err(|source| EvalError::Message {
+            file: file.clone(),
+            line,
+            source,
+        })?;
+        rows.push((message, category.trim().to_owned()));
     }
     Ok(rows)
 }
 
 /// Builds a knowledge base with one article per category.
-fn kb_from_rows(rows: &[(String, String)]) -> Result<KnowledgeBase, EvalError> {
+fn kb_from_rows(rows: &[(Message, String)]) -> Result<KnowledgeBase, EvalError> {
     let mut by_cat: BTreeMap<&str, Vec<String>> = BTreeMap::new();
     for (t, c) in rows {
         if c != OOS_CATEGORY {
-            by_cat.entry(c).or_default().push(t.clone());
+            by_cat.entry(c).or_default().push(t.as_str().to_owned());
         }
     }
     let articles: Vec<Article> = by_cat
@@ -194,7 +118,7 @@ fn kb_from_rows(rows: &[(String, String)]) -> Result<KnowledgeBase, EvalError> {
         .iter()
         .map(|a| format!("category {}", a.id))
         .collect();
-    KnowledgeBase::from_articles(articles, &files).map_err(EvalError::Kb)
+    Ok(KnowledgeBase::from_articles(articles, &files)?)
 }
 
 /// The few-shot setting: train on `per_category` examples of each category,
@@ -224,7 +148,7 @@ pub fn evaluate(
 
 /// `shots.per_category` rows of each category of `rows`, drawn with
 /// `shots.seed`, in their original order (categories with fewer keep all).
-fn draw(rows: Vec<(String, String)>, shots: Shots) -> Vec<(String, String)> {
+fn draw<T>(rows: Vec<(T, String)>, shots: Shots) -> Vec<(T, String)> {
     let mut by_category: BTreeMap<String, Vec<usize>> = BTreeMap::new();
     for (i, (_, category)) in rows.iter().enumerate() {
         by_category.entry(category.clone()).or_default().push(i);
@@ -270,7 +194,7 @@ fn evaluate_with(
 }
 
 /// Scores an already trained engine on labelled rows.
-fn evaluate_engine(engine: &Engine, test: &[(String, String)], train_ms: f64) -> EvalReport {
+fn evaluate_engine(engine: &Engine, test: &[(Message, String)], train_ms: f64) -> EvalReport {
     let (mut in_n, mut in_ok, mut oos_n, mut oos_ok) = (0usize, 0usize, 0usize, 0usize);
     let (mut top1, mut handoffs, mut clarifies) = (0usize, 0usize, 0usize);
     let mut times: Vec<f64> = Vec::with_capacity(test.len());
@@ -292,7 +216,7 @@ fn evaluate_engine(engine: &Engine, test: &[(String, String)], train_ms: f64) ->
             Outcome::Handoff { .. } => handoffs += 1,
             _ => {}
         }
-        let sc = engine.classify(&super::text::normalise(text));
+        let sc = engine.classify(&super::text::normalise(text.as_str()));
         if engine
             .knowledge_base()
             .articles()
@@ -332,16 +256,45 @@ mod tests {
     use super::*;
     use std::path::PathBuf;
 
+    /// A CSV file of `text` in a fresh temporary folder.
+    fn csv_file(text: &str) -> PathBuf {
+        let path =
+            std::env::temp_dir().join(format!("eval-{}-{}.csv", std::process::id(), text.len()));
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
     #[test]
     fn csv_quotes_commas_and_crlf() {
-        let recs =
-            parse_csv("text,category\r\n\"a, \"\"b\"\"\",x\r\nplain,y\n\"multi\nline\",z").unwrap();
-        assert_eq!(recs.len(), 4);
-        assert_eq!(recs[1], vec!["a, \"b\"", "x"]);
-        assert_eq!(recs[2], vec!["plain", "y"]);
-        assert_eq!(recs[3], vec!["multi\nline", "z"]);
-        assert!(parse_csv("\"open,x").is_err());
-        assert!(parse_csv("a\"b,x").is_err());
+        let path = csv_file("text,category\r\n\"a, \"\"b\"\"\",x\r\nplain,y\n\"multi\nline\",z");
+        let rows = read_labelled_csv(&path).unwrap();
+        let rows: Vec<(&str, &str)> = rows.iter().map(|(m, c)| (m.as_str(), c.as_str())).collect();
+        assert_eq!(
+            rows,
+            [("a, \"b\"", "x"), ("plain", "y"), ("multi\nline", "z")]
+        );
+        std::fs::remove_file(&path).unwrap();
+    }
+
+    #[test]
+    fn a_bad_header_a_short_row_or_an_empty_text_names_the_file_and_line() {
+        for (text, needle) in [
+            (
+                "question,label\nhi,x\n",
+                "the header must be `text,category`",
+            ),
+            ("text,category\nhi,x\nalone\n", "found record with 1 fields"),
+            (
+                "text,category\nhi,x\n\"  \",y\n",
+                ":3: The message is empty.",
+            ),
+        ] {
+            let path = csv_file(text);
+            let error = read_labelled_csv(&path).unwrap_err().to_string();
+            assert!(error.starts_with(&path.display().to_string()), "{error}");
+            assert!(error.contains(needle), "{text:?}: {error}");
+            std::fs::remove_file(&path).unwrap();
+        }
     }
 
     #[test]
@@ -379,7 +332,7 @@ mod tests {
         std::env::var_os("BANKING77_DIR")
             .map(PathBuf::from)
             .unwrap_or_else(|| {
-                Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/banking77")
+                crate::test_support::repository_root().join("../shared/data/banking77")
             })
     }
 
@@ -402,7 +355,7 @@ mod tests {
     }
 
     fn oos_dev() -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/oos_dev.csv")
+        crate::test_support::repository_root().join("tests/data/oos_dev.csv")
     }
 
     /// Out-of-scope recall on `oos_dev.csv` of the lexical engine before the
@@ -422,7 +375,7 @@ mod tests {
             return;
         };
         let encoder = super::super::encoder::test_encoder();
-        let cache = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/embeddings/banking77.bin");
+        let cache = crate::test_support::repository_root().join("target/embeddings/banking77.bin");
         std::fs::create_dir_all(cache.parent().unwrap()).unwrap();
         if let Err(error) = encoder.load_cache(&cache) {
             eprintln!("{}: {error}; encoding without it", cache.display());

@@ -1,10 +1,9 @@
 //! The knowledge base: one Markdown file per answer with a small front
-//! matter block. See the module documentation of `crate::domain::assistant` for the
+//! matter block. See the crate's documentation for the
 //! format. Parsing is done here by hand (a documented YAML subset) so no
 //! YAML dependency is needed.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::path::{Path, PathBuf};
 
 /// Id of the article whose body is the human-contact text. Its body is used
@@ -43,50 +42,61 @@ pub struct KnowledgeBase {
 }
 
 /// What is wrong with a knowledge base.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Debug, thiserror::Error)]
 pub enum KbErrorKind {
     /// The directory could not be read, or a file could not be read.
-    Io(String),
+    /// (The I/O error is the [`KbError`]'s source.)
+    #[error("cannot read")]
+    Io,
     /// The directory holds no `.md` files.
+    #[error("no .md article files found")]
     EmptyDir,
     /// The front matter block is missing or malformed.
+    #[error("bad front matter: {0}")]
     BadFrontMatter(String),
     /// A required front-matter field (`id`, `title`) is missing or empty.
+    #[error("missing or empty field `{0}`")]
     MissingField(&'static str),
     /// `questions` is missing or has no usable question.
+    #[error("no example `questions`")]
     NoQuestions,
     /// Nothing after the front matter.
+    #[error("missing answer body after the front matter")]
     MissingBody,
     /// Another file already uses this id.
+    #[error("duplicate id `{id}` (already used in {first_file})")]
     DuplicateId { id: String, first_file: String },
 }
 
-/// A knowledge-base loading error, naming the offending file.
-#[derive(Clone, Debug, PartialEq)]
+/// A knowledge-base loading error, naming the offending file. Its source is
+/// the cause underneath the kind, where there is one (an I/O error).
+#[derive(Debug, thiserror::Error)]
+#[error("knowledge base: {file}: {kind}")]
 pub struct KbError {
     /// File name (or directory for directory-level errors).
     pub file: String,
     pub kind: KbErrorKind,
+    #[source]
+    source: Option<std::io::Error>,
 }
 
-impl fmt::Display for KbError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "knowledge base: {}: ", self.file)?;
-        match &self.kind {
-            KbErrorKind::Io(e) => write!(f, "cannot read: {e}"),
-            KbErrorKind::EmptyDir => write!(f, "no .md article files found"),
-            KbErrorKind::BadFrontMatter(e) => write!(f, "bad front matter: {e}"),
-            KbErrorKind::MissingField(k) => write!(f, "missing or empty field `{k}`"),
-            KbErrorKind::NoQuestions => write!(f, "no example `questions`"),
-            KbErrorKind::MissingBody => write!(f, "missing answer body after the front matter"),
-            KbErrorKind::DuplicateId { id, first_file } => {
-                write!(f, "duplicate id `{id}` (already used in {first_file})")
-            }
+impl KbError {
+    fn new(file: impl Into<String>, kind: KbErrorKind) -> Self {
+        Self {
+            file: file.into(),
+            kind,
+            source: None,
+        }
+    }
+
+    fn io(file: impl Into<String>, error: std::io::Error) -> Self {
+        Self {
+            file: file.into(),
+            kind: KbErrorKind::Io,
+            source: Some(error),
         }
     }
 }
-
-impl std::error::Error for KbError {}
 
 /// `(file name, contents)` of each named file in `sample_kb/`, embedded.
 macro_rules! sample_files {
@@ -133,19 +143,14 @@ impl KnowledgeBase {
                 .unwrap_or_else(|| format!("article #{}", i + 1))
         };
         if articles.is_empty() {
-            return Err(KbError {
-                file: files.first().cloned().unwrap_or_else(|| "(none)".into()),
-                kind: KbErrorKind::EmptyDir,
-            });
+            return Err(KbError::new(
+                files.first().cloned().unwrap_or_else(|| "(none)".into()),
+                KbErrorKind::EmptyDir,
+            ));
         }
         let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
         for (i, a) in articles.iter().enumerate() {
-            let err = |kind| {
-                Err(KbError {
-                    file: name(i),
-                    kind,
-                })
-            };
+            let err = |kind| Err(KbError::new(name(i), kind));
             if a.id.trim().is_empty() {
                 return err(KbErrorKind::MissingField("id"));
             }
@@ -177,40 +182,25 @@ impl KnowledgeBase {
     /// fails the whole load; nothing is half-loaded.
     pub fn load_dir(dir: &Path) -> Result<KnowledgeBase, KbError> {
         let dir_name = dir.display().to_string();
-        let entries = std::fs::read_dir(dir).map_err(|e| KbError {
-            file: dir_name.clone(),
-            kind: KbErrorKind::Io(e.to_string()),
-        })?;
+        let entries = std::fs::read_dir(dir).map_err(|e| KbError::io(&dir_name, e))?;
         let mut paths: Vec<PathBuf> = Vec::new();
         for e in entries {
-            let e = e.map_err(|e| KbError {
-                file: dir_name.clone(),
-                kind: KbErrorKind::Io(e.to_string()),
-            })?;
+            let e = e.map_err(|e| KbError::io(&dir_name, e))?;
             let p = e.path();
             if p.is_file() && p.extension().is_some_and(|x| x == "md") {
                 paths.push(p);
             }
         }
         if paths.is_empty() {
-            return Err(KbError {
-                file: dir_name,
-                kind: KbErrorKind::EmptyDir,
-            });
+            return Err(KbError::new(dir_name, KbErrorKind::EmptyDir));
         }
         paths.sort();
         let mut articles = Vec::new();
         let mut files = Vec::new();
         for p in paths {
             let file = p.display().to_string();
-            let text = std::fs::read_to_string(&p).map_err(|e| KbError {
-                file: file.clone(),
-                kind: KbErrorKind::Io(e.to_string()),
-            })?;
-            articles.push(parse_article(&text).map_err(|kind| KbError {
-                file: file.clone(),
-                kind,
-            })?);
+            let text = std::fs::read_to_string(&p).map_err(|e| KbError::io(&file, e))?;
+            articles.push(parse_article(&text).map_err(|kind| KbError::new(&file, kind))?);
             files.push(file);
         }
         KnowledgeBase::from_articles(articles, &files)
@@ -221,15 +211,8 @@ impl KnowledgeBase {
         let mut articles = Vec::new();
         let mut files = Vec::new();
         for (name, text) in SAMPLE_FILES {
-            let a = parse_article(text).unwrap_or_else(|k| {
-                panic!(
-                    "{}",
-                    KbError {
-                        file: name.to_string(),
-                        kind: k
-                    }
-                )
-            });
+            let a =
+                parse_article(text).unwrap_or_else(|kind| panic!("{}", KbError::new(*name, kind)));
             articles.push(a);
             files.push(format!("sample_kb/{name}"));
         }
@@ -458,14 +441,18 @@ mod tests {
     #[test]
     fn error_empty_dir() {
         let e = load_err(&[]);
-        assert_eq!(e.kind, KbErrorKind::EmptyDir);
+        assert!(matches!(e.kind, KbErrorKind::EmptyDir));
         assert!(e.to_string().contains("no .md"));
     }
 
     #[test]
     fn error_missing_dir() {
         let e = KnowledgeBase::load_dir(Path::new("/nonexistent/kb-dir")).unwrap_err();
-        assert!(matches!(e.kind, KbErrorKind::Io(_)));
+        assert!(matches!(e.kind, KbErrorKind::Io));
+        assert!(
+            std::error::Error::source(&e).is_some(),
+            "the I/O error is kept"
+        );
     }
 
     #[test]
@@ -482,21 +469,21 @@ mod tests {
             "nobody.md",
             "---\nid: a\ntitle: A\nquestions:\n  - q\n---\n  \n",
         )]);
-        assert_eq!(e.kind, KbErrorKind::MissingBody);
+        assert!(matches!(e.kind, KbErrorKind::MissingBody));
         assert!(e.to_string().contains("nobody.md"));
     }
 
     #[test]
     fn error_no_questions() {
         let e = load_err(&[("noq.md", "---\nid: a\ntitle: A\nquestions:\n---\nBody\n")]);
-        assert_eq!(e.kind, KbErrorKind::NoQuestions);
+        assert!(matches!(e.kind, KbErrorKind::NoQuestions));
         let e = load_err(&[("noq2.md", "---\nid: a\ntitle: A\n---\nBody\n")]);
-        assert_eq!(e.kind, KbErrorKind::NoQuestions);
+        assert!(matches!(e.kind, KbErrorKind::NoQuestions));
         let e = load_err(&[(
             "noq3.md",
             "---\nid: a\ntitle: A\nquestions:\n  - \"?!\"\n---\nBody\n",
         )]);
-        assert_eq!(e.kind, KbErrorKind::NoQuestions);
+        assert!(matches!(e.kind, KbErrorKind::NoQuestions));
     }
 
     #[test]
@@ -537,9 +524,9 @@ mod tests {
     #[test]
     fn error_missing_id_or_title() {
         let e = load_err(&[("noid.md", "---\ntitle: A\nquestions:\n  - q\n---\nB")]);
-        assert_eq!(e.kind, KbErrorKind::MissingField("id"));
+        assert!(matches!(e.kind, KbErrorKind::MissingField("id")));
         let e = load_err(&[("notitle.md", "---\nid: a\nquestions:\n  - q\n---\nB")]);
-        assert_eq!(e.kind, KbErrorKind::MissingField("title"));
+        assert!(matches!(e.kind, KbErrorKind::MissingField("title")));
     }
 
     #[test]

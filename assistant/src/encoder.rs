@@ -9,7 +9,6 @@
 //! a forward pass. The cache is keyed by the text's SHA-256, so it holds no
 //! visitor's words.
 
-use std::fmt;
 use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -17,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use rayon::prelude::*;
 use tokenizers::{Tokenizer, TruncationParams};
 
-use super::bert::{Bert, Config};
+use super::bert::{Bert, BertError, Config};
 
 /// Dimensions of an embedding.
 pub const DIM: usize = 384;
@@ -37,19 +36,38 @@ pub const MODEL_FILES: [&str; 3] = ["model.safetensors", "config.json", "tokeniz
 /// One text's embedding: unit length, [`DIM`] values.
 pub type Embedding384 = Arc<[f32]>;
 
-#[derive(Debug)]
-pub struct EncoderError {
-    pub path: PathBuf,
-    pub error: String,
+/// Why the model in a folder cannot be used, naming the file at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum EncoderError {
+    #[error("{}: missing", .0.display())]
+    Missing(PathBuf),
+    #[error("{}: cannot read", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}: not a model configuration", path.display())]
+    Config {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("{}: not a usable tokenizer", path.display())]
+    Tokenizer {
+        path: PathBuf,
+        #[source]
+        source: tokenizers::Error,
+    },
+    #[error("{}: not a model this encoder runs", path.display())]
+    Weights {
+        path: PathBuf,
+        #[source]
+        source: BertError,
+    },
+    #[error("{}: {problem}", path.display())]
+    Mismatch { path: PathBuf, problem: String },
 }
-
-impl fmt::Display for EncoderError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.path.display(), self.error)
-    }
-}
-
-impl std::error::Error for EncoderError {}
 
 pub struct Encoder {
     tokenizer: Tokenizer,
@@ -62,21 +80,29 @@ impl Encoder {
     /// Loads the model in `dir`, keeping up to `cache_entries` embeddings
     /// (0 disables the cache).
     pub fn load(dir: &Path, cache_entries: usize) -> Result<Encoder, EncoderError> {
-        let fail = |file: &str, error: String| EncoderError {
-            path: dir.join(file),
-            error,
-        };
         for file in MODEL_FILES {
             if !dir.join(file).is_file() {
-                return Err(fail(file, "missing".into()));
+                return Err(EncoderError::Missing(dir.join(file)));
             }
         }
-        let config = std::fs::read_to_string(dir.join("config.json"))
-            .map_err(|e| fail("config.json", e.to_string()))?;
-        let config: Config =
-            serde_json::from_str(&config).map_err(|e| fail("config.json", e.to_string()))?;
-        let mut tokenizer = Tokenizer::from_file(dir.join("tokenizer.json"))
-            .map_err(|e| fail("tokenizer.json", e.to_string()))?;
+        let path = dir.join("config.json");
+        let config = match std::fs::read_to_string(&path) {
+            Ok(text) => serde_json::from_str::<Config>(&text)
+                .map_err(|source| EncoderError::Config { path, source })?,
+            Err(source) => return Err(EncoderError::Read { path, source }),
+        };
+        if config.hidden_size != DIM || config.max_position_embeddings < MAX_TOKENS {
+            return Err(EncoderError::Mismatch {
+                path: dir.join("config.json"),
+                problem: format!("not a {DIM}-dimension model reading {MAX_TOKENS} tokens"),
+            });
+        }
+        let path = dir.join("tokenizer.json");
+        let tokenizer_error = |source| EncoderError::Tokenizer {
+            path: dir.join("tokenizer.json"),
+            source,
+        };
+        let mut tokenizer = Tokenizer::from_file(&path).map_err(tokenizer_error)?;
         // The packaged tokenizer pads every text to 128 tokens. Texts are
         // encoded one at a time and must never be padded: `Bert` has no
         // attention mask.
@@ -86,25 +112,25 @@ impl Encoder {
                 max_length: MAX_TOKENS,
                 ..TruncationParams::default()
             }))
-            .map_err(|e| fail("tokenizer.json", e.to_string()))?;
-        if config.hidden_size != DIM || config.max_position_embeddings < MAX_TOKENS {
-            return Err(fail(
-                "config.json",
-                format!("not a {DIM}-dimension model reading {MAX_TOKENS} tokens"),
-            ));
-        }
-        let weights = std::fs::read(dir.join("model.safetensors"))
-            .map_err(|e| fail("model.safetensors", e.to_string()))?;
-        let bert = Bert::new(&config, &weights).map_err(|e| fail("model.safetensors", e))?;
+            .map_err(tokenizer_error)?;
+        let path = dir.join("model.safetensors");
+        let weights = match std::fs::read(&path) {
+            Ok(weights) => weights,
+            Err(source) => return Err(EncoderError::Read { path, source }),
+        };
+        let bert = Bert::new(&config, &weights).map_err(|source| EncoderError::Weights {
+            path: path.clone(),
+            source,
+        })?;
         let tokens = tokenizer.get_vocab_size(true);
         if tokens > bert.vocab() {
-            return Err(fail(
-                "tokenizer.json",
-                format!(
+            return Err(EncoderError::Mismatch {
+                path: dir.join("tokenizer.json"),
+                problem: format!(
                     "{tokens} tokens, but the model embeds only {}",
                     bert.vocab()
                 ),
-            ));
+            });
         }
         Ok(Encoder {
             tokenizer,
@@ -256,7 +282,7 @@ pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
 /// `make model`'s layout, which the tests need (`make test` runs it first).
 #[cfg(test)]
 pub(crate) fn model_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(DEFAULT_MODEL_DIR)
+    crate::test_support::repository_root().join(DEFAULT_MODEL_DIR)
 }
 
 /// One encoder shared by every test of this binary.

@@ -1,25 +1,27 @@
 //! [`Message`]: a visitor's message that is known to be acceptable.
 
-use std::fmt;
-
 /// A visitor's message, trimmed: 1 to `max_chars` characters (not bytes),
-/// no control characters but tab and newline. Only [`Message::parse`] makes one.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Message<'a>(&'a str);
+/// no control characters but tab and newline. Only [`Message::parse`] makes
+/// one, and the engine answers only these.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Message(String);
 
 /// Why a message was refused.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum MessageError {
     /// Nothing but white space.
+    #[error("The message is empty.")]
     Empty,
     /// Longer than `max` characters once trimmed.
+    #[error("The message is longer than {max} characters.")]
     TooLong { max: usize },
     /// A control character other than tab or newline.
+    #[error("The message contains control characters.")]
     ControlChars,
 }
 
-impl<'a> Message<'a> {
-    pub fn parse(text: &'a str, max_chars: usize) -> Result<Self, MessageError> {
+impl Message {
+    pub fn parse(text: &str, max_chars: usize) -> Result<Self, MessageError> {
         let text = text.trim();
         if text.is_empty() {
             return Err(MessageError::Empty);
@@ -33,49 +35,37 @@ impl<'a> Message<'a> {
         {
             return Err(MessageError::ControlChars);
         }
-        Ok(Self(text))
+        Ok(Self(text.to_owned()))
     }
 
-    pub fn as_str(&self) -> &'a str {
-        self.0
-    }
-}
-
-impl fmt::Display for MessageError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Empty => f.write_str("The message is empty."),
-            Self::TooLong { max } => write!(f, "The message is longer than {max} characters."),
-            Self::ControlChars => f.write_str("The message contains control characters."),
-        }
+    pub fn as_str(&self) -> &str {
+        &self.0
     }
 }
-
-impl std::error::Error for MessageError {}
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn parse(text: &str, max: usize) -> Result<&str, MessageError> {
-        Message::parse(text, max).map(|m| m.as_str())
+    fn parse(text: &str, max: usize) -> Result<String, MessageError> {
+        Message::parse(text, max).map(|m| m.as_str().to_owned())
     }
 
     #[test]
     fn messages_are_trimmed_and_bounded_in_characters_not_bytes() {
-        assert_eq!(parse("  hello \n", 10), Ok("hello"));
+        assert_eq!(parse("  hello \n", 10), Ok("hello".to_owned()));
         assert_eq!(parse(" \t\n ", 10), Err(MessageError::Empty));
-        assert_eq!(parse(&"é".repeat(10), 10), Ok("éééééééééé"));
+        assert_eq!(parse(&"é".repeat(10), 10), Ok("éééééééééé".to_owned()));
         assert_eq!(
             parse(&"é".repeat(11), 10),
             Err(MessageError::TooLong { max: 10 })
         );
-        assert_eq!(parse("😀 ok", 10), Ok("😀 ok"));
+        assert_eq!(parse("😀 ok", 10), Ok("😀 ok".to_owned()));
     }
 
     #[test]
     fn control_characters_other_than_tab_and_newline_are_rejected() {
-        assert_eq!(parse("a\tb\nc", 10), Ok("a\tb\nc"));
+        assert_eq!(parse("a\tb\nc", 10), Ok("a\tb\nc".to_owned()));
         for bad in ["a\0b", "a\u{7}b", "a\rb", "a\u{1b}[31mb", "a\u{85}b"] {
             assert_eq!(parse(bad, 10), Err(MessageError::ControlChars), "{bad:?}");
         }

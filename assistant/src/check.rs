@@ -31,6 +31,7 @@ use super::answer::Outcome;
 use super::encoder::Encoder;
 use super::engine::{Engine, EngineConfig};
 use super::kb::{Article, HANDOFF_ARTICLE_ID, KbError, KnowledgeBase};
+use super::message::Message;
 
 /// Fewer example questions than this and an article is flagged: the
 /// knowledge-base format recommends 8 to 20.
@@ -131,7 +132,11 @@ pub fn check_kb(
         );
         for (i, article) in articles.iter().enumerate() {
             for question in held(article, folds, fold, true) {
-                let (_, turn) = engine.reply(question, &[]);
+                // The knowledge base's loader keeps only questions that are messages.
+                let Ok(message) = Message::parse(question, usize::MAX) else {
+                    continue;
+                };
+                let (_, turn) = engine.reply(&message, &[]);
                 let bin = ((turn.confidence.clamp(0.0, 1.0) * BINS as f32) as usize).min(BINS - 1);
                 histogram[bin] += 1;
                 let went_to = match &turn.outcome {

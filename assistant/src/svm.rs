@@ -66,21 +66,6 @@ impl OvrModel {
     }
 }
 
-/// Small deterministic PRNG (SplitMix64) for the coordinate order.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
-
 /// Trains one binary problem; returns (w, b).
 fn train_binary(
     xs: &[SparseVec],
@@ -114,13 +99,13 @@ fn train_binary(
     let mut active = l;
     let mut pg_max_old = f32::INFINITY;
     let mut pg_min_old = f32::NEG_INFINITY;
-    let mut rng = Rng(seed);
+    let mut rng = fastrand::Rng::with_seed(seed);
     let mut epoch = 0;
     while epoch < cfg.max_epochs {
         let mut pg_max_new = f32::NEG_INFINITY;
         let mut pg_min_new = f32::INFINITY;
         for i in 0..active {
-            let j = i + rng.below(active - i);
+            let j = rng.usize(i..active);
             index.swap(i, j);
         }
         let mut s = 0;

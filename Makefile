@@ -16,7 +16,7 @@ CHROMIUM := /usr/bin/chromium
 # fuzz: schemathesis against the served OpenAPI document (.ci/fuzz.sh); a
 # short bounded run is part of `make test`, `make fuzz` is the long one.
 # soak: minutes of steady chat load from 2,000 loopback clients, memory sampled.
-.PHONY: check-kb model run build server widget test lint invariants unit e2e fuzz fuzz-short soak bench setup-redis setup-wrk setup-rust setup-wasm-bindgen setup-chromium clean
+.PHONY: check-kb model run build server widget test lint invariants unit e2e fuzz fuzz-short soak bench setup-redis setup-postgres setup-wrk setup-rust setup-wasm-bindgen setup-chromium clean
 
 run: build model
 	./target/release/support-chat
@@ -108,9 +108,10 @@ invariants:
 
 # The server's unit and integration tests (against a real redis-server they
 # start themselves), then the widget's pure logic natively.
-unit: setup-redis model
+unit: setup-redis setup-postgres model
 	$(CARGO) test --locked
 	.ci/with-redis.sh $(CARGO) test --locked -p support-chat --test api
+	.ci/with-postgres.sh $(CARGO) test --locked -p support-chat --test api
 	$(CARGO) test --locked -p support-chat-widget
 
 e2e: build model widget-size setup-chromium node_modules/.package-lock.json
@@ -128,12 +129,13 @@ soak: server model
 	SOAK_SERVER_ARGS="--session-idle-minutes 1 $(SOAK_SERVER_ARGS)" python3 benches/soak.py target/release/support-chat
 
 # Benchmarks, not tests: numbers for BENCHMARKS.md (see the commands there).
-bench: server model setup-wrk setup-redis
+bench: server model setup-wrk setup-redis setup-postgres
 	$(CARGO) bench --locked -p support-chat --bench limiter
 	$(CARGO) bench --locked -p support-chat-assistant --bench answer
 	benches/eval.sh
 	benches/http.sh
 	benches/redis.sh
+	benches/records.sh
 
 # The sample knowledge base must pass its own cross-validation (README,
 # "Checking a knowledge base").
@@ -143,6 +145,11 @@ check-kb: server model
 setup-redis:
 	@command -v redis-server >/dev/null && command -v redis-cli >/dev/null && command -v openssl >/dev/null \
 	  || { apt-get update && apt-get install -y redis-server openssl; }
+
+# PostgreSQL's binaries, for the records' tests (.ci/with-postgres.sh runs its own server).
+setup-postgres:
+	@ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 \
+	  || { apt-get update && apt-get install -y postgresql; }
 
 setup-wrk:
 	@command -v wrk >/dev/null || { apt-get update && apt-get install -y wrk; }

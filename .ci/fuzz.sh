@@ -83,7 +83,7 @@ PY
 
 for attempt in 1 2 3; do
   PORT=$(free_port)
-  "$BIN" --addr "127.0.0.1:$PORT" \
+  "$BIN" --addr "127.0.0.1:$PORT" --admin-addr 127.0.0.1:0 --database "sqlite://$TMP/records.db" \
     --chat-rate-limit 1000000000/60s --files-rate-limit 1000000000/60s \
     --widget-dir "$WIDGET_DIR" --public-dir public >"$TMP/server.log" 2>&1 &
   SERVER_PID=$!

@@ -11,13 +11,14 @@ LEXICAL_PORT=${LEXICAL_PORT:-3101}
 DURATION=${DURATION:-10s}
 CONNECTIONS=${CONNECTIONS:-64}
 BIN=./target/release/support-chat
-FLAGS=(--chat-rate-limit 1000000000/60s --max-in-flight 100000)
+TMP=$(mktemp -d)
+FLAGS=(--chat-rate-limit 1000000000/60s --max-in-flight 100000 --admin-addr 127.0.0.1:0 --record off)
 
 $BIN --addr 127.0.0.1:$PORT "${FLAGS[@]}" >/tmp/support-chat-bench.log 2>&1 &
 server=$!
 $BIN --addr 127.0.0.1:$LEXICAL_PORT --encoder none "${FLAGS[@]}" >/tmp/support-chat-bench-lexical.log 2>&1 &
 lexical=$!
-trap 'kill $server $lexical 2>/dev/null || true' EXIT
+trap 'kill $server $lexical 2>/dev/null || true; rm -rf "$TMP"' EXIT
 for port in $PORT $LEXICAL_PORT; do
   for _ in $(seq 150); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.2; done
 done

@@ -18,7 +18,7 @@ redis-server --port 0 --save "" --appendonly no --unixsocket "$TMP/redis.sock" -
 pids+=($!)
 for _ in $(seq 100); do [[ -S $TMP/redis.sock ]] && break; sleep 0.05; done
 
-flags=(--chat-rate-limit 1000000000/60s --max-in-flight 100000 --max-in-flight-per-client 100000)
+flags=(--chat-rate-limit 1000000000/60s --max-in-flight 100000 --max-in-flight-per-client 100000 --admin-addr 127.0.0.1:0 --record off)
 $BIN --addr 127.0.0.1:3201 "${flags[@]}" >"$TMP/memory.log" 2>&1 &
 pids+=($!)
 $BIN --addr 127.0.0.1:3202 "${flags[@]}" --redis-url "unix://$TMP/redis.sock" \

@@ -337,7 +337,8 @@ def soak(tmp, binary, seconds, rate, clients, warmup, limit_mb, limit_pct, extra
     repo_public = Path(__file__).resolve().parent.parent / "public"
     port = free_port()
     log = open(tmp / "server.log", "wb")
-    cmd = [str(binary), "--addr", f"127.0.0.1:{port}", "--widget-dir", str(site),
+    cmd = [str(binary), "--addr", f"127.0.0.1:{port}", "--admin-addr", "127.0.0.1:0",
+           "--database", f"sqlite://{tmp}/records.db", "--widget-dir", str(site),
            "--public-dir", str(repo_public if repo_public.is_dir() else tmp), *extra]
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
     stats, samples = Stats(), []

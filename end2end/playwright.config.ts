@@ -41,7 +41,7 @@ export default defineConfig({
   },
   webServer: [
     {
-      command: `${SERVER} --addr 127.0.0.1:3000`,
+      command: `${SERVER} --addr 127.0.0.1:3000 --admin-addr 127.0.0.1:3100 --database sqlite://target/e2e/records-3000.db`,
       cwd: "..",
       url: `${API}/healthz`,
       reuseExistingServer: false,
@@ -52,7 +52,7 @@ export default defineConfig({
     },
     {
       // The same server with a tiny chat limit, for the 429 test.
-      command: `${SERVER} --addr 127.0.0.1:3001 --chat-rate-limit 2/60s`,
+      command: `${SERVER} --addr 127.0.0.1:3001 --admin-addr 127.0.0.1:0 --record off --chat-rate-limit 2/60s`,
       cwd: "..",
       url: `${API_LIMITED}/healthz`,
       reuseExistingServer: false,

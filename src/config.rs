@@ -19,6 +19,7 @@ use crate::domain::rate_limit::{NetworkQuotas, Quota, QuotaError};
 use crate::http::client::TrustedProxies;
 use crate::http::cors::AllowedOrigins;
 use crate::store::redis::Fallback;
+use crate::store::sql::DatabaseUrl;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -143,6 +144,10 @@ pub struct ServeArgs {
     pub redis: RedisArgs,
     #[command(flatten)]
     pub assistant: AssistantArgs,
+    #[command(flatten)]
+    pub records: RecordArgs,
+    #[command(flatten)]
+    pub admin: AdminArgs,
 }
 
 /// Where the server listens and how it treats connections.
@@ -353,6 +358,60 @@ pub struct AssistantArgs {
     pub answer_queue: usize,
 }
 
+/// What is kept of conversations, where, and for how long (README, "Records and privacy").
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Records")]
+pub struct RecordArgs {
+    /// Where records are kept: `sqlite://PATH` (created with its schema on
+    /// first start; `sqlite:///abs/path.db` absolute) or a `postgres://` URL
+    /// (for several replicas).
+    #[arg(
+        long,
+        env = "SUPPORT_CHAT_DATABASE",
+        default_value = "sqlite://data/support-chat.db"
+    )]
+    pub database: DatabaseUrl,
+
+    /// `on`: every turn and vote is recorded (redacted); `off`: nothing is,
+    /// and no database is opened.
+    #[arg(long, env = "SUPPORT_CHAT_RECORD", value_enum, default_value_t = Recording::On)]
+    pub record: Recording,
+
+    /// Days records are kept; older ones are purged every hour.
+    #[arg(long = "retention-days", env = "SUPPORT_CHAT_RETENTION_DAYS", default_value = "30", value_parser = days(1, 3650))]
+    pub retention: Duration,
+
+    /// Records waiting to be written at most; more are dropped (and counted)
+    /// rather than slow a chat.
+    #[arg(long, env = "SUPPORT_CHAT_RECORD_QUEUE", default_value = "10000", value_parser = count(1, 1_000_000))]
+    pub record_queue: NonZeroUsize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Recording {
+    On,
+    Off,
+}
+
+/// The admin listener: metrics, and the admin API when a token is set.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Admin")]
+pub struct AdminArgs {
+    /// Address of the admin listener (`/metrics`, `/admin/api/…`); keep it
+    /// on loopback or a private network. Nothing of it is on `--addr`.
+    #[arg(
+        long,
+        env = "SUPPORT_CHAT_ADMIN_ADDR",
+        default_value = "127.0.0.1:3001"
+    )]
+    pub admin_addr: SocketAddr,
+
+    /// The admin API's bearer token (at least 24 characters); without it
+    /// the admin API is off. Prefer the environment variable to the flag.
+    #[arg(long, env = "SUPPORT_CHAT_ADMIN_TOKEN", hide_env_values = true, value_parser = secret(24))]
+    pub admin_token: Option<SecretString>,
+}
+
 /// Flags that parse one by one but not together.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -418,6 +477,13 @@ fn milliseconds(min: u64, max: u64) -> impl TypedValueParser<Value = Duration> {
     clap::value_parser!(u64)
         .range(min..=max)
         .map(Duration::from_millis)
+}
+
+/// Whole days from `min` to `max`, as a [`Duration`].
+fn days(min: u64, max: u64) -> impl TypedValueParser<Value = Duration> {
+    clap::value_parser!(u64)
+        .range(min..=max)
+        .map(|d| Duration::from_secs(d * 24 * 60 * 60))
 }
 
 /// Whole MiB from `min` to `max`, in bytes.

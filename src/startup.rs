@@ -5,19 +5,25 @@ use std::net::SocketAddr;
 use std::num::NonZeroUsize;
 use std::sync::Arc;
 
-use secrecy::ExposeSecret;
-use support_chat_assistant::{Assistant, Encoder, EncoderError, Engine, KbError, KnowledgeBase};
+use std::time::Duration;
 
-use crate::config::{ConfigError, EncoderArgs, EncoderKind, ServeArgs};
+use secrecy::ExposeSecret;
+use support_chat_assistant::{Assistant, Encoder, EncoderError, KbError};
+
+use crate::config::{ConfigError, EncoderArgs, EncoderKind, Recording, ServeArgs};
 use crate::domain::answer_pool::AnswerPool;
 use crate::domain::clock::SystemClock;
+use crate::domain::knowledge::{KbSource, Knowledge};
 use crate::domain::rate_limit::{Aggregated, FixedWindow, RateLimiter};
+use crate::domain::records::{RecordError, RecordStore, Recorder, purge_every};
 use crate::domain::session::{MemorySessions, SessionLimits, SessionStore};
+use crate::http::admin::{AdminState, admin_app};
 use crate::http::client::ClientIdentity;
 use crate::http::guard::{Bounds, Guard};
 use crate::http::server::{self, ConnectionLimits};
 use crate::http::{AppState, AssetError, Assets, ChatState, Readiness, RouterConfig, app};
 use crate::store::redis::{Redis, RedisLimiter, RedisSessions};
+use crate::store::sql::SqlRecords;
 
 /// Why the server did not start; each keeps its cause.
 #[derive(Debug, thiserror::Error)]
@@ -45,14 +51,50 @@ pub enum StartupError {
         #[source]
         source: std::io::Error,
     },
+    #[error("--database {url}")]
+    Records {
+        url: String,
+        #[source]
+        source: RecordError,
+    },
+    #[error("cannot watch the knowledge base's folder")]
+    Watch(#[source] notify::Error),
 }
 
-/// The shared state `args` describe, around an `assistant` and `assets` already loaded.
-pub fn state(
+/// The records `args` describe: the store and its recorder (writing in
+/// the background from now on), or `None` and a recorder that keeps nothing.
+pub async fn records(
+    args: &ServeArgs,
+) -> Result<(Option<Arc<dyn RecordStore>>, Recorder), StartupError> {
+    let records = &args.records;
+    if records.record == Recording::Off {
+        return Ok((None, Recorder::off()));
+    }
+    let (store, key) = SqlRecords::open(&records.database)
+        .await
+        .map_err(|source| StartupError::Records {
+            url: records.database.redacted(),
+            source,
+        })?;
+    let store: Arc<dyn RecordStore> = Arc::new(store);
+    purge_every(store.clone(), records.retention, PURGE_EVERY);
+    let recorder = Recorder::start(store.clone(), key, records.record_queue.get());
+    Ok((Some(store), recorder))
+}
+
+/// How often records past retention are purged.
+const PURGE_EVERY: Duration = Duration::from_secs(60 * 60);
+
+/// The shared state `args` describe, around an `assistant` and `assets`
+/// already loaded. Opens the records database (unless `--record off`).
+pub async fn state(
     args: &ServeArgs,
     assistant: Arc<dyn Assistant>,
     assets: Assets,
 ) -> Result<AppState, StartupError> {
+    // Metrics recorded from here on are kept.
+    crate::telemetry::metrics();
+    let (records, recorder) = records(args).await?;
     let redis = match &args.redis.url {
         Some(url) => Some(Redis::connect(url, args.redis.timeout).map_err(StartupError::Redis)?),
         None => None,
@@ -108,7 +150,9 @@ pub fn state(
             sessions,
             clock: Arc::new(SystemClock),
             max_message_chars: chat.max_message_chars,
+            recorder,
         },
+        records,
         guard: Guard::new(
             Arc::new(Aggregated::new(own, wider)),
             Arc::new(identity),
@@ -155,6 +199,31 @@ pub fn memory_sessions(args: &ServeArgs) -> MemorySessions {
     MemorySessions::new(session_limits(args))
 }
 
+/// The admin side of `state`: its records, sessions and knowledge.
+pub fn admin_state(
+    args: &ServeArgs,
+    state: &AppState,
+    knowledge: Option<Arc<Knowledge>>,
+) -> AdminState {
+    AdminState::new(
+        state.records.clone(),
+        state.chat.recorder.clone(),
+        state.chat.sessions.clone(),
+        knowledge,
+        args.admin.admin_token.clone(),
+        state.guard.identity.clone(),
+        state.ready.redis.clone(),
+    )
+}
+
+/// The knowledge base `args` name.
+pub fn kb_source(args: &ServeArgs) -> KbSource {
+    match &args.assistant.kb {
+        Some(dir) => KbSource::Dir(dir.clone()),
+        None => KbSource::Sample,
+    }
+}
+
 /// The router settings `args` describe.
 pub fn router_config(args: &ServeArgs) -> RouterConfig {
     RouterConfig {
@@ -193,8 +262,9 @@ pub fn connection_limits(args: &ServeArgs, nofile: u64) -> ConnectionLimits {
 /// knowledge base and asset files at start-up, and headroom.
 const RESERVED_FILES: u64 = 64;
 
-/// Loads everything `args` names, binds, and serves until SIGINT or SIGTERM,
-/// letting requests in flight finish. `args` were checked where they were read.
+/// Loads everything `args` names, binds both listeners, and serves until
+/// SIGINT or SIGTERM, letting requests in flight finish and the records
+/// queue drain. `args` were checked where they were read.
 pub async fn run(args: ServeArgs) -> Result<(), StartupError> {
     // Cheap checks first: a missing file fails before the encoder runs.
     let assets = Assets::load(
@@ -202,43 +272,104 @@ pub async fn run(args: ServeArgs) -> Result<(), StartupError> {
         &args.site.public_dir,
         args.chat.max_message_chars.get(),
     )?;
-    let kb = match &args.assistant.kb {
-        Some(dir) => KnowledgeBase::load_dir(dir)?,
-        None => KnowledgeBase::sample(),
-    };
+    let source = kb_source(&args);
     let encoder = encoder(
         &args.assistant.encoder,
         args.assistant.embedding_cache_entries,
     )?;
-    let started = std::time::Instant::now();
-    let engine = Engine::new(kb, encoder);
-    tracing::info!(
-        articles = engine.knowledge_base().articles().len(),
-        train_ms = started.elapsed().as_millis() as u64,
-        "knowledge base loaded"
-    );
-    let state = state(&args, Arc::new(engine), assets)?;
+    let engine = Arc::new(Knowledge::train(&source, encoder.clone())?);
+    let state = state(&args, engine.clone(), assets).await?;
+    let knowledge = Arc::new(Knowledge::new(
+        source,
+        encoder,
+        engine,
+        state.chat.answers.clone(),
+    ));
+    knowledge.watch(KB_SETTLE).map_err(StartupError::Watch)?;
+    reload_on_hangup(knowledge.clone());
+    let admin = admin_state(&args, &state, Some(knowledge));
     // Each connection is a file descriptor: raise the soft limit to the hard one.
     let nofile = rlimit::increase_nofile_limit(u64::MAX).map_err(StartupError::FilesLimit)?;
     let limits = connection_limits(&args, nofile);
     let identity = state.guard.identity.clone();
-    let addr = args.listener.addr;
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|source| StartupError::Listen { addr, source })?;
+    let recorder = state.chat.recorder.clone();
+    let public = bind(args.listener.addr).await?;
+    let admin_listener = bind(args.admin.admin_addr).await?;
     tracing::info!(
         nofile,
         max_connections = limits.max_connections,
         "connection limits"
     );
-    let local = listener
-        .local_addr()
-        .map_err(|source| StartupError::Listen { addr, source })?;
-    tracing::info!("listening on http://{local}");
+    let records = if recorder.is_on() {
+        args.records.database.redacted()
+    } else {
+        "off".to_owned()
+    };
+    tracing::info!(
+        records,
+        "listening on http://{}",
+        local(&public, args.listener.addr)?
+    );
+    tracing::info!(
+        admin_api = admin.auth.enabled(),
+        "admin listener (metrics, admin API) on http://{}",
+        local(&admin_listener, args.admin.admin_addr)?
+    );
+    let (stop, stopping) = tokio::sync::watch::channel(false);
+    let signal = async move {
+        shutdown_signal().await;
+        let _ = stop.send(true);
+    };
+    let admin_stopping = {
+        let mut stopping = stopping.clone();
+        async move {
+            let _ = stopping.wait_for(|stop| *stop).await;
+        }
+    };
+    let admin_server = tokio::spawn(server::serve(
+        admin_listener,
+        admin_app(admin),
+        limits,
+        identity.clone(),
+        admin_stopping,
+    ));
     let router = app(state, &router_config(&args));
-    server::serve(listener, router, limits, identity, shutdown_signal()).await;
+    server::serve(public, router, limits, identity, signal).await;
+    let _ = admin_server.await;
+    // Every request has ended: what they queued is written before exit.
+    recorder.flush().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// How long the knowledge base's folder must be quiet before a reload.
+const KB_SETTLE: Duration = Duration::from_millis(300);
+
+async fn bind(addr: SocketAddr) -> Result<tokio::net::TcpListener, StartupError> {
+    tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartupError::Listen { addr, source })
+}
+
+fn local(listener: &tokio::net::TcpListener, addr: SocketAddr) -> Result<SocketAddr, StartupError> {
+    listener
+        .local_addr()
+        .map_err(|source| StartupError::Listen { addr, source })
+}
+
+/// `SIGHUP` reloads the knowledge base.
+fn reload_on_hangup(knowledge: Arc<Knowledge>) {
+    let Ok(mut hangups) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+    else {
+        tracing::warn!("cannot listen for SIGHUP: the knowledge base reloads on changes only");
+        return;
+    };
+    tokio::spawn(async move {
+        while hangups.recv().await.is_some() {
+            tracing::info!("SIGHUP: reloading the knowledge base");
+            let _ = knowledge.reload().await;
+        }
+    });
 }
 
 async fn shutdown_signal() {

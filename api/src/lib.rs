@@ -1,10 +1,17 @@
-//! The public wire types of `POST /public/v1/support/chat`, shared verbatim by
-//! the server and the wasm widget. Data only: no logic, no server types.
+//! The public wire types of the support chat (`POST …/chat`, `POST
+//! …/feedback`, `DELETE …/session`), shared verbatim by the server and the
+//! wasm widget. Data only: no logic, no server types.
 
 use serde::{Deserialize, Serialize};
 
 /// Path of the chat endpoint, relative to the API base.
 pub const CHAT_PATH: &str = "/public/v1/support/chat";
+
+/// Path of the feedback endpoint (a vote on one reply).
+pub const FEEDBACK_PATH: &str = "/public/v1/support/feedback";
+
+/// Path of the session endpoint (`DELETE`: erase a conversation).
+pub const SESSION_PATH: &str = "/public/v1/support/session";
 
 /// Default longest accepted message, in characters (after trimming).
 pub const DEFAULT_MAX_MESSAGE_CHARS: usize = 1000;
@@ -16,6 +23,9 @@ pub const MESSAGE_PATTERN: &str = r"^[^\x00-\x08\x0b-\x1f\x7f-\x9f]*[^\s\x00-\x0
 
 /// The form of a session id the server issues: 32 lowercase hex digits.
 pub const SESSION_PATTERN: &str = "^[0-9a-f]{32}$";
+
+/// The form of a reply id the server issues: 32 lowercase hex digits.
+pub const REPLY_ID_PATTERN: &str = "^[0-9a-f]{32}$";
 
 /// The JSON field names of the types below, for clients that read and write
 /// JSON without serde (the widget does, for size). A test proves they are the
@@ -32,6 +42,11 @@ pub mod field {
     pub const SUGGESTIONS: &str = "suggestions";
     /// [`ChatResponse::handoff`](super::ChatResponse::handoff).
     pub const HANDOFF: &str = "handoff";
+    /// [`ChatResponse::reply_id`](super::ChatResponse::reply_id) and
+    /// [`FeedbackRequest::reply_id`](super::FeedbackRequest::reply_id).
+    pub const REPLY_ID: &str = "reply_id";
+    /// [`FeedbackRequest::helpful`](super::FeedbackRequest::helpful).
+    pub const HELPFUL: &str = "helpful";
     /// [`ErrorEnvelope::error`](super::ErrorEnvelope::error).
     pub const ERROR: &str = "error";
     /// [`ErrorBody::code`](super::ErrorBody::code).
@@ -70,6 +85,28 @@ pub struct ChatResponse {
     pub suggestions: Vec<String>,
     /// True when the assistant hands the visitor to a person.
     pub handoff: bool,
+    /// This reply's id, to vote on it (`FEEDBACK_PATH`).
+    pub reply_id: String,
+}
+
+/// A visitor's vote on one reply. Unknown fields are rejected.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeedbackRequest {
+    /// The conversation the reply was in.
+    pub session: String,
+    /// The `reply_id` of the reply voted on.
+    pub reply_id: String,
+    /// Whether it helped; a later vote on the same reply replaces this one.
+    pub helpful: bool,
+}
+
+/// Erase a conversation: everything kept of it. Unknown fields are rejected.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteSessionRequest {
+    /// The conversation to erase.
+    pub session: String,
 }
 
 /// The one error envelope of every route under `/public/v1`.
@@ -123,12 +160,14 @@ mod tests {
             reply: "r".into(),
             suggestions: vec![],
             handoff: false,
+            reply_id: "r".into(),
         };
         let mut expected = [
             field::SESSION,
             field::REPLY,
             field::SUGGESTIONS,
             field::HANDOFF,
+            field::REPLY_ID,
         ];
         expected.sort();
         assert_eq!(keys(&response), expected);
@@ -153,6 +192,22 @@ mod tests {
         ];
         expected.sort();
         assert_eq!(keys(&envelope.error), expected);
+    }
+
+    #[test]
+    fn the_feedback_and_session_requests_use_the_constants() {
+        let feedback = FeedbackRequest {
+            session: "s".into(),
+            reply_id: "r".into(),
+            helpful: true,
+        };
+        let mut expected = [field::SESSION, field::REPLY_ID, field::HELPFUL];
+        expected.sort();
+        assert_eq!(keys(&feedback), expected);
+        let delete = DeleteSessionRequest {
+            session: "s".into(),
+        };
+        assert_eq!(keys(&delete), [field::SESSION]);
     }
 
     #[test]

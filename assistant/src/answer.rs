@@ -1,5 +1,7 @@
 //! What the engine gives back and what the server keeps of each exchange.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use crate::message::Message;
@@ -73,7 +75,30 @@ pub fn truncated(text: &str, max: usize) -> &str {
     &text[..end]
 }
 
+/// Which approved wording a reply showed: an article and the version of its
+/// content ([`Article::version`](crate::Article::version)).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ArticleRef {
+    pub id: String,
+    pub version: String,
+}
+
+/// Everything the engine says of one exchange.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Answer {
+    /// What the visitor sees.
+    pub reply: Reply,
+    /// What the conversation keeps.
+    pub turn: Turn,
+    /// The article whose words the reply shows (the `handoff` article's for
+    /// a handoff); `None` for a clarifying question.
+    pub article: Option<ArticleRef>,
+    /// The message's sentence embedding, where there is an encoder (the
+    /// records group similar unanswered questions by it).
+    pub embedding: Option<Arc<[f32]>>,
+}
+
 /// What the server needs from an answer engine.
 pub trait Assistant: Send + Sync + 'static {
-    fn reply(&self, message: &Message, history: &[Turn]) -> (Reply, Turn);
+    fn reply(&self, message: &Message, history: &[Turn]) -> Answer;
 }

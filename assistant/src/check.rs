@@ -136,7 +136,7 @@ pub fn check_kb(
                 let Ok(message) = Message::parse(question, usize::MAX) else {
                     continue;
                 };
-                let (_, turn) = engine.reply(&message, &[]);
+                let turn = engine.reply(&message, &[]).turn;
                 let bin = ((turn.confidence.clamp(0.0, 1.0) * BINS as f32) as usize).min(BINS - 1);
                 histogram[bin] += 1;
                 let went_to = match &turn.outcome {

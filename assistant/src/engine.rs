@@ -6,7 +6,9 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use super::answer::{Assistant, Outcome, Reply, STORED_MESSAGE_BYTES, Turn, truncated};
+use super::answer::{
+    Answer, ArticleRef, Assistant, Outcome, Reply, STORED_MESSAGE_BYTES, Turn, truncated,
+};
 use super::encoder::{DIM, Encoder};
 use super::features::{FeatureConfig, SparseVec, Vectorizer};
 use super::kb::{Article, CONTACT_PLACEHOLDER, HANDOFF_ARTICLE_ID, KnowledgeBase};
@@ -105,8 +107,12 @@ pub struct Engine {
     model: OvrModel,
     /// Normalised article title -> article index (exact suggestion match).
     titles: BTreeMap<String, usize>,
-    /// Words of each article's questions and title (see [`Engine::covers`]).
+    /// Words of each article's questions and title (`followup::covers`).
     vocab: Vec<Vocab>,
+    /// Each article's [`Article::version`].
+    versions: Vec<String>,
+    /// The `handoff` article, whose body is the contact text.
+    handoff_article: Option<usize>,
     contact: String,
 }
 
@@ -167,10 +173,14 @@ impl Engine {
             .enumerate()
             .map(|(i, a)| (normalise(&a.title), i))
             .collect();
-        let contact = kb
-            .get(HANDOFF_ARTICLE_ID)
-            .map(|a| a.body.clone())
+        let handoff_article = kb
+            .articles()
+            .iter()
+            .position(|a| a.id == HANDOFF_ARTICLE_ID);
+        let contact = handoff_article
+            .map(|i| kb.articles()[i].body.clone())
             .unwrap_or_else(|| DEFAULT_CONTACT.to_string());
+        let versions = kb.articles().iter().map(Article::version).collect();
         Engine {
             kb,
             cfg,
@@ -179,6 +189,8 @@ impl Engine {
             model,
             titles,
             vocab,
+            versions,
+            handoff_article,
             contact,
         }
     }
@@ -301,7 +313,7 @@ impl Engine {
     }
 
     /// Answers one message given the session's recent turns (oldest first).
-    pub fn reply(&self, message: &Message, history: &[Turn]) -> (Reply, Turn) {
+    pub fn reply(&self, message: &Message, history: &[Turn]) -> Answer {
         let norm = normalise(message.as_str());
         let (decision, confidence) = self.decide_in_context(&norm, history);
         let turn_outcome = match &decision {
@@ -317,6 +329,11 @@ impl Engine {
             Verdict::Handoff { out_of_scope } => Outcome::Handoff {
                 out_of_scope: *out_of_scope,
             },
+        };
+        let shown = match decision {
+            Verdict::Answer(i) => Some(i),
+            Verdict::Clarify(..) => None,
+            Verdict::Handoff { .. } => self.handoff_article,
         };
         let reply = match decision {
             Verdict::Answer(i) => self.answer_reply(&self.kb.articles()[i]),
@@ -338,14 +355,20 @@ impl Engine {
                 self.handoff_reply(out_of_scope, previous_handoffs >= 1)
             }
         };
-        (
+        Answer {
             reply,
-            Turn {
+            turn: Turn {
                 message: truncated(&norm, STORED_MESSAGE_BYTES).to_owned(),
                 outcome: turn_outcome,
                 confidence,
             },
-        )
+            article: shown.map(|i| ArticleRef {
+                id: self.kb.articles()[i].id.clone(),
+                version: self.versions[i].clone(),
+            }),
+            // Computed (and cached) while classifying: a lookup now.
+            embedding: self.encoder.as_ref().map(|e| e.embed(&norm)),
+        }
     }
 
     fn expand(&self, body: &str) -> String {
@@ -411,7 +434,7 @@ fn append_embedding(x: &mut SparseVec, offset: usize, embedding: &[f32], weight:
 }
 
 impl Assistant for Engine {
-    fn reply(&self, message: &Message, history: &[Turn]) -> (Reply, Turn) {
+    fn reply(&self, message: &Message, history: &[Turn]) -> Answer {
         Engine::reply(self, message, history)
     }
 }

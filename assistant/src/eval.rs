@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use super::answer::Outcome;
+use super::answer::{Answer, Outcome};
 use super::encoder::Encoder;
 use super::engine::{Engine, EngineConfig};
 use super::kb::{Article, KbError, KnowledgeBase};
@@ -200,7 +200,7 @@ fn evaluate_engine(engine: &Engine, test: &[(Message, String)], train_ms: f64) -
     let mut times: Vec<f64> = Vec::with_capacity(test.len());
     for (text, cat) in test {
         let t = Instant::now();
-        let (reply, turn) = engine.reply(text, &[]);
+        let Answer { reply, turn, .. } = engine.reply(text, &[]);
         times.push(t.elapsed().as_secs_f64() * 1e6);
         if cat == OOS_CATEGORY {
             oos_n += 1;

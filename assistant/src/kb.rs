@@ -35,6 +35,31 @@ pub struct Article {
     pub body: String,
 }
 
+impl Article {
+    /// The version of what this article shows a visitor: 12 hex digits of
+    /// the SHA-256 of its title, body, links, suggestions and handoff flag
+    /// (not its example questions, which change no answer's words). Records
+    /// keep it beside each reply, so "which approved wording did this visitor
+    /// see" has an answer after the article changes.
+    pub fn version(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut hash = Sha256::new();
+        for part in [&self.id, &self.title, &self.body]
+            .into_iter()
+            .chain(&self.links)
+            .chain(&self.suggestions)
+        {
+            hash.update((part.len() as u64).to_le_bytes());
+            hash.update(part.as_bytes());
+        }
+        hash.update([u8::from(self.handoff)]);
+        hash.finalize()[..6]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+}
+
 /// A validated set of articles.
 #[derive(Clone, Debug)]
 pub struct KnowledgeBase {
@@ -226,6 +251,123 @@ impl KnowledgeBase {
     pub fn get(&self, id: &str) -> Option<&Article> {
         self.articles.iter().find(|a| a.id == id)
     }
+}
+
+/// Why an example question could not be added to a knowledge base's file.
+#[derive(Debug, thiserror::Error)]
+pub enum KbEditError {
+    #[error("no article has the id `{0}`")]
+    UnknownArticle(String),
+    #[error(
+        "a question is one line of 1 to {MAX_QUESTION_CHARS} characters, without control characters"
+    )]
+    BadQuestion,
+    #[error("`{0}` already has this question")]
+    Duplicate(String),
+    #[error(transparent)]
+    Kb(#[from] KbError),
+    #[error("cannot write {}", path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// The longest example question [`append_question`] takes, in characters.
+pub const MAX_QUESTION_CHARS: usize = 300;
+
+/// Adds `question` to the example questions of article `id`, in the file of
+/// `dir` that holds it: one `  - "…"` line after its last question, the rest
+/// of the file as it was. The file is replaced whole (written beside it,
+/// then renamed), so a reader sees the old file or the new, never half.
+/// Returns the file.
+pub fn append_question(dir: &Path, id: &str, question: &str) -> Result<PathBuf, KbEditError> {
+    let question = question.trim();
+    if question.is_empty()
+        || question.chars().count() > MAX_QUESTION_CHARS
+        || question.chars().any(char::is_control)
+    {
+        return Err(KbEditError::BadQuestion);
+    }
+    let kb = KnowledgeBase::load_dir(dir)?;
+    let article = kb
+        .get(id)
+        .ok_or_else(|| KbEditError::UnknownArticle(id.to_owned()))?;
+    let wanted = super::text::normalise(question);
+    if article
+        .questions
+        .iter()
+        .any(|q| super::text::normalise(q) == wanted)
+    {
+        return Err(KbEditError::Duplicate(id.to_owned()));
+    }
+    let path = kb_file_of(dir, id)?;
+    let read_error = |e| KbError::io(path.display().to_string(), e);
+    let text = std::fs::read_to_string(&path).map_err(read_error)?;
+    let edited = with_question(&text, question)
+        .ok_or_else(|| KbError::new(path.display().to_string(), KbErrorKind::NoQuestions))?;
+    // The edit must read back as the same article with one more question.
+    match parse_article(&edited) {
+        Ok(a) if a.id == id && a.questions.len() == article.questions.len() + 1 => {}
+        Ok(_) | Err(_) => return Err(KbEditError::BadQuestion),
+    }
+    let partial = path.with_extension("md.partial");
+    let write_error = |source| KbEditError::Write {
+        path: path.clone(),
+        source,
+    };
+    std::fs::write(&partial, edited).map_err(write_error)?;
+    std::fs::rename(&partial, &path).map_err(write_error)?;
+    Ok(path)
+}
+
+/// The `.md` file of `dir` whose article has id `id`.
+fn kb_file_of(dir: &Path, id: &str) -> Result<PathBuf, KbEditError> {
+    let entries = std::fs::read_dir(dir).map_err(|e| KbError::io(dir.display().to_string(), e))?;
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.extension().is_some_and(|x| x == "md")
+            && let Ok(text) = std::fs::read_to_string(&path)
+            && parse_article(&text).is_ok_and(|a| a.id == id)
+        {
+            return Ok(path);
+        }
+    }
+    Err(KbEditError::UnknownArticle(id.to_owned()))
+}
+
+/// `text` (an article file) with `question` after the last item of its
+/// `questions:` list; `None` if it has no such list.
+fn with_question(text: &str, question: &str) -> Option<String> {
+    let lines: Vec<&str> = text.split_inclusive('\n').collect();
+    let start = lines.iter().position(|l| l.trim_end() == "questions:")?;
+    let mut last = start;
+    for (i, line) in lines.iter().enumerate().skip(start + 1) {
+        let trimmed = line.trim();
+        if trimmed.starts_with("- ") || trimmed == "-" {
+            last = i;
+        } else if !(trimmed.is_empty() || trimmed.starts_with('#')) {
+            break;
+        }
+    }
+    let quoted = question.replace('\\', "\\\\").replace('"', "\\\"");
+    let newline = if lines[last].ends_with("\r\n") {
+        "\r\n"
+    } else {
+        "\n"
+    };
+    let mut out = String::with_capacity(text.len() + question.len() + 8);
+    for (i, line) in lines.iter().enumerate() {
+        out.push_str(line);
+        if i == last {
+            if !line.ends_with('\n') {
+                out.push_str(newline);
+            }
+            out.push_str(&format!("  - \"{quoted}\"{newline}"));
+        }
+    }
+    Some(out)
 }
 
 fn unquote(v: &str) -> Result<String, String> {
@@ -540,6 +682,71 @@ mod tests {
     fn error_is_std_error() {
         let e: Box<dyn std::error::Error> = Box::new(load_err(&[]));
         assert!(!e.to_string().is_empty());
+    }
+
+    #[test]
+    fn an_articles_version_follows_its_words_not_its_example_questions() {
+        let a = parse_article(GOOD).unwrap();
+        assert_eq!(a.version().len(), 12);
+        let more_questions = Article {
+            questions: vec!["another?".into()],
+            ..a.clone()
+        };
+        assert_eq!(more_questions.version(), a.version());
+        let reworded = Article {
+            body: "Other words.".into(),
+            ..a.clone()
+        };
+        assert_ne!(reworded.version(), a.version());
+        let relinked = Article {
+            links: vec![],
+            ..a.clone()
+        };
+        assert_ne!(relinked.version(), a.version());
+    }
+
+    #[test]
+    fn a_question_is_appended_to_its_articles_file_and_nothing_else_changes() {
+        let d = tmpdir("append");
+        std::fs::write(d.join("a.md"), GOOD).unwrap();
+        std::fs::write(d.join("b.md"), GOOD.replace("id: a", "id: b")).unwrap();
+        let file = append_question(&d, "a", r#"Do you lend to "charities"?"#).unwrap();
+        assert_eq!(file, d.join("a.md"));
+        let kb = KnowledgeBase::load_dir(&d).unwrap();
+        assert_eq!(
+            kb.get("a").unwrap().questions,
+            ["first?", "second", r#"Do you lend to "charities"?"#]
+        );
+        assert_eq!(kb.get("b").unwrap().questions, ["first?", "second"]);
+        let text = std::fs::read_to_string(d.join("a.md")).unwrap();
+        assert!(text.ends_with("---\nBody text.\n"), "{text}");
+        assert!(!d.join("a.md.partial").exists());
+    }
+
+    #[test]
+    fn an_unknown_article_a_duplicate_or_a_bad_question_is_refused() {
+        let d = tmpdir("refuse");
+        std::fs::write(d.join("a.md"), GOOD).unwrap();
+        assert!(matches!(
+            append_question(&d, "zzz", "q?"),
+            Err(KbEditError::UnknownArticle(_))
+        ));
+        assert!(matches!(
+            append_question(&d, "a", "  FIRST  "),
+            Err(KbEditError::Duplicate(_))
+        ));
+        for bad in [
+            "",
+            "two\nlines",
+            &"x".repeat(MAX_QUESTION_CHARS + 1),
+            "a\u{7}b",
+        ] {
+            assert!(
+                matches!(append_question(&d, "a", bad), Err(KbEditError::BadQuestion)),
+                "{bad:?}"
+            );
+        }
+        assert_eq!(std::fs::read_to_string(d.join("a.md")).unwrap(), GOOD);
     }
 
     #[test]

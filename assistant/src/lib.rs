@@ -66,11 +66,14 @@ mod followup;
 mod kb;
 mod message;
 mod oos;
+mod redact;
 mod svm;
 mod text;
 mod vocab;
 
-pub use answer::{Assistant, HISTORY_TURNS, Outcome, Reply, STORED_MESSAGE_BYTES, Turn};
+pub use answer::{
+    Answer, ArticleRef, Assistant, HISTORY_TURNS, Outcome, Reply, STORED_MESSAGE_BYTES, Turn,
+};
 pub use bert::BertError;
 pub use check::{DEFAULT_MAX_MISDIRECTED, KbCheck, RECOMMENDED_QUESTIONS, check_kb};
 pub use encoder::{DEFAULT_MODEL_DIR, DIM, Encoder, EncoderError, MAX_TOKENS, cosine};
@@ -78,10 +81,11 @@ pub use engine::{DEFAULT_CONTACT, Engine, EngineConfig, Scored};
 pub use eval::{EvalError, EvalReport, Shots, evaluate};
 pub use features::FeatureConfig;
 pub use kb::{
-    Article, CONTACT_PLACEHOLDER, HANDOFF_ARTICLE_ID, KbError, KbErrorKind, KnowledgeBase,
-    MAX_ID_BYTES,
+    Article, CONTACT_PLACEHOLDER, HANDOFF_ARTICLE_ID, KbEditError, KbError, KbErrorKind,
+    KnowledgeBase, MAX_ID_BYTES, MAX_QUESTION_CHARS, append_question,
 };
 pub use message::{Message, MessageError};
+pub use redact::redact;
 pub use svm::SvmConfig;
 pub use text::normalise;
 

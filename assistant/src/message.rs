@@ -1,5 +1,7 @@
 //! [`Message`]: a visitor's message that is known to be acceptable.
 
+use crate::redact::redact;
+
 /// A visitor's message, trimmed: 1 to `max_chars` characters (not bytes),
 /// no control characters but tab and newline. Only [`Message::parse`] makes
 /// one, and the engine answers only these.
@@ -40,6 +42,12 @@ impl Message {
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// This message with its personal data replaced by tags ([`redact`]):
+    /// still a message (a tag is never empty, nor a control character).
+    pub fn redacted(&self) -> Message {
+        Self(redact(&self.0))
     }
 }
 

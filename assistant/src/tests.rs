@@ -10,6 +10,12 @@ fn m(text: &str) -> Message {
     Message::parse(text, usize::MAX).unwrap()
 }
 
+/// The reply and the turn of `text` after `history`.
+fn ask(e: &Engine, text: &str, history: &[Turn]) -> (Reply, Turn) {
+    let answer = e.reply(&m(text), history);
+    (answer.reply, answer.turn)
+}
+
 fn sample() -> &'static Engine {
     static E: OnceLock<Engine> = OnceLock::new();
     E.get_or_init(|| Engine::new(KnowledgeBase::sample(), Some(test_encoder())))
@@ -42,7 +48,7 @@ fn sample_answers_common_questions() {
         ("how do I complain", "complaints"),
         ("do I need an account to chat", "about-chat"),
     ] {
-        let (r, t) = e.reply(&m(q), &[]);
+        let (r, t) = ask(e, q, &[]);
         assert_eq!(answered(&t), Some(id), "{q}: {t:?}");
         assert!(!r.handoff, "{q}");
         assert!(!r.text.is_empty());
@@ -59,7 +65,7 @@ fn greetings_thanks_goodbyes() {
         ("thanks a lot", "thanks"),
         ("bye", "goodbye"),
     ] {
-        let (_, t) = e.reply(&m(q), &[]);
+        let (_, t) = ask(e, q, &[]);
         assert_eq!(answered(&t), Some(id), "{q}: {t:?}");
     }
 }
@@ -67,7 +73,7 @@ fn greetings_thanks_goodbyes() {
 #[test]
 fn talk_to_a_person_hands_off_with_contact() {
     let e = sample();
-    let (r, t) = e.reply(&m("can I speak to a person"), &[]);
+    let (r, t) = ask(e, "can I speak to a person", &[]);
     assert_eq!(answered(&t), Some(HANDOFF_ARTICLE_ID));
     assert!(r.handoff);
     assert!(r.text.contains("support@example.com"));
@@ -84,7 +90,7 @@ fn out_of_scope_hands_off() {
         "give me a recipe for chocolate cake",
         "which crypto coin should I buy",
     ] {
-        let (r, t) = e.reply(&m(q), &[]);
+        let (r, t) = ask(e, q, &[]);
         assert!(r.handoff, "{q}: {t:?}");
         assert!(matches!(t.outcome, Outcome::Handoff { .. }), "{q}: {t:?}");
         assert!(r.text.contains(&contact()), "{q}");
@@ -101,7 +107,7 @@ fn other_products_hand_off_with_the_contact_instead_of_a_near_miss_article() {
         "I need a personal loan for my wedding",
         "do you have savings accounts",
     ] {
-        let (r, t) = e.reply(&m(q), &[]);
+        let (r, t) = ask(e, q, &[]);
         assert!(r.handoff, "{q}: {t:?}");
         assert!(r.text.contains(&contact()), "{q}: {}", r.text);
         assert!(
@@ -115,7 +121,7 @@ fn other_products_hand_off_with_the_contact_instead_of_a_near_miss_article() {
         ("what kind of finance do you provide", "what-we-offer"),
         ("do I need a personal guarantee", "personal-guarantee"),
     ] {
-        assert_eq!(answered(&e.reply(&m(q), &[]).1), Some(id), "{q}");
+        assert_eq!(answered(&ask(e, q, &[]).1), Some(id), "{q}");
     }
 }
 
@@ -123,7 +129,7 @@ fn other_products_hand_off_with_the_contact_instead_of_a_near_miss_article() {
 fn replies_never_echo_input() {
     let e = sample();
     for q in ["zqxjv wibble", "hello zqxjv", "personal guarantee zqxjv?"] {
-        let (r, _) = e.reply(&m(q), &[]);
+        let (r, _) = ask(e, q, &[]);
         assert!(!r.text.to_lowercase().contains("zqxjv"), "{q}");
         assert!(
             r.suggestions
@@ -135,7 +141,7 @@ fn replies_never_echo_input() {
 
 #[test]
 fn empty_or_punctuation_only_hands_off() {
-    let (r, t) = sample().reply(&m("?!"), &[]);
+    let (r, t) = ask(sample(), "?!", &[]);
     assert!(r.handoff);
     assert_eq!(
         t.outcome,
@@ -158,7 +164,7 @@ fn links_are_appended() {
     };
     let kb = KnowledgeBase::from_articles(vec![a], &[]).unwrap();
     let e = Engine::new(kb, Some(test_encoder()));
-    let (r, _) = e.reply(&m("Alpha"), &[]);
+    let (r, _) = ask(&e, "Alpha", &[]);
     assert_eq!(r.text, "Alpha answer.\nMore: https://example.com/alpha");
 }
 
@@ -205,7 +211,7 @@ fn close_scores_ask_for_clarification_and_choice_resolves() {
         ..EngineConfig::default()
     };
     let e = Engine::with_config(two_close_articles(), cfg, Some(test_encoder()));
-    let (r, t) = e.reply(&m("what is the fee"), &[]);
+    let (r, t) = ask(&e, "what is the fee", &[]);
     assert!(!r.handoff);
     match &t.outcome {
         Outcome::Clarify { candidates } => assert_eq!(candidates.len(), 2),
@@ -215,7 +221,7 @@ fn close_scores_ask_for_clarification_and_choice_resolves() {
     titles.sort();
     assert_eq!(titles, vec!["Card fees", "Transfer fees"]);
     // The visitor picks a suggestion: exact title text resolves it.
-    let (r2, t2) = e.reply(&m("Transfer fees"), &[t]);
+    let (r2, t2) = ask(&e, "Transfer fees", &[t]);
     assert_eq!(answered(&t2), Some("transfer-fee"));
     assert_eq!(r2.text, "Answer transfer-fee");
 }
@@ -228,7 +234,7 @@ fn thresholds_control_answer_and_handoff() {
         ..EngineConfig::default()
     };
     let e = Engine::with_config(two_close_articles(), strict, Some(test_encoder()));
-    let (r, t) = e.reply(&m("what is the transfer fee"), &[]);
+    let (r, t) = ask(&e, "what is the transfer fee", &[]);
     assert!(r.handoff);
     assert_eq!(
         t.outcome,
@@ -239,7 +245,7 @@ fn thresholds_control_answer_and_handoff() {
     assert!(r.text.contains(DEFAULT_CONTACT));
 
     let e = Engine::new(two_close_articles(), Some(test_encoder()));
-    let (r, t) = e.reply(&m("what is the transfer fee"), &[]);
+    let (r, t) = ask(&e, "what is the transfer fee", &[]);
     assert!(!r.handoff);
     assert_eq!(answered(&t), Some("transfer-fee"));
     assert!(t.confidence > 0.5);
@@ -249,19 +255,19 @@ fn thresholds_control_answer_and_handoff() {
         clarify_gap: 0.0,
         ..EngineConfig::default()
     };
-    let (_, t) = Engine::with_config(two_close_articles(), cfg, Some(test_encoder()))
-        .reply(&m("what is the transfer fee"), &[]);
+    let engine = Engine::with_config(two_close_articles(), cfg, Some(test_encoder()));
+    let (_, t) = ask(&engine, "what is the transfer fee", &[]);
     assert!(answered(&t).is_none());
 }
 
 #[test]
 fn short_follow_up_uses_previous_question() {
     let e = sample();
-    let (_, alone) = e.reply(&m("what about LLPs?"), &[]);
+    let (_, alone) = ask(e, "what about LLPs?", &[]);
     assert_ne!(answered(&alone), Some("who-can-apply"));
-    let (_, first) = e.reply(&m("Who can apply?"), &[]);
+    let (_, first) = ask(e, "Who can apply?", &[]);
     assert_eq!(answered(&first), Some("who-can-apply"));
-    let (r, t) = e.reply(&m("what about LLPs?"), &[first]);
+    let (r, t) = ask(e, "what about LLPs?", &[first]);
     assert_eq!(answered(&t), Some("who-can-apply"), "{t:?}");
     assert!(!r.handoff);
     // Turns remember the normalised message, not the raw text.
@@ -271,8 +277,8 @@ fn short_follow_up_uses_previous_question() {
 #[test]
 fn follow_up_does_not_override_clear_out_of_scope() {
     let e = sample();
-    let (_, first) = e.reply(&m("can I speak to a person"), &[]);
-    let (r, t) = e.reply(&m("what's the weather in Paris"), &[first]);
+    let (_, first) = ask(e, "can I speak to a person", &[]);
+    let (r, t) = ask(e, "what's the weather in Paris", &[first]);
     assert!(r.handoff);
     assert_eq!(t.outcome, Outcome::Handoff { out_of_scope: true });
 }
@@ -280,10 +286,11 @@ fn follow_up_does_not_override_clear_out_of_scope() {
 #[test]
 fn repeated_handoffs_put_contact_first() {
     let e = sample();
-    let (r1, t1) = e.reply(&m("tell me a joke"), &[]);
+    let (r1, t1) = ask(e, "tell me a joke", &[]);
     assert!(r1.handoff && r1.text.starts_with("Sorry"));
-    let (r2, t2) = e.reply(
-        &m("who won the football last night"),
+    let (r2, t2) = ask(
+        e,
+        "who won the football last night",
         std::slice::from_ref(&t1),
     );
     assert!(r2.handoff);
@@ -294,7 +301,7 @@ fn repeated_handoffs_put_contact_first() {
     );
     assert!(r2.text.contains("support@example.com"));
     assert!(r2.suggestions.is_empty());
-    let (r3, _) = e.reply(&m("give me a lasagne recipe"), &[t1, t2]);
+    let (r3, _) = ask(e, "give me a lasagne recipe", &[t1, t2]);
     assert!(r3.text.starts_with("It looks like I can't help"));
 }
 
@@ -308,7 +315,7 @@ fn deterministic_across_engines() {
         "is it secured",
         "what about fees",
     ] {
-        assert_eq!(a.reply(&m(q), &[]), b.reply(&m(q), &[]));
+        assert_eq!(ask(&a, q, &[]), ask(b, q, &[]));
     }
 }
 
@@ -318,22 +325,22 @@ fn engine_is_an_assistant() {
     takes(sample());
     let boxed: Box<dyn Assistant> =
         Box::new(Engine::new(two_close_articles(), Some(test_encoder())));
-    let (r, _) = boxed.reply(&m("hello"), &[]);
+    let r = boxed.reply(&m("hello"), &[]).reply;
     assert!(!r.text.is_empty());
 }
 
 /// Replies to `first` with empty history, then to `follow_up` after it.
 fn after(first: &str, follow_up: &str) -> (Reply, Turn) {
     let e = sample();
-    let (_, t1) = e.reply(&m(first), &[]);
-    e.reply(&m(follow_up), &[t1])
+    let (_, t1) = ask(e, first, &[]);
+    ask(e, follow_up, &[t1])
 }
 
 #[test]
 fn how_long_after_a_complaint_answers_the_complaints_article() {
     let e = sample();
     // Alone, the question is about how long an application takes ...
-    let (_, alone) = e.reply(&m("how long does that take?"), &[]);
+    let (_, alone) = ask(e, "how long does that take?", &[]);
     assert_eq!(answered(&alone), Some("application-time"));
     // ... but after a complaint question it is about the complaint.
     for follow_up in [
@@ -391,10 +398,10 @@ fn unrelated_out_of_scope_follow_up_still_hands_off() {
 fn referring_follow_up_after_a_handoff_does_not_invent_context() {
     let e = sample();
     for first in ["tell me a joke", "zqxj wibble blah"] {
-        let (r1, t1) = e.reply(&m(first), &[]);
+        let (r1, t1) = ask(e, first, &[]);
         assert!(r1.handoff, "{first}");
         for follow_up in ["what about that?", "and what about it?"] {
-            let (r, t) = e.reply(&m(follow_up), std::slice::from_ref(&t1));
+            let (r, t) = ask(e, follow_up, std::slice::from_ref(&t1));
             assert!(r.handoff, "{first} / {follow_up}: {t:?}");
             assert_eq!(
                 t.outcome,
@@ -413,7 +420,7 @@ fn referring_follow_up_after_a_handoff_does_not_invent_context() {
 fn message_that_only_points_back_is_not_guessed_without_context() {
     let e = sample();
     for q in ["what about that?", "and then?", "why?"] {
-        let (r, t) = e.reply(&m(q), &[]);
+        let (r, t) = ask(e, q, &[]);
         assert!(r.handoff, "{q}: {t:?}");
         assert_eq!(
             t.outcome,
@@ -466,21 +473,21 @@ fn referring_follow_up_that_names_another_topic_switches_topic() {
 #[test]
 fn follow_up_topic_persists_over_several_turns() {
     let e = sample();
-    let (_, t1) = e.reply(&m("How do I complain?"), &[]);
-    let (_, t2) = e.reply(&m("how long does that take?"), std::slice::from_ref(&t1));
+    let (_, t1) = ask(e, "How do I complain?", &[]);
+    let (_, t2) = ask(e, "how long does that take?", std::slice::from_ref(&t1));
     assert_eq!(answered(&t2), Some("complaints"));
     // The topic is still the complaint, not "how long does that take".
-    let (_, t3) = e.reply(&m("and how long does it take?"), &[t1, t2]);
+    let (_, t3) = ask(e, "and how long does it take?", &[t1, t2]);
     assert_eq!(answered(&t3), Some("complaints"), "{t3:?}");
 }
 
 #[test]
 fn chosen_suggestion_resolves_directly_after_an_answer() {
     let e = sample();
-    let (r1, t1) = e.reply(&m("What data do you keep about me?"), &[]);
+    let (r1, t1) = ask(e, "What data do you keep about me?", &[]);
     assert_eq!(answered(&t1), Some("privacy"));
     for s in &r1.suggestions {
-        let (_, t) = e.reply(&m(s), std::slice::from_ref(&t1));
+        let (_, t) = ask(e, s, std::slice::from_ref(&t1));
         let want = KnowledgeBase::sample()
             .articles()
             .iter()
@@ -493,13 +500,13 @@ fn chosen_suggestion_resolves_directly_after_an_answer() {
 #[test]
 fn a_turn_keeps_at_most_the_stored_bytes_of_a_message_cut_at_a_character() {
     let long = format!("how do i complain {}", "é".repeat(600));
-    let (_, turn) = sample().reply(&m(&long), &[]);
+    let (_, turn) = ask(sample(), &long, &[]);
     assert!(
         turn.message.len() <= STORED_MESSAGE_BYTES,
         "{}",
         turn.message.len()
     );
     assert!(turn.message.starts_with("how do i complain"));
-    let (_, short) = sample().reply(&m("How do I complain?"), &[]);
+    let (_, short) = ask(sample(), "How do I complain?", &[]);
     assert_eq!(short.message, "how do i complain");
 }

@@ -24,13 +24,17 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use support_chat_assistant::{Assistant, Message, Reply, Turn};
+use std::sync::{PoisonError, RwLock};
+
+use support_chat_assistant::{Answer, Assistant, Message, Turn};
 
 /// Stack of each answer thread: room for answers nested `threads + queue` deep.
 const STACK_BYTES: usize = 16 << 20;
 
 pub struct AnswerPool {
-    assistant: Arc<dyn Assistant>,
+    /// Swapped whole by a knowledge-base reload; each answer runs on the
+    /// one it started with.
+    assistant: RwLock<Arc<dyn Assistant>>,
     threads: rayon::ThreadPool,
     /// Answers running or waiting.
     taken: Arc<AtomicUsize>,
@@ -63,7 +67,7 @@ impl AnswerPool {
     ) -> Result<AnswerPool, rayon::ThreadPoolBuildError> {
         let threads = threads.get();
         Ok(AnswerPool {
-            assistant,
+            assistant: RwLock::new(assistant),
             threads: rayon::ThreadPoolBuilder::new()
                 .num_threads(threads)
                 .stack_size(STACK_BYTES)
@@ -74,21 +78,31 @@ impl AnswerPool {
         })
     }
 
-    /// The assistant's reply to `message` after `history`, computed on the pool.
-    pub async fn reply(
-        &self,
-        message: Message,
-        history: Arc<[Turn]>,
-    ) -> Result<(Reply, Turn), PoolError> {
+    /// Answers from now on with `assistant`; answers under way finish on the old one.
+    pub fn swap(&self, assistant: Arc<dyn Assistant>) {
+        *self
+            .assistant
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = assistant;
+    }
+
+    /// The assistant's answer to `message` after `history`, computed on the pool.
+    pub async fn reply(&self, message: Message, history: Arc<[Turn]>) -> Result<Answer, PoolError> {
         let claim = self.claim().ok_or(PoolError::Saturated)?;
         let (tx, rx) = tokio::sync::oneshot::channel();
-        let assistant = self.assistant.clone();
+        let assistant = self
+            .assistant
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
         self.threads.spawn(move || {
             if tx.is_closed() {
                 return;
             }
+            let started = std::time::Instant::now();
             let reply =
                 std::panic::catch_unwind(AssertUnwindSafe(|| assistant.reply(&message, &history)));
+            metrics::histogram!("engine_duration_seconds").record(started.elapsed().as_secs_f64());
             // The place is free before the caller hears back, so its next
             // request can take it.
             drop(claim);
@@ -113,7 +127,7 @@ impl AnswerPool {
 mod tests {
     use super::*;
     use std::sync::{Condvar, Mutex};
-    use support_chat_assistant::Outcome;
+    use support_chat_assistant::{Outcome, Reply};
 
     fn m(text: &str) -> Message {
         Message::parse(text, 100).unwrap()
@@ -134,7 +148,7 @@ mod tests {
     }
 
     impl Assistant for Gated {
-        fn reply(&self, message: &Message, _: &[Turn]) -> (Reply, Turn) {
+        fn reply(&self, message: &Message, _: &[Turn]) -> Answer {
             let message = message.as_str();
             if message == "panic" {
                 panic!("a bug");
@@ -156,7 +170,12 @@ mod tests {
                 outcome,
                 confidence: 0.0,
             };
-            (reply, turn)
+            Answer {
+                reply,
+                turn,
+                article: None,
+                embedding: None,
+            }
         }
     }
 
@@ -180,7 +199,7 @@ mod tests {
         assert_eq!(refused.err(), Some(PoolError::Saturated));
         gate.open();
         for (i, r) in accepted.into_iter().enumerate() {
-            assert_eq!(r.await.unwrap().unwrap().0.text, format!("m{i}"));
+            assert_eq!(r.await.unwrap().unwrap().reply.text, format!("m{i}"));
         }
         assert_eq!(
             pool.taken.load(Ordering::Acquire),
@@ -197,6 +216,6 @@ mod tests {
         let panicked = pool.reply(m("panic"), Arc::from([])).await;
         assert_eq!(panicked.err(), Some(PoolError::Panicked));
         let fine = pool.reply(m("fine"), Arc::from([])).await.unwrap();
-        assert_eq!(fine.0.text, "fine");
+        assert_eq!(fine.reply.text, "fine");
     }
 }

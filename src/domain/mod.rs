@@ -11,7 +11,10 @@ pub mod answer_pool;
 pub mod client_ip;
 pub mod clock;
 pub mod in_flight;
+pub mod inbox;
+pub mod knowledge;
 pub mod rate_limit;
+pub mod records;
 pub mod session;
 
 /// What the domain's store traits return: a boxed future, so the traits stay

@@ -51,6 +51,10 @@ pub trait SessionStore: Send + Sync + 'static {
     fn resume(&self, id: Option<SessionId>, now: Instant) -> Pending<'_, (SessionId, Arc<[Turn]>)>;
     /// Records a turn, creating the conversation if it is new.
     fn append(&self, id: SessionId, turn: Turn, now: Instant) -> Pending<'_, ()>;
+    /// Forgets the conversation (the visitor erased it): its id starts a new one.
+    fn forget(&self, id: SessionId) -> Pending<'_, ()>;
+    /// Conversations kept now (`None` when the store does not answer).
+    fn live(&self) -> Pending<'_, Option<usize>>;
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -140,6 +144,18 @@ impl SessionStore for MemorySessions {
     fn append(&self, id: SessionId, turn: Turn, now: Instant) -> Pending<'_, ()> {
         self.append_now(id, turn, now);
         Box::pin(std::future::ready(()))
+    }
+
+    fn forget(&self, id: SessionId) -> Pending<'_, ()> {
+        let mut conversations = self.lock();
+        if let Some(gone) = conversations.lru.pop(&id) {
+            conversations.bytes -= gone.bytes;
+        }
+        Box::pin(std::future::ready(()))
+    }
+
+    fn live(&self) -> Pending<'_, Option<usize>> {
+        Box::pin(std::future::ready(Some(self.len())))
     }
 }
 
@@ -351,6 +367,17 @@ mod tests {
             sessions.bytes(),
             MemorySessions::CONVERSATION_BYTES + big(1).size_bytes()
         );
+    }
+
+    #[tokio::test]
+    async fn a_forgotten_conversation_is_gone_and_its_bytes_are_given_back() {
+        let (sessions, now) = (store(10), Instant::now());
+        let id = SessionId::random();
+        sessions.append_now(id, turn("hello"), now);
+        sessions.forget(id).await;
+        assert!(sessions.is_empty());
+        assert_eq!(sessions.bytes(), 0);
+        assert_ne!(sessions.resume_now(Some(id), now).0, id);
     }
 
     #[test]

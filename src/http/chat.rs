@@ -1,30 +1,38 @@
-//! `POST /public/v1/support/chat`, behind the guard (`guard.rs`).
+//! The public POSTs, each behind the guard (`guard.rs`): a message
+//! (`…/chat`), a vote on a reply (`…/feedback`), and erasing a
+//! conversation (`DELETE …/session`).
 
 use axum::Json;
 use axum::extract::State;
-use support_chat_api::{ChatRequest, ChatResponse};
+use axum::http::StatusCode;
+use support_chat_api::{ChatRequest, ChatResponse, DeleteSessionRequest, FeedbackRequest};
 use support_chat_assistant::Message;
 
 use super::error::ApiError;
 use super::extract::ApiJson;
 use super::state::ChatState;
 use crate::domain::answer_pool::PoolError;
+use crate::domain::records::{
+    FeedbackRecord, RecordedOutcome, TurnRecord, Write, inbox_candidate, now_millis,
+};
 use crate::domain::session::SessionId;
+
+fn session_of(text: &str) -> Result<SessionId, ApiError> {
+    SessionId::parse(text).ok_or(ApiError::InvalidSession)
+}
 
 pub async fn chat(
     State(state): State<ChatState>,
     ApiJson(request): ApiJson<ChatRequest>,
 ) -> Result<Json<ChatResponse>, ApiError> {
-    let message = Message::parse(&request.message, state.max_message_chars.get())?;
-    let session = match request.session.as_deref() {
-        None => None,
-        Some(text) => Some(SessionId::parse(text).ok_or(ApiError::InvalidSession)?),
-    };
+    // Redacted at once: neither the engine nor the records see personal data.
+    let message = Message::parse(&request.message, state.max_message_chars.get())?.redacted();
+    let session = request.session.as_deref().map(session_of).transpose()?;
     let now = state.clock.now();
     let (session, history) = state.sessions.resume(session, now).await;
-    let (reply, turn) = state
+    let answer = state
         .answers
-        .reply(message, history)
+        .reply(message.clone(), history)
         .await
         .map_err(|e| match e {
             PoolError::Saturated => {
@@ -33,11 +41,75 @@ pub async fn chat(
             }
             PoolError::Panicked => ApiError::Internal,
         })?;
-    state.sessions.append(session, turn, now).await;
+    state
+        .sessions
+        .append(session, answer.turn.clone(), now)
+        .await;
+    let key = state.recorder.key();
+    let reply_id = key.reply_id(session);
+    let outcome = RecordedOutcome::of(&answer.turn.outcome);
+    metrics::counter!("chat_replies_total", "outcome" => outcome.as_str()).increment(1);
+    state.recorder.record(Write::Turn(TurnRecord {
+        reply_id: reply_id.clone(),
+        session: key.session_hash(session),
+        at: now_millis(),
+        message: message.as_str().to_owned(),
+        outcome,
+        confidence: answer.turn.confidence,
+        article: answer.article,
+        // Only the inbox groups by it: kept for the turns it may show.
+        embedding: answer
+            .embedding
+            .filter(|_| inbox_candidate(outcome, answer.turn.confidence))
+            .map(|e| e.to_vec()),
+    }));
     Ok(Json(ChatResponse {
         session: session.to_string(),
-        reply: reply.text,
-        suggestions: reply.suggestions,
-        handoff: reply.handoff,
+        reply: answer.reply.text,
+        suggestions: answer.reply.suggestions,
+        handoff: answer.reply.handoff,
+        reply_id: reply_id.as_str().to_owned(),
     }))
+}
+
+/// A vote on a reply this server gave in that session; the latest wins.
+pub async fn feedback(
+    State(state): State<ChatState>,
+    ApiJson(request): ApiJson<FeedbackRequest>,
+) -> Result<StatusCode, ApiError> {
+    let session = session_of(&request.session)?;
+    let key = state.recorder.key();
+    let reply_id = key
+        .verify(session, &request.reply_id)
+        .ok_or(ApiError::UnknownReply)?;
+    let vote = if request.helpful {
+        "helpful"
+    } else {
+        "not_helpful"
+    };
+    metrics::counter!("feedback_total", "vote" => vote).increment(1);
+    state.recorder.record(Write::Feedback(FeedbackRecord {
+        reply_id,
+        session: key.session_hash(session),
+        at: now_millis(),
+        helpful: request.helpful,
+    }));
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Erases a conversation: its live turns, and everything recorded of it
+/// (after whatever of it is still queued). An unknown one is a `204` too.
+pub async fn delete_session(
+    State(state): State<ChatState>,
+    ApiJson(request): ApiJson<DeleteSessionRequest>,
+) -> Result<StatusCode, ApiError> {
+    let session = session_of(&request.session)?;
+    state.sessions.forget(session).await;
+    let hash = state.recorder.key().session_hash(session);
+    state.recorder.erase(hash).await.map_err(|error| {
+        tracing::warn!(%error, "a visitor's conversation could not be erased now");
+        ApiError::Unavailable { retry_after: 5 }
+    })?;
+    metrics::counter!("sessions_erased_total").increment(1);
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -24,6 +24,8 @@ pub enum BodyProblem {
     MissingField,
     /// A field of the wrong type.
     WrongType,
+    /// A field of the right type whose value is not accepted.
+    InvalidValue,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,6 +53,24 @@ pub enum ApiError {
     /// The message field was refused (empty, too long, control characters).
     Message(MessageError),
     InvalidSession,
+    /// A reply id this server did not give in that session.
+    UnknownReply,
+    /// A query parameter out of its range (`param` names it).
+    InvalidQuery {
+        param: &'static str,
+        expected: &'static str,
+    },
+    /// No or a wrong admin token.
+    Unauthorized,
+    /// The request cannot be done in the server's present state (our words).
+    Conflict {
+        code: &'static str,
+        message: &'static str,
+    },
+    /// A part the request needs (the records database) did not answer.
+    Unavailable {
+        retry_after: u64,
+    },
     RateLimited {
         retry_after: u64,
     },
@@ -64,7 +84,7 @@ pub enum ApiError {
 
 impl ApiError {
     /// One of each kind, for the OpenAPI document's catalogue of codes.
-    pub fn catalogue() -> [ApiError; 14] {
+    pub fn catalogue() -> [ApiError; 20] {
         [
             Self::NotFound,
             Self::MethodNotAllowed { allow: "POST" },
@@ -84,11 +104,35 @@ impl ApiError {
             }),
             Self::Message(MessageError::ControlChars),
             Self::InvalidSession,
+            Self::UnknownReply,
+            Self::InvalidQuery {
+                param: "days",
+                expected: "",
+            },
+            Self::Unauthorized,
+            Self::Conflict {
+                code: "read_only",
+                message: "",
+            },
+            Self::Conflict {
+                code: "records_off",
+                message: "",
+            },
             Self::RateLimited { retry_after: 1 },
             Self::Timeout,
             Self::Overloaded { retry_after: 1 },
+            Self::Unavailable { retry_after: 1 },
             Self::Internal,
         ]
+    }
+
+    /// Whether the public API can answer with this kind (the others are
+    /// the admin API's).
+    pub fn public(&self) -> bool {
+        !matches!(
+            self,
+            Self::InvalidQuery { .. } | Self::Unauthorized | Self::Conflict { .. }
+        )
     }
 
     pub fn status(&self) -> StatusCode {
@@ -101,9 +145,15 @@ impl ApiError {
             | Self::InvalidJson { .. }
             | Self::InvalidRequest { .. }
             | Self::Message(_)
-            | Self::InvalidSession => StatusCode::BAD_REQUEST,
+            | Self::InvalidSession
+            | Self::InvalidQuery { .. } => StatusCode::BAD_REQUEST,
+            Self::UnknownReply => StatusCode::NOT_FOUND,
+            Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::Timeout | Self::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Timeout | Self::Overloaded { .. } | Self::Unavailable { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -121,9 +171,14 @@ impl ApiError {
             Self::Message(MessageError::TooLong { .. }) => "message_too_long",
             Self::Message(MessageError::ControlChars) => "message_invalid_characters",
             Self::InvalidSession => "invalid_session",
+            Self::UnknownReply => "unknown_reply",
+            Self::InvalidQuery { .. } => "invalid_query",
+            Self::Unauthorized => "unauthorized",
+            Self::Conflict { code, .. } => code,
             Self::RateLimited { .. } => "rate_limited",
             Self::Timeout => "timeout",
             Self::Overloaded { .. } => "overloaded",
+            Self::Unavailable { .. } => "unavailable",
             Self::Internal => "internal",
         }
     }
@@ -154,6 +209,18 @@ impl ApiError {
             } => shape_message(*problem, param.as_deref(), fields),
             Self::Message(why) => why.to_string(),
             Self::InvalidSession => "The session id is not one this server issued.".into(),
+            Self::UnknownReply => {
+                "The reply id is not one this server gave in that conversation.".into()
+            }
+            Self::InvalidQuery { param, expected } => {
+                format!("The query parameter `{param}` must be {expected}.")
+            }
+            Self::Unauthorized => "Send the admin token as `Authorization: Bearer <token>`.".into(),
+            Self::Conflict { message, .. } => (*message).into(),
+            Self::Unavailable { retry_after } => format!(
+                "This cannot be done right now. Please try again in {}.",
+                seconds(*retry_after)
+            ),
             Self::RateLimited { retry_after } => {
                 format!(
                     "Too many requests. Please wait {} and try again.",
@@ -176,15 +243,17 @@ impl ApiError {
             Self::InvalidRequest { param, .. } => param.clone(),
             Self::Message(_) => Some("message".into()),
             Self::InvalidSession => Some("session".into()),
+            Self::UnknownReply => Some("reply_id".into()),
+            Self::InvalidQuery { param, .. } => Some((*param).into()),
             _ => None,
         }
     }
 
     fn retry_after(&self) -> Option<u64> {
         match self {
-            Self::RateLimited { retry_after } | Self::Overloaded { retry_after } => {
-                Some(*retry_after)
-            }
+            Self::RateLimited { retry_after }
+            | Self::Overloaded { retry_after }
+            | Self::Unavailable { retry_after } => Some(*retry_after),
             _ => None,
         }
     }
@@ -223,6 +292,9 @@ fn shape_message(problem: BodyProblem, param: Option<&str>, fields: &[&str]) -> 
         (BodyProblem::WrongType, Some(name)) => {
             format!("The field `{name}` is not of the expected type.")
         }
+        (BodyProblem::InvalidValue, Some(name)) => {
+            format!("The field `{name}` has a value that is not accepted.")
+        }
         _ => "The request is not of the expected shape.".into(),
     }
 }
@@ -250,6 +322,9 @@ impl IntoResponse for ApiError {
         }
         if let Self::MethodNotAllowed { allow } = self {
             headers.insert(header::ALLOW, HeaderValue::from_static(allow));
+        }
+        if let Self::Unauthorized = self {
+            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         response
     }

@@ -15,7 +15,7 @@ use axum::extract::FromRequestParts;
 use axum::http::{header, request::Parts};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-use support_chat_api::{ChatRequest, field};
+use support_chat_api::{ChatRequest, DeleteSessionRequest, FeedbackRequest, field};
 
 use super::error::{ApiError, BodyProblem};
 
@@ -38,6 +38,16 @@ pub trait WireShape: DeserializeOwned {
 impl WireShape for ChatRequest {
     const FIELDS: &'static [&'static str] = &[field::MESSAGE, field::SESSION];
     const REQUIRED: &'static [&'static str] = &[field::MESSAGE];
+}
+
+impl WireShape for FeedbackRequest {
+    const FIELDS: &'static [&'static str] = &[field::SESSION, field::REPLY_ID, field::HELPFUL];
+    const REQUIRED: &'static [&'static str] = Self::FIELDS;
+}
+
+impl WireShape for DeleteSessionRequest {
+    const FIELDS: &'static [&'static str] = &[field::SESSION];
+    const REQUIRED: &'static [&'static str] = Self::FIELDS;
 }
 
 impl<T: WireShape, S: Send + Sync> FromRequestParts<S> for ApiJson<T> {
@@ -141,10 +151,18 @@ mod tests {
     }
 
     #[test]
-    fn the_chat_requests_shape_is_serdes() {
+    fn every_public_requests_shape_is_serdes() {
         assert_shape_is_serdes(&ChatRequest {
             message: "hi".into(),
             session: Some("s".into()),
+        });
+        assert_shape_is_serdes(&FeedbackRequest {
+            session: "s".into(),
+            reply_id: "r".into(),
+            helpful: true,
+        });
+        assert_shape_is_serdes(&DeleteSessionRequest {
+            session: "s".into(),
         });
     }
 

@@ -119,6 +119,7 @@ pub async fn public_post(State(guard): State<Guard>, request: Request, next: Nex
         }
     } else {
         tracing::info!(retry_after = decision.retry_after_secs(), "rate limited");
+        metrics::counter!("rate_limited_total", "policy" => POLICY).increment(1);
         ApiError::RateLimited {
             retry_after: decision.retry_after_secs(),
         }
@@ -126,6 +127,26 @@ pub async fn public_post(State(guard): State<Guard>, request: Request, next: Nex
     };
     ratelimit_headers::insert(response.headers_mut(), &decision, POLICY);
     response
+}
+
+/// Reads `request`'s whole body, at most `limit` bytes, within `deadline`,
+/// and hands it on as [`ReadBody`]: the one way a body is read.
+pub async fn read_body(
+    request: Request,
+    limit: usize,
+    deadline: Duration,
+) -> Result<Request, ApiError> {
+    let (parts, body) = request.into_parts();
+    let body = match tokio::time::timeout(deadline, read(body, limit)).await {
+        Ok(read) => read?,
+        Err(_) => {
+            tracing::warn!("request body too slow");
+            return Err(ApiError::Timeout);
+        }
+    };
+    let mut request = Request::from_parts(parts, Body::empty());
+    request.extensions_mut().insert(ReadBody(body));
+    Ok(request)
 }
 
 /// The whole body, at most `limit` bytes (a `413` says so).

@@ -3,6 +3,7 @@
 //! document. It translates requests into `crate::domain` types and back;
 //! nothing of the domain is decided here.
 
+pub mod admin;
 mod assets;
 mod chat;
 pub mod client;
@@ -12,6 +13,7 @@ mod error;
 mod extract;
 mod flood_guard;
 pub mod guard;
+mod metrics;
 mod openapi;
 mod ratelimit_headers;
 mod request_id;

@@ -12,7 +12,10 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
 use serde_json::{Map, Value, json};
-use support_chat_api::{CHAT_PATH, ChatRequest, MESSAGE_PATTERN, SESSION_PATTERN, field};
+use support_chat_api::{
+    CHAT_PATH, ChatRequest, DeleteSessionRequest, FEEDBACK_PATH, FeedbackRequest, MESSAGE_PATTERN,
+    REPLY_ID_PATTERN, SESSION_PATH, SESSION_PATTERN, field,
+};
 
 use super::assets::{WIDGET_FILES, WIDGET_PREFIX};
 use super::error::ApiError;
@@ -79,7 +82,16 @@ fn schemas(max_message_chars: usize) -> Value {
             (field::REPLY, json!({ "description": "Plain text; URLs may appear and are meant to be shown as links.", "type": "string" })),
             (field::SUGGESTIONS, json!({ "description": "Quick replies the visitor may send next.", "type": "array", "items": { "type": "string" } })),
             (field::HANDOFF, json!({ "description": "True when the assistant hands the visitor to a person.", "type": "boolean" })),
-        ], &[field::SESSION, field::REPLY, field::SUGGESTIONS, field::HANDOFF], false),
+            (field::REPLY_ID, json!({ "description": format!("This reply's id, to vote on it (`POST {FEEDBACK_PATH}`)."), "type": "string", "pattern": REPLY_ID_PATTERN })),
+        ], &[field::SESSION, field::REPLY, field::SUGGESTIONS, field::HANDOFF, field::REPLY_ID], false),
+        "FeedbackRequest": object(vec![
+            (field::SESSION, json!({ "description": "The conversation the reply was in.", "type": "string", "pattern": SESSION_PATTERN })),
+            (field::REPLY_ID, json!({ "description": "The `reply_id` of the reply voted on.", "type": "string", "pattern": REPLY_ID_PATTERN })),
+            (field::HELPFUL, json!({ "description": "Whether it helped; a later vote on the same reply replaces this one.", "type": "boolean" })),
+        ], FeedbackRequest::REQUIRED, true),
+        "DeleteSessionRequest": object(vec![
+            (field::SESSION, json!({ "description": "The conversation to erase: everything kept of it.", "type": "string", "pattern": SESSION_PATTERN })),
+        ], DeleteSessionRequest::REQUIRED, true),
         "ErrorEnvelope": object(vec![
             (field::ERROR, json!({ "$ref": "#/components/schemas/ErrorBody" })),
         ], &[field::ERROR], false),
@@ -94,6 +106,20 @@ fn schemas(max_message_chars: usize) -> Value {
     })
 }
 
+/// A public POST's responses: `success` and the guard's and the body's errors,
+/// plus `extra` statuses.
+fn public_post_responses(success: Value, extra: &[u16]) -> Value {
+    let mut responses = success;
+    for status in [400, 405, 413, 415, 500].iter().chain(extra) {
+        responses[status.to_string()] =
+            error_response(*status, if *status == 405 { &["Allow"] } else { &[] });
+    }
+    for status in [429, 503] {
+        responses[status.to_string()] = error_response(status, &["Retry-After"]);
+    }
+    responses
+}
+
 fn header_object(description: &str, schema: Value) -> Value {
     json!({ "description": description, "schema": schema })
 }
@@ -101,7 +127,7 @@ fn header_object(description: &str, schema: Value) -> Value {
 fn error_response(status: u16, extra_headers: &[&str]) -> Value {
     let codes: Vec<&str> = ApiError::catalogue()
         .iter()
-        .filter(|e| e.status().as_u16() == status)
+        .filter(|e| e.public() && e.status().as_u16() == status)
         .map(ApiError::code)
         .collect();
     let mut headers = BTreeMap::new();
@@ -206,6 +232,28 @@ fn document_for(max_message_chars: usize) -> Value {
                 "options": { "summary": "CORS preflight; not rate limited.",
                     "responses": { "200": { "description": "Access-Control-Allow-* headers and Access-Control-Max-Age." } } },
             },
+            FEEDBACK_PATH: {
+                "post": {
+                    "operationId": "feedback",
+                    "summary": "Vote on one reply of a conversation: helpful or not. The latest vote per reply wins. Same rate limit as chat.",
+                    "requestBody": { "required": true, "content": { "application/json": {
+                        "schema": { "$ref": "#/components/schemas/FeedbackRequest" } } } },
+                    "responses": public_post_responses(json!({ "204": { "description": "Recorded.", "headers": rate_headers } }), &[404]),
+                },
+                "options": { "summary": "CORS preflight; not rate limited.",
+                    "responses": { "200": { "description": "Access-Control-Allow-* headers." } } },
+            },
+            SESSION_PATH: {
+                "delete": {
+                    "operationId": "deleteSession",
+                    "summary": "Erase a conversation: its turns, everything recorded of it, and the session itself. An unknown session is a 204 too. Same rate limit as chat.",
+                    "requestBody": { "required": true, "content": { "application/json": {
+                        "schema": { "$ref": "#/components/schemas/DeleteSessionRequest" } } } },
+                    "responses": public_post_responses(json!({ "204": { "description": "Erased.", "headers": rate_headers } }), &[]),
+                },
+                "options": { "summary": "CORS preflight; not rate limited.",
+                    "responses": { "200": { "description": "Access-Control-Allow-* headers." } } },
+            },
             widget_js: file("The widget's loader: a classic script.", "text/javascript", None),
             widget_css: file("The widget's stylesheet.", "text/css", None),
             WIDGET_FILES: file("The widget's files: the loader, the stylesheet, and the content-hashed build they load (`widget-<hash>.js`, `widget-<hash>.wasm`, cached immutable).", "*/*", Some("file")),
@@ -280,8 +328,19 @@ mod tests {
             reply: "r".into(),
             suggestions: vec![],
             handoff: false,
+            reply_id: "i".into(),
         };
         assert_eq!(properties("ChatResponse"), written(&response));
+        let feedback = FeedbackRequest {
+            session: "s".into(),
+            reply_id: "i".into(),
+            helpful: true,
+        };
+        assert_eq!(properties("FeedbackRequest"), written(&feedback));
+        let delete = DeleteSessionRequest {
+            session: "s".into(),
+        };
+        assert_eq!(properties("DeleteSessionRequest"), written(&delete));
         let body = ErrorBody {
             code: "c".into(),
             message: "m".into(),

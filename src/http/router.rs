@@ -7,7 +7,7 @@ use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{MethodRouter, get, post};
+use axum::routing::{MethodRouter, delete, get, post};
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -18,9 +18,9 @@ use super::cors::{AllowedOrigins, cors};
 use super::error::ApiError;
 use super::openapi::{self, OPENAPI_PATH, OpenApi};
 use super::state::{AppState, Readiness};
-use super::{chat, demo, flood_guard, guard, request_id};
+use super::{chat, demo, flood_guard, guard, metrics, request_id};
 use crate::domain::rate_limit::Quota;
-use support_chat_api::CHAT_PATH;
+use support_chat_api::{CHAT_PATH, FEEDBACK_PATH, SESSION_PATH};
 
 /// Settings the router is built with; no request reads them.
 #[derive(Clone, Debug)]
@@ -58,6 +58,7 @@ pub fn app(state: AppState, config: &RouterConfig) -> Router {
         ));
     public_routes(&state, config)
         .router
+        .route_layer(from_fn(metrics::count))
         .fallback(|| async { ApiError::NotFound })
         .with_state(state)
         .layer(outer)
@@ -117,6 +118,8 @@ fn chat_routes(state: &AppState) -> Routes {
     let guard = state.guard.clone();
     Routes::new()
         .route(CHAT_PATH, only(post(chat::chat), "POST"))
+        .route(FEEDBACK_PATH, only(post(chat::feedback), "POST"))
+        .route(SESSION_PATH, only(delete(chat::delete_session), "DELETE"))
         .layered(|routes| {
             routes.layer(
                 ServiceBuilder::new()

@@ -112,10 +112,12 @@ pub async fn serve(
             router.clone().oneshot(request)
         });
         let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+        metrics::gauge!("connections_open").increment(1.0);
         tokio::spawn(async move {
             // Errors here are the client's doing (a timeout, a reset, bad HTTP).
             let _ = connection.await;
             drop(slot);
+            metrics::gauge!("connections_open").decrement(1.0);
         });
     }
     drop(listener);

@@ -11,6 +11,7 @@ use super::assets::Assets;
 use super::guard::Guard;
 use crate::domain::answer_pool::AnswerPool;
 use crate::domain::clock::Clock;
+use crate::domain::records::{RecordStore, Recorder};
 use crate::domain::session::SessionStore;
 use crate::store::redis::Health;
 
@@ -22,6 +23,8 @@ pub struct AppState {
     pub guard: Guard,
     pub assets: Assets,
     pub ready: Readiness,
+    /// The records (the admin side reads them; no public handler does).
+    pub records: Option<Arc<dyn RecordStore>>,
 }
 
 /// What `GET /readyz` reports: the shared store, where there is one.
@@ -39,6 +42,8 @@ pub struct ChatState {
     pub clock: Arc<dyn Clock>,
     /// Longest accepted message, in characters after trimming.
     pub max_message_chars: NonZeroUsize,
+    /// Where each turn and vote is recorded.
+    pub recorder: Recorder,
 }
 
 impl FromRef<AppState> for Readiness {

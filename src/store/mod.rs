@@ -1,5 +1,7 @@
-//! Stores shared by several replicas: implementations of the domain's
-//! `RateLimiter` and `SessionStore` on an external server. The in-memory
-//! ones in `crate::domain` stay the default; nothing here knows of HTTP.
+//! Stores outside the process: the domain's `RateLimiter` and
+//! `SessionStore` on Redis (several replicas; the in-memory ones in
+//! `crate::domain` stay the default), and the `RecordStore` on SQLite or
+//! PostgreSQL. Nothing here knows of HTTP.
 
 pub mod redis;
+pub mod sql;

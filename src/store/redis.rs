@@ -410,6 +410,36 @@ impl RedisSessions {
 }
 
 impl SessionStore for RedisSessions {
+    /// Every replica's: the index of conversations by last use.
+    fn live(&self) -> Pending<'_, Option<usize>> {
+        Box::pin(async move {
+            self.redis
+                .run("sessions", |mut connection| async move {
+                    redis::cmd("ZCARD")
+                        .arg(SESSION_INDEX)
+                        .query_async::<usize>(&mut connection)
+                        .await
+                })
+                .await
+        })
+    }
+
+    fn forget(&self, id: SessionId) -> Pending<'_, ()> {
+        Box::pin(async move {
+            let key = Self::key(id);
+            self.redis
+                .run("sessions", |mut connection| async move {
+                    redis::pipe()
+                        .atomic()
+                        .del(&key)
+                        .zrem(SESSION_INDEX, &key)
+                        .query_async::<()>(&mut connection)
+                        .await
+                })
+                .await;
+        })
+    }
+
     fn resume(
         &self,
         id: Option<SessionId>,

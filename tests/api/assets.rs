@@ -9,7 +9,7 @@ use crate::helpers::*;
 async fn server() -> std::net::SocketAddr {
     let (site, public) = fixture();
     let assets = Assets::load(&site, &public, 640).unwrap();
-    spawn(setup_with_assets(assets)).await
+    spawn(setup_with_assets(assets).await).await
 }
 
 fn get(path: &str) -> axum::http::request::Builder {

@@ -243,3 +243,122 @@ fn check_kb_reports_the_sample_and_fails_a_knowledge_base_that_confuses_itself()
     assert_eq!(missing.status.code(), Some(2));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Sends SIGTERM to `child` and waits for it to exit.
+fn terminate(child: &mut std::process::Child) {
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    assert!(child.wait().unwrap().success());
+}
+
+#[tokio::test]
+async fn an_unanswered_question_survives_a_restart_and_one_admin_call_teaches_the_assistant() {
+    use crate::helpers::{
+        ADMIN_TOKEN, admin_get, admin_request, fresh_database, sample_kb_copy, send,
+    };
+    let kb = sample_kb_copy();
+    let database = fresh_database().await;
+    let kb_flag = kb.display().to_string();
+    let flags = ["--kb", kb_flag.as_str(), "--database", database.as_str()];
+    let env = [("SUPPORT_CHAT_ADMIN_TOKEN", ADMIN_TOKEN)];
+    let (server, public, admin) = crate::helpers::start_binary_with_admin(&flags, &env);
+    let mut server = crate::helpers::Running(server);
+    let (public, admin): (std::net::SocketAddr, std::net::SocketAddr) =
+        (public.parse().unwrap(), admin.parse().unwrap());
+    let question = "do you have an office in Manchester?";
+    for asked in [question, "Is there a Manchester office?"] {
+        let reply = chat(public, &serde_json::json!({ "message": asked }))
+            .await
+            .json();
+        assert!(reply["handoff"].as_bool().unwrap(), "{reply}");
+    }
+    // Seconds later, redacted and grouped, in the inbox.
+    let item_of = |inbox: serde_json::Value| {
+        inbox["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["text"].as_str().unwrap().contains("Manchester"))
+            .cloned()
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let inbox = admin_get(admin, "/admin/api/unanswered").await.json();
+        let item = item_of(inbox);
+        if item.as_ref().is_some_and(|i| i["count"] == 2) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not one item of two: {item:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // A restart keeps it, and what was still queued at SIGTERM is written.
+    chat(public, &serde_json::json!({ "message": "one last hello" })).await;
+    terminate(&mut server.0);
+    let (server, public, admin) = crate::helpers::start_binary_with_admin(&flags, &env);
+    let mut server = crate::helpers::Running(server);
+    let (public, admin): (std::net::SocketAddr, std::net::SocketAddr) =
+        (public.parse().unwrap(), admin.parse().unwrap());
+    let inbox = admin_get(admin, "/admin/api/unanswered").await.json();
+    assert_eq!(item_of(inbox).unwrap()["count"], 2);
+    let export = admin_get(admin, "/admin/api/export").await;
+    assert!(String::from_utf8_lossy(&export.body).contains("one last hello"));
+
+    // One call adds it as an example; the next visitor asking gets the answer.
+    let added = send(
+        admin,
+        admin_request(
+            "POST",
+            "/admin/api/kb/handoff/questions",
+            Some(serde_json::json!({ "text": question })),
+        ),
+    )
+    .await;
+    assert_eq!(added.status, 201);
+    let contact = support_chat_assistant::KnowledgeBase::load_dir(&kb).unwrap();
+    let contact = &contact.get("handoff").unwrap().body;
+    let reply = chat(public, &serde_json::json!({ "message": question }))
+        .await
+        .json();
+    assert!(
+        reply["reply"]
+            .as_str()
+            .unwrap()
+            .starts_with(contact.as_str()),
+        "{reply}"
+    );
+    terminate(&mut server.0);
+}
+
+#[tokio::test]
+async fn sighup_reloads_the_knowledge_base() {
+    use crate::helpers::{
+        ADMIN_TOKEN, Running, admin_get, sample_kb_copy, start_binary_with_admin,
+    };
+    let kb = sample_kb_copy().display().to_string();
+    let env = [("SUPPORT_CHAT_ADMIN_TOKEN", ADMIN_TOKEN)];
+    let (server, _, admin) = start_binary_with_admin(&["--kb", &kb], &env);
+    let server = Running(server);
+    let admin: std::net::SocketAddr = admin.parse().unwrap();
+    assert_eq!(admin_get(admin, "/admin/api/kb").await.json()["loads"], 1);
+    assert!(
+        Command::new("kill")
+            .args(["-HUP", &server.0.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while admin_get(admin, "/admin/api/kb").await.json()["loads"] != 2 {
+        assert!(std::time::Instant::now() < deadline, "not reloaded");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

@@ -8,7 +8,7 @@ use crate::helpers::*;
 
 #[tokio::test]
 async fn the_seed_question_gets_a_sensible_answer_and_a_session() {
-    let addr = spawn(setup()).await;
+    let addr = spawn(setup().await).await;
     let reply = chat(
         addr,
         &json!({ "message": "How long does an application take?" }),
@@ -29,16 +29,18 @@ async fn the_seed_question_gets_a_sensible_answer_and_a_session() {
     assert!(body["session"].as_str().unwrap().len() == 32);
     assert!(body["suggestions"].is_array());
     assert_eq!(body["handoff"], false);
+    let reply_id = body["reply_id"].as_str().unwrap();
+    assert!(reply_id.len() == 32 && reply_id.bytes().all(|b| b.is_ascii_hexdigit()));
     assert_eq!(
         body.as_object().unwrap().len(),
-        4,
+        5,
         "the success shape is fixed: {body}"
     );
 }
 
 #[tokio::test]
 async fn echoing_the_session_continues_the_conversation() {
-    let addr = spawn(setup()).await;
+    let addr = spawn(setup().await).await;
     let first = chat(addr, &json!({ "message": "hello" })).await.json();
     let session = first["session"].as_str().unwrap();
     let second = chat(
@@ -52,7 +54,7 @@ async fn echoing_the_session_continues_the_conversation() {
 
 #[tokio::test]
 async fn a_cross_origin_preflight_is_answered_for_a_json_post() {
-    let addr = spawn(setup()).await;
+    let addr = spawn(setup().await).await;
     let preflight = Request::options(CHAT)
         .header("host", "localhost")
         .header("origin", "https://customer.example")
@@ -80,7 +82,7 @@ async fn a_cross_origin_preflight_is_answered_for_a_json_post() {
 
 #[tokio::test]
 async fn the_demo_page_embeds_the_widget_with_the_two_public_tags() {
-    let addr = spawn(setup()).await;
+    let addr = spawn(setup().await).await;
     let page = send(
         addr,
         Request::get("/")
@@ -107,7 +109,7 @@ async fn the_demo_page_embeds_the_widget_with_the_two_public_tags() {
 
 #[tokio::test]
 async fn the_demo_page_runs_under_a_strict_policy_whose_nonce_its_scripts_carry() {
-    let addr = spawn(setup()).await;
+    let addr = spawn(setup().await).await;
     let page = send(
         addr,
         Request::get("/")
@@ -145,7 +147,7 @@ async fn the_demo_page_runs_under_a_strict_policy_whose_nonce_its_scripts_carry(
 #[tokio::test]
 async fn with_a_public_url_the_demo_page_and_its_snippets_name_it() {
     let args = args(&["--public-url", "https://chat.example.com/"]);
-    let addr = spawn(setup_with(&args, support_chat::http::Assets::default())).await;
+    let addr = spawn(setup_with(&args, support_chat::http::Assets::default()).await).await;
     let page = send(
         addr,
         Request::get("/")
@@ -172,7 +174,7 @@ async fn with_a_public_url_the_demo_page_and_its_snippets_name_it() {
 
 #[tokio::test]
 async fn healthz_answers_ok() {
-    let addr = spawn(setup()).await;
+    let addr = spawn(setup().await).await;
     let reply = send(
         addr,
         Request::get("/healthz")

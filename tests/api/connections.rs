@@ -55,10 +55,13 @@ async fn visitor_asks(addr: std::net::SocketAddr) -> Reply {
 #[tokio::test]
 async fn connections_that_never_finish_their_headers_are_closed_and_visitors_are_served_meanwhile()
 {
-    let addr = spawn(setup_with(
-        &args(&["--header-read-timeout-secs", "1"]),
-        Assets::default(),
-    ))
+    let addr = spawn(
+        setup_with(
+            &args(&["--header-read-timeout-secs", "1"]),
+            Assets::default(),
+        )
+        .await,
+    )
     .await;
     let mut held = Vec::new();
     for _ in 0..100 {
@@ -78,10 +81,13 @@ async fn connections_that_never_finish_their_headers_are_closed_and_visitors_are
 
 #[tokio::test]
 async fn an_idle_keep_alive_connection_is_closed_after_the_header_read_timeout() {
-    let addr = spawn(setup_with(
-        &args(&["--header-read-timeout-secs", "1"]),
-        Assets::default(),
-    ))
+    let addr = spawn(
+        setup_with(
+            &args(&["--header-read-timeout-secs", "1"]),
+            Assets::default(),
+        )
+        .await,
+    )
     .await;
     let mut stream = TcpStream::connect(addr).await.unwrap();
     stream
@@ -99,10 +105,13 @@ async fn an_idle_keep_alive_connection_is_closed_after_the_header_read_timeout()
 
 #[tokio::test]
 async fn connections_over_the_per_client_cap_are_closed_at_once_while_other_clients_are_served() {
-    let addr = spawn(setup_with(
-        &args(&["--max-connections-per-client", "20"]),
-        Assets::default(),
-    ))
+    let addr = spawn(
+        setup_with(
+            &args(&["--max-connections-per-client", "20"]),
+            Assets::default(),
+        )
+        .await,
+    )
     .await;
     let mut held = Vec::new();
     for _ in 0..20 {
@@ -134,11 +143,8 @@ async fn connections_over_the_per_client_cap_are_closed_at_once_while_other_clie
 
 #[tokio::test]
 async fn connections_over_the_total_cap_are_closed_at_once_and_served_again_when_one_ends() {
-    let addr = spawn(setup_with(
-        &args(&["--max-connections", "10"]),
-        Assets::default(),
-    ))
-    .await;
+    let addr =
+        spawn(setup_with(&args(&["--max-connections", "10"]), Assets::default()).await).await;
     let mut held = Vec::new();
     for _ in 0..10 {
         held.push(slow_headers(addr).await);
@@ -152,15 +158,18 @@ async fn connections_over_the_total_cap_are_closed_at_once_and_served_again_when
 
 #[tokio::test]
 async fn trusted_proxies_are_not_held_to_the_per_client_cap() {
-    let addr = spawn(setup_with(
-        &args(&[
-            "--max-connections-per-client",
-            "2",
-            "--trusted-proxies",
-            "127.0.0.1",
-        ]),
-        Assets::default(),
-    ))
+    let addr = spawn(
+        setup_with(
+            &args(&[
+                "--max-connections-per-client",
+                "2",
+                "--trusted-proxies",
+                "127.0.0.1",
+            ]),
+            Assets::default(),
+        )
+        .await,
+    )
     .await;
     let mut held = Vec::new();
     for _ in 0..5 {

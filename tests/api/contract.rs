@@ -24,11 +24,8 @@ struct Case<'a> {
 /// Every bad input the endpoint promises to refuse, and how.
 #[tokio::test]
 async fn the_whole_bad_input_catalogue_gets_the_documented_envelope_and_never_a_500() {
-    let addr = spawn(setup_with(
-        &args(&["--chat-rate-limit", "1000/60s"]),
-        Assets::default(),
-    ))
-    .await;
+    let addr =
+        spawn(setup_with(&args(&["--chat-rate-limit", "1000/60s"]), Assets::default()).await).await;
     let long = "a".repeat(1001);
     let huge = format!(r#"{{"message": "{}"}}"#, "a".repeat(17 * 1024));
     let cases: Vec<Case> = vec![
@@ -237,11 +234,8 @@ async fn the_whole_bad_input_catalogue_gets_the_documented_envelope_and_never_a_
 
 #[tokio::test]
 async fn nothing_a_client_sends_comes_back_in_an_error_message() {
-    let addr = spawn(setup_with(
-        &args(&["--chat-rate-limit", "1000/60s"]),
-        Assets::default(),
-    ))
-    .await;
+    let addr =
+        spawn(setup_with(&args(&["--chat-rate-limit", "1000/60s"]), Assets::default()).await).await;
     for body in [
         r#"{"message": "hi", "a`<img src=x onerror=alert(1)>`": 1}"#,
         r#"{"message": "hi", "<img src=x onerror=alert(1)>": 1}"#,
@@ -272,7 +266,7 @@ async fn nothing_a_client_sends_comes_back_in_an_error_message() {
 
 #[tokio::test]
 async fn the_openapi_document_describes_every_public_route_and_nothing_else() {
-    let setup = setup();
+    let setup = setup().await;
     let routes = support_chat::http::public_routes(&setup.state, &setup.config).paths;
     let addr = spawn(setup).await;
     let doc = send(
@@ -314,7 +308,7 @@ async fn the_openapi_document_describes_every_public_route_and_nothing_else() {
 
 #[tokio::test]
 async fn awkward_but_valid_messages_are_answered_without_echoing_them() {
-    let addr = spawn(setup()).await;
+    let addr = spawn(setup().await).await;
     for message in [
         "<script>alert(1)</script>",
         "<img src=x onerror=alert(1)>",
@@ -331,7 +325,7 @@ async fn awkward_but_valid_messages_are_answered_without_echoing_them() {
             !text.contains("<script") && !text.contains("<img") && !text.contains("DROP TABLE"),
             "{text}"
         );
-        assert_eq!(body.as_object().unwrap().len(), 4);
+        assert_eq!(body.as_object().unwrap().len(), 5);
     }
 }
 
@@ -361,7 +355,7 @@ async fn an_unknown_or_expired_session_starts_a_new_conversation_with_a_new_id()
 
 #[tokio::test]
 async fn other_methods_get_405_with_allow_and_unknown_paths_404() {
-    let addr = spawn(setup()).await;
+    let addr = spawn(setup().await).await;
     for method in ["GET", "PUT", "DELETE", "PATCH"] {
         let request = Request::builder()
             .method(method)
@@ -391,7 +385,7 @@ async fn other_methods_get_405_with_allow_and_unknown_paths_404() {
 
 #[tokio::test]
 async fn request_ids_are_kept_when_well_formed_and_replaced_otherwise() {
-    let addr = spawn(setup()).await;
+    let addr = spawn(setup().await).await;
     let mut request = chat_request("{");
     request
         .headers_mut()
@@ -416,7 +410,7 @@ async fn request_ids_are_kept_when_well_formed_and_replaced_otherwise() {
 
 #[tokio::test]
 async fn cors_exposes_the_rate_limit_headers_and_can_be_restricted_to_listed_origins() {
-    let addr = spawn(setup()).await;
+    let addr = spawn(setup().await).await;
     let mut request = chat_request(hello().to_string());
     request
         .headers_mut()
@@ -436,10 +430,13 @@ async fn cors_exposes_the_rate_limit_headers_and_can_be_restricted_to_listed_ori
         assert!(exposed.split(',').any(|h| h.trim() == name), "{exposed}");
     }
 
-    let addr = spawn(setup_with(
-        &args(&["--allowed-origins", "https://shop.example"]),
-        Assets::default(),
-    ))
+    let addr = spawn(
+        setup_with(
+            &args(&["--allowed-origins", "https://shop.example"]),
+            Assets::default(),
+        )
+        .await,
+    )
     .await;
     let from = |origin: &'static str| {
         let mut request = chat_request(hello().to_string());

@@ -13,7 +13,7 @@ async fn say(addr: std::net::SocketAddr, message: &str, session: Option<&str>) -
 
 #[tokio::test]
 async fn a_short_follow_up_is_read_in_the_context_of_the_previous_question() {
-    let addr = spawn(setup()).await;
+    let addr = spawn(setup().await).await;
     let alone = say(addr, "what about LLPs?", None).await;
     let first = say(addr, "Who can apply?", None).await;
     let session = first["session"].as_str().unwrap();
@@ -32,7 +32,7 @@ async fn a_short_follow_up_is_read_in_the_context_of_the_previous_question() {
 
 #[tokio::test]
 async fn how_long_does_that_take_follows_the_topic_of_the_conversation() {
-    let addr = spawn(setup()).await;
+    let addr = spawn(setup().await).await;
     let complaint = say(addr, "How do I complain?", None).await;
     let session = complaint["session"].as_str().unwrap();
     let follow_up = say(addr, "and how long does that take?", Some(session)).await;
@@ -50,7 +50,7 @@ async fn how_long_does_that_take_follows_the_topic_of_the_conversation() {
 
 #[tokio::test]
 async fn a_chosen_suggestion_is_answered_directly() {
-    let addr = spawn(setup()).await;
+    let addr = spawn(setup().await).await;
     let greeting = say(addr, "hello", None).await;
     let suggestions = greeting["suggestions"].as_array().unwrap();
     assert!(!suggestions.is_empty(), "{greeting}");
@@ -65,7 +65,7 @@ async fn a_chosen_suggestion_is_answered_directly() {
 
 #[tokio::test]
 async fn repeated_handoffs_put_the_human_contact_first() {
-    let addr = spawn(setup()).await;
+    let addr = spawn(setup().await).await;
     let first = say(addr, "tell me a joke", None).await;
     assert_eq!(first["handoff"], true);
     let session = first["session"].as_str().unwrap();
@@ -81,7 +81,7 @@ async fn repeated_handoffs_put_the_human_contact_first() {
 
 #[tokio::test]
 async fn asking_for_a_person_hands_off_with_the_contact_and_the_weather_is_out_of_scope() {
-    let addr = spawn(setup()).await;
+    let addr = spawn(setup().await).await;
     let person = say(addr, "Can I speak to a person?", None).await;
     assert_eq!(person["handoff"], true);
     assert!(person["reply"].as_str().unwrap().contains("0800 000 0000"));

@@ -14,6 +14,7 @@ use serde_json::json;
 use support_chat::config::ServeArgs;
 use support_chat::domain::clock::ManualClock;
 use support_chat::domain::rate_limit::FixedWindow;
+use support_chat::http::admin::{AdminState, admin_app};
 use support_chat::http::server::{self, ConnectionLimits};
 use support_chat::http::{AppState, Assets, RouterConfig, app};
 use support_chat::startup;
@@ -24,20 +25,22 @@ pub const CHAT: &str = "/public/v1/support/chat";
 
 /// What a server is built from: the shared state, the router's settings and
 /// the connection bounds.
+#[derive(Clone)]
 pub struct Setup {
     pub state: AppState,
+    pub admin: AdminState,
     pub config: RouterConfig,
     pub connections: ConnectionLimits,
 }
 
 /// What `make run` would build, but without the widget (no wasm needed).
-pub fn setup() -> Setup {
-    setup_with_assets(Assets::default())
+pub async fn setup() -> Setup {
+    setup_with_assets(Assets::default()).await
 }
 
 /// What `make run` would build, with the sample knowledge base.
-pub fn setup_with_assets(assets: Assets) -> Setup {
-    setup_with(&ServeArgs::default(), assets)
+pub async fn setup_with_assets(assets: Assets) -> Setup {
+    setup_with(&args(&[]), assets).await
 }
 
 /// The sentence encoder `make model` fetched, shared by every test here.
@@ -54,9 +57,12 @@ pub fn encoder() -> Arc<Encoder> {
 /// With `SUPPORT_CHAT_TEST_REDIS_URL` set (`.ci/with-redis.sh` does, in
 /// `make unit`), every server keeps its rate limits and conversations on that
 /// Redis, under a secret of its own so that servers do not share windows:
-/// the whole suite then runs against the Redis backend too.
-pub fn setup_with(args: &ServeArgs, assets: Assets) -> Setup {
-    setup_around(args, engine(), assets)
+/// the whole suite then runs against the Redis backend too. Likewise every
+/// server keeps its records in a database of its own: a fresh SQLite file,
+/// or with `SUPPORT_CHAT_TEST_DATABASE_URL` (`.ci/with-postgres.sh`) a fresh
+/// database on that PostgreSQL server.
+pub async fn setup_with(args: &ServeArgs, assets: Assets) -> Setup {
+    setup_around(args, engine(), assets).await
 }
 
 /// The sample knowledge base's engine with the encoder, trained once per test binary.
@@ -68,7 +74,11 @@ pub fn engine() -> Arc<Engine> {
 }
 
 /// [`setup_with`] around another assistant.
-pub fn setup_around(args: &ServeArgs, assistant: Arc<dyn Assistant>, assets: Assets) -> Setup {
+pub async fn setup_around(
+    args: &ServeArgs,
+    assistant: Arc<dyn Assistant>,
+    assets: Assets,
+) -> Setup {
     let mut args = args.clone();
     if let (Ok(url), None) = (
         std::env::var("SUPPORT_CHAT_TEST_REDIS_URL"),
@@ -77,12 +87,50 @@ pub fn setup_around(args: &ServeArgs, assistant: Arc<dyn Assistant>, assets: Ass
         args.redis.url = Some(url);
         args.redis.key_secret = Some(format!("test secret {}", unique()).into());
     }
+    if args.records.database == args_default_database() {
+        args.records.database = fresh_database().await.parse().unwrap();
+    }
     let args = &args;
+    let state = startup::state(args, assistant, assets).await.unwrap();
     Setup {
-        state: startup::state(args, assistant, assets).unwrap(),
+        admin: startup::admin_state(args, &state, None),
+        state,
         config: startup::router_config(args),
         connections: startup::connection_limits(args, u64::MAX),
     }
+}
+
+fn args_default_database() -> support_chat::store::sql::DatabaseUrl {
+    args(&[]).records.database
+}
+
+/// A database of its own for one server: a fresh SQLite file, or a fresh
+/// database on the PostgreSQL server `SUPPORT_CHAT_TEST_DATABASE_URL` names.
+pub async fn fresh_database() -> String {
+    match std::env::var("SUPPORT_CHAT_TEST_DATABASE_URL") {
+        Ok(server) => {
+            use sqlx::Connection;
+            sqlx::any::install_default_drivers();
+            let name = format!("test_{}", unique().replace('-', "_"));
+            let mut admin = sqlx::AnyConnection::connect(&server).await.unwrap();
+            sqlx::query(&format!("CREATE DATABASE {name}"))
+                .execute(&mut admin)
+                .await
+                .unwrap();
+            let mut url = url::Url::parse(&server).unwrap();
+            url.set_path(&format!("/{name}"));
+            url.to_string()
+        }
+        Err(_) => {
+            let dir = std::env::temp_dir().join(format!("support-chat-records-{}", unique()));
+            format!("sqlite://{}/records.db", dir.display())
+        }
+    }
+}
+
+/// Whether this run keeps its records on PostgreSQL.
+pub fn on_postgres() -> bool {
+    std::env::var_os("SUPPORT_CHAT_TEST_DATABASE_URL").is_some()
 }
 
 /// `ServeArgs` from command-line flags (and never the environment), checked
@@ -99,6 +147,21 @@ pub fn args(flags: &[&str]) -> ServeArgs {
 /// Starts the real router on 127.0.0.1:0 and returns its address.
 pub async fn spawn(setup: Setup) -> SocketAddr {
     spawn_on(TcpListener::bind("127.0.0.1:0").await.unwrap(), setup)
+}
+
+/// Starts the public and the admin listeners on 127.0.0.1:0; their addresses.
+pub async fn spawn_both(setup: Setup) -> (SocketAddr, SocketAddr) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let identity = setup.state.guard.identity.clone();
+    tokio::spawn(server::serve(
+        listener,
+        admin_app(setup.admin.clone()),
+        setup.connections,
+        identity,
+        std::future::pending(),
+    ));
+    (spawn(setup).await, addr)
 }
 
 /// Serves the real router on `listener`, through the real accept loop, and
@@ -211,7 +274,7 @@ pub fn unique() -> String {
 pub async fn clocked(flags: &[&str]) -> (std::net::SocketAddr, ManualClock) {
     let args = args(flags);
     let clock = ManualClock::new();
-    let mut setup = setup_with(&args, Assets::default());
+    let mut setup = setup_with(&args, Assets::default()).await;
     setup.state.guard.limiter =
         Arc::new(FixedWindow::new(args.chat.chat_rate_limit, clock.clone()));
     setup.state.chat.clock = Arc::new(clock.clone());
@@ -276,10 +339,22 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_support-chat");
 /// The binary set to serve on a free port with asset fixtures of its own,
 /// so it does not depend on whether the widget was built.
 pub fn binary_with_fixture() -> std::process::Command {
+    binary_with_fixture_and(&[])
+}
+
+/// [`binary_with_fixture`] with `flags`; its records in a SQLite file of its
+/// own unless they name a `--database`.
+pub fn binary_with_fixture_and(flags: &[&str]) -> std::process::Command {
     let (site, public) = fixture();
     let mut command = std::process::Command::new(BIN);
     command
-        .args(["--addr", "127.0.0.1:0"])
+        .args(["--addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0"])
+        .args(flags);
+    if !flags.contains(&"--database") {
+        let records = site.parent().unwrap().join("records.db");
+        command.arg(format!("--database=sqlite://{}", records.display()));
+    }
+    command
         .arg("--widget-dir")
         .arg(&site)
         .arg("--public-dir")
@@ -291,10 +366,18 @@ pub fn binary_with_fixture() -> std::process::Command {
 /// fixture), and returns it with its address, read from its "listening on"
 /// log line. The caller stops it by pid (`Child::kill`).
 pub fn start_binary(flags: &[&str], env: &[(&str, &str)]) -> (std::process::Child, String) {
+    let (child, addr, _) = start_binary_with_admin(flags, env);
+    (child, addr)
+}
+
+/// [`start_binary`], with the admin listener's address too.
+pub fn start_binary_with_admin(
+    flags: &[&str],
+    env: &[(&str, &str)],
+) -> (std::process::Child, String, String) {
     use std::io::{BufRead, BufReader};
     use std::process::Stdio;
-    let mut child = binary_with_fixture()
-        .args(flags)
+    let mut child = binary_with_fixture_and(flags)
         .envs(env.iter().copied())
         .env("NO_COLOR", "1")
         .stdout(Stdio::piped())
@@ -302,12 +385,81 @@ pub fn start_binary(flags: &[&str], env: &[(&str, &str)]) -> (std::process::Chil
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let addr = loop {
-        let line = lines.next().expect("the server logs its address").unwrap();
-        if let Some((_, url)) = line.split_once("listening on http://") {
-            break url.trim().to_owned();
-        }
+    let address = |line: &str, after: &str| {
+        line.split_once(after).map(|(_, rest)| {
+            rest.split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .to_owned()
+        })
     };
+    let (mut public, mut admin) = (None, None);
+    while public.is_none() || admin.is_none() {
+        let line = lines
+            .next()
+            .expect("the server logs its addresses")
+            .unwrap();
+        public = public.or_else(|| address(&line, "listening on http://"));
+        admin = admin.or_else(|| address(&line, "(metrics, admin API) on http://"));
+    }
     std::thread::spawn(move || lines.for_each(drop));
-    (child, addr)
+    (child, public.unwrap(), admin.unwrap())
+}
+
+/// A started binary, killed (by pid) if the test ends before stopping it.
+pub struct Running(pub std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if self.0.try_wait().ok().flatten().is_none() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+/// The admin token the tests configure.
+pub const ADMIN_TOKEN: &str = "an admin token of enough length";
+
+/// A request to the admin listener with the test token.
+pub fn admin_request(method: &str, path: &str, body: Option<Value>) -> Request<Full<Bytes>> {
+    let mut request = Request::builder()
+        .method(method)
+        .uri(path)
+        .header("host", "localhost")
+        .header("authorization", format!("Bearer {ADMIN_TOKEN}"));
+    if body.is_some() {
+        request = request.header("content-type", "application/json");
+    }
+    request
+        .body(Full::new(
+            body.map_or_else(Bytes::new, |b| b.to_string().into()),
+        ))
+        .unwrap()
+}
+
+/// `GET path` on the admin listener, with the test token.
+pub async fn admin_get(admin: SocketAddr, path: &str) -> Reply {
+    send(admin, admin_request("GET", path, None)).await
+}
+
+/// A server with the admin API on (the test token), and both its addresses.
+pub async fn with_admin(flags: &[&str]) -> (SocketAddr, SocketAddr, Setup) {
+    let mut all = vec!["--admin-token", ADMIN_TOKEN];
+    all.extend_from_slice(flags);
+    let setup = setup_with(&args(&all), Assets::default()).await;
+    let (public, admin) = spawn_both(setup.clone()).await;
+    (public, admin, setup)
+}
+
+/// A copy of the sample knowledge base's files in a fresh folder.
+pub fn sample_kb_copy() -> PathBuf {
+    let from = Path::new(env!("CARGO_MANIFEST_DIR")).join("assistant/src/sample_kb");
+    let to = std::env::temp_dir().join(format!("support-chat-kb-{}", unique()));
+    std::fs::create_dir_all(&to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+    }
+    to
 }

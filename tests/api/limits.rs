@@ -74,7 +74,7 @@ async fn invalid_requests_count_against_the_limit_but_preflights_do_not() {
 
 #[tokio::test]
 async fn of_200_simultaneous_requests_from_one_ip_exactly_60_succeed() {
-    let addr = spawn(setup()).await;
+    let addr = spawn(setup().await).await;
     let replies =
         futures_join_all((0..200).map(|_| async move { chat(addr, &hello()).await.status })).await;
     let ok = replies.iter().filter(|s| **s == StatusCode::OK).count();
@@ -177,17 +177,20 @@ async fn sixtofour_nat64_and_compatible_addresses_count_as_the_ipv4_they_carry()
 
 #[tokio::test]
 async fn the_64s_of_one_ipv6_allocation_share_its_aggregate_quota() {
-    let addr = spawn(setup_with(
-        &args(&[
-            "--chat-rate-limit",
-            "2/60s",
-            "--ipv6-aggregate-limits",
-            "56=5/60s,48=8/60s",
-            "--trusted-proxies",
-            "127.0.0.1",
-        ]),
-        Assets::default(),
-    ))
+    let addr = spawn(
+        setup_with(
+            &args(&[
+                "--chat-rate-limit",
+                "2/60s",
+                "--ipv6-aggregate-limits",
+                "56=5/60s,48=8/60s",
+                "--trusted-proxies",
+                "127.0.0.1",
+            ]),
+            Assets::default(),
+        )
+        .await,
+    )
     .await;
     let mut statuses = Vec::new();
     for n in 0..6 {
@@ -237,7 +240,7 @@ async fn a_real_ipv6_peer_is_served_and_keyed() {
         eprintln!("note: no IPv6 loopback here; skipping");
         return;
     };
-    let setup = setup_with(&args(&["--chat-rate-limit", "1/60s"]), Assets::default());
+    let setup = setup_with(&args(&["--chat-rate-limit", "1/60s"]), Assets::default()).await;
     let addr = spawn_on(listener, setup);
     assert_eq!(chat(addr, &hello()).await.status, 200);
     envelope(&chat(addr, &hello()).await, 429, "rate_limited");
@@ -264,11 +267,8 @@ async fn read_response(stream: &mut TcpStream) -> String {
 
 #[tokio::test]
 async fn a_slow_body_ends_with_a_timeout_envelope_not_a_hung_connection() {
-    let addr = spawn(setup_with(
-        &args(&["--request-timeout-secs", "1"]),
-        Assets::default(),
-    ))
-    .await;
+    let addr =
+        spawn(setup_with(&args(&["--request-timeout-secs", "1"]), Assets::default()).await).await;
     let mut stream = slow_upload(addr).await;
     let response = read_response(&mut stream).await;
     assert!(response.starts_with("HTTP/1.1 503"), "{response}");
@@ -277,11 +277,8 @@ async fn a_slow_body_ends_with_a_timeout_envelope_not_a_hung_connection() {
 
 #[tokio::test]
 async fn a_body_that_stalls_gets_a_timeout_envelope_after_the_body_read_timeout() {
-    let addr = spawn(setup_with(
-        &args(&["--body-read-timeout-secs", "1"]),
-        Assets::default(),
-    ))
-    .await;
+    let addr =
+        spawn(setup_with(&args(&["--body-read-timeout-secs", "1"]), Assets::default()).await).await;
     let mut stream = slow_upload(addr).await;
     let started = std::time::Instant::now();
     let response = read_response(&mut stream).await;
@@ -296,10 +293,13 @@ async fn a_body_that_stalls_gets_a_timeout_envelope_after_the_body_read_timeout(
 
 #[tokio::test]
 async fn slow_uploads_hold_no_in_flight_place_so_others_are_still_answered() {
-    let addr = spawn(setup_with(
-        &args(&["--max-in-flight", "1", "--body-read-timeout-secs", "10"]),
-        Assets::default(),
-    ))
+    let addr = spawn(
+        setup_with(
+            &args(&["--max-in-flight", "1", "--body-read-timeout-secs", "10"]),
+            Assets::default(),
+        )
+        .await,
+    )
     .await;
     let mut holding = Vec::new();
     for _ in 0..20 {
@@ -325,7 +325,7 @@ impl support_chat_assistant::Assistant for Held {
         &self,
         message: &support_chat_assistant::Message,
         history: &[support_chat_assistant::Turn],
-    ) -> (support_chat_assistant::Reply, support_chat_assistant::Turn) {
+    ) -> support_chat_assistant::Answer {
         if message.as_str() != "hold" {
             return self.engine.reply(message, history);
         }
@@ -349,7 +349,7 @@ async fn holding(flags: &[&str]) -> (std::net::SocketAddr, Arc<AtomicBool>, Arc<
         started: started.clone(),
         released: released.clone(),
     });
-    let setup = setup_around(&args(flags), held, Assets::default());
+    let setup = setup_around(&args(flags), held, Assets::default()).await;
     (spawn(setup).await, started, released)
 }
 
@@ -384,19 +384,22 @@ async fn a_full_answer_queue_of_new_questions_is_answered_in_full() {
     // Every place of the pool taken by questions the encoder has not seen:
     // the answers share the threads (and nest on their stacks), and every
     // one of them is answered.
-    let addr = spawn(setup_with(
-        &args(&[
-            "--answer-threads",
-            "2",
-            "--answer-queue",
-            "64",
-            "--max-in-flight-per-client",
-            "100",
-            "--chat-rate-limit",
-            "1000/60s",
-        ]),
-        Assets::default(),
-    ))
+    let addr = spawn(
+        setup_with(
+            &args(&[
+                "--answer-threads",
+                "2",
+                "--answer-queue",
+                "64",
+                "--max-in-flight-per-client",
+                "100",
+                "--chat-rate-limit",
+                "1000/60s",
+            ]),
+            Assets::default(),
+        )
+        .await,
+    )
     .await;
     let run = unique();
     let statuses = futures_join_all((0..66).map(|i| {
@@ -450,10 +453,13 @@ async fn a_client_over_its_in_flight_places_waits_its_turn_while_others_are_answ
 
 #[tokio::test]
 async fn the_file_routes_have_a_flood_guard_that_answers_in_the_envelope() {
-    let addr = spawn(setup_with(
-        &args(&["--files-rate-limit", "2/60s", "--chat-rate-limit", "5/60s"]),
-        Assets::default(),
-    ))
+    let addr = spawn(
+        setup_with(
+            &args(&["--files-rate-limit", "2/60s", "--chat-rate-limit", "5/60s"]),
+            Assets::default(),
+        )
+        .await,
+    )
     .await;
     let page = || {
         Request::get("/")

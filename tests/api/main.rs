@@ -1,6 +1,7 @@
 //! Every integration test, in one binary (one link, one engine trained once):
 //! the real router or the real binary, over real sockets.
 
+mod admin;
 mod assets;
 mod binary;
 mod chat;
@@ -10,4 +11,5 @@ mod conversation;
 mod helpers;
 mod limits;
 mod paraphrase;
+mod records;
 mod replicas;

@@ -36,7 +36,7 @@ async fn paraphrases_that_share_no_word_with_any_example_question_are_answered_w
         .flat_map(|a| a.questions.iter().chain([&a.title]))
         .flat_map(|q| words(q))
         .collect();
-    let addr = spawn(setup()).await;
+    let addr = spawn(setup().await).await;
     for (paraphrase, id) in PARAPHRASES {
         let shared: Vec<_> = words(paraphrase).intersection(&known).cloned().collect();
         assert!(shared.is_empty(), "{paraphrase:?} shares {shared:?}");

@@ -96,7 +96,7 @@ async fn replica(redis: &RedisServer, flags: &[&str]) -> std::net::SocketAddr {
         "127.0.0.1",
     ];
     all.extend_from_slice(flags);
-    spawn(setup_with(&args(&all), Assets::default())).await
+    spawn(setup_with(&args(&all), Assets::default()).await).await
 }
 
 /// What `GET /readyz` says.
@@ -472,7 +472,7 @@ async fn rediss_connects_over_tls_with_the_systems_trust_store() {
 
 #[tokio::test]
 async fn the_suite_runs_on_the_backend_it_was_asked_for() {
-    let addr = spawn(setup()).await;
+    let addr = spawn(setup().await).await;
     assert_eq!(chat(addr, &hello()).await.status, 200);
     let ready = readiness(addr).await;
     match std::env::var("SUPPORT_CHAT_TEST_REDIS_URL") {

@@ -33,6 +33,14 @@ pub struct Outgoing {
     pub session: Option<String>,
 }
 
+/// A vote to put on the wire.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Vote {
+    pub session: String,
+    pub reply_id: String,
+    pub helpful: bool,
+}
+
 /// What a reload restores (see `storage.rs`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Saved {
@@ -58,15 +66,14 @@ pub struct Conversation {
     pub retry: Option<String>,
     /// The browser says it is offline.
     pub offline: bool,
+    /// After "Not helpful": a person is offered.
+    pub offer_person: bool,
 }
 
 impl Conversation {
     /// The conversation after `greeting`, with what a reload kept.
     pub fn restore(greeting: String, saved: Saved) -> Self {
-        let mut entries = vec![Entry {
-            kind: Kind::Assistant,
-            text: greeting,
-        }];
+        let mut entries = vec![Entry::new(Kind::Assistant, greeting)];
         entries.extend(saved.entries);
         Self {
             entries,
@@ -76,6 +83,7 @@ impl Conversation {
             wait_until: None,
             retry: None,
             offline: false,
+            offer_person: false,
         }
     }
 
@@ -102,10 +110,9 @@ impl Conversation {
         if text.is_empty() || !self.may_send(now) {
             return None;
         }
-        self.entries.push(Entry {
-            kind: Kind::Visitor,
-            text: text.to_owned(),
-        });
+        self.entries
+            .push(Entry::new(Kind::Visitor, text.to_owned()));
+        self.offer_person = false;
         Some(self.deliver(text.to_owned()))
     }
 
@@ -131,16 +138,54 @@ impl Conversation {
     pub fn received(&mut self, reply: ChatResponse) {
         self.pending = false;
         self.session = Some(reply.session);
-        let kind = if reply.handoff {
-            Kind::Handoff
+        let entry = if reply.handoff {
+            Entry::new(Kind::Handoff, reply.reply)
         } else {
-            Kind::Assistant
+            Entry {
+                reply: Some(reply.reply_id),
+                ..Entry::new(Kind::Assistant, reply.reply)
+            }
         };
-        self.entries.push(Entry {
-            kind,
-            text: reply.reply,
-        });
+        self.entries.push(entry);
         self.suggestions = reply.suggestions;
+    }
+
+    /// The visitor voted on entry `index`: what to send, once per answer
+    /// (answers only, not notices or handoffs).
+    pub fn vote(&mut self, index: usize, helpful: bool) -> Option<Vote> {
+        let session = self.session.clone()?;
+        let entry = self.entries.get_mut(index)?;
+        if !entry.votable() || entry.vote.is_some() {
+            return None;
+        }
+        entry.vote = Some(helpful);
+        self.offer_person = !helpful;
+        Some(Vote {
+            session,
+            reply_id: entry.reply.clone()?,
+            helpful,
+        })
+    }
+
+    /// The vote on entry `index` did not get through: it can be given again.
+    pub fn vote_failed(&mut self, index: usize, notice: String) {
+        if let Some(entry) = self.entries.get_mut(index) {
+            entry.vote = None;
+        }
+        self.offer_person = false;
+        self.entries.push(Entry::new(Kind::Notice, notice));
+    }
+
+    /// The visitor erases the conversation: the session to erase on the
+    /// server (none before a first reply), and only the greeting and
+    /// `notice` left on show.
+    pub fn erase(&mut self, notice: String) -> Option<String> {
+        self.entries.truncate(1);
+        self.entries.push(Entry::new(Kind::Notice, notice));
+        self.suggestions.clear();
+        self.retry = None;
+        self.offer_person = false;
+        self.session.take()
     }
 
     /// `text` did not get through. Returns the notice shown, and the message
@@ -175,10 +220,7 @@ impl Conversation {
                 }
             }
         };
-        self.entries.push(Entry {
-            kind: Kind::Notice,
-            text: notice.clone(),
-        });
+        self.entries.push(Entry::new(Kind::Notice, notice.clone()));
         (notice, give_back)
     }
 
@@ -217,6 +259,7 @@ mod tests {
             reply: text.into(),
             suggestions: vec!["Who can apply?".into()],
             handoff,
+            reply_id: format!("reply-{text}"),
         }
     }
 
@@ -323,6 +366,51 @@ mod tests {
             c.retry.as_deref(),
             Some("y"),
             "sent again without the session"
+        );
+    }
+
+    #[test]
+    fn an_answer_takes_one_vote_and_a_handoff_or_the_greeting_none() {
+        let mut c = fresh();
+        assert_eq!(c.vote(0, true), None, "not the greeting");
+        c.send("hi", 0.0);
+        c.received(reply("Hello again.", false));
+        let vote = c.vote(2, false).unwrap();
+        assert_eq!(vote.reply_id, "reply-Hello again.");
+        assert_eq!(vote.session, "s1");
+        assert!(!vote.helpful);
+        assert!(c.offer_person, "not helpful offers a person");
+        assert_eq!(c.vote(2, true), None, "once");
+        c.send("a person", 0.0);
+        assert!(!c.offer_person, "the offer goes with the next message");
+        c.received(reply("Our team can help.", true));
+        assert_eq!(c.vote(4, true), None, "not a handoff");
+    }
+
+    #[test]
+    fn a_vote_that_failed_can_be_given_again() {
+        let mut c = fresh();
+        c.send("hi", 0.0);
+        c.received(reply("Hello again.", false));
+        c.vote(2, true).unwrap();
+        c.vote_failed(2, "Your feedback could not be sent.".into());
+        assert!(c.vote(2, true).is_some());
+    }
+
+    #[test]
+    fn erasing_leaves_the_greeting_and_a_notice_and_forgets_the_session() {
+        let mut c = fresh();
+        c.send("hi", 0.0);
+        c.received(reply("Hello again.", false));
+        assert_eq!(c.erase("Deleted.".into()).as_deref(), Some("s1"));
+        assert_eq!(c.session, None);
+        assert!(c.suggestions.is_empty());
+        let kinds: Vec<Kind> = c.entries.iter().map(|e| e.kind).collect();
+        assert_eq!(kinds, [Kind::Assistant, Kind::Notice]);
+        assert_eq!(
+            c.send("new", 0.0).unwrap().session,
+            None,
+            "a new conversation"
         );
     }
 

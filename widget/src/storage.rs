@@ -5,7 +5,8 @@
 //! Key [`KEY`]; value one JSON object (bump the key's suffix if it changes):
 //!
 //! ```text
-//! { "m": [ { "k": <kind number, transcript::Kind::stored>, "t": <text> }, ... ],
+//! { "m": [ { "k": <kind number, transcript::Kind::stored>, "t": <text>,
+//!            "r": <an answer's reply id, if any>, "v": <the visitor's vote, if any> }, ... ],
 //!   "s": <session id, absent before the first reply>,
 //!   "o": <panel open: true/false>,
 //!   "q": [ <quick replies on show> ] }
@@ -36,7 +37,7 @@ pub fn capped(entries: &[Entry]) -> &[Entry] {
 }
 
 #[cfg(target_arch = "wasm32")]
-pub use browser::{load, store};
+pub use browser::{forget, load, store};
 
 #[cfg(target_arch = "wasm32")]
 mod browser {
@@ -66,7 +67,11 @@ mod browser {
                     get(&item, "k").as_f64().and_then(Kind::from_stored),
                     get(&item, "t").as_string(),
                 ) {
-                    entries.push(Entry { kind, text });
+                    entries.push(Entry {
+                        reply: get(&item, "r").as_string(),
+                        vote: get(&item, "v").as_bool(),
+                        ..Entry::new(kind, text)
+                    });
                 }
             }
         }
@@ -75,6 +80,13 @@ mod browser {
             session: get(&saved, "s").as_string(),
             open: get(&saved, "o").as_bool(),
             suggestions: strings(&get(&saved, "q")),
+        }
+    }
+
+    /// Removes this tab's saved conversation (the visitor erased it).
+    pub fn forget() {
+        if let Some(storage) = session_storage() {
+            let _ = storage.remove_item(KEY);
         }
     }
 
@@ -89,6 +101,12 @@ mod browser {
             let item = Object::new();
             set(&item, "k", &entry.kind.stored().into());
             set(&item, "t", &entry.text.as_str().into());
+            if let Some(reply) = &entry.reply {
+                set(&item, "r", &reply.as_str().into());
+            }
+            if let Some(vote) = entry.vote {
+                set(&item, "v", &vote.into());
+            }
             list.push(&item);
         }
         set(&state, "m", &list);
@@ -113,10 +131,7 @@ mod tests {
     fn entries(sizes: &[usize]) -> Vec<Entry> {
         sizes
             .iter()
-            .map(|&n| Entry {
-                kind: Kind::Visitor,
-                text: "x".repeat(n),
-            })
+            .map(|&n| Entry::new(Kind::Visitor, "x".repeat(n)))
             .collect()
     }
 

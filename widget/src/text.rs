@@ -7,6 +7,14 @@ pub const OFFLINE_ERROR: &str =
     "You appear to be offline. Check your connection, then press Try again.";
 pub const SERVER_ERROR: &str = "Something went wrong on our side. Please try again in a moment.";
 pub const OFFLINE_STATUS: &str = "You're offline. Messages can't be sent until you reconnect.";
+pub const ASK_FEEDBACK: &str = "Was this helpful?";
+pub const THANKS_FEEDBACK: &str = "Thanks for your feedback.";
+pub const FEEDBACK_ERROR: &str = "Your feedback could not be sent. Please try again.";
+/// What "Talk to a person" sends.
+pub const ASK_FOR_PERSON: &str = "I'd like to talk to a person";
+pub const CONFIRM_ERASE: &str = "Delete what you wrote here, in this browser and on our side?";
+pub const ERASED: &str = "Your conversation has been deleted.";
+pub const ERASE_FAILED: &str = "Your conversation could not be deleted on our side yet: ";
 
 /// "1 second", "2 seconds".
 pub fn seconds(n: u32) -> String {

@@ -44,6 +44,27 @@ impl Kind {
 pub struct Entry {
     pub kind: Kind,
     pub text: String,
+    /// An answer's reply id, to vote on it.
+    pub reply: Option<String>,
+    /// The visitor's vote on it: helpful or not.
+    pub vote: Option<bool>,
+}
+
+impl Entry {
+    /// An entry with no reply id and no vote.
+    pub fn new(kind: Kind, text: String) -> Self {
+        Self {
+            kind,
+            text,
+            reply: None,
+            vote: None,
+        }
+    }
+
+    /// Whether the visitor can vote on it: an answer, not a notice or a handoff.
+    pub fn votable(&self) -> bool {
+        self.kind == Kind::Assistant && self.reply.is_some()
+    }
 }
 
 #[cfg(test)]

@@ -15,8 +15,10 @@ use web_sys::HtmlElement;
 use crate::conversation::{Conversation, Failure, Outgoing};
 use crate::js::{set, string_array};
 use crate::storage;
+use crate::text;
+use crate::transcript::{Entry, Kind};
 use crate::view::message;
-use crate::wire::post_chat;
+use crate::wire::{delete_session, post_chat, post_feedback};
 
 /// Mounts the widget into `root` (inside the shadow root the loader made) and
 /// returns the command function behind `SupportChat.open/close/toggle/send`.
@@ -72,6 +74,8 @@ struct Widget {
     draft: RwSignal<String>,
     /// The time the countdown last looked at (ticks while a wait runs).
     clock: RwSignal<f64>,
+    /// "Delete this conversation" was pressed once: asking to confirm.
+    confirming: RwSignal<bool>,
     api: StoredValue<String>,
     emit: StoredValue<Emit, LocalStorage>,
     input: NodeRef<html::Textarea>,
@@ -92,6 +96,7 @@ impl Widget {
             open: RwSignal::new(open),
             draft: RwSignal::new(String::new()),
             clock: RwSignal::new(now()),
+            confirming: RwSignal::new(false),
             api: StoredValue::new(api),
             emit: StoredValue::new_local(Box::new(emit)),
             input: NodeRef::new(),
@@ -256,6 +261,63 @@ impl Widget {
         self.emit("message", &detail);
     }
 
+    /// Sends a vote on entry `index` (once).
+    fn vote(self, index: usize, helpful: bool) {
+        let Some(vote) = self
+            .conversation
+            .try_update(|c| c.vote(index, helpful))
+            .flatten()
+        else {
+            return;
+        };
+        self.save();
+        spawn_local(async move {
+            if post_feedback(&self.api.get_value(), &vote).await.is_err() {
+                self.conversation
+                    .update(|c| c.vote_failed(index, text::FEEDBACK_ERROR.to_owned()));
+            }
+            self.save();
+        });
+    }
+
+    /// Erases the conversation here and on the server.
+    fn erase(self) {
+        self.confirming.set(false);
+        let session = self
+            .conversation
+            .try_update(|c| c.erase(text::ERASED.to_owned()))
+            .flatten();
+        storage::forget();
+        self.draft.set(String::new());
+        self.focus_input();
+        let Some(session) = session else {
+            return;
+        };
+        spawn_local(async move {
+            if let Err(failure) = delete_session(&self.api.get_value(), &session).await {
+                let message = match failure {
+                    Failure::Other { message, .. } => message,
+                    Failure::RateLimited { retry_after } => text::rate_limited(retry_after),
+                };
+                self.conversation.update(|c| {
+                    // Not erased on the server: the session stays, to try again.
+                    c.session = Some(session);
+                    c.entries.push(Entry::new(
+                        Kind::Notice,
+                        [text::ERASE_FAILED, &message].concat(),
+                    ));
+                });
+            }
+        });
+    }
+
+    fn focus_input(&self) {
+        let input = self.input;
+        request_animation_frame(move || {
+            let _ = input.get_untracked().map(|e| e.focus());
+        });
+    }
+
     fn send_draft(&self) {
         if self.send(&self.draft.get_untracked()) {
             self.draft.set(String::new());
@@ -311,13 +373,58 @@ fn transcript(w: Widget) -> impl IntoView {
     let pending = move || w.conversation.with(|c| c.pending);
     view! {
         <div class="log" role="log" aria-label="Conversation" tabindex="0" node_ref=w.log>
-            {move || w.conversation.with(|c| c.entries.iter().map(message).collect::<Vec<_>>())}
+            {move || {
+                w.conversation
+                    .with(|c| {
+                        c.entries
+                            .iter()
+                            .enumerate()
+                            .map(|(index, entry)| {
+                                let offer = c.offer_person && entry.vote == Some(false);
+                                view! {
+                                    {message(entry)}
+                                    {entry.votable().then(|| feedback(w, index, entry.vote, offer))}
+                                }
+                            })
+                            .collect::<Vec<_>>()
+                    })
+            }}
             <div class="msg assistant typing" hidden=move || !pending()>
                 <span class="sr">"Support is typing"</span>
                 <i></i>
                 <i></i>
                 <i></i>
             </div>
+        </div>
+    }
+}
+
+/// "Was this helpful?" under an answer: once, then thanks; after "Not
+/// helpful", a person is offered.
+fn feedback(w: Widget, index: usize, vote: Option<bool>, offer: bool) -> impl IntoView {
+    let button = move |helpful: bool, label: &'static str| {
+        view! {
+            <button
+                type="button"
+                class="vote"
+                aria-pressed=if vote == Some(helpful) { "true" } else { "false" }
+                disabled=vote.is_some()
+                on:click=move |_| w.vote(index, helpful)
+            >
+                {label}
+            </button>
+        }
+    };
+    view! {
+        <div class="feedback" role="group" aria-label="Was this answer helpful?">
+            <span>{if vote.is_some() { text::THANKS_FEEDBACK } else { text::ASK_FEEDBACK }}</span>
+            {button(true, "Helpful")}
+            {button(false, "Not helpful")}
+            {offer.then(|| view! {
+                <button type="button" class="person" on:click=move |_| {
+                    let _ = w.send(text::ASK_FOR_PERSON);
+                }>"Talk to a person"</button>
+            })}
         </div>
     }
 }
@@ -394,9 +501,32 @@ fn composer(w: Widget, max_chars: u32) -> impl IntoView {
                 "Send"
             </button>
         </form>
-        <p class="count" id="sc-count">
-            {move || w.draft.with(|d| d.encode_utf16().count()).to_string()}
-            {["/", max_chars.to_string().as_str(), " characters"].concat()}
+        <div class="footer">
+            <p class="count" id="sc-count">
+                {move || w.draft.with(|d| d.encode_utf16().count()).to_string()}
+                {["/", max_chars.to_string().as_str(), " characters"].concat()}
+            </p>
+            {erase(w)}
+        </div>
+    }
+}
+
+/// "Delete this conversation", asked twice: here and on the server.
+fn erase(w: Widget) -> impl IntoView {
+    let started = move || w.conversation.with(Conversation::started);
+    view! {
+        <button
+            type="button"
+            class="erase"
+            hidden=move || !started() || w.confirming.get()
+            on:click=move |_| w.confirming.set(true)
+        >
+            "Delete this conversation"
+        </button>
+        <p class="confirm" role="group" aria-label="Delete this conversation?" hidden=move || !w.confirming.get()>
+            <span>{text::CONFIRM_ERASE}</span>
+            <button type="button" on:click=move |_| w.erase()>"Delete"</button>
+            <button type="button" on:click=move |_| w.confirming.set(false)>"Keep it"</button>
         </p>
     }
 }

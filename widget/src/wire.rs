@@ -1,13 +1,13 @@
 //! One chat round trip, with the wire types of `support_chat_api` and their
 //! field names from `support_chat_api::field` (so they are written once).
 
-use gloo_net::http::{Request, Response};
+use gloo_net::http::{Request, RequestBuilder, Response};
 use js_sys::{JSON, Object};
 use leptos::prelude::window;
-use support_chat_api::{CHAT_PATH, ChatRequest, ChatResponse, field};
+use support_chat_api::{CHAT_PATH, ChatResponse, FEEDBACK_PATH, SESSION_PATH, field};
 use wasm_bindgen::JsValue;
 
-use crate::conversation::{Failure, Outgoing};
+use crate::conversation::{Failure, Outgoing, Vote};
 use crate::js::{get, set, strings};
 use crate::text::{NETWORK_ERROR, OFFLINE_ERROR, SERVER_ERROR};
 
@@ -21,17 +21,49 @@ fn other(message: &str, code: &str, status: u16) -> Failure {
 
 /// Sends `outgoing` to the chat endpoint under `api`.
 pub async fn post_chat(api: &str, outgoing: Outgoing) -> Result<ChatResponse, Failure> {
-    let request = ChatRequest {
-        message: outgoing.text,
-        session: outgoing.session,
-    };
     let body = Object::new();
-    set(&body, field::MESSAGE, &request.message.as_str().into());
-    if let Some(session) = &request.session {
+    set(&body, field::MESSAGE, &outgoing.text.as_str().into());
+    if let Some(session) = &outgoing.session {
         set(&body, field::SESSION, &session.as_str().into());
     }
-    let body = JSON::stringify(&body).map(String::from).unwrap_or_default();
-    let sent = match Request::post(&[api, CHAT_PATH].concat())
+    let value = round_trip(Request::post(&[api, CHAT_PATH].concat()), &body).await?;
+    match get(&value, field::SESSION).as_string() {
+        Some(session) => Ok(ChatResponse {
+            session,
+            reply: get(&value, field::REPLY).as_string().unwrap_or_default(),
+            suggestions: strings(&get(&value, field::SUGGESTIONS)),
+            handoff: get(&value, field::HANDOFF).as_bool().unwrap_or(false),
+            reply_id: get(&value, field::REPLY_ID).as_string().unwrap_or_default(),
+        }),
+        None => Err(other(SERVER_ERROR, "server", 200)),
+    }
+}
+
+/// Sends the visitor's vote on one reply.
+pub async fn post_feedback(api: &str, vote: &Vote) -> Result<(), Failure> {
+    let body = Object::new();
+    set(&body, field::SESSION, &vote.session.as_str().into());
+    set(&body, field::REPLY_ID, &vote.reply_id.as_str().into());
+    set(&body, field::HELPFUL, &vote.helpful.into());
+    round_trip(Request::post(&[api, FEEDBACK_PATH].concat()), &body)
+        .await
+        .map(drop)
+}
+
+/// Erases the conversation `session` on the server.
+pub async fn delete_session(api: &str, session: &str) -> Result<(), Failure> {
+    let body = Object::new();
+    set(&body, field::SESSION, &session.into());
+    round_trip(Request::delete(&[api, SESSION_PATH].concat()), &body)
+        .await
+        .map(drop)
+}
+
+/// Sends `body` as JSON with `request`; the response's JSON when it is a
+/// success, or why it failed.
+async fn round_trip(request: RequestBuilder, body: &Object) -> Result<JsValue, Failure> {
+    let body = JSON::stringify(body).map(String::from).unwrap_or_default();
+    let sent = match request
         .header("content-type", "application/json")
         .body(body)
     {
@@ -47,15 +79,8 @@ pub async fn post_chat(api: &str, outgoing: Outgoing) -> Result<ChatResponse, Fa
     };
     let status = response.status();
     let value = read_json(&response).await;
-    if response.ok()
-        && let Some(session) = get(&value, field::SESSION).as_string()
-    {
-        return Ok(ChatResponse {
-            session,
-            reply: get(&value, field::REPLY).as_string().unwrap_or_default(),
-            suggestions: strings(&get(&value, field::SUGGESTIONS)),
-            handoff: get(&value, field::HANDOFF).as_bool().unwrap_or(false),
-        });
+    if response.ok() {
+        return Ok(value);
     }
     let error = get(&value, field::ERROR);
     if status == 429 {

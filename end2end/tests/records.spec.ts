@@ -1,0 +1,96 @@
+import type { Page } from "@playwright/test";
+import AxeBuilder from "@axe-core/playwright";
+import { test, expect, widget, ask, ready } from "./fixtures";
+import { API, SITE } from "../playwright.config";
+
+const FEEDBACK = `${API}/public/v1/support/feedback`;
+const SESSION = `${API}/public/v1/support/session`;
+
+/** The JSON bodies of requests the page sends to `url` with `method`. */
+function requests(page: Page, url: string, method: string) {
+  const sent: Record<string, unknown>[] = [];
+  page.on("request", (request) => {
+    if (request.url() === url && request.method() === method) sent.push(request.postDataJSON());
+  });
+  return sent;
+}
+
+test.describe("answer feedback", () => {
+  test("under an answer: one vote, then thanks; after Not helpful a person is offered; never under a handoff", async ({ page }) => {
+    const votes = requests(page, FEEDBACK, "POST");
+    await page.goto(`${SITE}/index.html`);
+    await ready(page);
+    const w = widget(page);
+    const answer = await ask(page, "How long does an application take?");
+    const group = w.host.getByRole("group", { name: "Was this answer helpful?" });
+    await expect(group).toHaveCount(1);
+    await expect(group).toContainText("Was this helpful?");
+    const helpful = group.getByRole("button", { name: "Helpful", exact: true });
+    const notHelpful = group.getByRole("button", { name: "Not helpful" });
+    await expect(helpful).toHaveAttribute("aria-pressed", "false");
+    await notHelpful.click();
+    await expect(notHelpful).toHaveAttribute("aria-pressed", "true");
+    await expect(group).toContainText("Thanks for your feedback.");
+    await expect(helpful).toBeDisabled();
+    await expect.poll(() => votes.length).toBe(1);
+    expect(votes[0]).toMatchObject({ helpful: false });
+    expect(String(votes[0].reply_id)).toMatch(/^[0-9a-f]{32}$/);
+    await notHelpful.click({ force: true });
+    expect(votes).toHaveLength(1);
+    await expect(answer).toBeVisible();
+
+    // The offer of a person sends the request for one; a handoff gets no vote.
+    await group.getByRole("button", { name: "Talk to a person" }).click();
+    await expect(w.host.locator(".msg.handoff")).toHaveCount(1);
+    await expect(w.host.getByRole("group", { name: "Was this answer helpful?" })).toHaveCount(1);
+    const results = await new AxeBuilder({ page })
+      .include("support-chat-widget")
+      .withTags(["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"])
+      .analyze();
+    expect(results.violations.map((v) => v.id)).toEqual([]);
+  });
+
+  test("the vote survives a reload of the page", async ({ page }) => {
+    await page.goto(`${SITE}/index.html`);
+    await ready(page);
+    await ask(page, "Do I need a personal guarantee?");
+    const w = widget(page);
+    await w.host.getByRole("button", { name: "Helpful", exact: true }).click();
+    await expect(w.host.getByRole("button", { name: "Helpful", exact: true })).toHaveAttribute("aria-pressed", "true");
+    await page.reload();
+    await ready(page);
+    await expect(w.host.getByRole("button", { name: "Helpful", exact: true })).toHaveAttribute("aria-pressed", "true");
+  });
+});
+
+test.describe("deleting a conversation", () => {
+  test("Delete this conversation asks once more, erases it on the server and here, and starts afresh", async ({ page }) => {
+    const deletes = requests(page, SESSION, "DELETE");
+    const chats = requests(page, `${API}/public/v1/support/chat`, "POST");
+    await page.goto(`${SITE}/index.html`);
+    await ready(page);
+    const w = widget(page);
+    const erase = w.host.getByRole("button", { name: "Delete this conversation" });
+    await w.launcher.click();
+    await expect(erase).toBeHidden();
+    await ask(page, "hello");
+    const session = await page.evaluate(() => JSON.parse(sessionStorage.getItem("support-chat:v1") ?? "{}").s);
+    expect(session).toMatch(/^[0-9a-f]{32}$/);
+
+    await erase.click();
+    const confirm = w.host.getByRole("group", { name: "Delete this conversation?" });
+    await confirm.getByRole("button", { name: "Keep it" }).click();
+    await expect(confirm).toBeHidden();
+    expect(deletes).toHaveLength(0);
+    await erase.click();
+    await confirm.getByRole("button", { name: "Delete", exact: true }).click();
+    await expect(w.notices).toHaveText(["Your conversation has been deleted."]);
+    await expect(w.visitorMessages).toHaveCount(0);
+    await expect.poll(() => deletes.length).toBe(1);
+    expect(deletes[0]).toEqual({ session });
+    await expect(w.input).toBeFocused();
+
+    await ask(page, "hello again");
+    expect(chats[chats.length - 1].session).toBeUndefined();
+  });
+});

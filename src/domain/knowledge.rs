@@ -1,0 +1,244 @@
+//! The knowledge base the assistant answers from, and its live reload.
+//!
+//! With `--kb DIR`, a change in the folder (watched), `SIGHUP`, or an
+//! example question added through the admin API rebuilds the engine in the
+//! background and swaps it into the answer threads at once: requests in
+//! flight finish on the engine they started on. A knowledge base that does
+//! not load keeps the old engine serving; the file and the problem are
+//! logged, counted (`kb_reload_failures_total`) and shown by the admin API.
+//! On several replicas each reloads from its own folder.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::Duration;
+
+use serde::Serialize;
+use support_chat_assistant::{Encoder, Engine, KbEditError, KbError, KnowledgeBase};
+
+use crate::domain::answer_pool::AnswerPool;
+use crate::domain::records::{UnixMillis, now_millis};
+
+/// Where the knowledge base comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KbSource {
+    /// The sample built into the binary: read-only.
+    Sample,
+    /// A folder of Markdown files.
+    Dir(PathBuf),
+}
+
+impl KbSource {
+    fn load(&self) -> Result<KnowledgeBase, KbError> {
+        match self {
+            Self::Sample => Ok(KnowledgeBase::sample()),
+            Self::Dir(dir) => KnowledgeBase::load_dir(dir),
+        }
+    }
+}
+
+/// The last load, and the last failure since it.
+#[derive(Clone, Debug, Serialize)]
+pub struct KbStatus {
+    /// `built-in sample`, or the folder.
+    pub source: String,
+    pub articles: usize,
+    pub questions: usize,
+    pub loaded_at: UnixMillis,
+    /// Loads since start-up, the first included.
+    pub loads: u64,
+    /// The newest failed reload, if it came after the last load.
+    pub error: Option<KbFailure>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct KbFailure {
+    pub at: UnixMillis,
+    /// The file at fault.
+    pub file: String,
+    pub message: String,
+}
+
+/// Why a question could not be added.
+#[derive(Debug, thiserror::Error)]
+pub enum AddQuestionError {
+    #[error(
+        "the knowledge base is the built-in sample, which is read-only; start with --kb DIR to edit one"
+    )]
+    ReadOnly,
+    #[error(transparent)]
+    Edit(#[from] KbEditError),
+    #[error("the question was added, but the knowledge base did not reload")]
+    Reload(#[source] KbError),
+}
+
+/// The knowledge base in use, and how to load it again.
+pub struct Knowledge {
+    source: KbSource,
+    encoder: Option<Arc<Encoder>>,
+    answers: Arc<AnswerPool>,
+    engine: RwLock<Arc<Engine>>,
+    status: Mutex<KbStatus>,
+    /// One reload at a time; a change during one is picked up by the next.
+    reloading: tokio::sync::Mutex<()>,
+}
+
+impl Knowledge {
+    /// Loads and trains the engine from `source` (start-up: a failure stops it).
+    pub fn train(source: &KbSource, encoder: Option<Arc<Encoder>>) -> Result<Engine, KbError> {
+        let started = std::time::Instant::now();
+        let engine = Engine::new(source.load()?, encoder);
+        tracing::info!(
+            articles = engine.knowledge_base().articles().len(),
+            train_ms = started.elapsed().as_millis() as u64,
+            "knowledge base loaded"
+        );
+        Ok(engine)
+    }
+
+    /// The knowledge in use: `engine`, trained from `source`, answering on `answers`.
+    pub fn new(
+        source: KbSource,
+        encoder: Option<Arc<Encoder>>,
+        engine: Arc<Engine>,
+        answers: Arc<AnswerPool>,
+    ) -> Self {
+        let status = KbStatus {
+            source: match &source {
+                KbSource::Sample => "built-in sample".to_owned(),
+                KbSource::Dir(dir) => dir.display().to_string(),
+            },
+            articles: 0,
+            questions: 0,
+            loaded_at: 0,
+            loads: 0,
+            error: None,
+        };
+        let knowledge = Self {
+            source,
+            encoder,
+            answers,
+            engine: RwLock::new(engine.clone()),
+            status: Mutex::new(status),
+            reloading: tokio::sync::Mutex::new(()),
+        };
+        knowledge.loaded(&engine);
+        knowledge
+    }
+
+    fn loaded(&self, engine: &Engine) {
+        let kb = engine.knowledge_base();
+        let mut status = self.lock_status();
+        status.articles = kb.articles().len();
+        status.questions = kb.articles().iter().map(|a| a.questions.len()).sum();
+        status.loaded_at = now_millis();
+        status.loads += 1;
+        status.error = None;
+    }
+
+    fn lock_status(&self) -> std::sync::MutexGuard<'_, KbStatus> {
+        self.status.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub fn status(&self) -> KbStatus {
+        self.lock_status().clone()
+    }
+
+    /// The engine answering now.
+    pub fn engine(&self) -> Arc<Engine> {
+        self.engine
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    pub fn source(&self) -> &KbSource {
+        &self.source
+    }
+
+    /// Loads the knowledge base again and, if it loads, trains and swaps
+    /// in a new engine; if it does not, the old one keeps serving.
+    pub async fn reload(&self) -> Result<(), KbError> {
+        let _one_at_a_time = self.reloading.lock().await;
+        let (source, encoder) = (self.source.clone(), self.encoder.clone());
+        let trained = tokio::task::spawn_blocking(move || Knowledge::train(&source, encoder))
+            .await
+            .expect("training does not panic");
+        match trained {
+            Ok(engine) => {
+                let engine = Arc::new(engine);
+                self.answers.swap(engine.clone());
+                *self.engine.write().unwrap_or_else(PoisonError::into_inner) = engine.clone();
+                self.loaded(&engine);
+                metrics::counter!("kb_reloads_total").increment(1);
+                Ok(())
+            }
+            Err(error) => {
+                tracing::warn!(file = %error.file, %error, "knowledge base did not reload: the previous one keeps serving");
+                metrics::counter!("kb_reload_failures_total").increment(1);
+                self.lock_status().error = Some(KbFailure {
+                    at: now_millis(),
+                    file: error.file.clone(),
+                    message: error.to_string(),
+                });
+                Err(error)
+            }
+        }
+    }
+
+    /// Adds `question` to article `id`'s examples in its file, and reloads:
+    /// when this returns, the engine answering knows the question.
+    pub async fn add_question(
+        &self,
+        id: &str,
+        question: &str,
+    ) -> Result<PathBuf, AddQuestionError> {
+        let KbSource::Dir(dir) = &self.source else {
+            return Err(AddQuestionError::ReadOnly);
+        };
+        let file = support_chat_assistant::append_question(dir, id, question)?;
+        tracing::info!(article = id, file = %file.display(), "example question added");
+        self.reload().await.map_err(AddQuestionError::Reload)?;
+        Ok(file)
+    }
+
+    /// Reloads when the folder changes (quiet for `settle` after the last
+    /// change). Does nothing for the built-in sample. Runs for the process's life.
+    pub fn watch(self: &Arc<Self>, settle: Duration) -> Result<(), notify::Error> {
+        use notify::Watcher;
+        let KbSource::Dir(dir) = &self.source else {
+            return Ok(());
+        };
+        let (changed, mut changes) = tokio::sync::mpsc::unbounded_channel();
+        let mut watcher =
+            notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+                if event.is_ok_and(|e| is_content_change(&e)) {
+                    let _ = changed.send(());
+                }
+            })?;
+        watcher.watch(dir, notify::RecursiveMode::NonRecursive)?;
+        let knowledge = self.clone();
+        tokio::spawn(async move {
+            // The watcher lives as long as this task.
+            let _watcher = watcher;
+            while changes.recv().await.is_some() {
+                // Editors write in several steps: wait until it is quiet.
+                while let Ok(Some(())) = tokio::time::timeout(settle, changes.recv()).await {}
+                tracing::info!("knowledge base folder changed: reloading");
+                let _ = knowledge.reload().await;
+            }
+        });
+        Ok(())
+    }
+}
+
+/// A change to a Markdown file's contents or name (not a read).
+fn is_content_change(event: &notify::Event) -> bool {
+    use notify::EventKind;
+    matches!(
+        event.kind,
+        EventKind::Create(_) | EventKind::Modify(_) | EventKind::Remove(_)
+    ) && event
+        .paths
+        .iter()
+        .any(|p| p.extension().is_some_and(|e| e == "md") || Path::new(p).is_dir())
+}

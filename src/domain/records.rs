@@ -1,0 +1,586 @@
+//! What the business keeps of each conversation, with privacy by
+//! construction: every turn's message is redacted (`support_chat_assistant::redact`)
+//! before a [`TurnRecord`] exists, a conversation is filed under a keyed
+//! hash of its session id ([`SessionHash`]), never the id, and nothing is
+//! recorded before a visitor's first message.
+//!
+//! Writing never slows or fails a chat: [`Recorder`] puts records on a
+//! bounded queue that one background writer empties in batches into the
+//! [`RecordStore`] (`store/sql.rs`, SQLite or PostgreSQL). When the queue is
+//! full or the database fails, records are dropped and counted
+//! (`records_dropped_total`), and the visitor still gets the answer. Erasing
+//! a conversation goes through the same queue, so records of it still
+//! waiting are written first and then erased with the rest; a clean shutdown
+//! flushes the queue.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use support_chat_assistant::ArticleRef;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::domain::Pending;
+use crate::domain::session::SessionId;
+
+/// Milliseconds since the Unix epoch: how records keep time.
+pub type UnixMillis = i64;
+
+/// Now, in [`UnixMillis`].
+pub fn now_millis() -> UnixMillis {
+    millis(SystemTime::now())
+}
+
+pub fn millis(at: SystemTime) -> UnixMillis {
+    at.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// The UTC calendar day of `at`, `YYYY-MM-DD`: what the summary groups by.
+pub fn day_of(at: UnixMillis) -> String {
+    jiff::Timestamp::from_millisecond(at)
+        .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .date()
+        .to_string()
+}
+
+/// The key records are filed and reply ids signed under: the same on every
+/// replica (it lives in the database, made on first start).
+#[derive(Clone)]
+pub struct RecordKey(Arc<[u8]>);
+
+impl std::fmt::Debug for RecordKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RecordKey(..)")
+    }
+}
+
+/// A conversation's name in the records: 32 hex digits of a keyed hash of
+/// its session id, which cannot be turned back into the id.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct SessionHash(String);
+
+impl SessionHash {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// A hash read back from the store as it is.
+    pub fn unchecked(text: String) -> Self {
+        Self(text)
+    }
+
+    /// A hash as the admin API shows it (32 lowercase hex digits).
+    pub fn parse(text: &str) -> Option<Self> {
+        is_hex(text, 32).then(|| Self(text.to_owned()))
+    }
+}
+
+/// A reply's id: 16 hex digits of nonce and 16 of a keyed hash of the
+/// session id and the nonce, so the server can tell a reply it gave in a
+/// session from anything else without looking it up.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ReplyId(String);
+
+impl ReplyId {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+fn is_hex(text: &str, len: usize) -> bool {
+    text.len() == len && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes.iter().fold(String::new(), |mut out, b| {
+        let _ = write!(out, "{b:02x}");
+        out
+    })
+}
+
+impl RecordKey {
+    /// A key of these bytes.
+    pub fn new(bytes: &[u8]) -> Self {
+        Self(bytes.into())
+    }
+
+    /// A fresh random key (with `--record off`, and for a new database).
+    pub fn random() -> Self {
+        let mut bytes = [0u8; 32];
+        getrandom::fill(&mut bytes).expect("the OS random source is available");
+        Self::new(&bytes)
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    fn mac(&self, parts: &[&[u8]]) -> [u8; 32] {
+        let mut mac =
+            Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes keys of any length");
+        for part in parts {
+            mac.update(part);
+        }
+        mac.finalize().into_bytes().into()
+    }
+
+    /// The records' name of session `id`.
+    pub fn session_hash(&self, id: SessionId) -> SessionHash {
+        SessionHash(hex(
+            &self.mac(&[b"session:", id.to_string().as_bytes()])[..16]
+        ))
+    }
+
+    /// A new reply id for session `id`.
+    pub fn reply_id(&self, id: SessionId) -> ReplyId {
+        let mut nonce = [0u8; 8];
+        getrandom::fill(&mut nonce).expect("the OS random source is available");
+        self.sign(id, &hex(&nonce))
+    }
+
+    fn sign(&self, id: SessionId, nonce: &str) -> ReplyId {
+        let mac = self.mac(&[b"reply:", id.to_string().as_bytes(), nonce.as_bytes()]);
+        ReplyId(format!("{nonce}{}", hex(&mac[..8])))
+    }
+
+    /// `text` as a reply id this server gave in session `id`, or `None`.
+    pub fn verify(&self, id: SessionId, text: &str) -> Option<ReplyId> {
+        if !is_hex(text, 32) {
+            return None;
+        }
+        let expected = self.sign(id, &text[..16]);
+        // Constant time: the comparison must not tell how much matched.
+        let same = expected
+            .0
+            .bytes()
+            .zip(text.bytes())
+            .fold(0u8, |diff, (a, b)| diff | (a ^ b));
+        (same == 0).then_some(expected)
+    }
+}
+
+/// Under this confidence an answered turn counts as unsure, and goes to the
+/// unanswered inbox.
+pub const LOW_CONFIDENCE: f64 = 0.5;
+
+/// Whether a turn may show in the unanswered inbox whatever its votes: not
+/// answered outright, or answered unsure.
+pub fn inbox_candidate(outcome: RecordedOutcome, confidence: f32) -> bool {
+    outcome != RecordedOutcome::Answered || f64::from(confidence) < LOW_CONFIDENCE
+}
+
+/// How one exchange ended, as the records count it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RecordedOutcome {
+    Answered,
+    Clarified,
+    HandedOff,
+    OutOfScope,
+}
+
+impl RecordedOutcome {
+    pub const ALL: [RecordedOutcome; 4] = [
+        Self::Answered,
+        Self::Clarified,
+        Self::HandedOff,
+        Self::OutOfScope,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Answered => "answered",
+            Self::Clarified => "clarified",
+            Self::HandedOff => "handoff",
+            Self::OutOfScope => "out_of_scope",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|o| o.as_str() == text)
+    }
+
+    pub fn of(outcome: &support_chat_assistant::Outcome) -> Self {
+        use support_chat_assistant::Outcome;
+        match outcome {
+            Outcome::Answered { .. } => Self::Answered,
+            Outcome::Clarify { .. } => Self::Clarified,
+            Outcome::Handoff {
+                out_of_scope: false,
+            } => Self::HandedOff,
+            Outcome::Handoff { out_of_scope: true } => Self::OutOfScope,
+        }
+    }
+}
+
+/// One exchange, as kept.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TurnRecord {
+    pub reply_id: ReplyId,
+    pub session: SessionHash,
+    pub at: UnixMillis,
+    /// The visitor's message, redacted.
+    pub message: String,
+    pub outcome: RecordedOutcome,
+    pub confidence: f32,
+    /// The approved wording the reply showed.
+    pub article: Option<ArticleRef>,
+    /// The message's sentence embedding, for grouping similar unanswered
+    /// questions; kept only for [`inbox_candidate`]s (an answered turn voted
+    /// down is grouped by its words).
+    pub embedding: Option<Vec<f32>>,
+}
+
+/// A visitor's vote on a reply; the latest vote per reply wins.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FeedbackRecord {
+    pub reply_id: ReplyId,
+    pub session: SessionHash,
+    pub at: UnixMillis,
+    pub helpful: bool,
+}
+
+/// A write the store takes in a batch.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Write {
+    Turn(TurnRecord),
+    Feedback(FeedbackRecord),
+}
+
+/// One day of the summary.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct DaySummary {
+    pub day: String,
+    pub conversations: u64,
+    pub messages: u64,
+    pub answered: u64,
+    pub clarified: u64,
+    pub handed_off: u64,
+    pub out_of_scope: u64,
+    pub helpful: u64,
+    pub not_helpful: u64,
+}
+
+impl DaySummary {
+    pub fn empty(day: String) -> Self {
+        Self {
+            day,
+            ..Self::default()
+        }
+    }
+}
+
+/// A turn the inbox may show: not answered outright, unsure, or voted down,
+/// and not yet dismissed or added.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OpenTurn {
+    pub reply_id: String,
+    pub at: UnixMillis,
+    pub message: String,
+    pub outcome: RecordedOutcome,
+    pub confidence: f64,
+    pub embedding: Option<Vec<f32>>,
+    pub not_helpful: bool,
+}
+
+/// Where an unanswered turn is in the inbox.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Review {
+    Open,
+    Dismissed,
+    Added,
+}
+
+impl Review {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::Dismissed => "dismissed",
+            Self::Added => "added",
+        }
+    }
+}
+
+/// Which conversations to list, and which page of them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConversationFilter {
+    /// From this time (inclusive) to `to` (exclusive).
+    pub from: UnixMillis,
+    pub to: UnixMillis,
+    /// Only conversations with a turn of this outcome.
+    pub outcome: Option<RecordedOutcome>,
+    /// Only conversations where a message holds this text.
+    pub search: Option<String>,
+    pub page: usize,
+    pub per_page: usize,
+}
+
+/// One conversation in a list.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConversationSummary {
+    pub session: SessionHash,
+    pub first_at: UnixMillis,
+    pub last_at: UnixMillis,
+    pub turns: u64,
+    pub answered: u64,
+    pub clarified: u64,
+    pub handed_off: u64,
+    pub out_of_scope: u64,
+}
+
+/// One turn of a transcript, with the vote on it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TranscriptTurn {
+    pub reply_id: String,
+    pub session: SessionHash,
+    pub at: UnixMillis,
+    pub message: String,
+    pub outcome: RecordedOutcome,
+    pub confidence: f64,
+    pub article_id: Option<String>,
+    pub article_version: Option<String>,
+    pub helpful: Option<bool>,
+}
+
+/// What went wrong in the store.
+#[derive(Debug, thiserror::Error)]
+#[error("the records database: {0}")]
+pub struct RecordError(#[source] pub Box<dyn std::error::Error + Send + Sync>);
+
+/// The records, wherever they are kept. The SQL store (`store/sql.rs`)
+/// implements the writing side here and the reading side the admin API uses.
+pub trait RecordStore: Send + Sync + 'static {
+    /// Writes a batch, all or nothing.
+    fn write(&self, batch: &[Write]) -> Pending<'_, Result<(), RecordError>>;
+    /// Erases everything kept of one conversation; how many rows went.
+    fn erase(&self, session: &SessionHash) -> Pending<'_, Result<u64, RecordError>>;
+    /// Erases what is older than `before` and no other duty keeps; how many rows went.
+    fn purge(&self, before: UnixMillis) -> Pending<'_, Result<u64, RecordError>>;
+    /// Per day since `since`: conversations, messages, outcomes, votes.
+    fn summary(&self, since: UnixMillis) -> Pending<'_, Result<Vec<DaySummary>, RecordError>>;
+    /// The newest `limit` turns for the inbox since `since`.
+    fn open_turns(
+        &self,
+        since: UnixMillis,
+        limit: usize,
+    ) -> Pending<'_, Result<Vec<OpenTurn>, RecordError>>;
+    /// Conversations, the most recent first.
+    fn conversations(
+        &self,
+        filter: ConversationFilter,
+    ) -> Pending<'_, Result<Vec<ConversationSummary>, RecordError>>;
+    /// One conversation's turns, oldest first; empty when there is none.
+    fn transcript(
+        &self,
+        session: &SessionHash,
+    ) -> Pending<'_, Result<Vec<TranscriptTurn>, RecordError>>;
+    /// Moves these turns in the inbox; how many there were.
+    fn review(
+        &self,
+        reply_ids: Vec<String>,
+        review: Review,
+    ) -> Pending<'_, Result<u64, RecordError>>;
+    /// Every turn (of one conversation, or all), oldest first, read a page
+    /// at a time.
+    fn export(
+        &self,
+        session: Option<SessionHash>,
+    ) -> futures_util::stream::BoxStream<'static, Result<TranscriptTurn, RecordError>>;
+}
+
+/// Requests to the writer, in the order they were made.
+enum Command {
+    Write(Write),
+    Erase(SessionHash, oneshot::Sender<Result<(), RecordError>>),
+    Flush(oneshot::Sender<()>),
+}
+
+/// The records' front door: a bounded queue and its one writer.
+#[derive(Clone)]
+pub struct Recorder {
+    key: RecordKey,
+    queue: Option<mpsc::Sender<Command>>,
+}
+
+/// How many writes the writer takes in one batch, at most.
+const BATCH: usize = 256;
+
+impl Recorder {
+    /// Records nothing (`--record off`); reply ids are still signed, by a
+    /// key of this process.
+    pub fn off() -> Self {
+        Self {
+            key: RecordKey::random(),
+            queue: None,
+        }
+    }
+
+    /// Starts the writer into `store` behind a queue of `capacity` writes.
+    pub fn start(store: Arc<dyn RecordStore>, key: RecordKey, capacity: usize) -> Self {
+        let (queue, commands) = mpsc::channel(capacity.max(1));
+        tokio::spawn(write_all(store, commands));
+        Self {
+            key,
+            queue: Some(queue),
+        }
+    }
+
+    pub fn key(&self) -> &RecordKey {
+        &self.key
+    }
+
+    /// Whether anything is recorded.
+    pub fn is_on(&self) -> bool {
+        self.queue.is_some()
+    }
+
+    /// Queues `write`; dropped and counted when the queue is full.
+    pub fn record(&self, write: Write) {
+        let Some(queue) = &self.queue else {
+            return;
+        };
+        if queue.try_send(Command::Write(write)).is_err() {
+            metrics::counter!("records_dropped_total", "reason" => "queue_full").increment(1);
+        }
+    }
+
+    /// Erases everything of `session`, after whatever of it is still queued;
+    /// waits for the writer (and the database) to have done it.
+    pub async fn erase(&self, session: SessionHash) -> Result<(), RecordError> {
+        let Some(queue) = &self.queue else {
+            return Ok(());
+        };
+        let (done, result) = oneshot::channel();
+        queue
+            .send(Command::Erase(session, done))
+            .await
+            .map_err(|_| RecordError("the writer has stopped".into()))?;
+        result
+            .await
+            .map_err(|_| RecordError("the writer has stopped".into()))?
+    }
+
+    /// Waits until everything queued before this call is written (or dropped).
+    pub async fn flush(&self) {
+        let Some(queue) = &self.queue else {
+            return;
+        };
+        let (done, flushed) = oneshot::channel();
+        if queue.send(Command::Flush(done)).await.is_ok() {
+            let _ = flushed.await;
+        }
+    }
+}
+
+/// The writer: batches of queued writes into the store, in order.
+async fn write_all(store: Arc<dyn RecordStore>, mut commands: mpsc::Receiver<Command>) {
+    let mut received = Vec::with_capacity(BATCH);
+    let mut failing = false;
+    while commands.recv_many(&mut received, BATCH).await > 0 {
+        let mut writes = Vec::with_capacity(received.len());
+        for command in received.drain(..) {
+            match command {
+                Command::Write(write) => writes.push(write),
+                Command::Erase(session, done) => {
+                    failing = flush_writes(&*store, &mut writes, failing).await;
+                    let _ = done.send(store.erase(&session).await.map(drop));
+                }
+                Command::Flush(done) => {
+                    failing = flush_writes(&*store, &mut writes, failing).await;
+                    let _ = done.send(());
+                }
+            }
+        }
+        failing = flush_writes(&*store, &mut writes, failing).await;
+    }
+}
+
+/// Writes `writes` (emptying it); returns whether the database is failing,
+/// logging each change of that once.
+async fn flush_writes(store: &dyn RecordStore, writes: &mut Vec<Write>, failing: bool) -> bool {
+    if writes.is_empty() {
+        return failing;
+    }
+    let count = writes.len() as u64;
+    let result = store.write(writes).await;
+    writes.clear();
+    match result {
+        Ok(()) => {
+            metrics::counter!("records_written_total").increment(count);
+            if failing {
+                tracing::info!("records database writes again");
+            }
+            false
+        }
+        Err(error) => {
+            metrics::counter!("records_dropped_total", "reason" => "database").increment(count);
+            if !failing {
+                tracing::warn!(error = %error, dropped = count, "records database failing: records are dropped until it answers");
+            }
+            true
+        }
+    }
+}
+
+/// Purges records older than `retention` every `every`, from now on.
+pub fn purge_every(store: Arc<dyn RecordStore>, retention: Duration, every: Duration) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        loop {
+            tick.tick().await;
+            let before = now_millis() - i64::try_from(retention.as_millis()).unwrap_or(i64::MAX);
+            match store.purge(before).await {
+                Ok(rows) if rows > 0 => tracing::info!(rows, "records past retention purged"),
+                Ok(_) => {}
+                Err(error) => {
+                    tracing::warn!(%error, "purging old records failed; trying again later")
+                }
+            }
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn days_are_utc_calendar_dates() {
+        assert_eq!(day_of(0), "1970-01-01");
+        assert_eq!(day_of(951_782_400_000), "2000-02-29");
+        assert_eq!(day_of(1_798_761_599_999), "2026-12-31");
+        assert_eq!(day_of(1_798_761_600_000), "2027-01-01");
+    }
+
+    #[test]
+    fn a_reply_id_is_verified_only_in_its_own_session_and_intact() {
+        let key = RecordKey::random();
+        let (mine, other) = (SessionId::random(), SessionId::random());
+        let reply = key.reply_id(mine);
+        assert_eq!(key.verify(mine, reply.as_str()), Some(reply.clone()));
+        assert_eq!(key.verify(other, reply.as_str()), None);
+        assert_eq!(RecordKey::random().verify(mine, reply.as_str()), None);
+        let mut tampered = reply.as_str().to_owned();
+        tampered.replace_range(0..1, if tampered.starts_with('0') { "1" } else { "0" });
+        assert_eq!(key.verify(mine, &tampered), None);
+        for bad in ["", "xyz", &"A".repeat(32), &"0".repeat(33)] {
+            assert_eq!(key.verify(mine, bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_session_hash_is_keyed_and_stable() {
+        let (a, b) = (RecordKey::random(), RecordKey::random());
+        let id = SessionId::random();
+        assert_eq!(a.session_hash(id), a.session_hash(id));
+        assert_ne!(a.session_hash(id), b.session_hash(id));
+        assert!(!a.session_hash(id).as_str().contains(&id.to_string()[..8]));
+        assert_eq!(
+            SessionHash::parse(a.session_hash(id).as_str()),
+            Some(a.session_hash(id))
+        );
+    }
+}

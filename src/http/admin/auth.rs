@@ -1,0 +1,124 @@
+//! The admin API's door: `Authorization: Bearer <token>`, compared in
+//! constant time. A client that fails [`FAILURES_ALLOWED`] times within a
+//! minute is refused (`429`) without its token being looked at, until the
+//! minute is over. Without a configured token the API does not exist (`404`).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use axum::extract::{Request, State};
+use axum::http::header;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use secrecy::{ExposeSecret, SecretString};
+use sha2::{Digest, Sha256};
+
+use crate::domain::client_ip::ClientKey;
+use crate::domain::clock::SystemClock;
+use crate::domain::rate_limit::{FixedWindow, Quota};
+use crate::http::client::ClientIdentity;
+use crate::http::error::ApiError;
+
+/// Failed attempts one client may make per minute.
+pub const FAILURES_ALLOWED: u32 = 10;
+
+/// Clients kept in the refusal list at most (expired ones go first).
+const BLOCKED_ENTRIES: usize = 10_000;
+
+#[derive(Clone)]
+pub struct AdminAuth {
+    /// SHA-256 of the token: compared digest to digest, in constant time.
+    token: Option<[u8; 32]>,
+    identity: Arc<ClientIdentity>,
+    failures: Arc<FixedWindow<SystemClock>>,
+    blocked: Arc<Mutex<HashMap<ClientKey, Instant>>>,
+}
+
+impl AdminAuth {
+    pub fn new(token: Option<SecretString>, identity: Arc<ClientIdentity>) -> Self {
+        let quota = Quota::new(FAILURES_ALLOWED, Duration::from_secs(60)).expect("a valid quota");
+        Self {
+            token: token.map(|t| Sha256::digest(t.expose_secret().as_bytes()).into()),
+            identity,
+            failures: Arc::new(FixedWindow::new(quota, SystemClock)),
+            blocked: Arc::default(),
+        }
+    }
+
+    /// Whether the API is on.
+    pub fn enabled(&self) -> bool {
+        self.token.is_some()
+    }
+
+    /// Seconds `client` must still wait, if it is refused now.
+    fn refused(&self, client: ClientKey) -> Option<u64> {
+        let mut blocked = self.blocked.lock().unwrap_or_else(PoisonError::into_inner);
+        let until = *blocked.get(&client)?;
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            blocked.remove(&client);
+            return None;
+        }
+        Some(left.as_secs() + 1)
+    }
+
+    /// Counts a failure; the refusal it earns, if it was one too many.
+    fn failed(&self, client: ClientKey) -> Option<u64> {
+        let decision = self.failures.check_now(client);
+        if decision.allowed {
+            return None;
+        }
+        let mut blocked = self.blocked.lock().unwrap_or_else(PoisonError::into_inner);
+        if blocked.len() >= BLOCKED_ENTRIES {
+            let now = Instant::now();
+            blocked.retain(|_, until| *until > now);
+        }
+        blocked.insert(client, Instant::now() + decision.reset_after);
+        Some(decision.retry_after_secs())
+    }
+
+    fn matches(&self, presented: Option<&str>) -> bool {
+        let (Some(token), Some(presented)) = (&self.token, presented) else {
+            return false;
+        };
+        let presented: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
+        token
+            .iter()
+            .zip(presented)
+            .fold(0u8, |diff, (a, b)| diff | (a ^ b))
+            == 0
+    }
+}
+
+/// In front of every admin API route.
+pub async fn require_token(
+    State(auth): State<AdminAuth>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if !auth.enabled() {
+        return ApiError::NotFound.into_response();
+    }
+    let client = auth
+        .identity
+        .client_key(request.headers(), request.extensions());
+    if let Some(retry_after) = auth.refused(client) {
+        return ApiError::RateLimited { retry_after }.into_response();
+    }
+    let presented = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    if auth.matches(presented) {
+        return next.run(request).await;
+    }
+    tracing::warn!(client = %client.redacted(), "admin API: a request without the right token");
+    metrics::counter!("admin_auth_failures_total").increment(1);
+    match auth.failed(client) {
+        Some(retry_after) => ApiError::RateLimited { retry_after }.into_response(),
+        None => ApiError::Unauthorized.into_response(),
+    }
+}

@@ -1,0 +1,158 @@
+//! The admin listener (`--admin-addr`, loopback by default): `GET /metrics`
+//! for Prometheus, and, only when `SUPPORT_CHAT_ADMIN_TOKEN` is set, the
+//! admin JSON API under `/admin/api/` (every call with `Authorization:
+//! Bearer <token>`). Nothing here is ever routed on the public listener:
+//! this router is built apart and served on its own socket.
+
+mod api;
+mod auth;
+mod openapi;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderValue, header};
+use axum::middleware::{from_fn, from_fn_with_state};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodRouter, get, post};
+use metrics_exporter_prometheus::PrometheusHandle;
+use secrecy::SecretString;
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+
+pub use auth::AdminAuth;
+
+use super::client::ClientIdentity;
+use super::error::ApiError;
+use super::request_id;
+use crate::domain::knowledge::Knowledge;
+use crate::domain::records::{RecordStore, Recorder};
+use crate::domain::session::SessionStore;
+use crate::store::redis::Health;
+
+/// What the admin side uses.
+#[derive(Clone)]
+pub struct AdminState {
+    /// The records (none with `--record off`).
+    pub records: Option<Arc<dyn RecordStore>>,
+    pub recorder: Recorder,
+    pub sessions: Arc<dyn SessionStore>,
+    /// The knowledge base and its reload (none when the assistant was
+    /// given whole, as in some tests).
+    pub knowledge: Option<Arc<Knowledge>>,
+    pub metrics: PrometheusHandle,
+    pub auth: AdminAuth,
+    /// Redis's health, where there is one (its fallbacks are a metric).
+    pub redis: Option<Arc<Health>>,
+}
+
+impl AdminState {
+    /// The admin side's state; the API is on only with a `token`.
+    pub fn new(
+        records: Option<Arc<dyn RecordStore>>,
+        recorder: Recorder,
+        sessions: Arc<dyn SessionStore>,
+        knowledge: Option<Arc<Knowledge>>,
+        token: Option<SecretString>,
+        identity: Arc<ClientIdentity>,
+        redis: Option<Arc<Health>>,
+    ) -> Self {
+        Self {
+            records,
+            recorder,
+            sessions,
+            knowledge,
+            metrics: crate::telemetry::metrics(),
+            auth: AdminAuth::new(token, identity),
+            redis,
+        }
+    }
+}
+
+/// The admin router: `/metrics`, the API's OpenAPI document, and the API.
+pub fn admin_app(state: AdminState) -> Router {
+    let api = Router::new()
+        .route("/admin/api/summary", only(get(api::summary), "GET, HEAD"))
+        .route(
+            "/admin/api/unanswered",
+            only(get(api::unanswered), "GET, HEAD"),
+        )
+        .route(
+            "/admin/api/unanswered/{id}/dismiss",
+            only(post(api::dismiss), "POST"),
+        )
+        .route(
+            "/admin/api/conversations",
+            only(get(api::conversations), "GET, HEAD"),
+        )
+        .route(
+            "/admin/api/conversations/{id}",
+            only(
+                get(api::conversation).delete(api::erase_conversation),
+                "GET, HEAD, DELETE",
+            ),
+        )
+        .route("/admin/api/export", only(get(api::export), "GET, HEAD"))
+        .route("/admin/api/kb", only(get(api::kb), "GET, HEAD"))
+        .route(
+            "/admin/api/kb/{article}/questions",
+            only(post(api::add_question), "POST"),
+        )
+        .layer(from_fn(api::read_small_body))
+        .layer(from_fn_with_state(state.auth.clone(), auth::require_token));
+    Router::new()
+        .route("/metrics", only(get(render_metrics), "GET, HEAD"))
+        .route(
+            "/admin/api/openapi.json",
+            only(get(openapi::document), "GET, HEAD"),
+        )
+        .merge(api)
+        .fallback(|| async { ApiError::NotFound })
+        .with_state(state)
+        .layer(
+            ServiceBuilder::new()
+                .layer(from_fn(request_id::middleware))
+                .layer(
+                    TraceLayer::new_for_http()
+                        .on_response(DefaultOnResponse::new().level(tracing::Level::INFO))
+                        .make_span_with(request_id::span),
+                )
+                .layer(CatchPanicLayer::custom(|_| {
+                    ApiError::Internal.into_response()
+                }))
+                .layer(SetResponseHeaderLayer::overriding(
+                    header::X_CONTENT_TYPE_OPTIONS,
+                    HeaderValue::from_static("nosniff"),
+                ))
+                .layer(SetResponseHeaderLayer::overriding(
+                    header::CACHE_CONTROL,
+                    HeaderValue::from_static("no-store"),
+                )),
+        )
+}
+
+fn only(method: MethodRouter<AdminState>, allow: &'static str) -> MethodRouter<AdminState> {
+    method.fallback(move || async move { ApiError::MethodNotAllowed { allow } })
+}
+
+/// Prometheus' text format. Gauges of state kept elsewhere are read now.
+async fn render_metrics(State(state): State<AdminState>) -> Response {
+    if let Some(live) = state.sessions.live().await {
+        metrics::gauge!("sessions_live").set(live as f64);
+    }
+    if let Some(redis) = &state.redis {
+        metrics::gauge!("redis_fallbacks").set(redis.failures() as f64);
+        metrics::gauge!("redis_up").set(f64::from(u8::from(redis.is_up())));
+    }
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+        )],
+        state.metrics.render(),
+    )
+        .into_response()
+}

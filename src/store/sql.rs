@@ -1,0 +1,643 @@
+//! The records in a SQL database: SQLite by default (embedded, one file,
+//! created with its schema on first start), or PostgreSQL for several
+//! replicas. One code path over both: sqlx's `Any` driver, `$n` placeholders
+//! (both read them), and a schema of types both read the same
+//! (`migrations/`, embedded and versioned, run at start-up).
+
+use std::borrow::Cow;
+use std::path::Path;
+use std::str::FromStr;
+
+use futures_util::future::BoxFuture;
+use futures_util::stream::{self, BoxStream, StreamExt};
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
+use sqlx::{AnyPool, Executor, Row};
+
+use crate::domain::Pending;
+use crate::domain::records::{
+    ConversationFilter, ConversationSummary, DaySummary, LOW_CONFIDENCE, OpenTurn, RecordError,
+    RecordKey, RecordStore, RecordedOutcome, Review, SessionHash, TranscriptTurn, UnixMillis,
+    Write,
+};
+
+/// Where the records are: `sqlite://PATH` (relative to the working
+/// folder; `sqlite:///abs/path.db` absolute) or `postgres://…`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DatabaseUrl(String);
+
+impl DatabaseUrl {
+    pub fn is_sqlite(&self) -> bool {
+        self.0.starts_with("sqlite:")
+    }
+
+    /// The URL with secrets hidden, for logs.
+    pub fn redacted(&self) -> String {
+        match url::Url::parse(&self.0) {
+            Ok(mut url) if url.password().is_some() => {
+                let _ = url.set_password(Some("***"));
+                url.to_string()
+            }
+            _ => self.0.clone(),
+        }
+    }
+}
+
+impl FromStr for DatabaseUrl {
+    type Err = String;
+
+    fn from_str(input: &str) -> Result<Self, String> {
+        let input = input.trim();
+        let error = || {
+            format!(
+                "invalid database {input:?}: expected sqlite://PATH (e.g. sqlite://data/support-chat.db) or postgres://USER@HOST/DB"
+            )
+        };
+        if let Some(path) = input.strip_prefix("sqlite://") {
+            let path = path.split('?').next().unwrap_or_default();
+            if path.is_empty() || path.contains(':') {
+                return Err(error());
+            }
+            return Ok(Self(format!("sqlite://{path}")));
+        }
+        let url = url::Url::parse(input).map_err(|_| error())?;
+        if matches!(url.scheme(), "postgres" | "postgresql") {
+            Ok(Self(input.to_owned()))
+        } else {
+            Err(error())
+        }
+    }
+}
+
+/// The records on SQLite or PostgreSQL.
+pub struct SqlRecords {
+    pool: AnyPool,
+    /// Turns one INSERT writes: a statement per row is slow on both, and
+    /// SQLite slows again with very long ones (`cargo bench --bench
+    /// records`: 32 rows 50k rows/s, 128 rows 32k; PostgreSQL 70k and 84k).
+    rows_per_statement: usize,
+}
+
+/// The embedded migrations, oldest first.
+const MIGRATIONS: [(i64, &str, &str); 1] =
+    [(1, "records", include_str!("migrations/0001_records.sql"))];
+
+#[derive(Debug)]
+struct Embedded;
+
+impl MigrationSource<'static> for Embedded {
+    fn resolve(self) -> BoxFuture<'static, Result<Vec<Migration>, sqlx::error::BoxDynError>> {
+        Box::pin(async {
+            Ok(MIGRATIONS
+                .iter()
+                .map(|(version, name, sql)| {
+                    Migration::new(
+                        *version,
+                        Cow::Borrowed(*name),
+                        MigrationType::Simple,
+                        Cow::Borrowed(*sql),
+                        false,
+                    )
+                })
+                .collect())
+        })
+    }
+}
+
+fn failed(error: impl std::error::Error + Send + Sync + 'static) -> RecordError {
+    RecordError(Box::new(error))
+}
+
+impl SqlRecords {
+    /// Connects (creating a SQLite file and its folder if need be), brings
+    /// the schema up to date, and reads the records' key (made on first start).
+    pub async fn open(url: &DatabaseUrl) -> Result<(Self, RecordKey), RecordError> {
+        sqlx::any::install_default_drivers();
+        let mut connect = url.0.clone();
+        if let Some(path) = connect.strip_prefix("sqlite://") {
+            if let Some(folder) = Path::new(path)
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+            {
+                std::fs::create_dir_all(folder).map_err(failed)?;
+            }
+            connect.push_str("?mode=rwc");
+        }
+        let sqlite = url.is_sqlite();
+        let pool = AnyPoolOptions::new()
+            .max_connections(if sqlite { 4 } else { 8 })
+            .after_connect(move |connection, _| {
+                Box::pin(async move {
+                    if sqlite {
+                        // Readers do not wait for the writer; a commit waits for the log only.
+                        connection.execute("PRAGMA journal_mode = WAL").await?;
+                        connection.execute("PRAGMA synchronous = NORMAL").await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect(&connect)
+            .await
+            .map_err(failed)?;
+        Migrator::new(Embedded)
+            .await
+            .map_err(failed)?
+            .run(&pool)
+            .await
+            .map_err(failed)?;
+        let key = Self::key(&pool).await?;
+        let rows_per_statement = if sqlite { 32 } else { 128 };
+        Ok((
+            Self {
+                pool,
+                rows_per_statement,
+            },
+            key,
+        ))
+    }
+
+    /// The key in `settings`, made by whichever replica starts first.
+    async fn key(pool: &AnyPool) -> Result<RecordKey, RecordError> {
+        let fresh = hex(RecordKey::random().bytes());
+        sqlx::query("INSERT INTO settings (name, value) VALUES ('record_key', $1) ON CONFLICT (name) DO NOTHING")
+            .bind(fresh)
+            .execute(pool)
+            .await
+            .map_err(failed)?;
+        let stored: String = sqlx::query("SELECT value FROM settings WHERE name = 'record_key'")
+            .fetch_one(pool)
+            .await
+            .and_then(|row| row.try_get(0))
+            .map_err(failed)?;
+        let bytes =
+            unhex(&stored).ok_or_else(|| RecordError("the stored record key is not hex".into()))?;
+        Ok(RecordKey::new(&bytes))
+    }
+
+    async fn write_batch(&self, batch: &[Write]) -> Result<(), sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
+        let turns: Vec<_> = batch
+            .iter()
+            .filter_map(|w| match w {
+                Write::Turn(t) => Some(t),
+                Write::Feedback(_) => None,
+            })
+            .collect();
+        // One statement per chunk of turns: a round trip per batch, not per row.
+        for chunk in turns.chunks(self.rows_per_statement) {
+            let values = placeholders(chunk.len(), 10);
+            let sql = format!(
+                "INSERT INTO turns (reply_id, session_hash, at_ms, day, message, outcome, confidence, article_id, article_version, embedding) VALUES {values} ON CONFLICT (reply_id) DO NOTHING"
+            );
+            let mut query = sqlx::query(&sql);
+            for t in chunk {
+                query = query
+                    .bind(t.reply_id.as_str().to_owned())
+                    .bind(t.session.as_str().to_owned())
+                    .bind(t.at)
+                    .bind(crate::domain::records::day_of(t.at))
+                    .bind(t.message.clone())
+                    .bind(t.outcome.as_str())
+                    .bind(f64::from(t.confidence))
+                    .bind(t.article.as_ref().map(|a| a.id.clone()))
+                    .bind(t.article.as_ref().map(|a| a.version.clone()))
+                    .bind(t.embedding.as_deref().map(quantise));
+            }
+            query.execute(&mut *tx).await?;
+        }
+        for write in batch {
+            if let Write::Feedback(f) = write {
+                sqlx::query(
+                    "INSERT INTO feedback (reply_id, session_hash, at_ms, day, helpful) VALUES ($1, $2, $3, $4, $5) \
+                     ON CONFLICT (reply_id) DO UPDATE SET helpful = excluded.helpful, at_ms = excluded.at_ms, day = excluded.day",
+                )
+                .bind(f.reply_id.as_str().to_owned())
+                .bind(f.session.as_str().to_owned())
+                .bind(f.at)
+                .bind(crate::domain::records::day_of(f.at))
+                .bind(i64::from(f.helpful))
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        tx.commit().await
+    }
+
+    async fn erase_session(&self, session: &SessionHash) -> Result<u64, sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
+        let mut rows = 0;
+        for sql in [
+            "DELETE FROM turns WHERE session_hash = $1",
+            "DELETE FROM feedback WHERE session_hash = $1",
+        ] {
+            rows += sqlx::query(sql)
+                .bind(session.as_str().to_owned())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+        }
+        tx.commit().await?;
+        Ok(rows)
+    }
+
+    async fn purge_before(&self, before: UnixMillis) -> Result<u64, sqlx::Error> {
+        let mut rows = 0;
+        for sql in [
+            "DELETE FROM turns WHERE at_ms < $1",
+            "DELETE FROM feedback WHERE at_ms < $1",
+        ] {
+            rows += sqlx::query(sql)
+                .bind(before)
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+        }
+        Ok(rows)
+    }
+
+    async fn day_summaries(&self, since: UnixMillis) -> Result<Vec<DaySummary>, sqlx::Error> {
+        let rows = sqlx::query(
+            "SELECT day, COUNT(DISTINCT session_hash), COUNT(*), \
+               SUM(CASE WHEN outcome = 'answered' THEN 1 ELSE 0 END), \
+               SUM(CASE WHEN outcome = 'clarified' THEN 1 ELSE 0 END), \
+               SUM(CASE WHEN outcome = 'handoff' THEN 1 ELSE 0 END), \
+               SUM(CASE WHEN outcome = 'out_of_scope' THEN 1 ELSE 0 END) \
+             FROM turns WHERE at_ms >= $1 GROUP BY day ORDER BY day",
+        )
+        .bind(since)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut days: Vec<DaySummary> = rows
+            .iter()
+            .map(|row| {
+                Ok(DaySummary {
+                    day: row.try_get(0)?,
+                    conversations: count(row, 1)?,
+                    messages: count(row, 2)?,
+                    answered: count(row, 3)?,
+                    clarified: count(row, 4)?,
+                    handed_off: count(row, 5)?,
+                    out_of_scope: count(row, 6)?,
+                    helpful: 0,
+                    not_helpful: 0,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()?;
+        let votes = sqlx::query(
+            "SELECT day, SUM(CASE WHEN helpful = 1 THEN 1 ELSE 0 END), SUM(CASE WHEN helpful = 0 THEN 1 ELSE 0 END) \
+             FROM feedback WHERE at_ms >= $1 GROUP BY day",
+        )
+        .bind(since)
+        .fetch_all(&self.pool)
+        .await?;
+        for row in votes {
+            let day: String = row.try_get(0)?;
+            let index = match days.iter().position(|d| d.day == day) {
+                Some(index) => index,
+                None => {
+                    days.push(DaySummary::empty(day));
+                    days.len() - 1
+                }
+            };
+            days[index].helpful = count(&row, 1)?;
+            days[index].not_helpful = count(&row, 2)?;
+        }
+        days.sort_by(|a, b| a.day.cmp(&b.day));
+        Ok(days)
+    }
+
+    async fn open_turns_since(
+        &self,
+        since: UnixMillis,
+        limit: usize,
+    ) -> Result<Vec<OpenTurn>, sqlx::Error> {
+        let rows = sqlx::query(
+            "SELECT t.reply_id, t.at_ms, t.message, t.outcome, t.confidence, t.embedding, f.helpful \
+             FROM turns t LEFT JOIN feedback f ON f.reply_id = t.reply_id \
+             WHERE t.at_ms >= $1 AND t.review = 'open' \
+               AND (t.outcome <> 'answered' OR t.confidence < $2 OR f.helpful = 0) \
+             ORDER BY t.at_ms DESC LIMIT $3",
+        )
+        .bind(since)
+        .bind(LOW_CONFIDENCE)
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let embedding: Option<String> = row.try_get(5)?;
+                let helpful: Option<i64> = row.try_get(6)?;
+                Ok(OpenTurn {
+                    reply_id: row.try_get(0)?,
+                    at: row.try_get(1)?,
+                    message: row.try_get(2)?,
+                    outcome: outcome(row, 3)?,
+                    confidence: row.try_get(4)?,
+                    embedding: embedding.as_deref().and_then(dequantise),
+                    not_helpful: helpful == Some(0),
+                })
+            })
+            .collect()
+    }
+
+    async fn conversation_list(
+        &self,
+        filter: &ConversationFilter,
+    ) -> Result<Vec<ConversationSummary>, sqlx::Error> {
+        let rows = sqlx::query(
+            "SELECT session_hash, MIN(at_ms), MAX(at_ms), COUNT(*), \
+               SUM(CASE WHEN outcome = 'answered' THEN 1 ELSE 0 END), \
+               SUM(CASE WHEN outcome = 'clarified' THEN 1 ELSE 0 END), \
+               SUM(CASE WHEN outcome = 'handoff' THEN 1 ELSE 0 END), \
+               SUM(CASE WHEN outcome = 'out_of_scope' THEN 1 ELSE 0 END) \
+             FROM turns \
+             WHERE at_ms >= $1 AND at_ms < $2 \
+               AND ($3 = '' OR session_hash IN (SELECT session_hash FROM turns WHERE outcome = $3)) \
+               AND ($4 = '' OR session_hash IN (SELECT session_hash FROM turns WHERE LOWER(message) LIKE $4)) \
+             GROUP BY session_hash ORDER BY MAX(at_ms) DESC, session_hash LIMIT $5 OFFSET $6",
+        )
+        .bind(filter.from)
+        .bind(filter.to)
+        .bind(filter.outcome.map_or("", RecordedOutcome::as_str))
+        .bind(filter.search.as_deref().map_or(String::new(), like_pattern))
+        .bind(i64::try_from(filter.per_page).unwrap_or(i64::MAX))
+        .bind(i64::try_from(filter.page * filter.per_page).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let session: String = row.try_get(0)?;
+                Ok(ConversationSummary {
+                    session: SessionHash::parse(&session)
+                        .unwrap_or_else(|| SessionHash::unchecked(session)),
+                    first_at: row.try_get(1)?,
+                    last_at: row.try_get(2)?,
+                    turns: count(row, 3)?,
+                    answered: count(row, 4)?,
+                    clarified: count(row, 5)?,
+                    handed_off: count(row, 6)?,
+                    out_of_scope: count(row, 7)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn transcript_of(
+        &self,
+        session: &SessionHash,
+    ) -> Result<Vec<TranscriptTurn>, sqlx::Error> {
+        let rows = sqlx::query(&format!(
+            "{TRANSCRIPT_SELECT} WHERE t.session_hash = $1 ORDER BY t.at_ms, t.reply_id"
+        ))
+        .bind(session.as_str().to_owned())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(transcript_turn).collect()
+    }
+
+    async fn mark(&self, reply_ids: &[String], review: Review) -> Result<u64, sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
+        let mut rows = 0;
+        for id in reply_ids {
+            rows += sqlx::query("UPDATE turns SET review = $1 WHERE reply_id = $2")
+                .bind(review.as_str())
+                .bind(id.clone())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+        }
+        tx.commit().await?;
+        Ok(rows)
+    }
+}
+
+/// Every turn's columns for a transcript or an export, with its vote.
+const TRANSCRIPT_SELECT: &str = "SELECT t.reply_id, t.session_hash, t.at_ms, t.message, t.outcome, t.confidence, \
+     t.article_id, t.article_version, f.helpful \
+     FROM turns t LEFT JOIN feedback f ON f.reply_id = t.reply_id";
+
+fn transcript_turn(row: &AnyRow) -> Result<TranscriptTurn, sqlx::Error> {
+    let session: String = row.try_get(1)?;
+    let helpful: Option<i64> = row.try_get(8)?;
+    Ok(TranscriptTurn {
+        reply_id: row.try_get(0)?,
+        session: SessionHash::parse(&session).unwrap_or_else(|| SessionHash::unchecked(session)),
+        at: row.try_get(2)?,
+        message: row.try_get(3)?,
+        outcome: outcome(row, 4)?,
+        confidence: row.try_get(5)?,
+        article_id: row.try_get(6)?,
+        article_version: row.try_get(7)?,
+        helpful: helpful.map(|h| h == 1),
+    })
+}
+
+fn outcome(row: &AnyRow, index: usize) -> Result<RecordedOutcome, sqlx::Error> {
+    let text: String = row.try_get(index)?;
+    RecordedOutcome::parse(&text)
+        .ok_or_else(|| sqlx::Error::Decode(format!("unknown outcome {text:?}").into()))
+}
+
+/// A count or a sum of counts (NULL when no row was summed).
+fn count(row: &AnyRow, index: usize) -> Result<u64, sqlx::Error> {
+    let value: Option<i64> = row.try_get(index)?;
+    Ok(u64::try_from(value.unwrap_or(0)).unwrap_or(0))
+}
+
+/// `($1, …, $n), ($n+1, …)`: `rows` rows of `columns` placeholders.
+fn placeholders(rows: usize, columns: usize) -> String {
+    (0..rows)
+        .map(|r| {
+            let row: Vec<String> = (1..=columns)
+                .map(|c| format!("${}", r * columns + c))
+                .collect();
+            format!("({})", row.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A `LIKE` pattern that finds `text` anywhere, its own `%` and `_` taken literally.
+fn like_pattern(text: &str) -> String {
+    let escaped: String = text
+        .to_lowercase()
+        .chars()
+        .filter(|c| !matches!(c, '%' | '_' | '\\'))
+        .collect();
+    format!("%{escaped}%")
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(text: &str) -> Option<Vec<u8>> {
+    text.len()
+        .is_multiple_of(2)
+        .then(|| {
+            (0..text.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
+                .collect()
+        })
+        .flatten()
+}
+
+/// An embedding at 8 bits a dimension (its direction is what grouping uses).
+fn quantise(embedding: &[f32]) -> String {
+    let largest = embedding
+        .iter()
+        .fold(0f32, |m, v| m.max(v.abs()))
+        .max(f32::MIN_POSITIVE);
+    let bytes: Vec<u8> = embedding
+        .iter()
+        .map(|v| (v / largest * 127.0).round() as i8 as u8)
+        .collect();
+    hex(&bytes)
+}
+
+/// [`quantise`] back, at unit length.
+fn dequantise(text: &str) -> Option<Vec<f32>> {
+    let values: Vec<f32> = unhex(text)?
+        .into_iter()
+        .map(|b| f32::from(b as i8))
+        .collect();
+    let norm = values.iter().map(|v| v * v).sum::<f32>().sqrt();
+    (norm > 0.0).then(|| values.iter().map(|v| v / norm).collect())
+}
+
+impl RecordStore for SqlRecords {
+    fn write(&self, batch: &[Write]) -> Pending<'_, Result<(), RecordError>> {
+        let batch = batch.to_vec();
+        Box::pin(async move { self.write_batch(&batch).await.map_err(failed) })
+    }
+
+    fn erase(&self, session: &SessionHash) -> Pending<'_, Result<u64, RecordError>> {
+        let session = session.clone();
+        Box::pin(async move { self.erase_session(&session).await.map_err(failed) })
+    }
+
+    fn purge(&self, before: UnixMillis) -> Pending<'_, Result<u64, RecordError>> {
+        Box::pin(async move { self.purge_before(before).await.map_err(failed) })
+    }
+
+    fn summary(&self, since: UnixMillis) -> Pending<'_, Result<Vec<DaySummary>, RecordError>> {
+        Box::pin(async move { self.day_summaries(since).await.map_err(failed) })
+    }
+
+    fn open_turns(
+        &self,
+        since: UnixMillis,
+        limit: usize,
+    ) -> Pending<'_, Result<Vec<OpenTurn>, RecordError>> {
+        Box::pin(async move { self.open_turns_since(since, limit).await.map_err(failed) })
+    }
+
+    fn conversations(
+        &self,
+        filter: ConversationFilter,
+    ) -> Pending<'_, Result<Vec<ConversationSummary>, RecordError>> {
+        Box::pin(async move { self.conversation_list(&filter).await.map_err(failed) })
+    }
+
+    fn transcript(
+        &self,
+        session: &SessionHash,
+    ) -> Pending<'_, Result<Vec<TranscriptTurn>, RecordError>> {
+        let session = session.clone();
+        Box::pin(async move { self.transcript_of(&session).await.map_err(failed) })
+    }
+
+    fn review(
+        &self,
+        reply_ids: Vec<String>,
+        review: Review,
+    ) -> Pending<'_, Result<u64, RecordError>> {
+        Box::pin(async move { self.mark(&reply_ids, review).await.map_err(failed) })
+    }
+
+    fn export(
+        &self,
+        session: Option<SessionHash>,
+    ) -> BoxStream<'static, Result<TranscriptTurn, RecordError>> {
+        // Page by (time, reply id): bounded memory however much is kept.
+        let pool = self.pool.clone();
+        let start = (i64::MIN, String::new(), false);
+        stream::unfold(start, move |(at, after, done)| {
+            let pool = pool.clone();
+            let session = session.clone();
+            async move {
+                if done {
+                    return None;
+                }
+                let page = sqlx::query(&format!(
+                    "{TRANSCRIPT_SELECT} WHERE (t.at_ms > $1 OR (t.at_ms = $1 AND t.reply_id > $2)) \
+                     AND ($3 = '' OR t.session_hash = $3) ORDER BY t.at_ms, t.reply_id LIMIT 500"
+                ))
+                .bind(at)
+                .bind(after)
+                .bind(session.as_ref().map_or(String::new(), |s| s.as_str().to_owned()))
+                .fetch_all(&pool)
+                .await
+                .and_then(|rows| rows.iter().map(transcript_turn).collect::<Result<Vec<_>, _>>());
+                match page {
+                    Err(error) => Some((vec![Err(failed(error))], (at, String::new(), true))),
+                    Ok(turns) => {
+                        let last = turns.last().map(|t| (t.at, t.reply_id.clone()));
+                        let done = turns.len() < 500;
+                        let (at, after) = last.unwrap_or((at, String::new()));
+                        Some((turns.into_iter().map(Ok).collect(), (at, after, done)))
+                    }
+                }
+            }
+        })
+        .flat_map(stream::iter)
+        .boxed()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_urls_are_sqlite_paths_or_postgres() {
+        let url: DatabaseUrl = "sqlite://data/support-chat.db".parse().unwrap();
+        assert!(url.is_sqlite());
+        assert!("sqlite:///abs/path.db".parse::<DatabaseUrl>().is_ok());
+        let pg: DatabaseUrl = "postgres://chat:secret@db.internal/chat".parse().unwrap();
+        assert!(!pg.is_sqlite());
+        assert!(!pg.redacted().contains("secret"));
+        for bad in [
+            "",
+            "sqlite://",
+            "mysql://x/y",
+            "data.db",
+            "sqlite://:memory:",
+        ] {
+            assert!(bad.parse::<DatabaseUrl>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn an_embedding_survives_eight_bits_in_direction() {
+        let e: Vec<f32> = (0..384)
+            .map(|i| ((i * 37 % 101) as f32 - 50.0) / 300.0)
+            .collect();
+        let norm = e.iter().map(|v| v * v).sum::<f32>().sqrt();
+        let unit: Vec<f32> = e.iter().map(|v| v / norm).collect();
+        let back = dequantise(&quantise(&unit)).unwrap();
+        let cosine: f32 = unit.iter().zip(&back).map(|(a, b)| a * b).sum();
+        assert!(cosine > 0.999, "{cosine}");
+    }
+
+    #[test]
+    fn placeholders_number_rows_after_each_other() {
+        assert_eq!(placeholders(2, 3), "($1, $2, $3), ($4, $5, $6)");
+    }
+
+    #[test]
+    fn a_search_takes_the_users_wildcards_literally() {
+        assert_eq!(like_pattern("Loan_100%"), "%loan100%");
+    }
+}

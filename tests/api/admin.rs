@@ -1,0 +1,419 @@
+//! The admin listener over real HTTP: metrics, the token, the API's reads,
+//! the unanswered inbox, exports, and the knowledge base's live reload.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::http::Request;
+use http_body_util::Full;
+use serde_json::{Value, json};
+use support_chat::domain::knowledge::{KbSource, Knowledge};
+use support_chat::startup;
+
+use crate::helpers::*;
+
+async fn say(addr: SocketAddr, message: &str) -> Value {
+    let reply = chat(addr, &json!({ "message": message })).await;
+    assert_eq!(reply.status, 200);
+    reply.json()
+}
+
+fn plain_get(path: &str, token: Option<&str>) -> Request<Full<axum::body::Bytes>> {
+    let mut request = Request::get(path).header("host", "localhost");
+    if let Some(token) = token {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
+    request.body(Full::default()).unwrap()
+}
+
+#[tokio::test]
+async fn without_a_token_configured_the_admin_api_does_not_exist_but_metrics_do() {
+    let (_, admin) = spawn_both(setup().await).await;
+    envelope(
+        &admin_get(admin, "/admin/api/summary").await,
+        404,
+        "not_found",
+    );
+    let metrics = send(admin, plain_get("/metrics", None)).await;
+    assert_eq!(metrics.status, 200);
+    assert!(
+        metrics
+            .header("content-type")
+            .unwrap()
+            .starts_with("text/plain")
+    );
+}
+
+#[tokio::test]
+async fn a_missing_or_wrong_token_is_refused_and_ten_failures_a_minute_lock_the_client_out() {
+    let (_, admin, _) = with_admin(&[]).await;
+    let missing = send(admin, plain_get("/admin/api/summary", None)).await;
+    envelope(&missing, 401, "unauthorized");
+    assert_eq!(missing.header("www-authenticate"), Some("Bearer"));
+    for _ in 1..10 {
+        let wrong = send(admin, plain_get("/admin/api/summary", Some("guess"))).await;
+        envelope(&wrong, 401, "unauthorized");
+    }
+    let locked = send(admin, plain_get("/admin/api/summary", Some("guess"))).await;
+    envelope(&locked, 429, "rate_limited");
+    assert!(locked.header("retry-after").is_some());
+    // Now even the right token waits: guessing is not worth it.
+    envelope(
+        &admin_get(admin, "/admin/api/summary").await,
+        429,
+        "rate_limited",
+    );
+}
+
+#[tokio::test]
+async fn nothing_of_the_admin_side_is_served_on_the_public_listener() {
+    let (public, admin, _) = with_admin(&[]).await;
+    say(public, "hello").await;
+    for path in [
+        "/metrics",
+        "/admin/api/summary",
+        "/admin/api/openapi.json",
+        "/admin/api/kb",
+    ] {
+        let reply = send(public, plain_get(path, Some(ADMIN_TOKEN))).await;
+        assert_eq!(reply.status, 404, "{path} on the public listener");
+    }
+    let metrics =
+        String::from_utf8(send(admin, plain_get("/metrics", None)).await.body.to_vec()).unwrap();
+    for name in [
+        "http_requests_total",
+        "http_request_duration_seconds",
+        "chat_replies_total",
+        "engine_duration_seconds",
+        "connections_open",
+        "sessions_live",
+    ] {
+        assert!(metrics.contains(name), "{name} missing from {metrics}");
+    }
+    assert!(
+        metrics.contains(r#"route="/public/v1/support/chat""#),
+        "{metrics}"
+    );
+    let doc = send(admin, plain_get("/admin/api/openapi.json", None))
+        .await
+        .json();
+    assert_eq!(doc["openapi"], "3.1.0");
+    assert!(doc["paths"]["/admin/api/unanswered"].is_object());
+}
+
+#[tokio::test]
+async fn the_summary_counts_every_day_of_the_range_with_outcomes_and_votes() {
+    let (public, admin, setup) = with_admin(&[]).await;
+    say(public, "How long does an application take?").await;
+    say(public, "what's the weather in Leeds").await;
+    say(public, "can I speak to a person").await;
+    setup.state.chat.recorder.flush().await;
+    let summary = admin_get(admin, "/admin/api/summary?days=7").await;
+    assert_eq!(summary.status, 200);
+    let days = summary.json()["days"].as_array().unwrap().clone();
+    assert_eq!(days.len(), 7, "every day, even empty ones");
+    let today = days.last().unwrap();
+    assert_eq!(today["conversations"], 3);
+    assert_eq!(today["messages"], 3);
+    assert_eq!(today["answered"], 2);
+    assert_eq!(today["out_of_scope"], 1);
+    for bad in ["days=0", "days=400", "days=x"] {
+        let reply = admin_get(admin, &format!("/admin/api/summary?{bad}")).await;
+        let body = envelope(&reply, 400, "invalid_query");
+        assert_eq!(body["error"]["param"], "days");
+    }
+}
+
+#[tokio::test]
+async fn unanswered_questions_come_grouped_most_frequent_first_and_a_dismissed_group_stays_away() {
+    let (public, admin, setup) = with_admin(&[]).await;
+    for question in [
+        "what's the weather in Leeds?",
+        "What is the weather like in Leeds today?",
+        "weather in leeds",
+        "tell me a joke",
+    ] {
+        say(public, question).await;
+    }
+    say(public, "How long does an application take?").await;
+    setup.state.chat.recorder.flush().await;
+    let inbox = admin_get(admin, "/admin/api/unanswered").await;
+    assert_eq!(inbox.status, 200);
+    let items = inbox.json()["items"].as_array().unwrap().clone();
+    let weather = items
+        .iter()
+        .find(|i| {
+            i["text"]
+                .as_str()
+                .unwrap()
+                .to_lowercase()
+                .contains("weather")
+        })
+        .unwrap_or_else(|| panic!("{items:?}"));
+    assert_eq!(
+        weather["count"], 3,
+        "near-duplicates are one item: {items:?}"
+    );
+    assert_eq!(items[0]["id"], weather["id"], "the most frequent first");
+    assert_eq!(weather["examples"].as_array().unwrap().len(), 3);
+    assert!(weather["last_seen"].as_str().unwrap().ends_with('Z'));
+    assert!(!weather["reasons"].as_array().unwrap().is_empty());
+    assert!(
+        !items
+            .iter()
+            .any(|i| i["text"] == "How long does an application take?"),
+        "answered questions are not in the inbox"
+    );
+    let id = weather["id"].as_str().unwrap();
+    let dismissed = send(
+        admin,
+        admin_request("POST", &format!("/admin/api/unanswered/{id}/dismiss"), None),
+    )
+    .await;
+    assert_eq!(dismissed.status, 204);
+    let after = admin_get(admin, "/admin/api/unanswered").await.json();
+    assert!(
+        !after["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["id"] == id),
+        "{after}"
+    );
+    let again = send(
+        admin,
+        admin_request("POST", &format!("/admin/api/unanswered/{id}/dismiss"), None),
+    )
+    .await;
+    envelope(&again, 404, "not_found");
+}
+
+#[tokio::test]
+async fn conversations_are_listed_filtered_read_exported_as_csv_and_erased() {
+    let (public, admin, setup) = with_admin(&[]).await;
+    let handed = say(public, "what's the weather in Leeds").await;
+    say(public, "hello").await;
+    setup.state.chat.recorder.flush().await;
+    let all = admin_get(admin, "/admin/api/conversations").await.json();
+    assert_eq!(all["conversations"].as_array().unwrap().len(), 2);
+    let oos = admin_get(admin, "/admin/api/conversations?outcome=out_of_scope")
+        .await
+        .json();
+    let list = oos["conversations"].as_array().unwrap();
+    assert_eq!(list.len(), 1);
+    let id = list[0]["id"].as_str().unwrap().to_owned();
+    let by_session = admin_get(
+        admin,
+        &format!(
+            "/admin/api/conversations?session={}",
+            handed["session"].as_str().unwrap()
+        ),
+    )
+    .await
+    .json();
+    assert_eq!(
+        by_session["conversations"][0]["id"],
+        id.as_str(),
+        "subject access by session id"
+    );
+    let searched = admin_get(admin, "/admin/api/conversations?q=WEATHER")
+        .await
+        .json();
+    assert_eq!(searched["conversations"].as_array().unwrap().len(), 1);
+    for bad in ["outcome=maybe", "from=2026-13-01", "per_page=0"] {
+        let reply = admin_get(admin, &format!("/admin/api/conversations?{bad}")).await;
+        envelope(&reply, 400, "invalid_query");
+    }
+
+    let csv = admin_get(
+        admin,
+        &format!("/admin/api/export?format=csv&conversation={id}"),
+    )
+    .await;
+    assert_eq!(csv.status, 200);
+    assert_eq!(csv.header("content-type"), Some("text/csv; charset=utf-8"));
+    let text = String::from_utf8(csv.body.to_vec()).unwrap();
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 1, "{text}");
+    assert_eq!(&rows[0][0], id.as_str());
+    assert_eq!(&rows[0][4], "out_of_scope");
+    envelope(
+        &admin_get(admin, "/admin/api/export?format=xml").await,
+        400,
+        "invalid_query",
+    );
+
+    let erased = send(
+        admin,
+        admin_request("DELETE", &format!("/admin/api/conversations/{id}"), None),
+    )
+    .await;
+    assert_eq!(erased.status, 204);
+    envelope(
+        &admin_get(admin, &format!("/admin/api/conversations/{id}")).await,
+        404,
+        "not_found",
+    );
+    let left = admin_get(admin, "/admin/api/conversations").await.json();
+    assert_eq!(left["conversations"].as_array().unwrap().len(), 1);
+}
+
+/// A server answering from `source`, reloading it live: its addresses and
+/// its knowledge.
+async fn with_knowledge(source: KbSource) -> (SocketAddr, SocketAddr, Arc<Knowledge>) {
+    let engine = match &source {
+        KbSource::Sample => engine(),
+        KbSource::Dir(_) => Arc::new(Knowledge::train(&source, Some(encoder())).unwrap()),
+    };
+    let args = args(&["--admin-token", ADMIN_TOKEN]);
+    let mut setup =
+        setup_around(&args, engine.clone(), support_chat::http::Assets::default()).await;
+    let knowledge = Arc::new(Knowledge::new(
+        source,
+        Some(encoder()),
+        engine,
+        setup.state.chat.answers.clone(),
+    ));
+    knowledge.watch(Duration::from_millis(100)).unwrap();
+    setup.admin = startup::admin_state(&args, &setup.state, Some(knowledge.clone()));
+    let (public, admin) = spawn_both(setup).await;
+    (public, admin, knowledge)
+}
+
+/// [`with_knowledge`] on a copy of the sample knowledge base in a folder.
+async fn with_kb_folder() -> (SocketAddr, SocketAddr, std::path::PathBuf, Arc<Knowledge>) {
+    let dir = sample_kb_copy();
+    let (public, admin, knowledge) = with_knowledge(KbSource::Dir(dir.clone())).await;
+    (public, admin, dir, knowledge)
+}
+
+#[tokio::test]
+async fn the_built_in_sample_is_read_only() {
+    let (_, admin, _) = with_knowledge(KbSource::Sample).await;
+    let add = admin_request(
+        "POST",
+        "/admin/api/kb/cost/questions",
+        Some(json!({ "text": "how dear is it" })),
+    );
+    let body = envelope(&send(admin, add).await, 409, "read_only");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("--kb DIR")
+    );
+    let kb = admin_get(admin, "/admin/api/kb").await.json();
+    assert_eq!(kb["source"], "built-in sample");
+    assert!(kb["articles"].as_array().unwrap().len() >= 15);
+}
+
+#[tokio::test]
+async fn an_added_example_question_is_answered_with_its_article_at_once() {
+    let (public, admin, dir, _) = with_kb_folder().await;
+    let question = "do you have an office in Manchester?";
+    let kb = support_chat_assistant::KnowledgeBase::load_dir(&dir).unwrap();
+    let offer = &kb.get("handoff").unwrap().body;
+    let before = say(public, question).await;
+    assert!(
+        !before["reply"].as_str().unwrap().starts_with(&offer[..30]),
+        "{before}"
+    );
+    let added = send(
+        admin,
+        admin_request(
+            "POST",
+            "/admin/api/kb/handoff/questions",
+            Some(json!({ "text": question })),
+        ),
+    )
+    .await;
+    assert_eq!(
+        added.status,
+        201,
+        "{:?}",
+        String::from_utf8_lossy(&added.body)
+    );
+    let text = std::fs::read_to_string(dir.join("handoff.md")).unwrap();
+    assert!(text.contains(&format!("  - \"{question}\"")), "{text}");
+    let after = say(public, question).await;
+    assert!(
+        after["reply"].as_str().unwrap().starts_with(&offer[..30]),
+        "answered now: {after}"
+    );
+    // Refused: twice the same, an unknown article, not a question.
+    let again = admin_request(
+        "POST",
+        "/admin/api/kb/handoff/questions",
+        Some(json!({ "text": question })),
+    );
+    envelope(&send(admin, again).await, 409, "duplicate");
+    let unknown = admin_request(
+        "POST",
+        "/admin/api/kb/nope/questions",
+        Some(json!({ "text": "q?" })),
+    );
+    envelope(&send(admin, unknown).await, 404, "not_found");
+    let bad = admin_request(
+        "POST",
+        "/admin/api/kb/handoff/questions",
+        Some(json!({ "text": "two\nlines" })),
+    );
+    envelope(&send(admin, bad).await, 400, "invalid_request");
+    let kb = admin_get(admin, "/admin/api/kb").await.json();
+    assert_eq!(kb["loads"], 2, "{kb}");
+}
+
+#[tokio::test]
+async fn a_changed_folder_is_reloaded_and_a_broken_one_keeps_the_old_engine_serving() {
+    let (public, admin, dir, knowledge) = with_kb_folder().await;
+    // A new article, written by hand: picked up by the watcher.
+    std::fs::write(
+        dir.join("zz-opening-hours.md"),
+        "---\nid: opening-hours\ntitle: When are you open?\nquestions:\n  - when are you open\n  - what are your opening hours\n  - are you open at weekends\n  - what time do you close\n  - when does the office open\n  - are you open on bank holidays\n  - what hours can I call\n  - are you open on sundays\n---\nOur team is in from 9 to 5:30, Monday to Friday.\n",
+    )
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while knowledge.status().loads < 2 {
+        assert!(Instant::now() < deadline, "not reloaded");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let hours = say(public, "what are your opening hours").await;
+    assert!(
+        hours["reply"].as_str().unwrap().contains("9 to 5:30"),
+        "{hours}"
+    );
+
+    // Broken: the old engine keeps answering, and the admin API says why.
+    std::fs::write(
+        dir.join("zz-broken.md"),
+        "---\nid: broken\ntitle: B\n---\nNo questions.\n",
+    )
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while knowledge.status().error.is_none() {
+        assert!(Instant::now() < deadline, "no error reported");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let still = say(public, "what are your opening hours").await;
+    assert!(still["reply"].as_str().unwrap().contains("9 to 5:30"));
+    let kb = admin_get(admin, "/admin/api/kb").await.json();
+    assert!(
+        kb["error"]["file"]
+            .as_str()
+            .unwrap()
+            .ends_with("zz-broken.md"),
+        "{kb}"
+    );
+    assert!(
+        kb["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("questions"),
+        "{kb}"
+    );
+    let metrics =
+        String::from_utf8(send(admin, plain_get("/metrics", None)).await.body.to_vec()).unwrap();
+    assert!(metrics.contains("kb_reload_failures_total"), "{metrics}");
+}

@@ -1,0 +1,316 @@
+//! What is kept of conversations, over real HTTP and the real database
+//! (a SQLite file of its own, or with `.ci/with-postgres.sh` a PostgreSQL
+//! database of its own): redacted before it is written, filed under a keyed
+//! hash, erasable by the visitor, purged after the retention, and never a
+//! reason for a chat to fail.
+
+use axum::http::Request;
+use http_body_util::Full;
+use serde_json::{Value, json};
+use support_chat_api::{FEEDBACK_PATH, SESSION_PATH};
+use support_chat_assistant::KnowledgeBase;
+
+use crate::helpers::*;
+
+/// The personal data the redaction test sends, and what must never be stored.
+const SECRETS: [&str; 7] = [
+    "jo.bloggs@example.co.uk",
+    "07700 900123",
+    "4111 1111 1111 1111",
+    "12-34-56",
+    "87654321",
+    "AB 12 34 56 C",
+    "SW1A 1AA",
+];
+
+async fn say(addr: std::net::SocketAddr, message: &str, session: Option<&str>) -> Value {
+    let reply = chat(addr, &json!({ "message": message, "session": session })).await;
+    assert_eq!(
+        reply.status,
+        200,
+        "{:?}",
+        String::from_utf8_lossy(&reply.body)
+    );
+    reply.json()
+}
+
+fn json_request(method: &str, path: &str, body: Value) -> Request<Full<axum::body::Bytes>> {
+    Request::builder()
+        .method(method)
+        .uri(path)
+        .header("host", "localhost")
+        .header("content-type", "application/json")
+        .body(Full::new(body.to_string().into()))
+        .unwrap()
+}
+
+/// Every turn recorded, oldest first, through the admin API's export.
+async fn exported(admin: std::net::SocketAddr) -> Vec<Value> {
+    let reply = admin_get(admin, "/admin/api/export?format=jsonl").await;
+    assert_eq!(reply.status, 200);
+    String::from_utf8(reply.body.to_vec())
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn each_turn_is_recorded_redacted_with_its_outcome_and_the_article_version_it_showed() {
+    let (public, admin, setup) = with_admin(&[]).await;
+    let first = say(public, "How long does an application take?", None).await;
+    let session = first["session"].as_str().unwrap();
+    say(
+        public,
+        "I'm jo.bloggs@example.co.uk, call me on 07700 900123",
+        Some(session),
+    )
+    .await;
+    say(public, "what's the weather in Leeds", Some(session)).await;
+    setup.state.chat.recorder.flush().await;
+
+    let turns = exported(admin).await;
+    assert_eq!(turns.len(), 3, "{turns:?}");
+    let conversation = turns[0]["conversation"].as_str().unwrap();
+    assert!(turns.iter().all(|t| t["conversation"] == conversation));
+    assert_ne!(
+        conversation, session,
+        "filed under a keyed hash, not the session id"
+    );
+    assert_eq!(turns[0]["reply_id"], first["reply_id"]);
+    assert_eq!(turns[0]["outcome"], "answered");
+    assert_eq!(turns[0]["article_id"], "application-time");
+    let article = KnowledgeBase::sample();
+    let version = article.get("application-time").unwrap().version();
+    assert_eq!(turns[0]["article_version"], version.as_str());
+    assert_eq!(
+        turns[1]["message"], "I'm [email], call me on [phone]",
+        "redacted before it was written"
+    );
+    assert_eq!(turns[2]["outcome"], "out_of_scope");
+
+    // The transcript, by its id.
+    let transcript = admin_get(admin, &format!("/admin/api/conversations/{conversation}")).await;
+    assert_eq!(transcript.status, 200);
+    assert_eq!(transcript.json()["turns"].as_array().unwrap().len(), 3);
+}
+
+#[tokio::test]
+async fn no_raw_personal_data_reaches_the_database() {
+    // On SQLite, a database in a folder of this test's own, to read its files.
+    let folder = std::env::temp_dir().join(format!("support-chat-redaction-{}", unique()));
+    let url = format!("sqlite://{}/records.db", folder.display());
+    let flags: Vec<&str> = if on_postgres() {
+        vec![]
+    } else {
+        vec!["--database", &url]
+    };
+    let (public, admin, setup) = with_admin(&flags).await;
+    let mut session = None;
+    for secret in SECRETS {
+        let message = format!("my details are {secret}, please help me apply");
+        let reply = say(public, &message, session.as_deref()).await;
+        session = reply["session"].as_str().map(str::to_owned);
+    }
+    setup.state.chat.recorder.flush().await;
+    let stored = serde_json::to_string(&exported(admin).await).unwrap();
+    assert!(
+        stored.contains("[email]") && stored.contains("[card]"),
+        "{stored}"
+    );
+    for secret in SECRETS {
+        assert!(!stored.contains(secret), "{secret} in {stored}");
+    }
+    if on_postgres() {
+        return;
+    }
+    // The file and its write-ahead log, byte by byte.
+    let files: Vec<_> = std::fs::read_dir(&folder)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert!(files.iter().any(|f| f.ends_with("records.db")), "{files:?}");
+    for file in files {
+        let bytes = std::fs::read(&file).unwrap();
+        for secret in SECRETS {
+            assert!(
+                !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                "{secret} in {}",
+                file.display()
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn nothing_is_recorded_before_a_visitors_first_message() {
+    let (public, admin, setup) = with_admin(&[]).await;
+    for path in ["/", "/healthz", "/readyz", "/public/v1/openapi.json"] {
+        let request = Request::get(path)
+            .header("host", "localhost")
+            .body(Full::default())
+            .unwrap();
+        assert!(send(public, request).await.status.is_success(), "{path}");
+    }
+    let bogus = json!({ "session": "0123456789abcdef0123456789abcdef", "reply_id": "0123456789abcdef0123456789abcdef", "helpful": true });
+    let refused = send(public, json_request("POST", FEEDBACK_PATH, bogus)).await;
+    envelope(&refused, 404, "unknown_reply");
+    setup.state.chat.recorder.flush().await;
+    assert!(exported(admin).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_vote_is_kept_the_latest_per_reply_and_a_reply_not_given_in_that_session_is_unknown() {
+    let (public, admin, setup) = with_admin(&[]).await;
+    let reply = say(public, "Do I need a personal guarantee?", None).await;
+    let (session, reply_id) = (
+        reply["session"].as_str().unwrap(),
+        reply["reply_id"].as_str().unwrap(),
+    );
+    for helpful in [true, false] {
+        let vote = json!({ "session": session, "reply_id": reply_id, "helpful": helpful });
+        let answer = send(public, json_request("POST", FEEDBACK_PATH, vote)).await;
+        assert_eq!(answer.status, 204);
+        assert!(answer.header("ratelimit").is_some(), "in the chat's window");
+    }
+    let other = say(public, "hello", None).await;
+    let elsewhere = json!({ "session": other["session"], "reply_id": reply_id, "helpful": true });
+    envelope(
+        &send(public, json_request("POST", FEEDBACK_PATH, elsewhere)).await,
+        404,
+        "unknown_reply",
+    );
+    for bad in [
+        json!({ "session": session, "reply_id": reply_id }),
+        json!({ "session": session, "reply_id": reply_id, "helpful": "yes" }),
+        json!({ "session": session, "reply_id": reply_id, "helpful": true, "extra": 1 }),
+    ] {
+        envelope(
+            &send(public, json_request("POST", FEEDBACK_PATH, bad)).await,
+            400,
+            "invalid_request",
+        );
+    }
+    setup.state.chat.recorder.flush().await;
+    let turns = exported(admin).await;
+    let voted = turns.iter().find(|t| t["reply_id"] == reply_id).unwrap();
+    assert_eq!(voted["helpful"], false, "the latest vote wins");
+    let summary = admin_get(admin, "/admin/api/summary?days=1").await.json();
+    let today = &summary["days"][0];
+    assert_eq!(today["not_helpful"], 1);
+    assert_eq!(today["helpful"], 0);
+}
+
+#[tokio::test]
+async fn a_visitor_who_deletes_their_conversation_leaves_nothing_of_it_behind() {
+    let (public, admin, setup) = with_admin(&[]).await;
+    let kept = say(public, "hello", None).await;
+    let first = say(public, "How long does an application take?", None).await;
+    let session = first["session"].as_str().unwrap();
+    say(public, "and what do I need?", Some(session)).await;
+    // No flush: the erasure waits for whatever of it is still queued.
+    let erased = send(
+        public,
+        json_request("DELETE", SESSION_PATH, json!({ "session": session })),
+    )
+    .await;
+    assert_eq!(erased.status, 204);
+    let unknown = json!({ "session": "0123456789abcdef0123456789abcdef" });
+    assert_eq!(
+        send(public, json_request("DELETE", SESSION_PATH, unknown))
+            .await
+            .status,
+        204
+    );
+    envelope(
+        &send(
+            public,
+            json_request("DELETE", SESSION_PATH, json!({ "session": "nope" })),
+        )
+        .await,
+        400,
+        "invalid_session",
+    );
+    setup.state.chat.recorder.flush().await;
+    let turns = exported(admin).await;
+    assert_eq!(turns.len(), 1, "only the other visitor's: {turns:?}");
+    assert_eq!(turns[0]["reply_id"], kept["reply_id"]);
+    // The conversation itself is gone too: its id starts a new one.
+    let after = say(public, "hello", Some(session)).await;
+    assert_ne!(after["session"], session);
+}
+
+#[tokio::test]
+async fn with_record_off_chats_work_and_nothing_is_kept() {
+    let (public, admin, setup) = with_admin(&["--record", "off"]).await;
+    let reply = say(public, "hello", None).await;
+    let vote =
+        json!({ "session": reply["session"], "reply_id": reply["reply_id"], "helpful": true });
+    assert_eq!(
+        send(public, json_request("POST", FEEDBACK_PATH, vote))
+            .await
+            .status,
+        204
+    );
+    assert!(setup.state.records.is_none());
+    envelope(
+        &admin_get(admin, "/admin/api/summary").await,
+        409,
+        "records_off",
+    );
+}
+
+#[tokio::test]
+async fn records_older_than_the_retention_are_purged() {
+    use support_chat::domain::records::{RecordedOutcome, TurnRecord, Write, now_millis};
+    let (public, admin, setup) = with_admin(&[]).await;
+    say(public, "hello", None).await;
+    let store = setup.state.records.clone().unwrap();
+    let key = setup.state.chat.recorder.key().clone();
+    let old = support_chat::domain::session::SessionId::random();
+    let day = 24 * 60 * 60 * 1000;
+    store
+        .write(&[Write::Turn(TurnRecord {
+            reply_id: key.reply_id(old),
+            session: key.session_hash(old),
+            at: now_millis() - 31 * day,
+            message: "an old question".into(),
+            outcome: RecordedOutcome::HandedOff,
+            confidence: 0.1,
+            article: None,
+            embedding: None,
+        })])
+        .await
+        .unwrap();
+    setup.state.chat.recorder.flush().await;
+    assert_eq!(exported(admin).await.len(), 2);
+    let purged = store.purge(now_millis() - 30 * day).await.unwrap();
+    assert_eq!(purged, 1);
+    let left = exported(admin).await;
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0]["message"], "hello");
+}
+
+#[tokio::test]
+async fn a_full_record_queue_drops_records_and_never_a_chat() {
+    let (public, admin, setup) = with_admin(&["--record-queue", "1"]).await;
+    let replies = (0..20).map(|i| {
+        tokio::spawn(async move {
+            chat(
+                public,
+                &json!({ "message": format!("question number {i}") }),
+            )
+            .await
+            .status
+        })
+    });
+    for reply in replies {
+        assert_eq!(reply.await.unwrap(), 200);
+    }
+    setup.state.chat.recorder.flush().await;
+    let kept = exported(admin).await.len();
+    assert!((1..=20).contains(&kept), "{kept}");
+    let metrics = String::from_utf8(admin_get(admin, "/metrics").await.body.to_vec()).unwrap();
+    assert!(metrics.contains("records_written_total"), "{metrics}");
+}

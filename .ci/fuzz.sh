@@ -81,10 +81,14 @@ except Exception:
 PY
 }
 
+# Handoffs are taken (to a webhook nobody answers, on loopback), so the
+# fuzzer reaches the handoff endpoint's validation rather than `503`.
+export SUPPORT_CHAT_HANDOFF_WEBHOOK_SECRET="a fuzzing webhook secret"
 for attempt in 1 2 3; do
   PORT=$(free_port)
   "$BIN" --addr "127.0.0.1:$PORT" --admin-addr 127.0.0.1:0 --database "sqlite://$TMP/records.db" \
     --chat-rate-limit 1000000000/60s --files-rate-limit 1000000000/60s \
+    --handoff-webhook-url "http://127.0.0.1:$(free_port)/nobody-listens" --handoff-limit 1000000/1h \
     --widget-dir "$WIDGET_DIR" --public-dir public >"$TMP/server.log" 2>&1 &
   SERVER_PID=$!
   for _ in $(seq 100); do

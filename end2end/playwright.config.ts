@@ -10,6 +10,18 @@ export const API_LIMITED = "http://127.0.0.1:3001";
  */
 export const SITE = "http://customer.test:4000";
 
+/** The site's webhook receiver, where the server sends handoffs (site-server.mjs). */
+export const HOOKS = "http://127.0.0.1:4000/hooks";
+const WEBHOOK_SECRET = "an end-to-end webhook secret";
+
+/**
+ * Business hours closed today and tomorrow (UTC), so the widget says, at
+ * any time of day the suite runs, "We're closed now; we'll reply from 0:00
+ * on <the day after tomorrow>".
+ */
+const day = (offset: number) => new Date(Date.now() + offset * 86_400_000).toISOString().slice(0, 10);
+const HOURS = `Mon-Sun 00:00-23:59 UTC; closed ${day(0)},${day(1)}`;
+
 // `SUPPORT_CHAT_E2E_SERVER` runs the suite against another build of the server.
 const SERVER = process.env.SUPPORT_CHAT_E2E_SERVER ?? "./target/release/support-chat";
 export default defineConfig({
@@ -41,14 +53,21 @@ export default defineConfig({
   },
   webServer: [
     {
-      command: `${SERVER} --addr 127.0.0.1:3000 --admin-addr 127.0.0.1:3100 --database sqlite://target/e2e/records-3000.db`,
+      command:
+        `${SERVER} --addr 127.0.0.1:3000 --admin-addr 127.0.0.1:3100 --database sqlite://target/e2e/records-3000.db` +
+        ` --handoff-webhook-url ${HOOKS}/handoff --handoff-limit 1000/1h --handoff-retry-secs 1`,
       cwd: "..",
       url: `${API}/healthz`,
       reuseExistingServer: false,
       timeout: 60_000,
       // The suite sends far more than a visitor would from one address: lift
       // the rate limits (a server without them ignores these variables).
-      env: { SUPPORT_CHAT_CHAT_RATE_LIMIT: "100000/60s", SUPPORT_CHAT_FILES_RATE_LIMIT: "100000/60s" },
+      env: {
+        SUPPORT_CHAT_CHAT_RATE_LIMIT: "100000/60s",
+        SUPPORT_CHAT_FILES_RATE_LIMIT: "100000/60s",
+        SUPPORT_CHAT_HANDOFF_WEBHOOK_SECRET: WEBHOOK_SECRET,
+        SUPPORT_CHAT_BUSINESS_HOURS: HOURS,
+      },
     },
     {
       // The same server with a tiny chat limit, for the 429 test.
@@ -64,7 +83,7 @@ export default defineConfig({
       cwd: "..",
       url: "http://127.0.0.1:4000/healthz",
       reuseExistingServer: false,
-      env: { SITE_PORT: "4000", API_ORIGIN: API, API_LIMITED_ORIGIN: API_LIMITED },
+      env: { SITE_PORT: "4000", API_ORIGIN: API, API_LIMITED_ORIGIN: API_LIMITED, SITE_WEBHOOK_SECRET: WEBHOOK_SECRET },
     },
   ],
 });

@@ -15,6 +15,7 @@ use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use secrecy::SecretString;
 
 use crate::domain::client_ip::Ipv6Prefix;
+use crate::domain::hours::BusinessHours;
 use crate::domain::rate_limit::{NetworkQuotas, Quota, QuotaError};
 use crate::http::client::TrustedProxies;
 use crate::http::cors::AllowedOrigins;
@@ -148,6 +149,8 @@ pub struct ServeArgs {
     pub records: RecordArgs,
     #[command(flatten)]
     pub admin: AdminArgs,
+    #[command(flatten)]
+    pub handoff: HandoffArgs,
 }
 
 /// Where the server listens and how it treats connections.
@@ -412,6 +415,78 @@ pub struct AdminArgs {
     pub admin_token: Option<SecretString>,
 }
 
+/// Handoffs to a person: how they reach the team, how often a visitor may
+/// ask, and when someone is there (README, "Handoffs").
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Handoffs")]
+pub struct HandoffArgs {
+    /// SMTP server handoffs are mailed through: `smtp://host:port` (plain,
+    /// for a relay on this host or network), `smtp://host:port?tls=required`
+    /// (STARTTLS) or `smtps://host:port` (TLS). Log-in from
+    /// SUPPORT_CHAT_SMTP_USERNAME and SUPPORT_CHAT_SMTP_PASSWORD.
+    #[arg(long, env = "SUPPORT_CHAT_SMTP_URL", requires_all = ["handoff_email_to", "handoff_email_from"])]
+    pub smtp_url: Option<String>,
+
+    /// The SMTP log-in's user name (with SUPPORT_CHAT_SMTP_PASSWORD).
+    #[arg(
+        long,
+        env = "SUPPORT_CHAT_SMTP_USERNAME",
+        requires = "smtp_password",
+        hide = true
+    )]
+    pub smtp_username: Option<String>,
+
+    /// The SMTP log-in's password; environment only in practice.
+    #[arg(long, env = "SUPPORT_CHAT_SMTP_PASSWORD", hide_env_values = true, requires = "smtp_username", value_parser = secret(1), hide = true)]
+    pub smtp_password: Option<SecretString>,
+
+    /// Where handoffs are mailed: the team's address(es), comma separated.
+    #[arg(long, env = "SUPPORT_CHAT_HANDOFF_EMAIL_TO", value_delimiter = ',', value_parser = mailbox, requires = "smtp_url")]
+    pub handoff_email_to: Vec<lettre::message::Mailbox>,
+
+    /// The sender of handoff mails, e.g. `Support chat <chat@lender.example>`
+    /// (an address your mail server may send as).
+    #[arg(long, env = "SUPPORT_CHAT_HANDOFF_EMAIL_FROM", value_parser = mailbox, requires = "smtp_url")]
+    pub handoff_email_from: Option<lettre::message::Mailbox>,
+
+    /// URL handoffs are POSTed to as signed JSON (README, "Handoffs"); the
+    /// key is SUPPORT_CHAT_HANDOFF_WEBHOOK_SECRET.
+    #[arg(long, env = "SUPPORT_CHAT_HANDOFF_WEBHOOK_URL", value_parser = webhook_url, requires = "handoff_webhook_secret")]
+    pub handoff_webhook_url: Option<url::Url>,
+
+    /// The webhook's signing key (at least 16 characters).
+    #[arg(long, env = "SUPPORT_CHAT_HANDOFF_WEBHOOK_SECRET", hide_env_values = true, value_parser = secret(16), requires = "handoff_webhook_url")]
+    pub handoff_webhook_secret: Option<SecretString>,
+
+    /// Handoffs one conversation, and one client, may ask for, as
+    /// `<requests>/<window>`: more get `429` until the window has passed.
+    #[arg(long, env = "SUPPORT_CHAT_HANDOFF_LIMIT", default_value = "3/1h")]
+    pub handoff_limit: Quota,
+
+    /// Seconds before the first retry of an undelivered handoff; each later
+    /// wait doubles, up to an hour.
+    #[arg(long = "handoff-retry-secs", env = "SUPPORT_CHAT_HANDOFF_RETRY_SECS", default_value = "30", value_parser = seconds(1, 3600))]
+    pub first_retry: Duration,
+
+    /// Attempts before an undelivered handoff is marked failed (the
+    /// defaults keep trying for about 13 hours); retry it from the admin API.
+    #[arg(long = "handoff-max-attempts", env = "SUPPORT_CHAT_HANDOFF_MAX_ATTEMPTS", default_value = "20", value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub max_attempts: u32,
+
+    /// When someone is there to answer, e.g. `Mon-Fri 09:00-17:30
+    /// Europe/London; closed 2026-12-25,2026-12-26`: the assistant and the
+    /// widget tell visitors when to expect a reply. Default: not said.
+    #[arg(long, env = "SUPPORT_CHAT_BUSINESS_HOURS")]
+    pub business_hours: Option<BusinessHours>,
+}
+
+impl HandoffArgs {
+    /// Whether handoffs have a way to the team.
+    pub fn configured(&self) -> bool {
+        self.smtp_url.is_some() || self.handoff_webhook_url.is_some()
+    }
+}
+
 /// Flags that parse one by one but not together.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -419,12 +494,19 @@ pub enum ConfigError {
         "--ipv6-aggregate-limits {network}: a network quota must be wider than --ipv6-prefix {prefix}"
     )]
     NarrowAggregate { network: String, prefix: u8 },
+    #[error(
+        "handoffs are kept in the records database until delivered: --smtp-url and --handoff-webhook-url need --record on"
+    )]
+    HandoffsWithoutRecords,
 }
 
 impl ServeArgs {
     /// The flags' one check across groups. Run once, where the flags are read
     /// (`main`, and the tests' flag helper), before anything loads.
     pub fn check(&self) -> Result<(), ConfigError> {
+        if self.handoff.configured() && self.records.record == Recording::Off {
+            return Err(ConfigError::HandoffsWithoutRecords);
+        }
         let prefix = self.chat.ipv6_prefix.get();
         match self
             .chat
@@ -501,6 +583,22 @@ fn secret(min: usize) -> impl Fn(&str) -> Result<SecretString, String> + Clone {
         }
         Ok(SecretString::from(input))
     }
+}
+
+/// An e-mail address, optionally with a display name (`Team <team@x.example>`).
+fn mailbox(input: &str) -> Result<lettre::message::Mailbox, String> {
+    input
+        .trim()
+        .parse()
+        .map_err(|e| format!("invalid e-mail address {input:?}: {e}"))
+}
+
+/// An absolute `http(s)` URL to POST to.
+fn webhook_url(input: &str) -> Result<url::Url, String> {
+    url::Url::parse(input.trim())
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+        .ok_or_else(|| format!("invalid webhook URL {input:?}: expected an http(s) URL"))
 }
 
 fn unit_interval(input: &str) -> Result<f64, String> {
@@ -607,6 +705,40 @@ mod tests {
         let err = args.check().unwrap_err().to_string();
         assert!(err.contains("56=240/60s"), "{err}");
         assert!(flags(&[]).unwrap().check().is_ok());
+    }
+
+    #[test]
+    fn handoff_channels_come_whole_and_need_the_records() {
+        let err = flags(&["--smtp-url", "smtp://127.0.0.1:25"]).unwrap_err();
+        assert!(err.to_string().contains("--handoff-email-to"), "{err}");
+        let err = flags(&["--handoff-webhook-url", "https://hooks.example/x"]).unwrap_err();
+        assert!(
+            err.to_string().contains("--handoff-webhook-secret"),
+            "{err}"
+        );
+        let err = flags(&["--handoff-email-to", "not an address"]).unwrap_err();
+        assert!(err.to_string().contains("invalid e-mail address"), "{err}");
+        let args = flags(&[
+            "--smtp-url",
+            "smtp://127.0.0.1:25",
+            "--handoff-email-to",
+            "a@lender.example,b@lender.example",
+            "--handoff-email-from",
+            "Chat <chat@lender.example>",
+            "--business-hours",
+            "Mon-Fri 09:00-17:30 Europe/London",
+        ])
+        .unwrap();
+        assert_eq!(args.handoff.handoff_email_to.len(), 2);
+        assert!(args.check().is_ok());
+        let mut off = args.clone();
+        off.records.record = Recording::Off;
+        assert!(matches!(
+            off.check(),
+            Err(ConfigError::HandoffsWithoutRecords)
+        ));
+        let err = flags(&["--business-hours", "whenever"]).unwrap_err();
+        assert!(err.to_string().contains("invalid business hours"), "{err}");
     }
 
     #[test]

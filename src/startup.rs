@@ -13,15 +13,20 @@ use support_chat_assistant::{Assistant, Encoder, EncoderError, KbError};
 use crate::config::{ConfigError, EncoderArgs, EncoderKind, Recording, ServeArgs};
 use crate::domain::answer_pool::AnswerPool;
 use crate::domain::clock::SystemClock;
+use crate::domain::handoff::{Courier, Delivery, Dispatch, HandoffCap, HandoffDesk};
 use crate::domain::knowledge::{KbSource, Knowledge};
 use crate::domain::rate_limit::{Aggregated, FixedWindow, RateLimiter};
 use crate::domain::records::{RecordError, RecordStore, Recorder, purge_every};
 use crate::domain::session::{MemorySessions, SessionLimits, SessionStore};
-use crate::http::admin::{AdminState, admin_app};
+use crate::http::admin::{AdminAuth, AdminState, admin_app};
 use crate::http::client::ClientIdentity;
 use crate::http::guard::{Bounds, Guard};
 use crate::http::server::{self, ConnectionLimits};
-use crate::http::{AppState, AssetError, Assets, ChatState, Readiness, RouterConfig, app};
+use crate::http::{
+    AppState, AssetError, Assets, ChatState, HandoffState, Readiness, RouterConfig, app,
+};
+use crate::outbound::mail::{Mail, MailError};
+use crate::outbound::webhook::Webhook;
 use crate::store::redis::{Redis, RedisLimiter, RedisSessions};
 use crate::store::sql::SqlRecords;
 
@@ -59,13 +64,17 @@ pub enum StartupError {
     },
     #[error("cannot watch the knowledge base's folder")]
     Watch(#[source] notify::Error),
+    #[error(transparent)]
+    Mail(#[from] MailError),
+    #[error("--handoff-webhook-url: cannot make an HTTP client")]
+    Webhook(#[source] reqwest::Error),
 }
 
 /// The records `args` describe: the store and its recorder (writing in
 /// the background from now on), or `None` and a recorder that keeps nothing.
 pub async fn records(
     args: &ServeArgs,
-) -> Result<(Option<Arc<dyn RecordStore>>, Recorder), StartupError> {
+) -> Result<(Option<Arc<SqlRecords>>, Recorder), StartupError> {
     let records = &args.records;
     if records.record == Recording::Off {
         return Ok((None, Recorder::off()));
@@ -76,10 +85,107 @@ pub async fn records(
             url: records.database.redacted(),
             source,
         })?;
-    let store: Arc<dyn RecordStore> = Arc::new(store);
+    let store = Arc::new(store);
     purge_every(store.clone(), records.retention, PURGE_EVERY);
     let recorder = Recorder::start(store.clone(), key, records.record_queue.get());
     Ok((Some(store), recorder))
+}
+
+/// The handoff desk `args` describe, with this replica's delivery worker
+/// started; `None` when no way to the team is configured.
+pub fn handoffs(
+    args: &ServeArgs,
+    store: Option<&Arc<SqlRecords>>,
+    recorder: &Recorder,
+) -> Result<Option<Arc<HandoffDesk>>, StartupError> {
+    let handoff = &args.handoff;
+    let Some(store) = store.filter(|_| handoff.configured()) else {
+        return Ok(None);
+    };
+    let email: Option<Arc<dyn Courier>> = match (&handoff.smtp_url, &handoff.handoff_email_from) {
+        (Some(url), Some(from)) => {
+            let login = handoff
+                .smtp_username
+                .clone()
+                .zip(handoff.smtp_password.clone());
+            let to = handoff.handoff_email_to.clone();
+            Some(Arc::new(Mail::new(
+                url,
+                login,
+                from.clone(),
+                to,
+                SMTP_TIMEOUT,
+            )?))
+        }
+        _ => None,
+    };
+    let webhook: Option<Arc<dyn Courier>> = match (
+        &handoff.handoff_webhook_url,
+        &handoff.handoff_webhook_secret,
+    ) {
+        (Some(url), Some(secret)) => Some(Arc::new(
+            Webhook::new(url.clone(), secret.clone(), WEBHOOK_TIMEOUT)
+                .map_err(StartupError::Webhook)?,
+        )),
+        _ => None,
+    };
+    let wake = Arc::new(tokio::sync::Notify::new());
+    let hours = handoff.business_hours.clone();
+    let zone = hours
+        .as_ref()
+        .map_or(jiff::tz::TimeZone::UTC, |h| h.zone().clone());
+    let worker = Arc::new(Dispatch {
+        outbox: store.clone(),
+        records: store.clone(),
+        email: email.clone(),
+        webhook: webhook.clone(),
+        delivery: Delivery {
+            first_retry: handoff.first_retry,
+            max_wait: MAX_RETRY_WAIT,
+            max_attempts: handoff.max_attempts,
+            lease: DELIVERY_LEASE,
+        },
+        wake: wake.clone(),
+        availability: Box::new(move || hours.as_ref().map(|h| h.sentence(jiff::Timestamp::now()))),
+        zone,
+        owner: replica_name(),
+    })
+    .start();
+    let desk = HandoffDesk {
+        outbox: store.clone(),
+        records: store.clone(),
+        recorder: recorder.clone(),
+        cap: HandoffCap {
+            per_window: handoff.handoff_limit.limit(),
+            window: handoff.handoff_limit.window(),
+        },
+        by_email: email.is_some(),
+        by_webhook: webhook.is_some(),
+        wake,
+        worker,
+    };
+    Ok(Some(Arc::new(desk)))
+}
+
+/// How long an SMTP exchange may take before the attempt counts as failed.
+const SMTP_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a webhook may take to answer.
+const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(15);
+/// The longest wait between two attempts at a handoff.
+const MAX_RETRY_WAIT: Duration = Duration::from_secs(60 * 60);
+/// How long a replica holds a handoff it is delivering: longer than both
+/// channels' timeouts together, so no other replica takes it meanwhile. A
+/// replica that dies mid-attempt leaves its claim to lapse after this.
+const DELIVERY_LEASE: Duration = Duration::from_secs(2 * 60);
+/// How long shutdown waits for a delivery under way.
+const DELIVERY_GRACE: Duration = Duration::from_secs(50);
+
+/// This replica's name in the outbox's claims: unique per process.
+fn replica_name() -> String {
+    let mut bytes = [0u8; 6];
+    getrandom::fill(&mut bytes).expect("the OS random source is available");
+    let random: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!("{}-{random}", std::process::id())
 }
 
 /// How often records past retention are purged.
@@ -94,7 +200,10 @@ pub async fn state(
 ) -> Result<AppState, StartupError> {
     // Metrics recorded from here on are kept.
     crate::telemetry::metrics();
-    let (records, recorder) = records(args).await?;
+    let (store, recorder) = records(args).await?;
+    let desk = handoffs(args, store.as_ref(), &recorder)?;
+    let records = store.map(|s| s as Arc<dyn RecordStore>);
+    let hours = args.handoff.business_hours.clone().map(Arc::new);
     let redis = match &args.redis.url {
         Some(url) => Some(Redis::connect(url, args.redis.timeout).map_err(StartupError::Redis)?),
         None => None,
@@ -151,8 +260,10 @@ pub async fn state(
             clock: Arc::new(SystemClock),
             max_message_chars: chat.max_message_chars,
             recorder,
+            hours: hours.clone(),
         },
         records,
+        handoff: HandoffState { desk, hours },
         guard: Guard::new(
             Arc::new(Aggregated::new(own, wider)),
             Arc::new(identity),
@@ -205,15 +316,16 @@ pub fn admin_state(
     state: &AppState,
     knowledge: Option<Arc<Knowledge>>,
 ) -> AdminState {
-    AdminState::new(
-        state.records.clone(),
-        state.chat.recorder.clone(),
-        state.chat.sessions.clone(),
+    AdminState {
+        records: state.records.clone(),
+        recorder: state.chat.recorder.clone(),
+        sessions: state.chat.sessions.clone(),
         knowledge,
-        args.admin.admin_token.clone(),
-        state.guard.identity.clone(),
-        state.ready.redis.clone(),
-    )
+        metrics: crate::telemetry::metrics(),
+        auth: AdminAuth::new(args.admin.admin_token.clone(), state.guard.identity.clone()),
+        redis: state.ready.redis.clone(),
+        handoffs: state.handoff.desk.clone(),
+    }
 }
 
 /// The knowledge base `args` name.
@@ -293,6 +405,7 @@ pub async fn run(args: ServeArgs) -> Result<(), StartupError> {
     let limits = connection_limits(&args, nofile);
     let identity = state.guard.identity.clone();
     let recorder = state.chat.recorder.clone();
+    let desk = state.handoff.desk.clone();
     let public = bind(args.listener.addr).await?;
     let admin_listener = bind(args.admin.admin_addr).await?;
     tracing::info!(
@@ -336,7 +449,11 @@ pub async fn run(args: ServeArgs) -> Result<(), StartupError> {
     let router = app(state, &router_config(&args));
     server::serve(public, router, limits, identity, signal).await;
     let _ = admin_server.await;
-    // Every request has ended: what they queued is written before exit.
+    // Every request has ended: what they queued is written before exit,
+    // and a handoff being delivered is delivered (or its attempt recorded).
+    if let Some(desk) = desk {
+        desk.worker.stop(DELIVERY_GRACE).await;
+    }
     recorder.flush().await;
     tracing::info!("stopped");
     Ok(())

@@ -22,6 +22,8 @@
     return value && value.trim() ? value.trim() : fallback;
   }
   var api = attr("api", folder.origin).replace(/\/+$/, "");
+  // The site's privacy notice, linked from the contact form: an absolute http(s) URL.
+  var privacy = attr("privacy-url", "");
 
   // The public API. Calls before the widget is ready are queued, in order.
   var handlers = {};
@@ -29,6 +31,10 @@
   var command = null;
   var host = null;
   function emit(name, detail) {
+    // The widget's one request of the loader, on its first opening: ask the
+    // server whether handoffs are taken and when someone will reply; write
+    // the hours where the widget shows them and answer with `handoff`.
+    if (name === "status") return askStatus();
     (handlers[name] || []).slice().forEach(function (handler) {
       try {
         handler(detail);
@@ -39,6 +45,18 @@
         });
       }
     });
+  }
+  function askStatus() {
+    fetch(api + "/public/v1/support/status")
+      .then(function (response) {
+        return response.json();
+      })
+      .then(function (status) {
+        host.shadowRoot.querySelectorAll(".hours, .when").forEach(function (element) {
+          element.textContent = status.message || "";
+        });
+        if (status.handoff === true) command("handoff");
+      }, function () {});
   }
   function call(name) {
     return function (text) {
@@ -119,11 +137,15 @@
         var open = script.getAttribute("data-open");
         command = loaded[0].start(
           root,
-          api,
-          attr("title", "Support"),
-          attr("greeting", "Hello! How can we help?"),
-          open != null && open.trim() !== "false",
-          maxChars,
+          {
+            api: api,
+            title: attr("title", "Support"),
+            greeting: attr("greeting", "Hello! How can we help?"),
+            open: open != null && open.trim() !== "false",
+            maxChars: maxChars,
+            consent: attr("consent", "We'll use your email only to reply to this request."),
+            privacy: /^https?:\/\//i.test(privacy) ? privacy : "",
+          },
           emit
         );
         queue.splice(0).forEach(function (args) {

@@ -1,6 +1,7 @@
 //! The public wire types of the support chat (`POST …/chat`, `POST
-//! …/feedback`, `DELETE …/session`), shared verbatim by the server and the
-//! wasm widget. Data only: no logic, no server types.
+//! …/feedback`, `DELETE …/session`, `POST …/handoff`, `GET …/status`),
+//! shared verbatim by the server and the wasm widget. Data only: no logic,
+//! no server types.
 
 use serde::{Deserialize, Serialize};
 
@@ -13,6 +14,20 @@ pub const FEEDBACK_PATH: &str = "/public/v1/support/feedback";
 /// Path of the session endpoint (`DELETE`: erase a conversation).
 pub const SESSION_PATH: &str = "/public/v1/support/session";
 
+/// Path of the handoff endpoint (a visitor asks a person to get in touch).
+pub const HANDOFF_PATH: &str = "/public/v1/support/handoff";
+
+/// Path of the status endpoint (`GET`: whether handoffs are taken, and
+/// whether someone is there now).
+pub const STATUS_PATH: &str = "/public/v1/support/status";
+
+/// Longest e-mail address a handoff takes, in bytes (RFC 5321).
+pub const MAX_EMAIL_BYTES: usize = 254;
+/// Longest name a handoff takes, in characters.
+pub const MAX_NAME_CHARS: usize = 100;
+/// Longest note a handoff takes, in characters.
+pub const MAX_NOTE_CHARS: usize = 1000;
+
 /// Default longest accepted message, in characters (after trimming).
 pub const DEFAULT_MAX_MESSAGE_CHARS: usize = 1000;
 
@@ -20,6 +35,14 @@ pub const DEFAULT_MAX_MESSAGE_CHARS: usize = 1000;
 /// OpenAPI document: no control characters but tab and newline, and at least
 /// one character that is not white space.
 pub const MESSAGE_PATTERN: &str = r"^[^\x00-\x08\x0b-\x1f\x7f-\x9f]*[^\s\x00-\x08\x0b-\x1f\x7f-\x9f][^\x00-\x08\x0b-\x1f\x7f-\x9f]*$";
+
+/// What the server accepts as a handoff's name, as an ECMA-262 pattern:
+/// no control characters (one line).
+pub const NAME_PATTERN: &str = r"^[^\x00-\x1f\x7f-\x9f]*$";
+
+/// What the server accepts as a handoff's note: no control characters but
+/// tab and newline.
+pub const NOTE_PATTERN: &str = r"^[^\x00-\x08\x0b-\x1f\x7f-\x9f]*$";
 
 /// The form of a session id the server issues: 32 lowercase hex digits.
 pub const SESSION_PATTERN: &str = "^[0-9a-f]{32}$";
@@ -47,6 +70,21 @@ pub mod field {
     pub const REPLY_ID: &str = "reply_id";
     /// [`FeedbackRequest::helpful`](super::FeedbackRequest::helpful).
     pub const HELPFUL: &str = "helpful";
+    /// [`HandoffRequest::email`](super::HandoffRequest::email).
+    pub const EMAIL: &str = "email";
+    /// [`HandoffRequest::name`](super::HandoffRequest::name).
+    pub const NAME: &str = "name";
+    /// [`HandoffRequest::note`](super::HandoffRequest::note).
+    pub const NOTE: &str = "note";
+    /// [`HandoffResponse::reference`](super::HandoffResponse::reference).
+    pub const REFERENCE: &str = "reference";
+    /// [`HandoffResponse::message`](super::HandoffResponse::message) and
+    /// [`Status::message`](super::Status::message).
+    pub const NEXT: &str = "message";
+    /// [`Status::handoff`](super::Status::handoff).
+    pub const TAKES_HANDOFFS: &str = "handoff";
+    /// [`Status::open`](super::Status::open).
+    pub const OPEN: &str = "open";
     /// [`ErrorEnvelope::error`](super::ErrorEnvelope::error).
     pub const ERROR: &str = "error";
     /// [`ErrorBody::code`](super::ErrorBody::code).
@@ -107,6 +145,43 @@ pub struct FeedbackRequest {
 pub struct DeleteSessionRequest {
     /// The conversation to erase.
     pub session: String,
+}
+
+/// A visitor asks a person to get in touch about a conversation. Unknown
+/// fields are rejected.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HandoffRequest {
+    /// The conversation to hand over (it must have at least one message).
+    pub session: String,
+    /// Where the team writes back: an address of at most 254 bytes.
+    pub email: String,
+    /// How to address the visitor: at most 100 characters, one line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Anything the visitor adds: at most 1,000 characters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// A handoff taken (`202`): stored, and on its way to the team.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HandoffResponse {
+    /// The handoff's reference, e.g. `HO-7KQ2-M9XD`, for the visitor to quote.
+    pub reference: String,
+    /// What happens next and when, for people.
+    pub message: String,
+}
+
+/// Whether handoffs are taken and someone is there (`GET STATUS_PATH`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Status {
+    /// Whether `HANDOFF_PATH` takes requests (records and a delivery channel configured).
+    pub handoff: bool,
+    /// Whether someone is there now; `null` when no business hours are set.
+    pub open: Option<bool>,
+    /// When someone will reply, for people; `null` when no business hours are set.
+    pub message: Option<String>,
 }
 
 /// The one error envelope of every route under `/public/v1`.
@@ -208,6 +283,34 @@ mod tests {
             session: "s".into(),
         };
         assert_eq!(keys(&delete), [field::SESSION]);
+    }
+
+    #[test]
+    fn the_handoff_and_status_types_use_the_constants() {
+        let request = HandoffRequest {
+            session: "s".into(),
+            email: "e".into(),
+            name: Some("n".into()),
+            note: Some("n".into()),
+        };
+        let mut expected = [field::SESSION, field::EMAIL, field::NAME, field::NOTE];
+        expected.sort();
+        assert_eq!(keys(&request), expected);
+        let response = HandoffResponse {
+            reference: "r".into(),
+            message: "m".into(),
+        };
+        let mut expected = [field::REFERENCE, field::NEXT];
+        expected.sort();
+        assert_eq!(keys(&response), expected);
+        let status = Status {
+            handoff: true,
+            open: Some(false),
+            message: None,
+        };
+        let mut expected = [field::TAKES_HANDOFFS, field::OPEN, field::NEXT];
+        expected.sort();
+        assert_eq!(keys(&status), expected);
     }
 
     #[test]

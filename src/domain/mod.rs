@@ -10,6 +10,8 @@ use std::pin::Pin;
 pub mod answer_pool;
 pub mod client_ip;
 pub mod clock;
+pub mod handoff;
+pub mod hours;
 pub mod in_flight;
 pub mod inbox;
 pub mod knowledge;

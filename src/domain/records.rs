@@ -135,6 +135,12 @@ impl RecordKey {
         ))
     }
 
+    /// The records' name of a client (its rate-limit key): handoffs are
+    /// capped per client without its address being kept.
+    pub fn client_hash(&self, client: &str) -> String {
+        hex(&self.mac(&[b"client:", client.as_bytes()])[..16])
+    }
+
     /// A new reply id for session `id`.
     pub fn reply_id(&self, id: SessionId) -> ReplyId {
         let mut nonce = [0u8; 8];

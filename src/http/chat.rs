@@ -63,9 +63,16 @@ pub async fn chat(
             .filter(|_| inbox_candidate(outcome, answer.turn.confidence))
             .map(|e| e.to_vec()),
     }));
+    let mut reply = answer.reply.text;
+    if answer.reply.handoff
+        && let Some(hours) = &state.hours
+    {
+        reply.push_str("\n\n");
+        reply.push_str(&hours.sentence(jiff::Timestamp::now()));
+    }
     Ok(Json(ChatResponse {
         session: session.to_string(),
-        reply: answer.reply.text,
+        reply,
         suggestions: answer.reply.suggestions,
         handoff: answer.reply.handoff,
         reply_id: reply_id.as_str().to_owned(),

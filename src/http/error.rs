@@ -8,6 +8,8 @@ use super::request_id;
 use support_chat_api::{ErrorBody, ErrorEnvelope};
 use support_chat_assistant::MessageError;
 
+use crate::domain::handoff::ContactError;
+
 /// What is wrong with a JSON body, as far as the envelope tells: only
 /// structure (a position, a field of the wire type), never the client's text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,6 +57,16 @@ pub enum ApiError {
     InvalidSession,
     /// A reply id this server did not give in that session.
     UnknownReply,
+    /// A handoff's contact field was refused.
+    Contact(ContactError),
+    /// A handoff of a session with nothing recorded.
+    UnknownSession,
+    /// This session or client asked for too many handoffs lately.
+    HandoffLimited {
+        retry_after: u64,
+    },
+    /// No way to the team is configured here.
+    HandoffsOff,
     /// A query parameter out of its range (`param` names it).
     InvalidQuery {
         param: &'static str,
@@ -84,7 +96,7 @@ pub enum ApiError {
 
 impl ApiError {
     /// One of each kind, for the OpenAPI document's catalogue of codes.
-    pub fn catalogue() -> [ApiError; 20] {
+    pub fn catalogue() -> [ApiError; 27] {
         [
             Self::NotFound,
             Self::MethodNotAllowed { allow: "POST" },
@@ -105,6 +117,12 @@ impl ApiError {
             Self::Message(MessageError::ControlChars),
             Self::InvalidSession,
             Self::UnknownReply,
+            Self::Contact(ContactError::Email),
+            Self::Contact(ContactError::Name),
+            Self::Contact(ContactError::Note),
+            Self::UnknownSession,
+            Self::HandoffLimited { retry_after: 1 },
+            Self::HandoffsOff,
             Self::InvalidQuery {
                 param: "days",
                 expected: "",
@@ -116,6 +134,10 @@ impl ApiError {
             },
             Self::Conflict {
                 code: "records_off",
+                message: "",
+            },
+            Self::Conflict {
+                code: "handoffs_off",
                 message: "",
             },
             Self::RateLimited { retry_after: 1 },
@@ -147,7 +169,10 @@ impl ApiError {
             | Self::Message(_)
             | Self::InvalidSession
             | Self::InvalidQuery { .. } => StatusCode::BAD_REQUEST,
-            Self::UnknownReply => StatusCode::NOT_FOUND,
+            Self::UnknownReply | Self::UnknownSession => StatusCode::NOT_FOUND,
+            Self::Contact(_) => StatusCode::BAD_REQUEST,
+            Self::HandoffLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::HandoffsOff => StatusCode::SERVICE_UNAVAILABLE,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -172,6 +197,12 @@ impl ApiError {
             Self::Message(MessageError::ControlChars) => "message_invalid_characters",
             Self::InvalidSession => "invalid_session",
             Self::UnknownReply => "unknown_reply",
+            Self::Contact(ContactError::Email) => "email_invalid",
+            Self::Contact(ContactError::Name) => "name_invalid",
+            Self::Contact(ContactError::Note) => "note_invalid",
+            Self::UnknownSession => "unknown_session",
+            Self::HandoffLimited { .. } => "handoff_limit",
+            Self::HandoffsOff => "handoff_unavailable",
             Self::InvalidQuery { .. } => "invalid_query",
             Self::Unauthorized => "unauthorized",
             Self::Conflict { code, .. } => code,
@@ -212,6 +243,18 @@ impl ApiError {
             Self::UnknownReply => {
                 "The reply id is not one this server gave in that conversation.".into()
             }
+            Self::Contact(why) => why.to_string(),
+            Self::UnknownSession => {
+                "Nothing is recorded under this session: send a message first.".into()
+            }
+            Self::HandoffLimited { retry_after } => format!(
+                "This conversation has asked for a person several times already; you can ask again in {}.",
+                seconds(*retry_after)
+            ),
+            Self::HandoffsOff => {
+                "We cannot take contact requests here; please use the contact details in the chat."
+                    .into()
+            }
             Self::InvalidQuery { param, expected } => {
                 format!("The query parameter `{param}` must be {expected}.")
             }
@@ -244,6 +287,8 @@ impl ApiError {
             Self::Message(_) => Some("message".into()),
             Self::InvalidSession => Some("session".into()),
             Self::UnknownReply => Some("reply_id".into()),
+            Self::Contact(why) => Some(why.field().into()),
+            Self::UnknownSession => Some("session".into()),
             Self::InvalidQuery { param, .. } => Some((*param).into()),
             _ => None,
         }
@@ -253,7 +298,8 @@ impl ApiError {
         match self {
             Self::RateLimited { retry_after }
             | Self::Overloaded { retry_after }
-            | Self::Unavailable { retry_after } => Some(*retry_after),
+            | Self::Unavailable { retry_after }
+            | Self::HandoffLimited { retry_after } => Some(*retry_after),
             _ => None,
         }
     }
@@ -300,16 +346,22 @@ fn shape_message(problem: BodyProblem, param: Option<&str>, fields: &[&str]) -> 
 }
 
 fn seconds(n: u64) -> String {
-    if n == 1 {
-        "1 second".into()
-    } else {
-        format!("{n} seconds")
+    match n {
+        1 => "1 second".into(),
+        0..120 => format!("{n} seconds"),
+        _ => format!("{} minutes", n.div_ceil(60)),
     }
 }
 
 impl From<MessageError> for ApiError {
     fn from(why: MessageError) -> Self {
         Self::Message(why)
+    }
+}
+
+impl From<ContactError> for ApiError {
+    fn from(why: ContactError) -> Self {
+        Self::Contact(why)
     }
 }
 

@@ -15,7 +15,7 @@ use axum::extract::FromRequestParts;
 use axum::http::{header, request::Parts};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-use support_chat_api::{ChatRequest, DeleteSessionRequest, FeedbackRequest, field};
+use support_chat_api::{ChatRequest, DeleteSessionRequest, FeedbackRequest, HandoffRequest, field};
 
 use super::error::{ApiError, BodyProblem};
 
@@ -48,6 +48,12 @@ impl WireShape for FeedbackRequest {
 impl WireShape for DeleteSessionRequest {
     const FIELDS: &'static [&'static str] = &[field::SESSION];
     const REQUIRED: &'static [&'static str] = Self::FIELDS;
+}
+
+impl WireShape for HandoffRequest {
+    const FIELDS: &'static [&'static str] =
+        &[field::SESSION, field::EMAIL, field::NAME, field::NOTE];
+    const REQUIRED: &'static [&'static str] = &[field::SESSION, field::EMAIL];
 }
 
 impl<T: WireShape, S: Send + Sync> FromRequestParts<S> for ApiJson<T> {
@@ -163,6 +169,12 @@ mod tests {
         });
         assert_shape_is_serdes(&DeleteSessionRequest {
             session: "s".into(),
+        });
+        assert_shape_is_serdes(&HandoffRequest {
+            session: "s".into(),
+            email: "e".into(),
+            name: Some("n".into()),
+            note: Some("n".into()),
         });
     }
 

@@ -97,6 +97,8 @@ impl Guard {
         };
         let mut request = Request::from_parts(parts, Body::empty());
         request.extensions_mut().insert(ReadBody(body));
+        // Handlers that cap per client take this key, never their own.
+        request.extensions_mut().insert(client);
         next.run(request).await
     }
 }

@@ -13,8 +13,9 @@ use axum::http::header;
 use axum::response::IntoResponse;
 use serde_json::{Map, Value, json};
 use support_chat_api::{
-    CHAT_PATH, ChatRequest, DeleteSessionRequest, FEEDBACK_PATH, FeedbackRequest, MESSAGE_PATTERN,
-    REPLY_ID_PATTERN, SESSION_PATH, SESSION_PATTERN, field,
+    CHAT_PATH, ChatRequest, DeleteSessionRequest, FEEDBACK_PATH, FeedbackRequest, HANDOFF_PATH,
+    HandoffRequest, MAX_EMAIL_BYTES, MAX_NAME_CHARS, MAX_NOTE_CHARS, MESSAGE_PATTERN, NAME_PATTERN,
+    NOTE_PATTERN, REPLY_ID_PATTERN, SESSION_PATH, SESSION_PATTERN, STATUS_PATH, field,
 };
 
 use super::assets::{WIDGET_FILES, WIDGET_PREFIX};
@@ -92,6 +93,21 @@ fn schemas(max_message_chars: usize) -> Value {
         "DeleteSessionRequest": object(vec![
             (field::SESSION, json!({ "description": "The conversation to erase: everything kept of it.", "type": "string", "pattern": SESSION_PATTERN })),
         ], DeleteSessionRequest::REQUIRED, true),
+        "HandoffRequest": object(vec![
+            (field::SESSION, json!({ "description": "The conversation to hand over; it must have at least one message.", "type": "string", "pattern": SESSION_PATTERN })),
+            (field::EMAIL, json!({ "description": format!("Where the team writes back: an e-mail address of at most {MAX_EMAIL_BYTES} bytes."), "type": "string", "format": "email", "maxLength": MAX_EMAIL_BYTES })),
+            (field::NAME, json!({ "description": format!("How to address the visitor: at most {MAX_NAME_CHARS} characters, one line."), "type": ["string", "null"], "maxLength": MAX_NAME_CHARS, "pattern": NAME_PATTERN })),
+            (field::NOTE, json!({ "description": format!("Anything the visitor adds: at most {MAX_NOTE_CHARS} characters, no control characters but tab and newline."), "type": ["string", "null"], "maxLength": MAX_NOTE_CHARS, "pattern": NOTE_PATTERN })),
+        ], HandoffRequest::REQUIRED, true),
+        "HandoffResponse": object(vec![
+            (field::REFERENCE, json!({ "description": "The handoff's reference, e.g. `HO-7KQ2-M9XD`, for the visitor to quote.", "type": "string", "pattern": "^HO-[2-9A-HJ-NP-Z]{4}-[2-9A-HJ-NP-Z]{4}$" })),
+            (field::NEXT, json!({ "description": "What happens next and when, for people.", "type": "string" })),
+        ], &[field::REFERENCE, field::NEXT], false),
+        "Status": object(vec![
+            (field::TAKES_HANDOFFS, json!({ "description": format!("Whether `POST {HANDOFF_PATH}` takes requests."), "type": "boolean" })),
+            (field::OPEN, json!({ "description": "Whether someone is there now; `null` when no business hours are set.", "type": ["boolean", "null"] })),
+            (field::NEXT, json!({ "description": "When someone will reply, for people; `null` when no business hours are set.", "type": ["string", "null"] })),
+        ], &[field::TAKES_HANDOFFS, field::OPEN, field::NEXT], false),
         "ErrorEnvelope": object(vec![
             (field::ERROR, json!({ "$ref": "#/components/schemas/ErrorBody" })),
         ], &[field::ERROR], false),
@@ -254,6 +270,28 @@ fn document_for(max_message_chars: usize) -> Value {
                 "options": { "summary": "CORS preflight; not rate limited.",
                     "responses": { "200": { "description": "Access-Control-Allow-* headers." } } },
             },
+            HANDOFF_PATH: {
+                "post": {
+                    "operationId": "handoff",
+                    "summary": "Ask a person to get in touch about a conversation: the team gets its transcript and the visitor's contact by e-mail and/or webhook. `202` only once the request is stored; it is then delivered, retried until it is. Same rate limit as chat, and at most a few per conversation and per client an hour (`handoff_limit`).",
+                    "requestBody": { "required": true, "content": { "application/json": {
+                        "schema": { "$ref": "#/components/schemas/HandoffRequest" } } } },
+                    "responses": public_post_responses(json!({ "202": { "description": "Stored, and on its way to the team.", "headers": rate_headers,
+                        "content": { "application/json": { "schema": { "$ref": "#/components/schemas/HandoffResponse" } } } } }), &[404]),
+                },
+                "options": { "summary": "CORS preflight; not rate limited.",
+                    "responses": { "200": { "description": "Access-Control-Allow-* headers." } } },
+            },
+            STATUS_PATH: { "get": {
+                "operationId": "status",
+                "summary": "Whether handoffs are taken here, and whether someone is there now (business hours).",
+                "responses": {
+                    "200": { "description": "The status; it may be cached for a minute.",
+                        "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Status" } } } },
+                    "405": plain_error("Only GET and HEAD."),
+                    "429": plain_error("The flood guard."),
+                },
+            } },
             widget_js: file("The widget's loader: a classic script.", "text/javascript", None),
             widget_css: file("The widget's stylesheet.", "text/css", None),
             WIDGET_FILES: file("The widget's files: the loader, the stylesheet, and the content-hashed build they load (`widget-<hash>.js`, `widget-<hash>.wasm`, cached immutable).", "*/*", Some("file")),
@@ -341,6 +379,24 @@ mod tests {
             session: "s".into(),
         };
         assert_eq!(properties("DeleteSessionRequest"), written(&delete));
+        let handoff = HandoffRequest {
+            session: "s".into(),
+            email: "e".into(),
+            name: Some("n".into()),
+            note: Some("n".into()),
+        };
+        assert_eq!(properties("HandoffRequest"), written(&handoff));
+        let taken = support_chat_api::HandoffResponse {
+            reference: "r".into(),
+            message: "m".into(),
+        };
+        assert_eq!(properties("HandoffResponse"), written(&taken));
+        let status = support_chat_api::Status {
+            handoff: true,
+            open: None,
+            message: None,
+        };
+        assert_eq!(properties("Status"), written(&status));
         let body = ErrorBody {
             code: "c".into(),
             message: "m".into(),

@@ -18,9 +18,9 @@ use super::cors::{AllowedOrigins, cors};
 use super::error::ApiError;
 use super::openapi::{self, OPENAPI_PATH, OpenApi};
 use super::state::{AppState, Readiness};
-use super::{chat, demo, flood_guard, guard, metrics, request_id};
+use super::{chat, demo, flood_guard, guard, handoff, metrics, request_id};
 use crate::domain::rate_limit::Quota;
-use support_chat_api::{CHAT_PATH, FEEDBACK_PATH, SESSION_PATH};
+use support_chat_api::{CHAT_PATH, FEEDBACK_PATH, HANDOFF_PATH, SESSION_PATH, STATUS_PATH};
 
 /// Settings the router is built with; no request reads them.
 #[derive(Clone, Debug)]
@@ -120,6 +120,7 @@ fn chat_routes(state: &AppState) -> Routes {
         .route(CHAT_PATH, only(post(chat::chat), "POST"))
         .route(FEEDBACK_PATH, only(post(chat::feedback), "POST"))
         .route(SESSION_PATH, only(delete(chat::delete_session), "DELETE"))
+        .route(HANDOFF_PATH, only(post(handoff::handoff), "POST"))
         .layered(|routes| {
             routes.layer(
                 ServiceBuilder::new()
@@ -132,8 +133,8 @@ fn chat_routes(state: &AppState) -> Routes {
         })
 }
 
-/// The demo page, the widget's files and the OpenAPI document, behind a
-/// generous GCRA flood guard.
+/// The demo page, the widget's files, the OpenAPI document and the
+/// handoff status, behind a generous GCRA flood guard.
 fn file_routes(state: &AppState, config: &RouterConfig) -> Routes {
     let public_url = config.public_url.clone();
     let openapi = OpenApi::new(state.chat.max_message_chars.get());
@@ -150,6 +151,7 @@ fn file_routes(state: &AppState, config: &RouterConfig) -> Routes {
             OPENAPI_PATH,
             only_get(get(openapi::document).with_state(openapi)),
         )
+        .route(STATUS_PATH, only_get(get(handoff::status)))
         .layered(|routes| flood_guard::guard(routes, quota, identity))
 }
 

@@ -11,6 +11,8 @@ use super::assets::Assets;
 use super::guard::Guard;
 use crate::domain::answer_pool::AnswerPool;
 use crate::domain::clock::Clock;
+use crate::domain::handoff::HandoffDesk;
+use crate::domain::hours::BusinessHours;
 use crate::domain::records::{RecordStore, Recorder};
 use crate::domain::session::SessionStore;
 use crate::store::redis::Health;
@@ -25,6 +27,25 @@ pub struct AppState {
     pub ready: Readiness,
     /// The records (the admin side reads them; no public handler does).
     pub records: Option<Arc<dyn RecordStore>>,
+    pub handoff: HandoffState,
+}
+
+/// What the handoff and status handlers use.
+#[derive(Clone, Default)]
+pub struct HandoffState {
+    /// Where handoffs are taken; none when no channel is configured.
+    pub desk: Option<Arc<HandoffDesk>>,
+    /// When someone is there; none when not configured.
+    pub hours: Option<Arc<BusinessHours>>,
+}
+
+impl HandoffState {
+    /// What to tell a visitor now about when someone will reply, if hours are set.
+    pub fn sentence(&self) -> Option<String> {
+        self.hours
+            .as_ref()
+            .map(|h| h.sentence(jiff::Timestamp::now()))
+    }
 }
 
 /// What `GET /readyz` reports: the shared store, where there is one.
@@ -44,6 +65,8 @@ pub struct ChatState {
     pub max_message_chars: NonZeroUsize,
     /// Where each turn and vote is recorded.
     pub recorder: Recorder,
+    /// When someone is there: a handoff reply says when they will answer.
+    pub hours: Option<Arc<BusinessHours>>,
 }
 
 impl FromRef<AppState> for Readiness {
@@ -55,6 +78,12 @@ impl FromRef<AppState> for Readiness {
 impl FromRef<AppState> for ChatState {
     fn from_ref(state: &AppState) -> Self {
         state.chat.clone()
+    }
+}
+
+impl FromRef<AppState> for HandoffState {
+    fn from_ref(state: &AppState) -> Self {
+        state.handoff.clone()
     }
 }
 

@@ -71,7 +71,7 @@ impl FromStr for DatabaseUrl {
 
 /// The records on SQLite or PostgreSQL.
 pub struct SqlRecords {
-    pool: AnyPool,
+    pub(super) pool: AnyPool,
     /// Turns one INSERT writes: a statement per row is slow on both, and
     /// SQLite slows again with very long ones (`cargo bench --bench
     /// records`: 32 rows 50k rows/s, 128 rows 32k; PostgreSQL 70k and 84k).
@@ -79,8 +79,10 @@ pub struct SqlRecords {
 }
 
 /// The embedded migrations, oldest first.
-const MIGRATIONS: [(i64, &str, &str); 1] =
-    [(1, "records", include_str!("migrations/0001_records.sql"))];
+const MIGRATIONS: [(i64, &str, &str); 2] = [
+    (1, "records", include_str!("migrations/0001_records.sql")),
+    (2, "handoffs", include_str!("migrations/0002_handoffs.sql")),
+];
 
 #[derive(Debug)]
 struct Embedded;
@@ -104,7 +106,7 @@ impl MigrationSource<'static> for Embedded {
     }
 }
 
-fn failed(error: impl std::error::Error + Send + Sync + 'static) -> RecordError {
+pub(super) fn failed(error: impl std::error::Error + Send + Sync + 'static) -> RecordError {
     RecordError(Box::new(error))
 }
 
@@ -229,6 +231,7 @@ impl SqlRecords {
         for sql in [
             "DELETE FROM turns WHERE session_hash = $1",
             "DELETE FROM feedback WHERE session_hash = $1",
+            "DELETE FROM handoffs WHERE session_hash = $1",
         ] {
             rows += sqlx::query(sql)
                 .bind(session.as_str().to_owned())
@@ -245,6 +248,8 @@ impl SqlRecords {
         for sql in [
             "DELETE FROM turns WHERE at_ms < $1",
             "DELETE FROM feedback WHERE at_ms < $1",
+            // A handoff still on its way is kept whatever its age.
+            "DELETE FROM handoffs WHERE created_ms < $1 AND status IN ('delivered', 'failed')",
         ] {
             rows += sqlx::query(sql)
                 .bind(before)
@@ -439,7 +444,7 @@ fn outcome(row: &AnyRow, index: usize) -> Result<RecordedOutcome, sqlx::Error> {
 }
 
 /// A count or a sum of counts (NULL when no row was summed).
-fn count(row: &AnyRow, index: usize) -> Result<u64, sqlx::Error> {
+pub(super) fn count(row: &AnyRow, index: usize) -> Result<u64, sqlx::Error> {
     let value: Option<i64> = row.try_get(index)?;
     Ok(u64::try_from(value.unwrap_or(0)).unwrap_or(0))
 }

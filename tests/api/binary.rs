@@ -3,7 +3,7 @@
 use std::process::Command;
 use std::time::Duration;
 
-use crate::helpers::{BIN, binary_with_fixture, chat, start_binary, unique};
+use crate::helpers::{BIN, binary_with_fixture, chat, start_binary, terminate, unique};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -242,18 +242,6 @@ fn check_kb_reports_the_sample_and_fails_a_knowledge_base_that_confuses_itself()
         .unwrap();
     assert_eq!(missing.status.code(), Some(2));
     let _ = std::fs::remove_dir_all(&dir);
-}
-
-/// Sends SIGTERM to `child` and waits for it to exit.
-fn terminate(child: &mut std::process::Child) {
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status()
-            .unwrap()
-            .success()
-    );
-    assert!(child.wait().unwrap().success());
 }
 
 #[tokio::test]

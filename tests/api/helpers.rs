@@ -463,3 +463,59 @@ pub fn sample_kb_copy() -> PathBuf {
     }
     to
 }
+
+/// Sends SIGTERM to `child` (by pid) and waits for it to exit cleanly.
+pub fn terminate(child: &mut std::process::Child) {
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    assert!(child.wait().unwrap().success());
+}
+
+/// Asserts that `reply` is what the OpenAPI document `doc` says `method
+/// path` answers with `status`: its JSON body validates against the
+/// documented schema and it carries every documented header.
+pub fn assert_documented(doc: &Value, path: &str, method: &str, status: u16, reply: &Reply) {
+    assert_eq!(reply.status.as_u16(), status, "{:?}", reply.body);
+    let documented = &doc["paths"][path][method]["responses"][status.to_string()];
+    assert!(
+        documented.is_object(),
+        "{method} {path} does not document {status}"
+    );
+    let pointer = format!(
+        "#/paths/{}/{method}/responses/{status}/content/application~1json/schema",
+        path.replace('~', "~0").replace('/', "~1")
+    );
+    let schema = json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$ref": documented["content"]["application/json"]["schema"]["$ref"]
+            .as_str()
+            .map_or(pointer, str::to_owned),
+        "paths": doc["paths"],
+        "components": doc["components"],
+    });
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let body = reply.json();
+    let errors: Vec<String> = validator
+        .iter_errors(&body)
+        .map(|e| e.to_string())
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "{method} {path} {status}: {body} does not validate: {errors:?}"
+    );
+    for name in documented["headers"]
+        .as_object()
+        .into_iter()
+        .flat_map(|headers| headers.keys())
+    {
+        assert!(
+            reply.header(&name.to_lowercase()).is_some(),
+            "{status} lacks the documented {name} header"
+        );
+    }
+}

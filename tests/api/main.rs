@@ -8,6 +8,7 @@ mod chat;
 mod connections;
 mod contract;
 mod conversation;
+mod handoff;
 mod helpers;
 mod limits;
 mod paraphrase;

@@ -11,8 +11,8 @@
 //!   where the links in a reply are, the sentences about waiting).
 //!   All four are compiled natively too, and unit-tested there.
 //! * `storage.rs`: the sessionStorage format (documented there) and its cap.
-//! * `wire.rs`: one round trip to `POST /public/v1/support/chat`, with the
-//!   shared wire types of `support_chat_api`.
+//! * `wire.rs`: the round trips (chat, feedback, erase, handoff, status),
+//!   with the shared wire types of `support_chat_api`.
 //! * `view.rs`: the view pieces (one message, its links).
 //! * `widget.rs`: the conversation in a signal, the actions on it, and the
 //!   panel's view.

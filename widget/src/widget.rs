@@ -13,29 +13,28 @@ use wasm_bindgen::prelude::*;
 use web_sys::HtmlElement;
 
 use crate::conversation::{Conversation, Failure, Outgoing};
-use crate::js::{set, string_array};
+use crate::js::{get, set, string_array};
 use crate::storage;
 use crate::text;
 use crate::transcript::{Entry, Kind};
 use crate::view::message;
-use crate::wire::{delete_session, post_chat, post_feedback};
+use crate::wire::{delete_session, post_chat, post_feedback, post_handoff};
 
 /// Mounts the widget into `root` (inside the shadow root the loader made) and
 /// returns the command function behind `SupportChat.open/close/toggle/send`.
+/// `options` holds what the loader read from the script tag (`api`,
+/// `title`, `greeting`, `open`, `maxChars`, `consent`, `privacy`);
 /// `emit(name, detail)` reports the public events.
 #[wasm_bindgen]
-pub fn start(
-    root: HtmlElement,
-    api: String,
-    title: String,
-    greeting: String,
-    open: bool,
-    max_chars: u32,
-    emit: Function,
-) -> JsValue {
+pub fn start(root: HtmlElement, options: Object, emit: Function) -> JsValue {
+    let option = |name: &str| get(&options, name).as_string().unwrap_or_default();
+    let (api, title, greeting) = (option("api"), option("title"), option("greeting"));
+    let consent = [option("consent"), option("privacy")];
+    let open = get(&options, "open").is_truthy();
+    let max_chars = get(&options, "maxChars").as_f64().unwrap_or(1000.0) as u32;
     let (command_tx, command) = command_channel();
     leptos::mount::mount_to(root, move || {
-        let widget = Widget::new(api, greeting, open, emit);
+        let widget = Widget::new(api, greeting, open, emit, consent);
         command_tx.set_value(Some(Box::new(move |name: String, text: Option<String>| {
             widget.command(&name, text)
         })));
@@ -81,10 +80,26 @@ struct Widget {
     input: NodeRef<html::Textarea>,
     launcher: NodeRef<html::Button>,
     log: NodeRef<html::Div>,
+    /// From `GET …/status`, once the panel has opened (`fetch_status`):
+    /// whether handoffs are taken.
+    takes_handoffs: RwSignal<bool>,
+    asked_status: RwSignal<bool>,
+    /// The handoff form (see `contact_form`): open, on the wire.
+    form_open: RwSignal<bool>,
+    sending: RwSignal<bool>,
+    /// The site owner's consent sentence and privacy notice URL.
+    consent: StoredValue<[String; 2]>,
+    form: NodeRef<html::Form>,
 }
 
 impl Widget {
-    fn new(api: String, greeting: String, start_open: bool, emit: Function) -> Self {
+    fn new(
+        api: String,
+        greeting: String,
+        start_open: bool,
+        emit: Function,
+        consent: [String; 2],
+    ) -> Self {
         let saved = storage::load();
         let open = saved.open.unwrap_or(start_open);
         let conversation = Conversation::restore(greeting, saved);
@@ -102,7 +117,16 @@ impl Widget {
             input: NodeRef::new(),
             launcher: NodeRef::new(),
             log: NodeRef::new(),
+            takes_handoffs: RwSignal::new(false),
+            asked_status: RwSignal::new(false),
+            form_open: RwSignal::new(false),
+            sending: RwSignal::new(false),
+            consent: StoredValue::new(consent),
+            form: NodeRef::new(),
         };
+        if open {
+            widget.fetch_status();
+        }
         let offline = move |value| widget.conversation.update(|c| c.offline = value);
         offline(!window().navigator().on_line());
         // Dropping the handles keeps the listeners (for the page's lifetime).
@@ -143,6 +167,8 @@ impl Widget {
                 self.set_open(value, value || text.is_some());
             }
             "send" => return self.send(&text.unwrap_or_default()),
+            // The loader's answer to `status` (see `fetch_status`).
+            "handoff" => self.takes_handoffs.set(true),
             _ => return false,
         }
         true
@@ -157,6 +183,7 @@ impl Widget {
         }
         if value {
             self.scroll_down();
+            self.fetch_status();
         }
         if focus {
             let (input, launcher) = (self.input, self.launcher);
@@ -311,6 +338,133 @@ impl Widget {
         });
     }
 
+    /// Asks once whether handoffs are taken and when someone will reply.
+    /// The loader asks the server (`GET …/status`, see `loader.js`), writes
+    /// the opening hours into the two places that show them (`.hours` in
+    /// the header, `.when` in the form: static elements, never re-rendered)
+    /// and answers with the `handoff` command.
+    fn fetch_status(self) {
+        if !self.asked_status.get_untracked() {
+            self.asked_status.set(true);
+            self.emit("status", &JsValue::UNDEFINED);
+        }
+    }
+
+    /// Whether the server takes handoffs (so the form may be offered).
+    fn takes_handoffs(&self) -> bool {
+        self.takes_handoffs.get()
+    }
+
+    /// Opens the form (or, if it cannot be sent, asks for a person in the chat).
+    fn ask_for_person(&self) {
+        if !self.takes_handoffs() || self.conversation.with_untracked(|c| c.session.is_none()) {
+            let _ = self.send(text::ASK_FOR_PERSON);
+            return;
+        }
+        self.refuse("", false);
+        let [consent, privacy] = self.consent.get_value();
+        self.set_text(".consent span", &consent);
+        if let Some(link) = self.in_form("a") {
+            let _ = if privacy.is_empty() {
+                link.set_attribute("hidden", "")
+            } else {
+                link.set_attribute("href", &privacy)
+            };
+        }
+        self.form_open.set(true);
+        self.focus_in_form("input");
+    }
+
+    fn close_form(&self) {
+        self.form_open.set(false);
+        self.focus_input();
+    }
+
+    /// The form's element `selector` (the form's markup is static).
+    fn in_form(&self, selector: &str) -> Option<web_sys::Element> {
+        self.form.get_untracked()?.query_selector(selector).ok()?
+    }
+
+    fn set_text(&self, selector: &str, text: &str) {
+        if let Some(element) = self.in_form(selector) {
+            element.set_text_content(Some(text));
+        }
+    }
+
+    fn focus_in_form(&self, selector: &'static str) {
+        let w = *self;
+        request_animation_frame(move || {
+            if let Some(element) = w.in_form(selector) {
+                let _ = element.unchecked_into::<HtmlElement>().focus();
+            }
+        });
+    }
+
+    /// The browser checks the address (`type=email`, `required`) in its
+    /// own words; then the form goes out, and a refusal is shown above its
+    /// buttons, announced.
+    fn submit_form(self) {
+        let Some(email) = self.in_form("input") else {
+            return;
+        };
+        let email: web_sys::HtmlInputElement = email.unchecked_into();
+        if !email.check_validity() {
+            self.refuse(&email.validation_message().unwrap_or_default(), true);
+            return;
+        }
+        // An input's and a textarea's `value` are the same property.
+        let value = |name: &str| {
+            self.in_form(name)
+                .map(|e| e.unchecked_into::<web_sys::HtmlInputElement>().value())
+                .unwrap_or_default()
+        };
+        let fields = [email.value(), value("#sc-name"), value("textarea")];
+        let session = self.conversation.with_untracked(|c| c.session.clone());
+        let Some(session) = session.filter(|_| !self.sending.get_untracked()) else {
+            return;
+        };
+        self.sending.set(true);
+        spawn_local(async move {
+            let result = post_handoff(&self.api.get_value(), &session, &fields).await;
+            self.sending.set(false);
+            match result {
+                Ok(taken) => {
+                    self.conversation.update(|c| {
+                        c.offer_person = false;
+                        c.entries.push(Entry::new(Kind::Notice, taken.message));
+                    });
+                    if let Some(form) = self.form.get_untracked() {
+                        form.reset();
+                    }
+                    self.emit("handoff", &taken.reference.into());
+                    self.save();
+                    self.scroll_down();
+                }
+                Err(Failure::RateLimited { retry_after }) => {
+                    self.refuse(&text::rate_limited(retry_after), false)
+                }
+                Err(Failure::Other { message, code, .. }) => {
+                    self.refuse(&message, code == "email_invalid")
+                }
+            }
+        });
+    }
+
+    /// Shows why the form was not sent (or clears it with `""`), marking
+    /// and focusing the address when it is at fault.
+    fn refuse(&self, message: &str, email_at_fault: bool) {
+        self.set_text(".error", message);
+        if let Some(email) = self.in_form("input") {
+            let _ = email.set_attribute(
+                "aria-invalid",
+                if email_at_fault { "true" } else { "false" },
+            );
+        }
+        if email_at_fault {
+            self.focus_in_form("input");
+        }
+    }
+
     fn focus_input(&self) {
         let input = self.input;
         request_animation_frame(move || {
@@ -357,10 +511,14 @@ fn panel(w: Widget, title: String, max_chars: u32) -> impl IntoView {
             }
         >
             <div class="header">
-                <h2 class="title" id="sc-title">{title}</h2>
+                <div>
+                    <h2 class="title" id="sc-title">{title}</h2>
+                    <p class="hours"></p>
+                </div>
                 <button class="close" type="button" aria-label="Close chat" on:click=move |_| w.set_open(false, true)></button>
             </div>
             {transcript(w)}
+            {contact_form(w)}
             {quick_replies(w)}
             {status_line(w)}
             {composer(w, max_chars)}
@@ -421,11 +579,58 @@ fn feedback(w: Widget, index: usize, vote: Option<bool>, offer: bool) -> impl In
             {button(true, "Helpful")}
             {button(false, "Not helpful")}
             {offer.then(|| view! {
-                <button type="button" class="person" on:click=move |_| {
-                    let _ = w.send(text::ASK_FOR_PERSON);
-                }>"Talk to a person"</button>
+                <button type="button" class="person" on:click=move |_| w.ask_for_person()>
+                    "Talk to a person"
+                </button>
             })}
         </div>
+    }
+}
+
+/// The contact form's markup. Static on purpose: one string costs the
+/// widget far fewer bytes than a tree of views (the 100 KB budget, see
+/// `lib.rs`); what varies is set on it as text or attributes when it opens
+/// (`Widget::ask_for_person`, the loader for the hours), so nothing the site
+/// owner or the server wrote is ever parsed as HTML.
+const FORM: &str = "<h3 id=\"sc-form-title\">Ask a person to email you</h3>\
+<p>We'll send this conversation to our team and they'll reply by email. <span class=\"when\"></span></p>\
+<label for=\"sc-email\">Email (required)</label>\
+<input id=\"sc-email\" type=\"email\" required autocomplete=\"email\" maxlength=\"254\" aria-describedby=\"sc-form-error\">\
+<label for=\"sc-name\">Name (optional)</label>\
+<input id=\"sc-name\" autocomplete=\"name\" maxlength=\"100\">\
+<label for=\"sc-note\">Anything to add (optional)</label>\
+<textarea id=\"sc-note\" rows=\"2\" maxlength=\"1000\"></textarea>\
+<p class=\"consent\"><span></span> <a target=\"_blank\" rel=\"noopener\">Privacy notice</a></p>\
+<p class=\"error\" id=\"sc-form-error\" role=\"alert\"></p>\
+<div class=\"actions\"><button type=\"submit\" class=\"send\">Send request</button>\
+<button type=\"reset\" class=\"cancel\">Cancel</button></div>";
+
+/// After a handoff: an offer to leave an email, and the form it opens
+/// ("Cancel" resets it, which closes it; so does a request sent).
+fn contact_form(w: Widget) -> impl IntoView {
+    let offered = move || {
+        w.takes_handoffs()
+            && !w.form_open.get()
+            && w.conversation
+                .with(|c| c.entries.last().is_some_and(|e| e.kind == Kind::Handoff))
+    };
+    view! {
+        <button type="button" class="offer" hidden=move || !offered() on:click=move |_| w.ask_for_person()>
+            "Ask a person to email me"
+        </button>
+        <form
+            class="contact"
+            aria-labelledby="sc-form-title"
+            novalidate
+            node_ref=w.form
+            hidden=move || !w.form_open.get()
+            on:submit=move |ev| {
+                ev.prevent_default();
+                w.submit_form();
+            }
+            on:reset=move |_| w.close_form()
+            inner_html=FORM
+        ></form>
     }
 }
 
@@ -435,7 +640,7 @@ fn quick_replies(w: Widget) -> impl IntoView {
             .with(|c| c.pending || c.suggestions.is_empty())
     };
     view! {
-        <div class="chips" role="group" aria-label="Suggested questions" hidden=hidden>
+        <div class="chips" role="group" aria-label="Suggested questions" hidden=move || hidden() || w.form_open.get()>
             {move || {
                 w.conversation
                     .with(|c| c.suggestions.clone())
@@ -482,7 +687,7 @@ fn composer(w: Widget, max_chars: u32) -> impl IntoView {
     };
     let busy = move || w.conversation.with(|c| c.pending) || w.waiting();
     view! {
-        <form class="composer" on:submit=move |ev| {
+        <form class="composer" hidden=move || w.form_open.get() on:submit=move |ev| {
             ev.prevent_default();
             w.send_draft();
         }>
@@ -501,7 +706,7 @@ fn composer(w: Widget, max_chars: u32) -> impl IntoView {
                 "Send"
             </button>
         </form>
-        <div class="footer">
+        <div class="footer" hidden=move || w.form_open.get()>
             <p class="count" id="sc-count">
                 {move || w.draft.with(|d| d.encode_utf16().count()).to_string()}
                 {["/", max_chars.to_string().as_str(), " characters"].concat()}

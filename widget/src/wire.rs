@@ -4,7 +4,9 @@
 use gloo_net::http::{Request, RequestBuilder, Response};
 use js_sys::{JSON, Object};
 use leptos::prelude::window;
-use support_chat_api::{CHAT_PATH, ChatResponse, FEEDBACK_PATH, SESSION_PATH, field};
+use support_chat_api::{
+    CHAT_PATH, ChatResponse, FEEDBACK_PATH, HANDOFF_PATH, HandoffResponse, SESSION_PATH, field,
+};
 use wasm_bindgen::JsValue;
 
 use crate::conversation::{Failure, Outgoing, Vote};
@@ -57,6 +59,29 @@ pub async fn delete_session(api: &str, session: &str) -> Result<(), Failure> {
     round_trip(Request::delete(&[api, SESSION_PATH].concat()), &body)
         .await
         .map(drop)
+}
+
+/// Asks a person to get in touch about `session`; `fields` are the
+/// address, the name and the note (blank ones are left out).
+pub async fn post_handoff(
+    api: &str,
+    session: &str,
+    fields: &[String; 3],
+) -> Result<HandoffResponse, Failure> {
+    let body = Object::new();
+    set(&body, field::SESSION, &session.into());
+    for (name, value) in [field::EMAIL, field::NAME, field::NOTE].iter().zip(fields) {
+        if !value.trim().is_empty() {
+            set(&body, name, &value.trim().into());
+        }
+    }
+    let value = round_trip(Request::post(&[api, HANDOFF_PATH].concat()), &body).await?;
+    Ok(HandoffResponse {
+        reference: get(&value, field::REFERENCE)
+            .as_string()
+            .unwrap_or_default(),
+        message: get(&value, field::NEXT).as_string().unwrap_or_default(),
+    })
 }
 
 /// Sends `body` as JSON with `request`; the response's JSON when it is a

@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::AdminState;
+use crate::domain::handoff::{Handoff, HandoffDesk, Status};
 use crate::domain::inbox::{self, Unanswered};
 use crate::domain::knowledge::{AddQuestionError, Knowledge};
 use crate::domain::records::{
@@ -501,5 +502,63 @@ pub async fn add_question(
                 message: "The knowledge base could not be changed or reloaded; GET /admin/api/kb says why.",
             })
         }
+    }
+}
+
+fn desk(state: &AdminState) -> Result<&Arc<HandoffDesk>, ApiError> {
+    state.handoffs.as_ref().ok_or(ApiError::Conflict {
+        code: "handoffs_off",
+        message: "No handoff channel is configured (--smtp-url, --handoff-webhook-url).",
+    })
+}
+
+/// A handoff as the admin API shows it.
+fn handoff_json(handoff: &Handoff) -> Value {
+    json!({
+        "reference": handoff.reference,
+        "conversation": handoff.session.as_str(),
+        "created_at": time(handoff.created),
+        "contact": handoff.contact,
+        "status": handoff.status,
+        "attempts": handoff.attempts,
+        "email": handoff.email,
+        "webhook": handoff.webhook,
+        "last_error": handoff.last_error,
+    })
+}
+
+/// `GET /admin/api/handoffs?status=S&limit=N`: the newest first.
+pub async fn handoffs(
+    State(state): State<AdminState>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Value>, ApiError> {
+    let params = Params::of(query);
+    let status = match params.get("status") {
+        None => None,
+        Some(text) => Some(Status::parse(text).ok_or(ApiError::InvalidQuery {
+            param: "status",
+            expected: "pending, retrying, delivered or failed",
+        })?),
+    };
+    let limit = params.number("limit", 1, 1000, 100, "a number from 1 to 1000")?;
+    let items = desk(&state)?
+        .outbox
+        .handoffs(status, limit)
+        .await
+        .map_err(unavailable)?;
+    let items: Vec<Value> = items.iter().map(handoff_json).collect();
+    Ok(Json(json!({ "items": items })))
+}
+
+/// `POST /admin/api/handoffs/{reference}/retry`: a failed handoff, tried again.
+pub async fn retry_handoff(
+    State(state): State<AdminState>,
+    Path(reference): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    if desk(&state)?.retry(&reference).await.map_err(unavailable)? {
+        tracing::info!(%reference, "handoff put back in line by hand");
+        Ok(StatusCode::ACCEPTED)
+    } else {
+        Err(ApiError::NotFound)
     }
 }

@@ -17,7 +17,6 @@ use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get, post};
 use metrics_exporter_prometheus::PrometheusHandle;
-use secrecy::SecretString;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -25,9 +24,9 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 pub use auth::AdminAuth;
 
-use super::client::ClientIdentity;
 use super::error::ApiError;
 use super::request_id;
+use crate::domain::handoff::{HandoffDesk, Status};
 use crate::domain::knowledge::Knowledge;
 use crate::domain::records::{RecordStore, Recorder};
 use crate::domain::session::SessionStore;
@@ -47,29 +46,8 @@ pub struct AdminState {
     pub auth: AdminAuth,
     /// Redis's health, where there is one (its fallbacks are a metric).
     pub redis: Option<Arc<Health>>,
-}
-
-impl AdminState {
-    /// The admin side's state; the API is on only with a `token`.
-    pub fn new(
-        records: Option<Arc<dyn RecordStore>>,
-        recorder: Recorder,
-        sessions: Arc<dyn SessionStore>,
-        knowledge: Option<Arc<Knowledge>>,
-        token: Option<SecretString>,
-        identity: Arc<ClientIdentity>,
-        redis: Option<Arc<Health>>,
-    ) -> Self {
-        Self {
-            records,
-            recorder,
-            sessions,
-            knowledge,
-            metrics: crate::telemetry::metrics(),
-            auth: AdminAuth::new(token, identity),
-            redis,
-        }
-    }
+    /// The handoff outbox, where handoffs are taken.
+    pub handoffs: Option<Arc<HandoffDesk>>,
 }
 
 /// The admin router: `/metrics`, the API's OpenAPI document, and the API.
@@ -96,6 +74,11 @@ pub fn admin_app(state: AdminState) -> Router {
             ),
         )
         .route("/admin/api/export", only(get(api::export), "GET, HEAD"))
+        .route("/admin/api/handoffs", only(get(api::handoffs), "GET, HEAD"))
+        .route(
+            "/admin/api/handoffs/{reference}/retry",
+            only(post(api::retry_handoff), "POST"),
+        )
         .route("/admin/api/kb", only(get(api::kb), "GET, HEAD"))
         .route(
             "/admin/api/kb/{article}/questions",
@@ -146,6 +129,20 @@ async fn render_metrics(State(state): State<AdminState>) -> Response {
     if let Some(redis) = &state.redis {
         metrics::gauge!("redis_fallbacks").set(redis.failures() as f64);
         metrics::gauge!("redis_up").set(f64::from(u8::from(redis.is_up())));
+    }
+    if let Some(desk) = &state.handoffs {
+        match desk.outbox.counts().await {
+            Ok(counts) => {
+                for status in Status::ALL {
+                    let n = counts
+                        .iter()
+                        .find(|(s, _)| *s == status)
+                        .map_or(0, |(_, n)| *n);
+                    metrics::gauge!("handoffs", "status" => status.as_str()).set(n as f64);
+                }
+            }
+            Err(error) => tracing::warn!(%error, "metrics: the handoff outbox did not answer"),
+        }
     }
     (
         [(

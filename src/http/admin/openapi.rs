@@ -54,6 +54,14 @@ pub async fn document() -> Json<Value> {
         "confidence": { "type": "number" },
         "article_id": { "type": ["string", "null"] }, "article_version": { "type": ["string", "null"] },
         "helpful": { "type": ["boolean", "null"] } } });
+    let channel = json!({ "enum": ["none", "pending", "done"], "description": "This way of delivery: not configured, still to go, or delivered." });
+    let handoff = json!({ "type": "object", "properties": {
+        "reference": { "type": "string" }, "conversation": { "type": "string" },
+        "created_at": { "type": "string", "format": "date-time" },
+        "contact": { "type": "object", "properties": { "email": { "type": "string" }, "name": { "type": ["string", "null"] }, "note": { "type": ["string", "null"] } } },
+        "status": { "enum": ["pending", "retrying", "delivered", "failed"] },
+        "attempts": count, "email": channel, "webhook": channel,
+        "last_error": { "type": ["string", "null"] } } });
     Json(json!({
         "openapi": "3.1.0",
         "info": {
@@ -115,6 +123,27 @@ pub async fn document() -> Json<Value> {
                 ],
                 "responses": guarded(json!({ "200": { "description": "One turn a line (JSON) or row (CSV, with a header).",
                     "content": { "application/x-ndjson": { "schema": turn }, "text/csv": {} } } })),
+            } },
+            "/admin/api/handoffs": { "get": {
+                "summary": "Handoffs, the newest first, with their delivery status and attempts. A `failed` one has used every attempt (--handoff-max-attempts); retry it below.",
+                "parameters": [
+                    query("status", "Only those of this status.", json!({ "enum": ["pending", "retrying", "delivered", "failed"] })),
+                    query("limit", "Items at most, 1 to 1000; default 100.", json!({ "type": "integer" })),
+                ],
+                "responses": guarded(json!({
+                    "200": ok("The handoffs.", json!({ "type": "object", "properties": { "items": { "type": "array", "items": handoff } } })),
+                    "400": error("A parameter out of its range (`invalid_query`)."),
+                    "409": error("No handoff channel is configured (`handoffs_off`)."),
+                })),
+            } },
+            "/admin/api/handoffs/{reference}/retry": { "post": {
+                "summary": "Puts a failed handoff back in line, its attempts counted afresh.",
+                "parameters": [path("reference", "The handoff's reference, e.g. `HO-7KQ2-M9XD`.")],
+                "responses": guarded(json!({
+                    "202": { "description": "Back in line; it is delivered shortly." },
+                    "404": error("No failed handoff of that reference."),
+                    "409": error("No handoff channel is configured (`handoffs_off`)."),
+                })),
             } },
             "/admin/api/kb": { "get": {
                 "summary": "The knowledge base: its source, articles (with question counts and versions), the last load and any reload error since.",

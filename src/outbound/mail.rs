@@ -1,0 +1,232 @@
+//! Handoffs by e-mail: one plain-text message per handoff to
+//! `--handoff-email-to`, `Reply-To` the visitor, marked
+//! `Auto-Submitted: auto-generated` (RFC 3834) so auto-responders stay quiet,
+//! and with a `Message-ID` made of the reference, so a retry after a lost
+//! reply is the same message to the mail system.
+
+use std::time::Duration;
+
+use lettre::message::header::{ContentType, Header, HeaderName, HeaderValue};
+use lettre::message::{Mailbox, Message};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::domain::Pending;
+use crate::domain::handoff::{Courier, Parcel};
+
+/// Why the mail settings do not make a transport.
+#[derive(Debug, thiserror::Error)]
+pub enum MailError {
+    #[error(
+        "--smtp-url {0:?}: expected smtp://host:port (plain, for a local relay), smtp://host:port?tls=required (STARTTLS) or smtps://host:port (TLS), with credentials in SUPPORT_CHAT_SMTP_USERNAME and SUPPORT_CHAT_SMTP_PASSWORD, not in the URL"
+    )]
+    Url(String, #[source] Option<lettre::transport::smtp::Error>),
+}
+
+/// The mail side of handoffs: an SMTP transport (pooled) and the addresses.
+pub struct Mail {
+    transport: AsyncSmtpTransport<Tokio1Executor>,
+    from: Mailbox,
+    to: Vec<Mailbox>,
+}
+
+impl Mail {
+    /// A transport to `url`, logging in with `credentials` when given.
+    /// Nothing connects until the first handoff.
+    pub fn new(
+        url: &str,
+        credentials: Option<(String, SecretString)>,
+        from: Mailbox,
+        to: Vec<Mailbox>,
+        timeout: Duration,
+    ) -> Result<Self, MailError> {
+        let parsed = url::Url::parse(url).map_err(|_| MailError::Url(url.to_owned(), None))?;
+        if parsed.password().is_some() || !parsed.username().is_empty() {
+            return Err(MailError::Url(url.to_owned(), None));
+        }
+        let mut builder = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
+            .map_err(|e| MailError::Url(url.to_owned(), Some(e)))?
+            .timeout(Some(timeout));
+        if let Some((user, password)) = credentials {
+            builder =
+                builder.credentials(Credentials::new(user, password.expose_secret().to_owned()));
+        }
+        Ok(Self {
+            transport: builder.build(),
+            from,
+            to,
+        })
+    }
+
+    /// The message `parcel` goes out as.
+    pub fn message(&self, parcel: &Parcel) -> Result<Message, String> {
+        let handoff = &parcel.handoff;
+        let contact = &handoff.contact;
+        // Checked when the handoff was taken; a name is a display name only.
+        let visitor = Mailbox::new(
+            contact.name.clone(),
+            contact
+                .email
+                .parse()
+                .map_err(|e| format!("the visitor's address: {e}"))?,
+        );
+        let domain = self.from.email.domain();
+        let mut builder = Message::builder()
+            .from(self.from.clone())
+            .reply_to(visitor)
+            .subject(format!(
+                "Handoff {}: {} asks to be contacted",
+                handoff.reference,
+                contact.name.as_deref().unwrap_or("a visitor")
+            ))
+            .message_id(Some(format!("<{}@{domain}>", handoff.reference)))
+            .header(ContentType::TEXT_PLAIN)
+            .header(AutoSubmitted);
+        for to in &self.to {
+            builder = builder.to(to.clone());
+        }
+        builder
+            .body(super::plain_text(parcel))
+            .map_err(|e| format!("cannot build the message: {e}"))
+    }
+}
+
+impl Courier for Mail {
+    fn deliver<'a>(&'a self, parcel: &'a Parcel) -> Pending<'a, Result<(), String>> {
+        Box::pin(async move {
+            let message = self.message(parcel)?;
+            self.transport
+                .send(message)
+                .await
+                .map(drop)
+                .map_err(|e| format!("SMTP: {e}"))
+        })
+    }
+}
+
+/// `Auto-Submitted: auto-generated` (RFC 3834).
+#[derive(Clone, Debug)]
+struct AutoSubmitted;
+
+impl Header for AutoSubmitted {
+    fn name() -> HeaderName {
+        HeaderName::new_from_ascii_str("Auto-Submitted")
+    }
+
+    fn parse(_: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(Self)
+    }
+
+    fn display(&self) -> HeaderValue {
+        HeaderValue::new(Self::name(), "auto-generated".to_owned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::handoff::{Channel, Contact, Handoff, Status};
+    use crate::domain::records::{RecordedOutcome, SessionHash, TranscriptTurn};
+
+    fn parcel(name: Option<&str>) -> Parcel {
+        let session = SessionHash::unchecked("ab".repeat(16));
+        Parcel {
+            handoff: Handoff {
+                reference: "HO-ABCD-EFGH".into(),
+                session: session.clone(),
+                client: "c".into(),
+                created: 1_796_000_000_000,
+                contact: Contact::parse("jo@example.com", name, Some("Call after 2\nplease"))
+                    .unwrap(),
+                email: Channel::Pending,
+                webhook: Channel::None,
+                attempts: 0,
+                status: Status::Pending,
+                last_error: None,
+            },
+            transcript: vec![TranscriptTurn {
+                reply_id: "r".into(),
+                session,
+                at: 1_796_000_000_000,
+                message: "Can I speak to someone? My email is [email]".into(),
+                outcome: RecordedOutcome::HandedOff,
+                confidence: 0.2,
+                article_id: None,
+                article_version: None,
+                helpful: Some(false),
+            }],
+            availability: Some("We're closed now; we'll reply from 9:00 on Monday.".into()),
+            zone: jiff::tz::TimeZone::get("Europe/London").unwrap(),
+        }
+    }
+
+    fn mail() -> Mail {
+        Mail::new(
+            "smtp://127.0.0.1:2525",
+            None,
+            "Support chat <chat@lender.example>".parse().unwrap(),
+            vec!["team@lender.example".parse().unwrap()],
+            Duration::from_secs(5),
+        )
+        .unwrap()
+    }
+
+    // The pooled transport starts its reaper on the runtime.
+    #[tokio::test]
+    async fn the_message_replies_to_the_visitor_and_tells_auto_responders_to_stay_quiet() {
+        let text = String::from_utf8(
+            mail()
+                .message(&parcel(Some("Jo \"Quoted\" Bloggs")))
+                .unwrap()
+                .formatted(),
+        )
+        .unwrap();
+        assert!(
+            text.contains("Reply-To: \"Jo \\\"Quoted\\\" Bloggs\" <jo@example.com>"),
+            "{text}"
+        );
+        assert!(text.contains("Auto-Submitted: auto-generated"), "{text}");
+        assert!(
+            text.contains("Message-ID: <HO-ABCD-EFGH@lender.example>"),
+            "{text}"
+        );
+        assert!(text.contains("To: team@lender.example"), "{text}");
+        // The body may be quoted-printable (long lines): read it as written.
+        let body = super::super::plain_text(&parcel(None));
+        assert!(body.contains("Reference:  HO-ABCD-EFGH"), "{body}");
+        assert!(
+            body.contains("Visitor:    Can I speak to someone? My email is [email]"),
+            "{body}"
+        );
+        assert!(body.contains("NOT helpful"), "{body}");
+        assert!(body.contains("  Call after 2\n  please"), "{body}");
+        assert!(body.contains("Hours now:  We're closed now"), "{body}");
+    }
+
+    #[tokio::test]
+    async fn credentials_belong_in_the_environment_and_unknown_schemes_are_refused() {
+        let from: Mailbox = "chat@lender.example".parse().unwrap();
+        for bad in [
+            "smtp://user:pw@host:25",
+            "http://host",
+            "smtp://host?tls=maybe",
+            "not a url",
+        ] {
+            assert!(
+                Mail::new(bad, None, from.clone(), vec![], Duration::from_secs(1)).is_err(),
+                "{bad}"
+            );
+        }
+        for good in [
+            "smtp://127.0.0.1:2525",
+            "smtp://mail.example?tls=required",
+            "smtps://mail.example:465",
+        ] {
+            assert!(
+                Mail::new(good, None, from.clone(), vec![], Duration::from_secs(1)).is_ok(),
+                "{good}"
+            );
+        }
+    }
+}

@@ -1,0 +1,378 @@
+//! The handoff outbox ([`Outbox`]) in the records database, beside the
+//! records (`sql.rs`; the table is `migrations/0002_handoffs.sql`). A
+//! replica claims one due handoff at a time with a lease, in one `UPDATE …
+//! RETURNING` that re-checks the row, so two replicas never hold the same
+//! one; settling an attempt releases the claim.
+
+use std::time::Duration;
+
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::sql::{SqlRecords, count, failed};
+use crate::domain::Pending;
+use crate::domain::handoff::{Channel, Contact, Handoff, Outbox, Recent, Status};
+use crate::domain::records::{RecordError, SessionHash, UnixMillis, now_millis};
+
+/// A handoff's columns, in the order [`handoff`] reads them.
+const HANDOFF_COLUMNS: &str = "reference, session_hash, client_hash, created_ms, email, name, note, \
+     email_channel, webhook_channel, status, attempts, last_error";
+
+fn handoff(row: &AnyRow) -> Result<Handoff, sqlx::Error> {
+    let session: String = row.try_get(1)?;
+    let status: String = row.try_get(9)?;
+    let attempts: i64 = row.try_get(10)?;
+    Ok(Handoff {
+        reference: row.try_get(0)?,
+        session: SessionHash::parse(&session).unwrap_or_else(|| SessionHash::unchecked(session)),
+        client: row.try_get(2)?,
+        created: row.try_get(3)?,
+        contact: Contact {
+            email: row.try_get(4)?,
+            name: row.try_get(5)?,
+            note: row.try_get(6)?,
+        },
+        email: Channel::parse(&row.try_get::<String, _>(7)?),
+        webhook: Channel::parse(&row.try_get::<String, _>(8)?),
+        status: Status::parse(&status)
+            .ok_or_else(|| sqlx::Error::Decode(format!("unknown status {status:?}").into()))?,
+        attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
+        last_error: row.try_get(11)?,
+    })
+}
+
+impl SqlRecords {
+    async fn put_handoff(&self, h: &Handoff) -> Result<(), sqlx::Error> {
+        sqlx::query(&format!(
+            "INSERT INTO handoffs ({HANDOFF_COLUMNS}, next_attempt_ms, lease_until_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 0)"
+        ))
+        .bind(h.reference.clone())
+        .bind(h.session.as_str().to_owned())
+        .bind(h.client.clone())
+        .bind(h.created)
+        .bind(h.contact.email.clone())
+        .bind(h.contact.name.clone())
+        .bind(h.contact.note.clone())
+        .bind(h.email.as_str())
+        .bind(h.webhook.as_str())
+        .bind(h.status.as_str())
+        .bind(i64::from(h.attempts))
+        .bind(h.last_error.clone())
+        .bind(h.created)
+        .execute(&self.pool)
+        .await
+        .map(drop)
+    }
+
+    async fn recent_handoffs(
+        &self,
+        session: &SessionHash,
+        client: &str,
+        since: UnixMillis,
+    ) -> Result<Recent, sqlx::Error> {
+        let row = sqlx::query(
+            "SELECT SUM(CASE WHEN session_hash = $1 THEN 1 ELSE 0 END), \
+                    SUM(CASE WHEN client_hash = $2 THEN 1 ELSE 0 END), MIN(created_ms) \
+             FROM handoffs WHERE created_ms >= $3 AND (session_hash = $1 OR client_hash = $2)",
+        )
+        .bind(session.as_str().to_owned())
+        .bind(client.to_owned())
+        .bind(since)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(Recent {
+            by_session: u32::try_from(count(&row, 0)?).unwrap_or(u32::MAX),
+            by_client: u32::try_from(count(&row, 1)?).unwrap_or(u32::MAX),
+            oldest: row.try_get(2)?,
+        })
+    }
+
+    async fn claim_one(
+        &self,
+        owner: &str,
+        now: UnixMillis,
+        lease: Duration,
+    ) -> Result<Option<Handoff>, sqlx::Error> {
+        // One statement: the row is re-checked under its lock, so of two
+        // replicas racing for it one updates it and the other none.
+        let until = now + i64::try_from(lease.as_millis()).unwrap_or(i64::MAX / 2);
+        let row = sqlx::query(&format!(
+            "UPDATE handoffs SET lease_owner = $1, lease_until_ms = $2 \
+             WHERE reference = (SELECT reference FROM handoffs \
+                 WHERE status IN ('pending', 'retrying') AND next_attempt_ms <= $3 AND lease_until_ms < $3 \
+                 ORDER BY next_attempt_ms LIMIT 1) \
+               AND status IN ('pending', 'retrying') AND lease_until_ms < $3 \
+             RETURNING {HANDOFF_COLUMNS}"
+        ))
+        .bind(owner.to_owned())
+        .bind(until)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(handoff).transpose()
+    }
+
+    async fn settle_one(
+        &self,
+        owner: &str,
+        h: &Handoff,
+        next: Option<UnixMillis>,
+    ) -> Result<(), sqlx::Error> {
+        let now = now_millis();
+        sqlx::query(
+            "UPDATE handoffs SET email_channel = $1, webhook_channel = $2, status = $3, attempts = $4, \
+               last_error = $5, next_attempt_ms = $6, lease_owner = NULL, lease_until_ms = 0, \
+               delivered_ms = $7 \
+             WHERE reference = $8 AND lease_owner = $9",
+        )
+        .bind(h.email.as_str())
+        .bind(h.webhook.as_str())
+        .bind(h.status.as_str())
+        .bind(i64::from(h.attempts))
+        .bind(h.last_error.clone())
+        .bind(next.unwrap_or(now))
+        .bind((h.status == Status::Delivered).then_some(now))
+        .bind(h.reference.clone())
+        .bind(owner.to_owned())
+        .execute(&self.pool)
+        .await
+        .map(drop)
+    }
+
+    async fn list_handoffs(
+        &self,
+        status: Option<Status>,
+        limit: usize,
+    ) -> Result<Vec<Handoff>, sqlx::Error> {
+        let rows = sqlx::query(&format!(
+            "SELECT {HANDOFF_COLUMNS} FROM handoffs WHERE ($1 = '' OR status = $1) \
+             ORDER BY created_ms DESC, reference LIMIT $2"
+        ))
+        .bind(status.map_or("", Status::as_str))
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(handoff).collect()
+    }
+
+    async fn retry_failed(&self, reference: &str, now: UnixMillis) -> Result<bool, sqlx::Error> {
+        let done = sqlx::query(
+            "UPDATE handoffs SET status = 'retrying', attempts = 0, next_attempt_ms = $1, lease_until_ms = 0 \
+             WHERE reference = $2 AND status = 'failed'",
+        )
+        .bind(now)
+        .bind(reference.to_owned())
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+}
+
+impl SqlRecords {
+    async fn handoff_counts(&self) -> Result<Vec<(Status, u64)>, sqlx::Error> {
+        let rows = sqlx::query("SELECT status, COUNT(*) FROM handoffs GROUP BY status")
+            .fetch_all(&self.pool)
+            .await?;
+        let mut counts = Vec::new();
+        for row in &rows {
+            let status: String = row.try_get(0)?;
+            if let Some(status) = Status::parse(&status) {
+                counts.push((status, count(row, 1)?));
+            }
+        }
+        Ok(counts)
+    }
+}
+
+impl Outbox for SqlRecords {
+    fn put(&self, handoff: &Handoff) -> Pending<'_, Result<(), RecordError>> {
+        let handoff = handoff.clone();
+        Box::pin(async move { self.put_handoff(&handoff).await.map_err(failed) })
+    }
+
+    fn recent(
+        &self,
+        session: &SessionHash,
+        client: &str,
+        since: UnixMillis,
+    ) -> Pending<'_, Result<Recent, RecordError>> {
+        let (session, client) = (session.clone(), client.to_owned());
+        Box::pin(async move {
+            self.recent_handoffs(&session, &client, since)
+                .await
+                .map_err(failed)
+        })
+    }
+
+    fn claim(
+        &self,
+        owner: &str,
+        now: UnixMillis,
+        lease: Duration,
+    ) -> Pending<'_, Result<Option<Handoff>, RecordError>> {
+        let owner = owner.to_owned();
+        Box::pin(async move { self.claim_one(&owner, now, lease).await.map_err(failed) })
+    }
+
+    fn settle(
+        &self,
+        owner: &str,
+        handoff: &Handoff,
+        next: Option<UnixMillis>,
+    ) -> Pending<'_, Result<(), RecordError>> {
+        let (owner, handoff) = (owner.to_owned(), handoff.clone());
+        Box::pin(async move {
+            self.settle_one(&owner, &handoff, next)
+                .await
+                .map_err(failed)
+        })
+    }
+
+    fn handoffs(
+        &self,
+        status: Option<Status>,
+        limit: usize,
+    ) -> Pending<'_, Result<Vec<Handoff>, RecordError>> {
+        Box::pin(async move { self.list_handoffs(status, limit).await.map_err(failed) })
+    }
+
+    fn retry(&self, reference: &str, now: UnixMillis) -> Pending<'_, Result<bool, RecordError>> {
+        let reference = reference.to_owned();
+        Box::pin(async move { self.retry_failed(&reference, now).await.map_err(failed) })
+    }
+
+    fn counts(&self) -> Pending<'_, Result<Vec<(Status, u64)>, RecordError>> {
+        Box::pin(async move { self.handoff_counts().await.map_err(failed) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn store() -> SqlRecords {
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!(
+            "support-chat-outbox-{}-{n}-{}",
+            std::process::id(),
+            now_millis()
+        ));
+        let url = format!("sqlite://{}/records.db", dir.display());
+        SqlRecords::open(&url.parse().unwrap()).await.unwrap().0
+    }
+
+    fn handoff(reference: &str, created: UnixMillis) -> Handoff {
+        Handoff {
+            reference: reference.into(),
+            session: SessionHash::unchecked("ab".repeat(16)),
+            client: "client".into(),
+            created,
+            contact: Contact::parse("jo@example.com", None, None).unwrap(),
+            email: Channel::Pending,
+            webhook: Channel::None,
+            attempts: 0,
+            status: Status::Pending,
+            last_error: None,
+        }
+    }
+
+    const LEASE: Duration = Duration::from_secs(60);
+
+    #[tokio::test]
+    async fn a_claim_is_one_replicas_until_it_is_settled_or_its_lease_lapses() {
+        let outbox = store().await;
+        let now = now_millis();
+        outbox.put(&handoff("HO-AAAA-AAAA", now)).await.unwrap();
+        let mine = outbox.claim("a", now, LEASE).await.unwrap().unwrap();
+        assert_eq!(mine.reference, "HO-AAAA-AAAA");
+        assert!(
+            outbox.claim("b", now, LEASE).await.unwrap().is_none(),
+            "held by a"
+        );
+        // a dies mid-attempt: after the lease, b takes it over...
+        let later = now + 61_000;
+        let taken = outbox.claim("b", later, LEASE).await.unwrap().unwrap();
+        // ...and a's late outcome is ignored: the claim is b's now.
+        let mut done = mine.clone();
+        done.status = Status::Delivered;
+        done.email = Channel::Done;
+        outbox.settle("a", &done, None).await.unwrap();
+        let listed = outbox.handoffs(None, 10).await.unwrap();
+        assert_eq!(listed[0].status, Status::Pending);
+        let mut retry = taken.clone();
+        retry.status = Status::Retrying;
+        retry.attempts = 1;
+        outbox
+            .settle("b", &retry, Some(later + 30_000))
+            .await
+            .unwrap();
+        assert!(
+            outbox
+                .claim("a", later + 29_000, LEASE)
+                .await
+                .unwrap()
+                .is_none(),
+            "not due yet"
+        );
+        let again = outbox
+            .claim("a", later + 30_000, LEASE)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(again.attempts, 1);
+    }
+
+    #[tokio::test]
+    async fn only_a_failed_handoff_goes_back_in_line_and_counts_follow_statuses() {
+        let outbox = store().await;
+        let now = now_millis();
+        outbox.put(&handoff("HO-BBBB-BBBB", now)).await.unwrap();
+        assert!(
+            !outbox.retry("HO-BBBB-BBBB", now).await.unwrap(),
+            "not failed"
+        );
+        let mut claimed = outbox.claim("a", now, LEASE).await.unwrap().unwrap();
+        claimed.status = Status::Failed;
+        claimed.attempts = 3;
+        outbox.settle("a", &claimed, None).await.unwrap();
+        assert_eq!(outbox.counts().await.unwrap(), [(Status::Failed, 1)]);
+        assert!(
+            outbox.claim("a", now + 1, LEASE).await.unwrap().is_none(),
+            "failed is not due"
+        );
+        assert!(outbox.retry("HO-BBBB-BBBB", now).await.unwrap());
+        let back = outbox.claim("a", now + 1, LEASE).await.unwrap().unwrap();
+        assert_eq!((back.status, back.attempts), (Status::Retrying, 0));
+    }
+
+    #[tokio::test]
+    async fn recent_counts_a_sessions_and_a_clients_handoffs_in_the_window() {
+        let outbox = store().await;
+        let now = now_millis();
+        outbox
+            .put(&handoff("HO-CCCC-CCCC", now - 10_000))
+            .await
+            .unwrap();
+        outbox.put(&handoff("HO-DDDD-DDDD", now)).await.unwrap();
+        let mut other = handoff("HO-EEEE-EEEE", now);
+        other.session = SessionHash::unchecked("cd".repeat(16));
+        outbox.put(&other).await.unwrap();
+        let session = SessionHash::unchecked("ab".repeat(16));
+        let recent = outbox
+            .recent(&session, "client", now - 5_000)
+            .await
+            .unwrap();
+        assert_eq!((recent.by_session, recent.by_client), (1, 2));
+        assert_eq!(recent.oldest, Some(now));
+        let all = outbox
+            .recent(&session, "nobody", now - 60_000)
+            .await
+            .unwrap();
+        assert_eq!(
+            (all.by_session, all.by_client, all.oldest),
+            (2, 0, Some(now - 10_000))
+        );
+    }
+}

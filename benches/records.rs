@@ -33,6 +33,8 @@ fn records(key: &RecordKey) -> Vec<Write> {
                     version: "0123456789ab".into(),
                 }),
                 embedding: None,
+                complaint: false,
+                care: None,
             })
         })
         .collect()

@@ -10,6 +10,10 @@ export const API_LIMITED = "http://127.0.0.1:3001";
  */
 export const SITE = "http://customer.test:4000";
 
+/** The first server's admin listener, and its token (the complaints queue). */
+export const ADMIN = "http://127.0.0.1:3100";
+export const ADMIN_TOKEN = "an end-to-end admin token of enough length";
+
 /** The site's webhook receiver, where the server sends handoffs (site-server.mjs). */
 export const HOOKS = "http://127.0.0.1:4000/hooks";
 const WEBHOOK_SECRET = "an end-to-end webhook secret";
@@ -67,6 +71,7 @@ export default defineConfig({
         SUPPORT_CHAT_FILES_RATE_LIMIT: "100000/60s",
         SUPPORT_CHAT_HANDOFF_WEBHOOK_SECRET: WEBHOOK_SECRET,
         SUPPORT_CHAT_BUSINESS_HOURS: HOURS,
+        SUPPORT_CHAT_ADMIN_TOKEN: ADMIN_TOKEN,
       },
     },
     {

@@ -384,6 +384,11 @@ pub struct RecordArgs {
     #[arg(long = "retention-days", env = "SUPPORT_CHAT_RETENTION_DAYS", default_value = "30", value_parser = days(1, 3650))]
     pub retention: Duration,
 
+    /// Days a complaint record, and its conversation, are kept (three years
+    /// by default, as complaint records must be); at least --retention-days.
+    #[arg(long = "complaint-retention-days", env = "SUPPORT_CHAT_COMPLAINT_RETENTION_DAYS", default_value = "1095", value_parser = days(1, 36500))]
+    pub complaint_retention: Duration,
+
     /// Records waiting to be written at most; more are dropped (and counted)
     /// rather than slow a chat.
     #[arg(long, env = "SUPPORT_CHAT_RECORD_QUEUE", default_value = "10000", value_parser = count(1, 1_000_000))]
@@ -498,6 +503,8 @@ pub enum ConfigError {
         "handoffs are kept in the records database until delivered: --smtp-url and --handoff-webhook-url need --record on"
     )]
     HandoffsWithoutRecords,
+    #[error("--complaint-retention-days must be at least --retention-days")]
+    ShortComplaintRetention,
 }
 
 impl ServeArgs {
@@ -506,6 +513,9 @@ impl ServeArgs {
     pub fn check(&self) -> Result<(), ConfigError> {
         if self.handoff.configured() && self.records.record == Recording::Off {
             return Err(ConfigError::HandoffsWithoutRecords);
+        }
+        if self.records.complaint_retention < self.records.retention {
+            return Err(ConfigError::ShortComplaintRetention);
         }
         let prefix = self.chat.ipv6_prefix.get();
         match self

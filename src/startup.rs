@@ -12,11 +12,12 @@ use support_chat_assistant::{Assistant, Encoder, EncoderError, KbError};
 
 use crate::config::{ConfigError, EncoderArgs, EncoderKind, Recording, ServeArgs};
 use crate::domain::answer_pool::AnswerPool;
+use crate::domain::care::ComplaintBook;
 use crate::domain::clock::SystemClock;
 use crate::domain::handoff::{Courier, Delivery, Dispatch, HandoffCap, HandoffDesk};
 use crate::domain::knowledge::{KbSource, Knowledge};
 use crate::domain::rate_limit::{Aggregated, FixedWindow, RateLimiter};
-use crate::domain::records::{RecordError, RecordStore, Recorder, purge_every};
+use crate::domain::records::{RecordError, RecordStore, Recorder, Retention, purge_every};
 use crate::domain::session::{MemorySessions, SessionLimits, SessionStore};
 use crate::http::admin::{AdminAuth, AdminState, admin_app};
 use crate::http::client::ClientIdentity;
@@ -86,7 +87,11 @@ pub async fn records(
             source,
         })?;
     let store = Arc::new(store);
-    purge_every(store.clone(), records.retention, PURGE_EVERY);
+    let retention = Retention {
+        records: records.retention,
+        complaints: records.complaint_retention,
+    };
+    purge_every(store.clone(), retention, PURGE_EVERY);
     let recorder = Recorder::start(store.clone(), key, records.record_queue.get());
     Ok((Some(store), recorder))
 }
@@ -202,6 +207,7 @@ pub async fn state(
     crate::telemetry::metrics();
     let (store, recorder) = records(args).await?;
     let desk = handoffs(args, store.as_ref(), &recorder)?;
+    let complaints = store.clone().map(|s| s as Arc<dyn ComplaintBook>);
     let records = store.map(|s| s as Arc<dyn RecordStore>);
     let hours = args.handoff.business_hours.clone().map(Arc::new);
     let redis = match &args.redis.url {
@@ -261,6 +267,7 @@ pub async fn state(
             max_message_chars: chat.max_message_chars,
             recorder,
             hours: hours.clone(),
+            complaints: complaints.clone(),
         },
         records,
         handoff: HandoffState { desk, hours },
@@ -325,6 +332,7 @@ pub fn admin_state(
         auth: AdminAuth::new(args.admin.admin_token.clone(), state.guard.identity.clone()),
         redis: state.ready.redis.clone(),
         handoffs: state.handoff.desk.clone(),
+        complaints: state.chat.complaints.clone(),
     }
 }
 

@@ -65,6 +65,8 @@ pub mod field {
     pub const SUGGESTIONS: &str = "suggestions";
     /// [`ChatResponse::handoff`](super::ChatResponse::handoff).
     pub const HANDOFF: &str = "handoff";
+    /// [`ChatResponse::complaint`](super::ChatResponse::complaint).
+    pub const COMPLAINT: &str = "complaint";
     /// [`ChatResponse::reply_id`](super::ChatResponse::reply_id) and
     /// [`FeedbackRequest::reply_id`](super::FeedbackRequest::reply_id).
     pub const REPLY_ID: &str = "reply_id";
@@ -125,6 +127,9 @@ pub struct ChatResponse {
     pub handoff: bool,
     /// This reply's id, to vote on it (`FEEDBACK_PATH`).
     pub reply_id: String,
+    /// When the message was taken as a complaint: its reference (e.g.
+    /// `CO-7KQ2-M9XD`), also given in `reply`'s words; otherwise `null`.
+    pub complaint: Option<String>,
 }
 
 /// A visitor's vote on one reply. Unknown fields are rejected.
@@ -236,6 +241,7 @@ mod tests {
             suggestions: vec![],
             handoff: false,
             reply_id: "r".into(),
+            complaint: None,
         };
         let mut expected = [
             field::SESSION,
@@ -243,6 +249,7 @@ mod tests {
             field::SUGGESTIONS,
             field::HANDOFF,
             field::REPLY_ID,
+            field::COMPLAINT,
         ];
         expected.sort();
         assert_eq!(keys(&response), expected);

@@ -18,7 +18,9 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
-use support_chat_assistant::{DEFAULT_MODEL_DIR, Encoder, Engine, KnowledgeBase, Message};
+use support_chat_assistant::{
+    CareModel, DEFAULT_MODEL_DIR, Encoder, Engine, EngineConfig, KnowledgeBase, Message,
+};
 
 const QUESTIONS: usize = 300;
 
@@ -112,6 +114,15 @@ fn main() {
     let lexical = Engine::new(KnowledgeBase::sample(), None);
     let semantic = Engine::new(KnowledgeBase::sample(), Some(uncached));
     let repeated = Engine::new(KnowledgeBase::sample(), Some(cached));
+    // The same, the duty-of-care detectors silent: what they add to a reply
+    // once the embedding is there (the baseline of that ratio).
+    let cached_too = Arc::new(Encoder::load(&dir, 4096).expect("run `make model`"));
+    let without_care = Engine::with_care(
+        KnowledgeBase::sample(),
+        EngineConfig::default(),
+        Some(cached_too),
+        Arc::new(CareModel::silent()),
+    );
 
     let lexical_ms = summary(time_replies(&lexical, &questions));
     let new_2_ms = on_threads(2, || time_replies(&semantic, &questions));
@@ -119,6 +130,8 @@ fn main() {
     let new_1 = on_threads(1, || summary(time_replies(&semantic, &questions)));
     on_threads(2, || time_replies(&repeated, &questions));
     let repeat_2 = on_threads(2, || summary(time_replies(&repeated, &questions)));
+    on_threads(2, || time_replies(&without_care, &questions));
+    let repeat_no_care = on_threads(2, || summary(time_replies(&without_care, &questions)));
     let sample_2 = on_threads(2, || summary(time_replies(&semantic, &sample_questions)));
     let sample_1 = on_threads(1, || summary(time_replies(&semantic, &sample_questions)));
     let sample_lexical = summary(time_replies(&lexical, &sample_questions));
@@ -141,6 +154,8 @@ fn main() {
             "encoder_new_question_1_thread_p99_ms": round(new_1.1),
             "encoder_repeated_question_median_ms": round(repeat_2.0),
             "encoder_repeated_question_p99_ms": round(repeat_2.1),
+            "encoder_repeated_question_without_care_median_ms": round(repeat_no_care.0),
+            "ratio_repeated_question_median_with_care_vs_without": round(repeat_2.0 / repeat_no_care.0),
             "answers_per_second_per_core_encoder": round(1e3 / new_1.0),
             "answers_per_second_per_core_lexical": round(1e3 / lexical_ms.0),
             "ratio_new_question_median_encoder_2_threads_vs_lexical": round(new_2.0 / lexical_ms.0),

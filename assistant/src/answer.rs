@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use crate::care::Signals;
 use crate::message::Message;
 
 /// What the visitor sees.
@@ -47,6 +48,10 @@ pub struct Turn {
     pub outcome: Outcome,
     /// Calibrated confidence of the decision (0..1), for logging.
     pub confidence: f32,
+    /// The visitor expressed dissatisfaction (a complaint) in this turn:
+    /// what follows is not deflected into answers the engine is unsure of.
+    #[serde(default)]
+    pub complaint: bool,
 }
 
 impl Turn {
@@ -96,6 +101,9 @@ pub struct Answer {
     /// The message's sentence embedding, where there is an encoder (the
     /// records group similar unanswered questions by it).
     pub embedding: Option<Arc<[f32]>>,
+    /// What the message showed beside its question: a complaint, a
+    /// vulnerability cue (`care.rs`).
+    pub signals: Signals,
 }
 
 /// What the server needs from an answer engine.

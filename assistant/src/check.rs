@@ -19,7 +19,13 @@
 //! fixes by telling two articles' questions apart. A question handed off
 //! instead is safe (the visitor is offered a person) and only lowers accuracy:
 //! more and more varied example questions raise it. For the `handoff` article
-//! itself a handoff is the right answer.
+//! itself a handoff is the right answer. A question the duty-of-care signals
+//! send to the `complaints` or `support` article is neither: it is counted
+//! apart (`care_redirected`), since that is by design.
+//!
+//! Beside: the duty-of-care detectors' cross-validation on their own
+//! examples (`care.rs`), and the financial-promotion check of every article's
+//! words (`promotion.rs`), whose errors fail the check too.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -28,10 +34,14 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use super::answer::Outcome;
+use super::care::{CareModel, CareReport};
 use super::encoder::Encoder;
 use super::engine::{Engine, EngineConfig};
-use super::kb::{Article, HANDOFF_ARTICLE_ID, KbError, KnowledgeBase};
+use super::kb::{
+    Article, COMPLAINTS_ARTICLE_ID, HANDOFF_ARTICLE_ID, KbError, KnowledgeBase, SUPPORT_ARTICLE_ID,
+};
 use super::message::Message;
+use super::promotion::{Finding, Severity, check_promotions};
 
 /// Fewer example questions than this and an article is flagged: the
 /// knowledge-base format recommends 8 to 20.
@@ -58,7 +68,12 @@ pub struct KbCheck {
     /// Held-out questions per confidence bin `[i/10, (i+1)/10)`.
     pub confidence_histogram: [usize; BINS],
     pub articles: Vec<ArticleCheck>,
-    /// No article's `misdirected` above `max_misdirected`.
+    /// The duty-of-care detectors in cross-validation on their examples.
+    pub care: CareReport,
+    /// Financial-promotion findings (an error fails the check).
+    pub promotions: Vec<Finding>,
+    /// No article's `misdirected` above `max_misdirected`, and no
+    /// financial-promotion error.
     pub passed: bool,
 }
 
@@ -71,6 +86,9 @@ pub struct ArticleCheck {
     pub misdirected: f64,
     /// Fewer than [`RECOMMENDED_QUESTIONS`] examples.
     pub too_few_questions: bool,
+    /// Questions answered by the `complaints` or `support` article because
+    /// they read as a complaint or a vulnerability cue.
+    pub care_redirected: usize,
     /// Where its other questions went: another article's id, or `handoff`
     /// (not confident, or out of scope) or `clarify`, with counts.
     pub mistaken_for: BTreeMap<String, usize>,
@@ -102,6 +120,7 @@ pub fn check_kb(
             accuracy: 0.0,
             misdirected: 0.0,
             too_few_questions: a.questions.len() < RECOMMENDED_QUESTIONS,
+            care_redirected: 0,
             mistaken_for: BTreeMap::new(),
             missed: Vec::new(),
         })
@@ -109,6 +128,9 @@ pub fn check_kb(
     let mut right = vec![0usize; articles.len()];
     let mut wrong = vec![0usize; articles.len()];
     let mut histogram = [0usize; BINS];
+    // The detectors learn from the `care/` examples, not the articles:
+    // trained once, shared by every fold's engine.
+    let care = Arc::new(CareModel::train(&kb.care_training(), encoder.map(|e| &**e)));
     for fold in 0..folds {
         let train: Vec<Article> = articles
             .iter()
@@ -125,10 +147,11 @@ pub fn check_kb(
             })
             .collect();
         let files: Vec<String> = train.iter().map(|a| a.id.clone()).collect();
-        let engine = Engine::with_config(
+        let engine = Engine::with_care(
             KnowledgeBase::from_articles(train, &files)?,
             cfg.clone(),
             encoder.cloned(),
+            care.clone(),
         );
         for (i, article) in articles.iter().enumerate() {
             for question in held(article, folds, fold, true) {
@@ -136,7 +159,19 @@ pub fn check_kb(
                 let Ok(message) = Message::parse(question, usize::MAX) else {
                     continue;
                 };
-                let turn = engine.reply(&message, &[]).turn;
+                let answer = engine.reply(&message, &[]);
+                let turn = answer.turn;
+                let care_article = matches!(&turn.outcome, Outcome::Answered { article: id }
+                    if id == COMPLAINTS_ARTICLE_ID || id == SUPPORT_ARTICLE_ID);
+                let signalled = answer.signals.complaint || answer.signals.care.is_some();
+                if signalled && care_article && *id_of(&turn.outcome) != article.id {
+                    results[i].care_redirected += 1;
+                    results[i].missed.push(Missed {
+                        question: question.clone(),
+                        went_to: format!("{} (duty of care)", id_of(&turn.outcome)),
+                    });
+                    continue;
+                }
                 let bin = ((turn.confidence.clamp(0.0, 1.0) * BINS as f32) as usize).min(BINS - 1);
                 histogram[bin] += 1;
                 let went_to = match &turn.outcome {
@@ -169,6 +204,8 @@ pub fn check_kb(
         result.misdirected = ratio(*wrong, result.questions);
     }
     let questions = results.iter().map(|r| r.questions).sum();
+    let promotions = check_promotions(kb);
+    let promotions_pass = promotions.iter().all(|p| p.severity != Severity::Error);
     Ok(KbCheck {
         folds,
         questions,
@@ -177,9 +214,20 @@ pub fn check_kb(
         max_misdirected,
         answer_threshold: cfg.answer_threshold,
         confidence_histogram: histogram,
-        passed: results.iter().all(|r| r.misdirected <= max_misdirected),
+        passed: promotions_pass && results.iter().all(|r| r.misdirected <= max_misdirected),
         articles: results,
+        care: care.report().clone(),
+        promotions,
     })
+}
+
+/// The article an answered turn showed (empty otherwise).
+fn id_of(outcome: &Outcome) -> &String {
+    static NONE: String = String::new();
+    match outcome {
+        Outcome::Answered { article } => article,
+        _ => &NONE,
+    }
 }
 
 /// The questions of `a` in fold `fold` (`inside`), or in every other fold.
@@ -291,16 +339,73 @@ impl fmt::Display for KbCheck {
                 few.join(", ")
             )?;
         }
-        let limit = 100.0 * self.max_misdirected;
-        let verdict = if self.passed {
-            "PASSED: no"
-        } else {
-            "FAILED: an"
+        let redirected: usize = self.articles.iter().map(|a| a.care_redirected).sum();
+        if redirected > 0 {
+            writeln!(
+                f,
+                "{redirected} example questions read as a complaint or a vulnerability cue and go to the complaints or support article (by design; listed above)"
+            )?;
+        }
+        writeln!(f)?;
+        let signal = |f: &mut fmt::Formatter<'_>, name: &str, r: &super::care::SignalReport| {
+            writeln!(
+                f,
+                "  {name:<14} recall {:.1} % of {} examples, {:.1} % of {} ordinary messages flagged (threshold {:.2})",
+                100.0 * r.recall,
+                r.positives,
+                100.0 * r.false_positives,
+                r.negatives,
+                r.threshold
+            )
         };
-        write!(
+        writeln!(
             f,
-            "{verdict} article's questions go to another article more than {limit:.0} % of the time"
-        )
+            "Duty-of-care detectors, cross-validated on their examples:"
+        )?;
+        signal(f, "complaints", &self.care.complaint)?;
+        signal(f, "vulnerability", &self.care.vulnerability)?;
+        writeln!(f)?;
+        if self.promotions.is_empty() {
+            writeln!(
+                f,
+                "Financial promotions: no rate, APR or amount without a representative example; no risky claims"
+            )?;
+        }
+        for p in &self.promotions {
+            let level = match p.severity {
+                Severity::Error => "ERROR",
+                Severity::Warning => "warning",
+            };
+            writeln!(
+                f,
+                "Financial promotions: {level}: {}: {}",
+                p.article, p.message
+            )?;
+        }
+        let limit = 100.0 * self.max_misdirected;
+        let misdirect = format!("go to another article more than {limit:.0} % of the time");
+        if self.passed {
+            return write!(
+                f,
+                "PASSED: no financial-promotion error, and no article's questions {misdirect}"
+            );
+        }
+        let promotion_error = self
+            .promotions
+            .iter()
+            .any(|p| p.severity == Severity::Error);
+        let misdirected = self
+            .articles
+            .iter()
+            .any(|a| a.misdirected > self.max_misdirected);
+        let mut reasons = Vec::new();
+        if promotion_error {
+            reasons.push("a financial-promotion error (above)".to_owned());
+        }
+        if misdirected {
+            reasons.push(format!("an article's questions {misdirect}"));
+        }
+        write!(f, "FAILED: {}", reasons.join(", and "))
     }
 }
 

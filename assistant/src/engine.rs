@@ -9,9 +9,13 @@ use std::sync::Arc;
 use super::answer::{
     Answer, ArticleRef, Assistant, Outcome, Reply, STORED_MESSAGE_BYTES, Turn, truncated,
 };
+use super::care::{CareModel, Signals};
 use super::encoder::{DIM, Encoder};
 use super::features::{FeatureConfig, SparseVec, Vectorizer};
-use super::kb::{Article, CONTACT_PLACEHOLDER, HANDOFF_ARTICLE_ID, KnowledgeBase};
+use super::kb::{
+    Article, COMPLAINTS_ARTICLE_ID, CONTACT_PLACEHOLDER, HANDOFF_ARTICLE_ID, KnowledgeBase,
+    SUPPORT_ARTICLE_ID,
+};
 use super::message::Message;
 use super::svm::{OvrModel, SvmConfig, train_ovr};
 use super::text::normalise;
@@ -114,6 +118,10 @@ pub struct Engine {
     /// The `handoff` article, whose body is the contact text.
     handoff_article: Option<usize>,
     contact: String,
+    /// The duty-of-care detectors, and the articles that answer them.
+    care: Arc<CareModel>,
+    complaints_article: Option<usize>,
+    support_article: Option<usize>,
 }
 
 impl Engine {
@@ -127,6 +135,19 @@ impl Engine {
         kb: KnowledgeBase,
         cfg: EngineConfig,
         encoder: Option<Arc<Encoder>>,
+    ) -> Engine {
+        let care = Arc::new(CareModel::train(&kb.care_training(), encoder.as_deref()));
+        Engine::with_care(kb, cfg, encoder, care)
+    }
+
+    /// [`Engine::with_config`] with duty-of-care detectors already trained
+    /// (they depend on the knowledge base's `care/` examples only, not on
+    /// its articles: cross-validation trains them once).
+    pub fn with_care(
+        kb: KnowledgeBase,
+        cfg: EngineConfig,
+        encoder: Option<Arc<Encoder>>,
+        care: Arc<CareModel>,
     ) -> Engine {
         let n_art = kb.articles().len();
         let mut docs: Vec<String> = Vec::new();
@@ -181,6 +202,11 @@ impl Engine {
             .map(|i| kb.articles()[i].body.clone())
             .unwrap_or_else(|| DEFAULT_CONTACT.to_string());
         let versions = kb.articles().iter().map(Article::version).collect();
+        let position = |id: &str| kb.articles().iter().position(|a| a.id == id);
+        let (complaints_article, support_article) = (
+            position(COMPLAINTS_ARTICLE_ID),
+            position(SUPPORT_ARTICLE_ID),
+        );
         Engine {
             kb,
             cfg,
@@ -192,7 +218,15 @@ impl Engine {
             versions,
             handoff_article,
             contact,
+            care,
+            complaints_article,
+            support_article,
         }
+    }
+
+    /// The duty-of-care detectors (their cross-validation: `care().report()`).
+    pub fn care(&self) -> &CareModel {
+        &self.care
     }
 
     pub fn knowledge_base(&self) -> &KnowledgeBase {
@@ -209,10 +243,16 @@ impl Engine {
 
     /// Scores a normalised text.
     pub fn classify(&self, normalised: &str) -> Scored {
+        let embedding = self.encoder.as_ref().map(|e| e.embed(normalised));
+        self.classify_embedded(normalised, embedding.as_deref())
+    }
+
+    /// Scores a normalised text whose embedding is already computed (the
+    /// encoder's when there is one: `None` then means no encoder).
+    fn classify_embedded(&self, normalised: &str, embedding: Option<&[f32]>) -> Scored {
         let mut x = self.vectorizer.transform(normalised);
-        if let Some(encoder) = &self.encoder {
-            let e = encoder.embed(normalised);
-            append_embedding(&mut x, self.vectorizer.dim(), &e, self.cfg.semantic_weight);
+        if let Some(e) = embedding {
+            append_embedding(&mut x, self.vectorizer.dim(), e, self.cfg.semantic_weight);
         }
         let s = self.model.scores(&x);
         let mut order: Vec<usize> = (0..s.len()).collect();
@@ -259,7 +299,12 @@ impl Engine {
     /// its confidence: an exact article title answers directly; otherwise the
     /// message is read alone, and, when it refers back, also together with
     /// the topic's question, and [`followup::prefer_context`] picks.
-    fn decide_in_context(&self, norm: &str, history: &[Turn]) -> (Verdict, f32) {
+    fn decide_in_context(
+        &self,
+        norm: &str,
+        embedding: Option<&[f32]>,
+        history: &[Turn],
+    ) -> (Verdict, f32) {
         let not_understood = (
             Verdict::Handoff {
                 out_of_scope: false,
@@ -273,7 +318,7 @@ impl Engine {
         if let Some(&i) = self.titles.get(norm) {
             return (Verdict::Answer(i), 1.0);
         }
-        let alone = self.classify(norm);
+        let alone = self.classify_embedded(norm, embedding);
         let alone_decision = self.decide(&alone);
         let words = tokens(norm);
         let reference = followup::refers_back(
@@ -313,9 +358,40 @@ impl Engine {
     }
 
     /// Answers one message given the session's recent turns (oldest first).
+    ///
+    /// Duty of care comes first: a complaint is answered with the
+    /// `complaints` article and a vulnerability cue with the `support` article, each
+    /// offering a person; after a complaint, a message the engine would
+    /// clarify or not understand goes to a person rather than a guess.
     pub fn reply(&self, message: &Message, history: &[Turn]) -> Answer {
         let norm = normalise(message.as_str());
-        let (decision, confidence) = self.decide_in_context(&norm, history);
+        // Computed once: the detectors, the classifier and the record share it.
+        let embedding = self
+            .encoder
+            .as_ref()
+            .filter(|_| !norm.is_empty())
+            .map(|e| e.embed(&norm));
+        let signals = self.care.signals(&norm, embedding.as_deref());
+        let (mut decision, mut confidence) =
+            self.decide_in_context(&norm, embedding.as_deref(), history);
+        let care_article = match signals {
+            Signals {
+                complaint: true, ..
+            } => self.complaints_article,
+            Signals { care: Some(_), .. } => self.support_article,
+            _ => None,
+        };
+        let complained = history.iter().any(|t| t.complaint);
+        if let Some(i) = care_article {
+            decision = Verdict::Answer(i);
+            confidence = 1.0;
+        } else if (complained || signals.complaint || signals.care.is_some())
+            && !matches!(decision, Verdict::Answer(_))
+        {
+            decision = Verdict::Handoff {
+                out_of_scope: false,
+            };
+        }
         let turn_outcome = match &decision {
             Verdict::Answer(i) => Outcome::Answered {
                 article: self.kb.articles()[*i].id.clone(),
@@ -335,7 +411,7 @@ impl Engine {
             Verdict::Clarify(..) => None,
             Verdict::Handoff { .. } => self.handoff_article,
         };
-        let reply = match decision {
+        let mut reply = match decision {
             Verdict::Answer(i) => self.answer_reply(&self.kb.articles()[i]),
             Verdict::Clarify(a, b) => Reply {
                 text: "I want to be sure I give you the right answer. Which of these did you mean?"
@@ -352,22 +428,27 @@ impl Engine {
                     .rev()
                     .take_while(|t| matches!(t.outcome, Outcome::Handoff { .. }))
                     .count();
-                self.handoff_reply(out_of_scope, previous_handoffs >= 1)
+                self.handoff_reply(out_of_scope, previous_handoffs >= 1 || complained)
             }
         };
+        // A complaint or a cue is always offered a person, and after a
+        // complaint the offer stays: its conversation is not deflected back
+        // into answers alone.
+        reply.handoff |= complained || signals.complaint || signals.care.is_some();
         Answer {
             reply,
             turn: Turn {
                 message: truncated(&norm, STORED_MESSAGE_BYTES).to_owned(),
                 outcome: turn_outcome,
                 confidence,
+                complaint: signals.complaint,
             },
             article: shown.map(|i| ArticleRef {
                 id: self.kb.articles()[i].id.clone(),
                 version: self.versions[i].clone(),
             }),
-            // Computed (and cached) while classifying: a lookup now.
-            embedding: self.encoder.as_ref().map(|e| e.embed(&norm)),
+            embedding,
+            signals,
         }
     }
 

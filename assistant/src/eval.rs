@@ -1,5 +1,7 @@
 //! Offline evaluation over `text,category` CSV files, through the same
-//! `Engine::reply` path the server uses.
+//! `Engine::reply` path the server uses. It measures answering: the
+//! duty-of-care detectors are silent here (their own held-out set measures
+//! them, `tests::care`), since another bank's questions carry no such labels.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -9,6 +11,7 @@ use std::time::Instant;
 use serde::Serialize;
 
 use super::answer::{Answer, Outcome};
+use super::care::CareModel;
 use super::encoder::Encoder;
 use super::engine::{Engine, EngineConfig};
 use super::kb::{Article, KbError, KnowledgeBase};
@@ -185,7 +188,8 @@ fn evaluate_with(
     }
     let kb = kb_from_rows(&train)?;
     let t0 = Instant::now();
-    let engine = Engine::with_config(kb, cfg, encoder.cloned());
+    let care = Arc::new(CareModel::silent());
+    let engine = Engine::with_care(kb, cfg, encoder.cloned(), care);
     let train_ms = t0.elapsed().as_secs_f64() * 1000.0;
     Ok(EvalReport {
         train_n: train.iter().filter(|(_, c)| c != OOS_CATEGORY).count(),

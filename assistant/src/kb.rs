@@ -6,10 +6,20 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use crate::care::{COMPLAINT_FILE, CareExamples, VULNERABILITY_FILE};
+
 /// Id of the article whose body is the human-contact text. Its body is used
 /// for every handoff and replaces `{{contact}}` in other articles, so the
 /// contact details live in exactly one place.
 pub const HANDOFF_ARTICLE_ID: &str = "handoff";
+
+/// Id of the article whose approved words answer a complaint (how
+/// complaints are handled, timescales, the Ombudsman).
+pub const COMPLAINTS_ARTICLE_ID: &str = "complaints";
+
+/// Id of the article whose words answer a vulnerability cue: gentle, plain,
+/// a person first.
+pub const SUPPORT_ARTICLE_ID: &str = "support";
 
 /// Longest article id, in bytes: ids are stored in every conversation turn,
 /// so they count against the session stores' byte budgets.
@@ -64,6 +74,9 @@ impl Article {
 #[derive(Clone, Debug)]
 pub struct KnowledgeBase {
     articles: Vec<Article>,
+    /// The author's own examples for the duty-of-care signals (`care/` in
+    /// the folder), added to the built-in ones.
+    care: CareExamples,
 }
 
 /// What is wrong with a knowledge base.
@@ -91,6 +104,9 @@ pub enum KbErrorKind {
     /// Another file already uses this id.
     #[error("duplicate id `{id}` (already used in {first_file})")]
     DuplicateId { id: String, first_file: String },
+    /// A duty-of-care example file (`care/*.csv`) is malformed.
+    #[error("{0}")]
+    Care(String),
 }
 
 /// A knowledge-base loading error, naming the offending file. Its source is
@@ -131,7 +147,7 @@ macro_rules! sample_files {
 }
 
 /// The built-in sample knowledge base (sample content: replace for production).
-const SAMPLE_FILES: &[(&str, &str)] = sample_files![
+pub(crate) const SAMPLE_FILES: &[(&str, &str)] = sample_files![
     "greeting",
     "thanks",
     "goodbye",
@@ -147,6 +163,7 @@ const SAMPLE_FILES: &[(&str, &str)] = sample_files![
     "payment-difficulty",
     "application-status",
     "complaints",
+    "support",
     "privacy",
     "about-chat",
     "capabilities",
@@ -200,7 +217,10 @@ impl KnowledgeBase {
             }
             seen.insert(&a.id, i);
         }
-        Ok(KnowledgeBase { articles })
+        Ok(KnowledgeBase {
+            articles,
+            care: CareExamples::default(),
+        })
     }
 
     /// Loads every `*.md` file of `dir` (sorted by file name). Any problem
@@ -228,7 +248,9 @@ impl KnowledgeBase {
             articles.push(parse_article(&text).map_err(|kind| KbError::new(&file, kind))?);
             files.push(file);
         }
-        KnowledgeBase::from_articles(articles, &files)
+        let mut kb = KnowledgeBase::from_articles(articles, &files)?;
+        kb.care = load_care(dir)?;
+        Ok(kb)
     }
 
     /// The built-in sample knowledge base (embedded in the binary).
@@ -251,6 +273,36 @@ impl KnowledgeBase {
     pub fn get(&self, id: &str) -> Option<&Article> {
         self.articles.iter().find(|a| a.id == id)
     }
+
+    /// What the duty-of-care detectors learn from: the built-in examples
+    /// and the author's (none for the sample).
+    pub fn care_training(&self) -> CareExamples {
+        let mut examples = CareExamples::builtin();
+        examples.extend(&self.care);
+        examples
+    }
+}
+
+/// The optional `care/complaint.csv` and `care/vulnerability.csv` of a
+/// knowledge-base folder.
+fn load_care(dir: &Path) -> Result<CareExamples, KbError> {
+    let folder = dir.join("care");
+    let read = |name: &str| -> Result<Option<String>, KbError> {
+        let path = folder.join(name);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => Ok(Some(text)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(KbError::io(path.display().to_string(), e)),
+        }
+    };
+    let (complaint, vulnerability) = (read(COMPLAINT_FILE)?, read(VULNERABILITY_FILE)?);
+    let origin = format!("{}/", folder.display());
+    CareExamples::parse(complaint.as_deref(), vulnerability.as_deref(), &origin).map_err(|e| {
+        KbError::new(
+            folder.display().to_string(),
+            KbErrorKind::Care(e.to_string()),
+        )
+    })
 }
 
 /// Why an example question could not be added to a knowledge base's file.

@@ -16,8 +16,14 @@
 //!   the current topic, and that reading wins when the message alone is
 //!   unsure or only uses words the topic article's questions use (see
 //!   `followup.rs`). Deterministic; no network.
+//! * [`CareModel`]: beside answering, every message is scored for a
+//!   complaint and for vulnerability cues ([`Signals`]); the engine answers
+//!   those with the `complaints` and `support` articles and offers a person
+//!   (`care.rs`).
 //! * [`evaluate`]: accuracy on `text,category` CSV files through the same
-//!   [`Engine::reply`] path the server uses.
+//!   [`Engine::reply`] path the server uses. [`check_kb`]: cross-validation
+//!   of a knowledge base, the care detectors' figures and the
+//!   financial-promotion check ([`check_promotions`]).
 //!
 //! # Knowledge-base format
 //!
@@ -51,12 +57,24 @@
 //! details live in one place. Suggestions that equal an article title resolve
 //! to that article directly. Links are appended as `More: <url>` lines.
 //!
+//! Two more ids are special: `complaints` answers a message taken as a
+//! complaint, `support` a message with a vulnerability cue (both then offer
+//! a person). A body that names an interest rate, an APR or a repayment
+//! amount must carry a line starting `Representative example:` (`check-kb`
+//! fails it otherwise).
+//!
+//! An optional `care/` folder beside the articles adds examples to the
+//! duty-of-care detectors' built-in ones: `care/complaint.csv` (`text,label`,
+//! label `complaint` or `none`) and `care/vulnerability.csv` (label
+//! `health`, `life_events`, `resilience`, `capability` or `none`).
+//!
 //! Loading fails as a whole, with an error naming the file, on: unreadable
 //! or empty directory, bad front matter, missing `id`/`title`, no questions,
-//! empty body, duplicate id.
+//! empty body, duplicate id, a malformed `care/` file.
 
 mod answer;
 mod bert;
+mod care;
 mod check;
 mod encoder;
 mod engine;
@@ -66,6 +84,7 @@ mod followup;
 mod kb;
 mod message;
 mod oos;
+mod promotion;
 mod redact;
 mod svm;
 mod text;
@@ -75,16 +94,22 @@ pub use answer::{
     Answer, ArticleRef, Assistant, HISTORY_TURNS, Outcome, Reply, STORED_MESSAGE_BYTES, Turn,
 };
 pub use bert::BertError;
+pub use care::{
+    COMPLAINT_FILE, CareCategory, CareDataError, CareExamples, CareModel, CareReport, SignalReport,
+    Signals, TARGET_FALSE_POSITIVES, VULNERABILITY_FILE,
+};
 pub use check::{DEFAULT_MAX_MISDIRECTED, KbCheck, RECOMMENDED_QUESTIONS, check_kb};
 pub use encoder::{DEFAULT_MODEL_DIR, DIM, Encoder, EncoderError, MAX_TOKENS, cosine};
 pub use engine::{DEFAULT_CONTACT, Engine, EngineConfig, Scored};
 pub use eval::{EvalError, EvalReport, Shots, evaluate};
 pub use features::FeatureConfig;
 pub use kb::{
-    Article, CONTACT_PLACEHOLDER, HANDOFF_ARTICLE_ID, KbEditError, KbError, KbErrorKind,
-    KnowledgeBase, MAX_ID_BYTES, MAX_QUESTION_CHARS, append_question,
+    Article, COMPLAINTS_ARTICLE_ID, CONTACT_PLACEHOLDER, HANDOFF_ARTICLE_ID, KbEditError, KbError,
+    KbErrorKind, KnowledgeBase, MAX_ID_BYTES, MAX_QUESTION_CHARS, SUPPORT_ARTICLE_ID,
+    append_question,
 };
 pub use message::{Message, MessageError};
+pub use promotion::{Finding, REPRESENTATIVE_EXAMPLE, Severity, WARNING_PHRASES, check_promotions};
 pub use redact::redact;
 pub use svm::SvmConfig;
 pub use text::normalise;

@@ -510,3 +510,6 @@ fn a_turn_keeps_at_most_the_stored_bytes_of_a_message_cut_at_a_character() {
     let (_, short) = ask(sample(), "How do I complain?", &[]);
     assert_eq!(short.message, "how do i complain");
 }
+
+/// The duty of care, through `Engine::reply` with the sample knowledge base.
+mod care;

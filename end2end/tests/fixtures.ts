@@ -1,4 +1,5 @@
 import { test as base, expect, type Page, type Locator } from "@playwright/test";
+import { HOOKS } from "../playwright.config";
 
 /**
  * Every test fails on any console error or uncaught page error. A test that
@@ -75,4 +76,33 @@ export async function ask(page: Page, text: string): Promise<Locator> {
   const reply = w.assistantMessages.nth(before);
   await expect(reply).toBeVisible();
   return reply;
+}
+
+/** The contact form and its parts. */
+export function form(page: Page) {
+  const host = widget(page).host;
+  const form = host.getByRole("form", { name: "Ask a person to email you" });
+  return {
+    form,
+    offer: host.getByRole("button", { name: "Ask a person to email me" }),
+    email: form.getByRole("textbox", { name: "Email (required)" }),
+    name: form.getByRole("textbox", { name: "Name (optional)" }),
+    note: form.getByRole("textbox", { name: "Anything to add (optional)" }),
+    error: form.getByRole("alert"),
+    send: form.getByRole("button", { name: "Send request" }),
+    cancel: form.getByRole("button", { name: "Cancel" }),
+  };
+}
+
+/** What the site's webhook receiver got for `reference`, once it has. */
+export async function delivered(page: Page, reference: string) {
+  let found: { verified: boolean; body: any } | undefined;
+  await expect
+    .poll(async () => {
+      const all = await (await page.request.get(`${HOOKS}/received`)).json();
+      found = all.find((d: { body: { reference: string } }) => d.body.reference === reference);
+      return found !== undefined;
+    }, { timeout: 15_000 })
+    .toBe(true);
+  return found!;
 }

@@ -1,39 +1,10 @@
 import type { Page } from "@playwright/test";
 import AxeBuilder from "@axe-core/playwright";
-import { test, expect, widget, ask, ready } from "./fixtures";
-import { HOOKS, SITE } from "../playwright.config";
+import { test, expect, widget, ask, ready, form, delivered } from "./fixtures";
+import { SITE } from "../playwright.config";
 
 /** The server's business hours (playwright.config.ts) are closed today and tomorrow. */
 const CLOSED = /We're closed now; we'll reply from 0:00 on \w+day\./;
-
-/** The contact form and its parts. */
-function form(page: Page) {
-  const host = widget(page).host;
-  const form = host.getByRole("form", { name: "Ask a person to email you" });
-  return {
-    form,
-    offer: host.getByRole("button", { name: "Ask a person to email me" }),
-    email: form.getByRole("textbox", { name: "Email (required)" }),
-    name: form.getByRole("textbox", { name: "Name (optional)" }),
-    note: form.getByRole("textbox", { name: "Anything to add (optional)" }),
-    error: form.getByRole("alert"),
-    send: form.getByRole("button", { name: "Send request" }),
-    cancel: form.getByRole("button", { name: "Cancel" }),
-  };
-}
-
-/** What the site's webhook receiver got for `reference`, once it has. */
-async function delivered(page: Page, reference: string) {
-  let found: { verified: boolean; body: any } | undefined;
-  await expect
-    .poll(async () => {
-      const all = await (await page.request.get(`${HOOKS}/received`)).json();
-      found = all.find((d: { body: { reference: string } }) => d.body.reference === reference);
-      return found !== undefined;
-    }, { timeout: 15_000 })
-    .toBe(true);
-  return found!;
-}
 
 async function axe(page: Page) {
   const results = await new AxeBuilder({ page })

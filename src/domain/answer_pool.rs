@@ -169,12 +169,14 @@ mod tests {
                 message: message.to_owned(),
                 outcome,
                 confidence: 0.0,
+                complaint: false,
             };
             Answer {
                 reply,
                 turn,
                 article: None,
                 embedding: None,
+                signals: Default::default(),
             }
         }
     }

@@ -89,19 +89,6 @@ impl Contact {
     }
 }
 
-/// A handoff's reference, as the visitor and the team see it:
-/// `HO-` and eight characters of an alphabet without look-alikes.
-pub fn new_reference() -> String {
-    const ALPHABET: &[u8] = b"23456789ABCDEFGHJKLMNPQRSTUVWXYZ";
-    let mut bytes = [0u8; 8];
-    getrandom::fill(&mut bytes).expect("the OS random source is available");
-    let code: String = bytes
-        .iter()
-        .map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char)
-        .collect();
-    format!("HO-{}-{}", &code[..4], &code[4..])
-}
-
 /// A handoff as stored.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Handoff {
@@ -333,7 +320,7 @@ impl HandoffDesk {
             return Err(HandoffError::UnknownSession);
         }
         let handoff = Handoff {
-            reference: new_reference(),
+            reference: super::reference::new("HO"),
             session: hash,
             client,
             created: now,
@@ -564,15 +551,6 @@ mod tests {
                 "{email:?} {name:?} {note:?}"
             );
         }
-    }
-
-    #[test]
-    fn references_are_short_distinct_and_unambiguous() {
-        let a = new_reference();
-        assert_eq!(a.len(), 12);
-        assert!(a.starts_with("HO-"));
-        assert!(!a[3..].contains(['0', 'O', '1', 'I']), "{a}");
-        assert_ne!(a, new_reference());
     }
 
     #[test]

@@ -8,6 +8,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 pub mod answer_pool;
+pub mod care;
 pub mod client_ip;
 pub mod clock;
 pub mod handoff;
@@ -17,6 +18,7 @@ pub mod inbox;
 pub mod knowledge;
 pub mod rate_limit;
 pub mod records;
+pub mod reference;
 pub mod session;
 
 /// What the domain's store traits return: a boxed future, so the traits stay

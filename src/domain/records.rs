@@ -18,7 +18,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
-use support_chat_assistant::ArticleRef;
+use support_chat_assistant::{ArticleRef, CareCategory};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::domain::Pending;
@@ -238,6 +238,11 @@ pub struct TurnRecord {
     /// questions; kept only for [`inbox_candidate`]s (an answered turn voted
     /// down is grouped by its words).
     pub embedding: Option<Vec<f32>>,
+    /// The message expressed dissatisfaction (a complaint).
+    pub complaint: bool,
+    /// A vulnerability cue's category, never more (purged with the rest of
+    /// the conversation, even when a complaint keeps the conversation).
+    pub care: Option<CareCategory>,
 }
 
 /// A visitor's vote on a reply; the latest vote per reply wins.
@@ -364,7 +369,14 @@ pub trait RecordStore: Send + Sync + 'static {
     /// Erases everything kept of one conversation; how many rows went.
     fn erase(&self, session: &SessionHash) -> Pending<'_, Result<u64, RecordError>>;
     /// Erases what is older than `before` and no other duty keeps; how many rows went.
-    fn purge(&self, before: UnixMillis) -> Pending<'_, Result<u64, RecordError>>;
+    /// Purges what is older than `before`, but keeps the conversations of
+    /// complaints made since `complaints_before` (without their vulnerability
+    /// flags), and purges older complaints.
+    fn purge(
+        &self,
+        before: UnixMillis,
+        complaints_before: UnixMillis,
+    ) -> Pending<'_, Result<u64, RecordError>>;
     /// Per day since `since`: conversations, messages, outcomes, votes.
     fn summary(&self, since: UnixMillis) -> Pending<'_, Result<Vec<DaySummary>, RecordError>>;
     /// The newest `limit` turns for the inbox since `since`.
@@ -531,14 +543,24 @@ async fn flush_writes(store: &dyn RecordStore, writes: &mut Vec<Write>, failing:
     }
 }
 
-/// Purges records older than `retention` every `every`, from now on.
-pub fn purge_every(store: Arc<dyn RecordStore>, retention: Duration, every: Duration) {
+/// How long records are kept: conversations, and those of complaints.
+#[derive(Clone, Copy, Debug)]
+pub struct Retention {
+    pub records: Duration,
+    pub complaints: Duration,
+}
+
+/// Purges records past `retention` every `every`, from now on.
+pub fn purge_every(store: Arc<dyn RecordStore>, retention: Retention, every: Duration) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);
+        let ago = |d: Duration| now_millis() - i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
         loop {
             tick.tick().await;
-            let before = now_millis() - i64::try_from(retention.as_millis()).unwrap_or(i64::MAX);
-            match store.purge(before).await {
+            match store
+                .purge(ago(retention.records), ago(retention.complaints))
+                .await
+            {
                 Ok(rows) if rows > 0 => tracing::info!(rows, "records past retention purged"),
                 Ok(_) => {}
                 Err(error) => {

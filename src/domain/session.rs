@@ -254,6 +254,7 @@ mod tests {
                 out_of_scope: false,
             },
             confidence: 0.0,
+            complaint: false,
         }
     }
 

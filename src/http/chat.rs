@@ -12,8 +12,9 @@ use super::error::ApiError;
 use super::extract::ApiJson;
 use super::state::ChatState;
 use crate::domain::answer_pool::PoolError;
+use crate::domain::care::Complaint;
 use crate::domain::records::{
-    FeedbackRecord, RecordedOutcome, TurnRecord, Write, inbox_candidate, now_millis,
+    FeedbackRecord, RecordedOutcome, SessionHash, TurnRecord, Write, inbox_candidate, now_millis,
 };
 use crate::domain::session::SessionId;
 
@@ -49,6 +50,15 @@ pub async fn chat(
     let reply_id = key.reply_id(session);
     let outcome = RecordedOutcome::of(&answer.turn.outcome);
     metrics::counter!("chat_replies_total", "outcome" => outcome.as_str()).increment(1);
+    let signals = answer.signals;
+    if let Some(category) = signals.care {
+        metrics::counter!("care_flags_total", "category" => category.as_str()).increment(1);
+    }
+    let complaint = if signals.complaint {
+        open_complaint(&state, key.session_hash(session), &message).await
+    } else {
+        None
+    };
     state.recorder.record(Write::Turn(TurnRecord {
         reply_id: reply_id.clone(),
         session: key.session_hash(session),
@@ -62,6 +72,8 @@ pub async fn chat(
             .embedding
             .filter(|_| inbox_candidate(outcome, answer.turn.confidence))
             .map(|e| e.to_vec()),
+        complaint: signals.complaint,
+        care: signals.care,
     }));
     let mut reply = answer.reply.text;
     if answer.reply.handoff
@@ -70,13 +82,45 @@ pub async fn chat(
         reply.push_str("\n\n");
         reply.push_str(&hours.sentence(jiff::Timestamp::now()));
     }
+    if let Some(reference) = &complaint {
+        reply.push_str("\n\nWe have recorded this as a complaint. Your reference is ");
+        reply.push_str(reference);
+        reply.push('.');
+    }
     Ok(Json(ChatResponse {
         session: session.to_string(),
         reply,
         suggestions: answer.reply.suggestions,
         handoff: answer.reply.handoff,
         reply_id: reply_id.as_str().to_owned(),
+        complaint,
     }))
+}
+
+/// Records a complaint made in `session` (or finds the one it has open):
+/// its reference. A complaint the database does not take still gets the
+/// complaints wording and a person; it is logged and counted, never silent.
+async fn open_complaint(
+    state: &ChatState,
+    session: SessionHash,
+    message: &Message,
+) -> Option<String> {
+    let book = state.complaints.as_ref()?;
+    let complaint = Complaint::new(session, message.as_str().to_owned(), now_millis());
+    match book.open(&complaint).await {
+        Ok(standing) => {
+            if standing.reference == complaint.reference {
+                metrics::counter!("complaints_opened_total").increment(1);
+                tracing::info!(reference = %standing.reference, "complaint recorded");
+            }
+            Some(standing.reference)
+        }
+        Err(error) => {
+            metrics::counter!("complaints_unrecorded_total").increment(1);
+            tracing::error!(%error, "a complaint could not be recorded: the visitor was answered without a reference");
+            None
+        }
+    }
 }
 
 /// A vote on a reply this server gave in that session; the latest wins.

@@ -82,9 +82,10 @@ fn schemas(max_message_chars: usize) -> Value {
             (field::SESSION, json!({ "description": "Opaque session id to echo on the next message.", "type": "string", "pattern": SESSION_PATTERN })),
             (field::REPLY, json!({ "description": "Plain text; URLs may appear and are meant to be shown as links.", "type": "string" })),
             (field::SUGGESTIONS, json!({ "description": "Quick replies the visitor may send next.", "type": "array", "items": { "type": "string" } })),
-            (field::HANDOFF, json!({ "description": "True when the assistant hands the visitor to a person.", "type": "boolean" })),
+            (field::HANDOFF, json!({ "description": "True when the reply offers a person (a handoff, a complaint, or a visitor who may need more help).", "type": "boolean" })),
             (field::REPLY_ID, json!({ "description": format!("This reply's id, to vote on it (`POST {FEEDBACK_PATH}`)."), "type": "string", "pattern": REPLY_ID_PATTERN })),
-        ], &[field::SESSION, field::REPLY, field::SUGGESTIONS, field::HANDOFF, field::REPLY_ID], false),
+            (field::COMPLAINT, json!({ "description": "When the message was taken as a complaint (any expression of dissatisfaction): the complaint's reference, also given in `reply`'s words; the reply then offers a person (`handoff` is true). Otherwise `null`.", "type": ["string", "null"], "pattern": "^CO-[2-9A-HJ-NP-Z]{4}-[2-9A-HJ-NP-Z]{4}$" })),
+        ], &[field::SESSION, field::REPLY, field::SUGGESTIONS, field::HANDOFF, field::REPLY_ID, field::COMPLAINT], false),
         "FeedbackRequest": object(vec![
             (field::SESSION, json!({ "description": "The conversation the reply was in.", "type": "string", "pattern": SESSION_PATTERN })),
             (field::REPLY_ID, json!({ "description": "The `reply_id` of the reply voted on.", "type": "string", "pattern": REPLY_ID_PATTERN })),
@@ -367,6 +368,7 @@ mod tests {
             suggestions: vec![],
             handoff: false,
             reply_id: "i".into(),
+            complaint: Some("CO-AAAA-AAAA".into()),
         };
         assert_eq!(properties("ChatResponse"), written(&response));
         let feedback = FeedbackRequest {

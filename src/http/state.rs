@@ -10,6 +10,7 @@ use axum::extract::FromRef;
 use super::assets::Assets;
 use super::guard::Guard;
 use crate::domain::answer_pool::AnswerPool;
+use crate::domain::care::ComplaintBook;
 use crate::domain::clock::Clock;
 use crate::domain::handoff::HandoffDesk;
 use crate::domain::hours::BusinessHours;
@@ -67,6 +68,8 @@ pub struct ChatState {
     pub recorder: Recorder,
     /// When someone is there: a handoff reply says when they will answer.
     pub hours: Option<Arc<BusinessHours>>,
+    /// Where a complaint is recorded (none with `--record off`).
+    pub complaints: Option<Arc<dyn ComplaintBook>>,
 }
 
 impl FromRef<AppState> for Readiness {

@@ -1,8 +1,9 @@
 //! Stores outside the process: the domain's `RateLimiter` and
 //! `SessionStore` on Redis (several replicas; the in-memory ones in
-//! `crate::domain` stay the default), and the `RecordStore` and the handoff
-//! `Outbox` on SQLite or PostgreSQL. Nothing here knows of HTTP.
+//! `crate::domain` stay the default), and the `RecordStore`, the handoff
+//! `Outbox` and the `ComplaintBook` on SQLite or PostgreSQL. Nothing here knows of HTTP.
 
+pub mod care;
 pub mod outbox;
 pub mod redis;
 pub mod sql;

@@ -14,6 +14,8 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
 use sqlx::{AnyPool, Executor, Row};
 
+use support_chat_assistant::CareCategory;
+
 use crate::domain::Pending;
 use crate::domain::records::{
     ConversationFilter, ConversationSummary, DaySummary, LOW_CONFIDENCE, OpenTurn, RecordError,
@@ -79,9 +81,10 @@ pub struct SqlRecords {
 }
 
 /// The embedded migrations, oldest first.
-const MIGRATIONS: [(i64, &str, &str); 2] = [
+const MIGRATIONS: [(i64, &str, &str); 3] = [
     (1, "records", include_str!("migrations/0001_records.sql")),
     (2, "handoffs", include_str!("migrations/0002_handoffs.sql")),
+    (3, "care", include_str!("migrations/0003_care.sql")),
 ];
 
 #[derive(Debug)]
@@ -187,9 +190,9 @@ impl SqlRecords {
             .collect();
         // One statement per chunk of turns: a round trip per batch, not per row.
         for chunk in turns.chunks(self.rows_per_statement) {
-            let values = placeholders(chunk.len(), 10);
+            let values = placeholders(chunk.len(), 12);
             let sql = format!(
-                "INSERT INTO turns (reply_id, session_hash, at_ms, day, message, outcome, confidence, article_id, article_version, embedding) VALUES {values} ON CONFLICT (reply_id) DO NOTHING"
+                "INSERT INTO turns (reply_id, session_hash, at_ms, day, message, outcome, confidence, article_id, article_version, embedding, complaint, care) VALUES {values} ON CONFLICT (reply_id) DO NOTHING"
             );
             let mut query = sqlx::query(&sql);
             for t in chunk {
@@ -203,7 +206,9 @@ impl SqlRecords {
                     .bind(f64::from(t.confidence))
                     .bind(t.article.as_ref().map(|a| a.id.clone()))
                     .bind(t.article.as_ref().map(|a| a.version.clone()))
-                    .bind(t.embedding.as_deref().map(quantise));
+                    .bind(t.embedding.as_deref().map(quantise))
+                    .bind(i64::from(t.complaint))
+                    .bind(t.care.map(CareCategory::as_str));
             }
             query.execute(&mut *tx).await?;
         }
@@ -243,11 +248,23 @@ impl SqlRecords {
         Ok(rows)
     }
 
-    async fn purge_before(&self, before: UnixMillis) -> Result<u64, sqlx::Error> {
+    async fn purge_before(
+        &self,
+        before: UnixMillis,
+        complaints_before: UnixMillis,
+    ) -> Result<u64, sqlx::Error> {
         let mut rows = 0;
+        // Complaints first: their conversations are kept while they are.
+        rows += sqlx::query("DELETE FROM complaints WHERE made_ms < $1")
+            .bind(complaints_before)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
         for sql in [
-            "DELETE FROM turns WHERE at_ms < $1",
-            "DELETE FROM feedback WHERE at_ms < $1",
+            "DELETE FROM turns WHERE at_ms < $1 AND session_hash NOT IN (SELECT session_hash FROM complaints)",
+            "DELETE FROM feedback WHERE at_ms < $1 AND session_hash NOT IN (SELECT session_hash FROM complaints)",
+            // A kept conversation loses its vulnerability flags on time all the same.
+            "UPDATE turns SET care = NULL WHERE at_ms < $1 AND care IS NOT NULL",
             // A handoff still on its way is kept whatever its age.
             "DELETE FROM handoffs WHERE created_ms < $1 AND status IN ('delivered', 'failed')",
         ] {
@@ -522,8 +539,16 @@ impl RecordStore for SqlRecords {
         Box::pin(async move { self.erase_session(&session).await.map_err(failed) })
     }
 
-    fn purge(&self, before: UnixMillis) -> Pending<'_, Result<u64, RecordError>> {
-        Box::pin(async move { self.purge_before(before).await.map_err(failed) })
+    fn purge(
+        &self,
+        before: UnixMillis,
+        complaints_before: UnixMillis,
+    ) -> Pending<'_, Result<u64, RecordError>> {
+        Box::pin(async move {
+            self.purge_before(before, complaints_before)
+                .await
+                .map_err(failed)
+        })
     }
 
     fn summary(&self, since: UnixMillis) -> Pending<'_, Result<Vec<DaySummary>, RecordError>> {

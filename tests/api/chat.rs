@@ -29,11 +29,16 @@ async fn the_seed_question_gets_a_sensible_answer_and_a_session() {
     assert!(body["session"].as_str().unwrap().len() == 32);
     assert!(body["suggestions"].is_array());
     assert_eq!(body["handoff"], false);
+    assert_eq!(
+        body["complaint"],
+        serde_json::Value::Null,
+        "no complaint, no reference"
+    );
     let reply_id = body["reply_id"].as_str().unwrap();
     assert!(reply_id.len() == 32 && reply_id.bytes().all(|b| b.is_ascii_hexdigit()));
     assert_eq!(
         body.as_object().unwrap().len(),
-        5,
+        6,
         "the success shape is fixed: {body}"
     );
 }

@@ -325,7 +325,7 @@ async fn awkward_but_valid_messages_are_answered_without_echoing_them() {
             !text.contains("<script") && !text.contains("<img") && !text.contains("DROP TABLE"),
             "{text}"
         );
-        assert_eq!(body.as_object().unwrap().len(), 5);
+        assert_eq!(body.as_object().unwrap().len(), 6);
     }
 }
 

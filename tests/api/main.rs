@@ -4,6 +4,7 @@
 mod admin;
 mod assets;
 mod binary;
+mod care;
 mod chat;
 mod connections;
 mod contract;

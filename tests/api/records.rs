@@ -264,7 +264,9 @@ async fn with_record_off_chats_work_and_nothing_is_kept() {
 #[tokio::test]
 async fn records_older_than_the_retention_are_purged() {
     use support_chat::domain::records::{RecordedOutcome, TurnRecord, Write, now_millis};
-    let (public, admin, setup) = with_admin(&[]).await;
+    // The server's own purge (at start, then hourly) keeps a year: only
+    // this test's call purges the month-old record below.
+    let (public, admin, setup) = with_admin(&["--retention-days", "365"]).await;
     say(public, "hello", None).await;
     let store = setup.state.records.clone().unwrap();
     let key = setup.state.chat.recorder.key().clone();
@@ -280,12 +282,17 @@ async fn records_older_than_the_retention_are_purged() {
             confidence: 0.1,
             article: None,
             embedding: None,
+            complaint: false,
+            care: None,
         })])
         .await
         .unwrap();
     setup.state.chat.recorder.flush().await;
     assert_eq!(exported(admin).await.len(), 2);
-    let purged = store.purge(now_millis() - 30 * day).await.unwrap();
+    let purged = store
+        .purge(now_millis() - 30 * day, now_millis() - 1095 * day)
+        .await
+        .unwrap();
     assert_eq!(purged, 1);
     let left = exported(admin).await;
     assert_eq!(left.len(), 1);

@@ -523,6 +523,7 @@ fn the_largest_turn_fits_what_a_redis_conversation_is_counted_at() {
             candidates: vec!["\\".repeat(MAX_ID_BYTES); 2],
         },
         confidence: f32::MIN_POSITIVE,
+        complaint: true,
     };
     let json = serde_json::to_string(&turn).unwrap();
     assert!(

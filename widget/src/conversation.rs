@@ -260,6 +260,7 @@ mod tests {
             suggestions: vec!["Who can apply?".into()],
             handoff,
             reply_id: format!("reply-{text}"),
+            complaint: None,
         }
     }
 

@@ -36,6 +36,8 @@ pub async fn post_chat(api: &str, outgoing: Outgoing) -> Result<ChatResponse, Fa
             suggestions: strings(&get(&value, field::SUGGESTIONS)),
             handoff: get(&value, field::HANDOFF).as_bool().unwrap_or(false),
             reply_id: get(&value, field::REPLY_ID).as_string().unwrap_or_default(),
+            // The reference is in the reply's words: nothing more to show.
+            complaint: None,
         }),
         None => Err(other(SERVER_ERROR, "server", 200)),
     }

@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::AdminState;
+use crate::domain::care::CareComparison;
 use crate::domain::handoff::{Handoff, HandoffDesk, Status};
 use crate::domain::inbox::{self, Unanswered};
 use crate::domain::knowledge::{AddQuestionError, Knowledge};
@@ -42,17 +43,17 @@ pub async fn read_small_body(request: Request, next: Next) -> Response {
 }
 
 /// An RFC 3339 UTC time.
-fn time(at: UnixMillis) -> String {
+pub(super) fn time(at: UnixMillis) -> String {
     jiff::Timestamp::from_millisecond(at)
         .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
         .to_string()
 }
 
 /// The query string's parameters (the last of a repeated name wins).
-struct Params(HashMap<String, String>);
+pub(super) struct Params(HashMap<String, String>);
 
 impl Params {
-    fn of(query: Option<String>) -> Self {
+    pub(super) fn of(query: Option<String>) -> Self {
         Self(
             url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
                 .into_owned()
@@ -60,7 +61,7 @@ impl Params {
         )
     }
 
-    fn get(&self, name: &str) -> Option<&str> {
+    pub(super) fn get(&self, name: &str) -> Option<&str> {
         self.0
             .get(name)
             .map(String::as_str)
@@ -68,7 +69,7 @@ impl Params {
     }
 
     /// A whole number from `min` to `max`; `default` when absent.
-    fn number(
+    pub(super) fn number(
         &self,
         name: &'static str,
         min: usize,
@@ -115,13 +116,13 @@ fn records(state: &AdminState) -> Result<&Arc<dyn RecordStore>, ApiError> {
     })
 }
 
-fn unavailable(error: impl std::fmt::Display) -> ApiError {
+pub(super) fn unavailable(error: impl std::fmt::Display) -> ApiError {
     tracing::warn!(%error, "admin API: the records database failed");
     ApiError::Unavailable { retry_after: 5 }
 }
 
 /// The start (UTC midnight) of the day `days - 1` days before today.
-fn days_back(days: usize) -> UnixMillis {
+pub(super) fn days_back(days: usize) -> UnixMillis {
     let today = now_millis().div_euclid(DAY_MS) * DAY_MS;
     today - (days as i64 - 1) * DAY_MS
 }
@@ -144,7 +145,17 @@ pub async fn summary(
                 .unwrap_or_else(|| DaySummary::empty(day))
         })
         .collect();
-    Ok(Json(json!({ "from": day_of(since), "days": every_day })))
+    // How conversations with a vulnerability cue fared against the rest.
+    let care = match &state.complaints {
+        Some(book) => {
+            let outcomes = book.outcomes(since).await.map_err(unavailable)?;
+            json!(CareComparison::of(&outcomes))
+        }
+        None => Value::Null,
+    };
+    Ok(Json(
+        json!({ "from": day_of(since), "days": every_day, "care": care }),
+    ))
 }
 
 /// Questions the inbox considers, at most.

@@ -6,6 +6,7 @@
 
 mod api;
 mod auth;
+mod care;
 mod openapi;
 
 use std::sync::Arc;
@@ -15,7 +16,7 @@ use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{MethodRouter, get, post};
+use axum::routing::{MethodRouter, get, patch, post};
 use metrics_exporter_prometheus::PrometheusHandle;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -26,6 +27,7 @@ pub use auth::AdminAuth;
 
 use super::error::ApiError;
 use super::request_id;
+use crate::domain::care::{ComplaintBook, ComplaintStatus};
 use crate::domain::handoff::{HandoffDesk, Status};
 use crate::domain::knowledge::Knowledge;
 use crate::domain::records::{RecordStore, Recorder};
@@ -48,6 +50,8 @@ pub struct AdminState {
     pub redis: Option<Arc<Health>>,
     /// The handoff outbox, where handoffs are taken.
     pub handoffs: Option<Arc<HandoffDesk>>,
+    /// The complaint records (none with `--record off`).
+    pub complaints: Option<Arc<dyn ComplaintBook>>,
 }
 
 /// The admin router: `/metrics`, the API's OpenAPI document, and the API.
@@ -74,6 +78,15 @@ pub fn admin_app(state: AdminState) -> Router {
             ),
         )
         .route("/admin/api/export", only(get(api::export), "GET, HEAD"))
+        .route(
+            "/admin/api/complaints",
+            only(get(care::complaints), "GET, HEAD"),
+        )
+        .route(
+            "/admin/api/complaints/{reference}",
+            only(patch(care::update_complaint), "PATCH"),
+        )
+        .route("/admin/api/care", only(get(care::care), "GET, HEAD"))
         .route("/admin/api/handoffs", only(get(api::handoffs), "GET, HEAD"))
         .route(
             "/admin/api/handoffs/{reference}/retry",
@@ -142,6 +155,20 @@ async fn render_metrics(State(state): State<AdminState>) -> Response {
                 }
             }
             Err(error) => tracing::warn!(%error, "metrics: the handoff outbox did not answer"),
+        }
+    }
+    if let Some(book) = &state.complaints {
+        match book.counts().await {
+            Ok(counts) => {
+                for status in ComplaintStatus::ALL {
+                    let n = counts
+                        .iter()
+                        .find(|(s, _)| *s == status)
+                        .map_or(0, |(_, n)| *n);
+                    metrics::gauge!("complaints", "status" => status.as_str()).set(n as f64);
+                }
+            }
+            Err(error) => tracing::warn!(%error, "metrics: the complaint records did not answer"),
         }
     }
     (

@@ -62,6 +62,25 @@ pub async fn document() -> Json<Value> {
         "status": { "enum": ["pending", "retrying", "delivered", "failed"] },
         "attempts": count, "email": channel, "webhook": channel,
         "last_error": { "type": ["string", "null"] } } });
+    let when = json!({ "type": "string", "format": "date-time" });
+    let complaint = json!({ "type": "object", "properties": {
+        "reference": { "type": "string", "description": "e.g. `CO-7KQ2-M9XD`; the visitor was shown it." },
+        "conversation": { "type": "string" }, "made_at": when, "age_days": { "type": "number" },
+        "message": { "type": "string", "description": "The message that made it, redacted before it was written." },
+        "status": { "enum": ["open", "acknowledged", "resolved"] },
+        "acknowledge_by": when, "respond_by": { "type": "string", "format": "date-time", "description": "The final response is due within 8 weeks." },
+        "acknowledged_at": { "type": ["string", "null"], "format": "date-time" },
+        "resolved_at": { "type": ["string", "null"], "format": "date-time" },
+        "handled_by": { "type": ["string", "null"] },
+        "overdue": { "type": "boolean", "description": "The due date of the next step has passed." },
+        "updated_at": when } });
+    let flagged = json!({ "type": "object", "properties": {
+        "conversation": { "type": "string" }, "first_at": when, "last_at": when,
+        "care": { "type": "array", "items": { "enum": ["health", "life_events", "resilience", "capability"] } },
+        "messages": count, "answered": count, "handed_off": count, "handoff_requested": { "type": "boolean" },
+        "helpful": count, "not_helpful": count, "complaint": { "type": "boolean" } } });
+    let records_off =
+        error("Nothing is recorded: the server runs with --record off (`records_off`).");
     Json(json!({
         "openapi": "3.1.0",
         "info": {
@@ -75,7 +94,7 @@ pub async fn document() -> Json<Value> {
         "security": [{ "token": [] }],
         "paths": {
             "/admin/api/summary": { "get": {
-                "summary": "Per day: conversations, messages, answered, clarified, handed off, out of scope, helpful, not helpful.",
+                "summary": "Per day: conversations, messages, answered, clarified, handed off, out of scope, helpful, not helpful; and `care`: the same outcomes added up for conversations with a vulnerability cue against the rest.",
                 "parameters": [days],
                 "responses": guarded(json!({ "200": ok("Every day of the range, oldest first.", json!({ "type": "object",
                     "properties": { "from": { "type": "string", "format": "date" }, "days": { "type": "array", "items": day } } })) })),
@@ -143,6 +162,41 @@ pub async fn document() -> Json<Value> {
                     "202": { "description": "Back in line; it is delivered shortly." },
                     "404": error("No failed handoff of that reference."),
                     "409": error("No handoff channel is configured (`handoffs_off`)."),
+                })),
+            } },
+            "/admin/api/complaints": { "get": {
+                "summary": "Complaint records: open first, then acknowledged, then resolved; the oldest first within each, with age and due dates.",
+                "parameters": [
+                    query("status", "Only those of this status.", json!({ "enum": ["open", "acknowledged", "resolved"] })),
+                    query("limit", "Items at most, 1 to 1000; default 100.", json!({ "type": "integer" })),
+                ],
+                "responses": guarded(json!({
+                    "200": ok("The complaints.", json!({ "type": "object", "properties": { "items": { "type": "array", "items": complaint } } })),
+                    "400": error("A parameter out of its range (`invalid_query`)."),
+                    "409": records_off,
+                })),
+            } },
+            "/admin/api/complaints/{reference}": { "patch": {
+                "summary": "Changes a complaint's status (the times it was acknowledged or resolved are set then) or who handles it.",
+                "parameters": [path("reference", "The complaint's reference.")],
+                "requestBody": { "required": true, "content": { "application/json": { "schema": {
+                    "type": "object", "additionalProperties": false,
+                    "properties": { "status": { "enum": ["open", "acknowledged", "resolved"] },
+                        "handled_by": { "type": "string", "maxLength": 100, "description": "Empty clears it." } } } } } },
+                "responses": guarded(json!({
+                    "200": ok("The complaint as changed.", complaint),
+                    "400": error("An unknown status, a handler too long or with control characters, or an unknown field (`invalid_request`)."),
+                    "404": error("No complaint of that reference."),
+                    "409": records_off,
+                })),
+            } },
+            "/admin/api/care": { "get": {
+                "summary": "Conversations with a vulnerability cue, the most recent first: the cue categories (never the words) and how they fared.",
+                "parameters": [days],
+                "responses": guarded(json!({
+                    "200": ok("The flagged conversations.", json!({ "type": "object", "properties": { "items": { "type": "array", "items": flagged } } })),
+                    "400": error("A parameter out of its range (`invalid_query`)."),
+                    "409": records_off,
                 })),
             } },
             "/admin/api/kb": { "get": {

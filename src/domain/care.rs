@@ -1,0 +1,267 @@
+//! The duty of care, on the records' side: complaint records (FCA DISP:
+//! the time a complaint was made starts its clock; it is acknowledged
+//! promptly and answered within eight weeks; records are kept three years),
+//! and how conversations with a vulnerability cue fare against the rest (the
+//! figure FG21/1 asks firms to monitor). The engine raises the signals
+//! (`support_chat_assistant::Signals`); this module keeps what follows.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::domain::Pending;
+use crate::domain::records::{RecordError, SessionHash, UnixMillis};
+
+/// How long a complaint may wait for its acknowledgement.
+pub const ACKNOWLEDGE_WITHIN: Duration = Duration::from_secs(24 * 60 * 60);
+/// How long it may wait for its final response (eight weeks).
+pub const RESPOND_WITHIN: Duration = Duration::from_secs(8 * 7 * 24 * 60 * 60);
+
+/// Where a complaint stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ComplaintStatus {
+    Open,
+    Acknowledged,
+    Resolved,
+}
+
+impl ComplaintStatus {
+    pub const ALL: [ComplaintStatus; 3] = [Self::Open, Self::Acknowledged, Self::Resolved];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::Acknowledged => "acknowledged",
+            Self::Resolved => "resolved",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+}
+
+/// A complaint as recorded.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Complaint {
+    /// `CO-` and eight characters, as the visitor is told.
+    pub reference: String,
+    pub session: SessionHash,
+    /// When it was made: the clock starts here.
+    pub made: UnixMillis,
+    /// The visitor's words, redacted as every record is.
+    pub message: String,
+    pub status: ComplaintStatus,
+    pub acknowledge_by: UnixMillis,
+    pub respond_by: UnixMillis,
+    pub acknowledged: Option<UnixMillis>,
+    pub resolved: Option<UnixMillis>,
+    /// Who handles it (the admin API's `handled_by`).
+    pub handled_by: Option<String>,
+    pub updated: UnixMillis,
+}
+
+fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+impl Complaint {
+    /// A new, open complaint of `session`, made at `made` in the words `message`.
+    pub fn new(session: SessionHash, message: String, made: UnixMillis) -> Self {
+        Self {
+            reference: super::reference::new("CO"),
+            session,
+            made,
+            message,
+            status: ComplaintStatus::Open,
+            acknowledge_by: made + millis(ACKNOWLEDGE_WITHIN),
+            respond_by: made + millis(RESPOND_WITHIN),
+            acknowledged: None,
+            resolved: None,
+            handled_by: None,
+            updated: made,
+        }
+    }
+
+    /// Moves it to `status` at `at`, keeping when it was first acknowledged
+    /// and resolved.
+    pub fn set_status(&mut self, status: ComplaintStatus, at: UnixMillis) {
+        if status != ComplaintStatus::Open && self.acknowledged.is_none() {
+            self.acknowledged = Some(at);
+        }
+        self.resolved = match status {
+            ComplaintStatus::Resolved => self.resolved.or(Some(at)),
+            _ => None,
+        };
+        self.status = status;
+        self.updated = at;
+    }
+
+    /// A due date passed with the step it was for not taken.
+    pub fn overdue(&self, now: UnixMillis) -> bool {
+        match self.status {
+            ComplaintStatus::Open => now > self.acknowledge_by,
+            ComplaintStatus::Acknowledged => now > self.respond_by,
+            ComplaintStatus::Resolved => false,
+        }
+    }
+}
+
+/// One conversation's outcomes, for monitoring how flagged conversations fare.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConversationOutcome {
+    pub session: SessionHash,
+    pub first_at: UnixMillis,
+    pub last_at: UnixMillis,
+    /// The vulnerability cues raised in it (categories only).
+    pub care: Vec<String>,
+    pub messages: u64,
+    pub answered: u64,
+    pub handed_off: u64,
+    pub helpful: u64,
+    pub not_helpful: u64,
+    /// The visitor left a contact for a person (a handoff).
+    pub handoff_requested: bool,
+    pub complaint: bool,
+}
+
+/// Outcomes of a group of conversations, added up.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Totals {
+    pub conversations: u64,
+    pub messages: u64,
+    pub answered: u64,
+    pub handed_off: u64,
+    pub handoffs_requested: u64,
+    pub helpful: u64,
+    pub not_helpful: u64,
+    pub complaints: u64,
+}
+
+impl Totals {
+    pub fn add(&mut self, c: &ConversationOutcome) {
+        self.conversations += 1;
+        self.messages += c.messages;
+        self.answered += c.answered;
+        self.handed_off += c.handed_off;
+        self.handoffs_requested += u64::from(c.handoff_requested);
+        self.helpful += c.helpful;
+        self.not_helpful += c.not_helpful;
+        self.complaints += u64::from(c.complaint);
+    }
+}
+
+/// Flagged conversations against the rest.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct CareComparison {
+    pub flagged: Totals,
+    pub unflagged: Totals,
+}
+
+impl CareComparison {
+    pub fn of(outcomes: &[ConversationOutcome]) -> Self {
+        let mut comparison = Self::default();
+        for c in outcomes {
+            if c.care.is_empty() {
+                comparison.unflagged.add(c);
+            } else {
+                comparison.flagged.add(c);
+            }
+        }
+        comparison
+    }
+}
+
+/// The complaint records and the outcomes, in the records database.
+pub trait ComplaintBook: Send + Sync + 'static {
+    /// Records `complaint`, unless its conversation has one not yet
+    /// resolved: the complaint that stands is returned either way.
+    fn open(&self, complaint: &Complaint) -> Pending<'_, Result<Complaint, RecordError>>;
+    /// Complaints of a status (all without), open first, the oldest first.
+    fn complaints(
+        &self,
+        status: Option<ComplaintStatus>,
+        limit: usize,
+    ) -> Pending<'_, Result<Vec<Complaint>, RecordError>>;
+    fn complaint(&self, reference: &str) -> Pending<'_, Result<Option<Complaint>, RecordError>>;
+    /// Writes a complaint's status and handler back.
+    fn update(&self, complaint: &Complaint) -> Pending<'_, Result<(), RecordError>>;
+    /// How many complaints are in each status.
+    fn counts(&self) -> Pending<'_, Result<Vec<(ComplaintStatus, u64)>, RecordError>>;
+    /// Every conversation since `since`, with its outcomes.
+    fn outcomes(
+        &self,
+        since: UnixMillis,
+    ) -> Pending<'_, Result<Vec<ConversationOutcome>, RecordError>>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_complaints_clock_starts_when_it_is_made() {
+        let session = SessionHash::unchecked("ab".repeat(16));
+        let mut c = Complaint::new(session, "this is a disgrace".into(), 1_000);
+        assert!(c.reference.starts_with("CO-"));
+        assert_eq!(c.acknowledge_by, 1_000 + 86_400_000);
+        assert_eq!(c.respond_by, 1_000 + 56 * 86_400_000);
+        assert!(!c.overdue(c.acknowledge_by));
+        assert!(c.overdue(c.acknowledge_by + 1));
+        c.set_status(ComplaintStatus::Acknowledged, 5_000);
+        assert_eq!(c.acknowledged, Some(5_000));
+        assert!(
+            !c.overdue(c.acknowledge_by + 1),
+            "acknowledged in time or not, the next step counts"
+        );
+        c.set_status(ComplaintStatus::Resolved, 9_000);
+        assert_eq!((c.acknowledged, c.resolved), (Some(5_000), Some(9_000)));
+        assert!(!c.overdue(i64::MAX));
+        c.set_status(ComplaintStatus::Open, 10_000);
+        assert_eq!(c.resolved, None, "reopened");
+    }
+
+    fn conversation(messages: u64) -> ConversationOutcome {
+        ConversationOutcome {
+            session: SessionHash::unchecked("s".repeat(64)),
+            first_at: 0,
+            last_at: 0,
+            care: Vec::new(),
+            messages,
+            answered: 0,
+            handed_off: 0,
+            helpful: 0,
+            not_helpful: 0,
+            handoff_requested: false,
+            complaint: false,
+        }
+    }
+
+    #[test]
+    fn flagged_and_unflagged_conversations_are_added_up_apart() {
+        let flagged = ConversationOutcome {
+            care: vec!["life_events".into()],
+            handoff_requested: true,
+            ..conversation(3)
+        };
+        let plain = ConversationOutcome {
+            answered: 2,
+            helpful: 1,
+            ..conversation(2)
+        };
+        let c = CareComparison::of(&[flagged, plain.clone(), plain]);
+        assert_eq!(
+            (c.flagged.conversations, c.flagged.handoffs_requested),
+            (1, 1)
+        );
+        assert_eq!(
+            (
+                c.unflagged.conversations,
+                c.unflagged.answered,
+                c.unflagged.helpful
+            ),
+            (2, 4, 2)
+        );
+    }
+}

@@ -1,0 +1,162 @@
+//! The duty of care on the admin side: complaint records (`GET`, `PATCH`)
+//! and the conversations with a vulnerability cue, with their outcomes.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, RawQuery, State};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::AdminState;
+use super::api::{Params, days_back, time, unavailable};
+use crate::domain::care::{Complaint, ComplaintBook, ComplaintStatus};
+use crate::domain::records::now_millis;
+use crate::http::error::{ApiError, BodyProblem};
+use crate::http::extract::{ApiJson, WireShape};
+
+fn book(state: &AdminState) -> Result<&Arc<dyn ComplaintBook>, ApiError> {
+    state.complaints.as_ref().ok_or(ApiError::Conflict {
+        code: "records_off",
+        message: "Nothing is recorded: the server runs with --record off.",
+    })
+}
+
+const DAY_MS: f64 = 86_400_000.0;
+
+/// A complaint as the admin API shows it, with its age and whether a due
+/// date has passed.
+fn complaint_json(c: &Complaint, now: i64) -> Value {
+    json!({
+        "reference": c.reference,
+        "conversation": c.session.as_str(),
+        "made_at": time(c.made),
+        "age_days": ((now - c.made) as f64 / DAY_MS * 10.0).floor() / 10.0,
+        "message": c.message,
+        "status": c.status,
+        "acknowledge_by": time(c.acknowledge_by),
+        "respond_by": time(c.respond_by),
+        "acknowledged_at": c.acknowledged.map(time),
+        "resolved_at": c.resolved.map(time),
+        "handled_by": c.handled_by,
+        "overdue": c.overdue(now),
+        "updated_at": time(c.updated),
+    })
+}
+
+fn status_param(text: &str) -> Result<ComplaintStatus, ApiError> {
+    ComplaintStatus::parse(text).ok_or(ApiError::InvalidQuery {
+        param: "status",
+        expected: "open, acknowledged or resolved",
+    })
+}
+
+/// `GET /admin/api/complaints?status=S&limit=N`: open first, the oldest first.
+pub async fn complaints(
+    State(state): State<AdminState>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Value>, ApiError> {
+    let params = Params::of(query);
+    let status = params.get("status").map(status_param).transpose()?;
+    let limit = params.number("limit", 1, 1000, 100, "a number from 1 to 1000")?;
+    let found = book(&state)?
+        .complaints(status, limit)
+        .await
+        .map_err(unavailable)?;
+    let now = now_millis();
+    let items: Vec<Value> = found.iter().map(|c| complaint_json(c, now)).collect();
+    Ok(Json(json!({ "items": items })))
+}
+
+/// `{"status"?, "handled_by"?}`: a complaint's new status and handler.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ComplaintChange {
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub handled_by: Option<String>,
+}
+
+impl WireShape for ComplaintChange {
+    const FIELDS: &'static [&'static str] = &["status", "handled_by"];
+    const REQUIRED: &'static [&'static str] = &[];
+}
+
+/// Longest `handled_by`, in characters.
+const MAX_HANDLER_CHARS: usize = 100;
+
+/// `PATCH /admin/api/complaints/{reference}`: the complaint, changed.
+pub async fn update_complaint(
+    State(state): State<AdminState>,
+    Path(reference): Path<String>,
+    ApiJson(change): ApiJson<ComplaintChange>,
+) -> Result<Json<Value>, ApiError> {
+    let invalid = |param: &str| ApiError::InvalidRequest {
+        problem: BodyProblem::InvalidValue,
+        param: Some(param.to_owned()),
+        fields: ComplaintChange::FIELDS,
+    };
+    let status = match change.status.as_deref() {
+        Some(text) => Some(ComplaintStatus::parse(text).ok_or_else(|| invalid("status"))?),
+        None => None,
+    };
+    let handler = change.handled_by.map(|h| h.trim().to_owned());
+    if handler
+        .as_ref()
+        .is_some_and(|h| h.chars().count() > MAX_HANDLER_CHARS || h.chars().any(char::is_control))
+    {
+        return Err(invalid("handled_by"));
+    }
+    let book = book(&state)?;
+    let mut complaint = book
+        .complaint(&reference)
+        .await
+        .map_err(unavailable)?
+        .ok_or(ApiError::NotFound)?;
+    let now = now_millis();
+    if let Some(status) = status {
+        complaint.set_status(status, now);
+    }
+    if let Some(handler) = handler {
+        complaint.handled_by = Some(handler).filter(|h| !h.is_empty());
+        complaint.updated = now;
+    }
+    book.update(&complaint).await.map_err(unavailable)?;
+    tracing::info!(%reference, status = complaint.status.as_str(), "complaint updated");
+    Ok(Json(complaint_json(&complaint, now)))
+}
+
+/// `GET /admin/api/care?days=N`: conversations with a vulnerability cue
+/// (categories only), the most recent first, with their outcomes.
+pub async fn care(
+    State(state): State<AdminState>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Value>, ApiError> {
+    let params = Params::of(query);
+    let days = params.number("days", 1, 366, 30, "a number of days from 1 to 366")?;
+    let outcomes = book(&state)?
+        .outcomes(days_back(days))
+        .await
+        .map_err(unavailable)?;
+    let items: Vec<Value> = outcomes
+        .iter()
+        .filter(|c| !c.care.is_empty())
+        .map(|c| {
+            json!({
+                "conversation": c.session.as_str(),
+                "first_at": time(c.first_at),
+                "last_at": time(c.last_at),
+                "care": c.care,
+                "messages": c.messages,
+                "answered": c.answered,
+                "handed_off": c.handed_off,
+                "handoff_requested": c.handoff_requested,
+                "helpful": c.helpful,
+                "not_helpful": c.not_helpful,
+                "complaint": c.complaint,
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "items": items })))
+}

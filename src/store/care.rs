@@ -1,0 +1,225 @@
+//! The complaint records and the conversations' outcomes ([`ComplaintBook`])
+//! in the records database, beside the records (`sql.rs`; the tables are
+//! `migrations/0003_care.sql`).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::sql::{SqlRecords, count, failed};
+use crate::domain::Pending;
+use crate::domain::care::{Complaint, ComplaintBook, ComplaintStatus, ConversationOutcome};
+use crate::domain::records::{RecordError, SessionHash, UnixMillis};
+
+/// A complaint's columns, in the order [`complaint`] reads them.
+const COLUMNS: &str = "reference, session_hash, made_ms, message, status, acknowledge_by_ms, \
+     respond_by_ms, acknowledged_ms, resolved_ms, handled_by, updated_ms";
+
+fn complaint(row: &AnyRow) -> Result<Complaint, sqlx::Error> {
+    let status: String = row.try_get(4)?;
+    Ok(Complaint {
+        reference: row.try_get(0)?,
+        session: SessionHash::unchecked(row.try_get(1)?),
+        made: row.try_get(2)?,
+        message: row.try_get(3)?,
+        status: ComplaintStatus::parse(&status)
+            .ok_or_else(|| sqlx::Error::Decode(format!("unknown status {status:?}").into()))?,
+        acknowledge_by: row.try_get(5)?,
+        respond_by: row.try_get(6)?,
+        acknowledged: row.try_get(7)?,
+        resolved: row.try_get(8)?,
+        handled_by: row.try_get(9)?,
+        updated: row.try_get(10)?,
+    })
+}
+
+impl SqlRecords {
+    async fn open_complaint(&self, c: &Complaint) -> Result<Complaint, sqlx::Error> {
+        let standing = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM complaints WHERE session_hash = $1 AND status <> 'resolved' \
+             ORDER BY made_ms LIMIT 1"
+        ))
+        .bind(c.session.as_str().to_owned())
+        .fetch_optional(&self.pool)
+        .await?;
+        if let Some(row) = standing {
+            return complaint(&row);
+        }
+        sqlx::query(&format!(
+            "INSERT INTO complaints ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+        ))
+        .bind(c.reference.clone())
+        .bind(c.session.as_str().to_owned())
+        .bind(c.made)
+        .bind(c.message.clone())
+        .bind(c.status.as_str())
+        .bind(c.acknowledge_by)
+        .bind(c.respond_by)
+        .bind(c.acknowledged)
+        .bind(c.resolved)
+        .bind(c.handled_by.clone())
+        .bind(c.updated)
+        .execute(&self.pool)
+        .await?;
+        Ok(c.clone())
+    }
+
+    async fn list_complaints(
+        &self,
+        status: Option<ComplaintStatus>,
+        limit: usize,
+    ) -> Result<Vec<Complaint>, sqlx::Error> {
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM complaints WHERE ($1 = '' OR status = $1) \
+             ORDER BY CASE status WHEN 'open' THEN 0 WHEN 'acknowledged' THEN 1 ELSE 2 END, made_ms, reference \
+             LIMIT $2"
+        ))
+        .bind(status.map_or("", ComplaintStatus::as_str))
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(complaint).collect()
+    }
+
+    async fn one_complaint(&self, reference: &str) -> Result<Option<Complaint>, sqlx::Error> {
+        let row = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM complaints WHERE reference = $1"
+        ))
+        .bind(reference.to_owned())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(complaint).transpose()
+    }
+
+    async fn update_complaint(&self, c: &Complaint) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "UPDATE complaints SET status = $1, acknowledged_ms = $2, resolved_ms = $3, handled_by = $4, \
+             updated_ms = $5 WHERE reference = $6",
+        )
+        .bind(c.status.as_str())
+        .bind(c.acknowledged)
+        .bind(c.resolved)
+        .bind(c.handled_by.clone())
+        .bind(c.updated)
+        .bind(c.reference.clone())
+        .execute(&self.pool)
+        .await
+        .map(drop)
+    }
+
+    async fn complaint_counts(&self) -> Result<Vec<(ComplaintStatus, u64)>, sqlx::Error> {
+        let rows = sqlx::query("SELECT status, COUNT(*) FROM complaints GROUP BY status")
+            .fetch_all(&self.pool)
+            .await?;
+        let mut counts = Vec::new();
+        for row in &rows {
+            if let Some(status) = ComplaintStatus::parse(&row.try_get::<String, _>(0)?) {
+                counts.push((status, count(row, 1)?));
+            }
+        }
+        Ok(counts)
+    }
+
+    async fn conversation_outcomes(
+        &self,
+        since: UnixMillis,
+    ) -> Result<Vec<ConversationOutcome>, sqlx::Error> {
+        let rows = sqlx::query(
+            "SELECT t.session_hash, MIN(t.at_ms), MAX(t.at_ms), COUNT(*), \
+               SUM(CASE WHEN t.outcome = 'answered' THEN 1 ELSE 0 END), \
+               SUM(CASE WHEN t.outcome = 'handoff' THEN 1 ELSE 0 END), \
+               SUM(CASE WHEN f.helpful = 1 THEN 1 ELSE 0 END), \
+               SUM(CASE WHEN f.helpful = 0 THEN 1 ELSE 0 END), \
+               SUM(CASE WHEN t.complaint = 1 THEN 1 ELSE 0 END) \
+             FROM turns t LEFT JOIN feedback f ON f.reply_id = t.reply_id \
+             WHERE t.at_ms >= $1 GROUP BY t.session_hash",
+        )
+        .bind(since)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut by_session = BTreeMap::new();
+        for row in &rows {
+            let session: String = row.try_get(0)?;
+            by_session.insert(
+                session.clone(),
+                ConversationOutcome {
+                    session: SessionHash::unchecked(session),
+                    first_at: row.try_get(1)?,
+                    last_at: row.try_get(2)?,
+                    messages: count(row, 3)?,
+                    answered: count(row, 4)?,
+                    handed_off: count(row, 5)?,
+                    helpful: count(row, 6)?,
+                    not_helpful: count(row, 7)?,
+                    complaint: count(row, 8)? > 0,
+                    care: Vec::new(),
+                    handoff_requested: false,
+                },
+            );
+        }
+        let cues = sqlx::query(
+            "SELECT DISTINCT session_hash, care FROM turns WHERE at_ms >= $1 AND care IS NOT NULL",
+        )
+        .bind(since)
+        .fetch_all(&self.pool)
+        .await?;
+        for row in &cues {
+            let session: String = row.try_get(0)?;
+            if let Some(c) = by_session.get_mut(&session) {
+                c.care.push(row.try_get(1)?);
+                c.care.sort();
+            }
+        }
+        let asked: BTreeSet<String> =
+            sqlx::query("SELECT DISTINCT session_hash FROM handoffs WHERE created_ms >= $1")
+                .bind(since)
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(|row| row.try_get(0))
+                .collect::<Result<_, sqlx::Error>>()?;
+        for (session, c) in &mut by_session {
+            c.handoff_requested = asked.contains(session);
+        }
+        let mut outcomes: Vec<ConversationOutcome> = by_session.into_values().collect();
+        outcomes.sort_by_key(|c| std::cmp::Reverse(c.last_at));
+        Ok(outcomes)
+    }
+}
+
+impl ComplaintBook for SqlRecords {
+    fn open(&self, complaint: &Complaint) -> Pending<'_, Result<Complaint, RecordError>> {
+        let complaint = complaint.clone();
+        Box::pin(async move { self.open_complaint(&complaint).await.map_err(failed) })
+    }
+
+    fn complaints(
+        &self,
+        status: Option<ComplaintStatus>,
+        limit: usize,
+    ) -> Pending<'_, Result<Vec<Complaint>, RecordError>> {
+        Box::pin(async move { self.list_complaints(status, limit).await.map_err(failed) })
+    }
+
+    fn complaint(&self, reference: &str) -> Pending<'_, Result<Option<Complaint>, RecordError>> {
+        let reference = reference.to_owned();
+        Box::pin(async move { self.one_complaint(&reference).await.map_err(failed) })
+    }
+
+    fn update(&self, complaint: &Complaint) -> Pending<'_, Result<(), RecordError>> {
+        let complaint = complaint.clone();
+        Box::pin(async move { self.update_complaint(&complaint).await.map_err(failed) })
+    }
+
+    fn counts(&self) -> Pending<'_, Result<Vec<(ComplaintStatus, u64)>, RecordError>> {
+        Box::pin(async move { self.complaint_counts().await.map_err(failed) })
+    }
+
+    fn outcomes(
+        &self,
+        since: UnixMillis,
+    ) -> Pending<'_, Result<Vec<ConversationOutcome>, RecordError>> {
+        Box::pin(async move { self.conversation_outcomes(since).await.map_err(failed) })
+    }
+}

@@ -57,8 +57,10 @@ export default defineConfig({
   },
   webServer: [
     {
+      // A copy of the sample knowledge base, so that the console can add to it.
       command:
-        `${SERVER} --addr 127.0.0.1:3000 --admin-addr 127.0.0.1:3100 --database sqlite://target/e2e/records-3000.db` +
+        `rm -rf target/e2e/kb && mkdir -p target/e2e && cp -r assistant/src/sample_kb target/e2e/kb && ` +
+        `exec ${SERVER} --addr 127.0.0.1:3000 --admin-addr 127.0.0.1:3100 --database sqlite://target/e2e/records-3000.db --kb target/e2e/kb` +
         ` --handoff-webhook-url ${HOOKS}/handoff --handoff-limit 1000/1h --handoff-retry-secs 1`,
       cwd: "..",
       url: `${API}/healthz`,

@@ -9,7 +9,6 @@ use axum::http::Request;
 use http_body_util::Full;
 use serde_json::{Value, json};
 use support_chat::domain::knowledge::{KbSource, Knowledge};
-use support_chat::startup;
 
 use crate::helpers::*;
 
@@ -75,6 +74,9 @@ async fn nothing_of_the_admin_side_is_served_on_the_public_listener() {
         "/admin/api/summary",
         "/admin/api/openapi.json",
         "/admin/api/kb",
+        "/console",
+        "/console/sign-in",
+        "/console/console.css",
     ] {
         let reply = send(public, plain_get(path, Some(ADMIN_TOKEN))).await;
         assert_eq!(reply.status, 404, "{path} on the public listener");
@@ -258,28 +260,6 @@ async fn conversations_are_listed_filtered_read_exported_as_csv_and_erased() {
     );
     let left = admin_get(admin, "/admin/api/conversations").await.json();
     assert_eq!(left["conversations"].as_array().unwrap().len(), 1);
-}
-
-/// A server answering from `source`, reloading it live: its addresses and
-/// its knowledge.
-async fn with_knowledge(source: KbSource) -> (SocketAddr, SocketAddr, Arc<Knowledge>) {
-    let engine = match &source {
-        KbSource::Sample => engine(),
-        KbSource::Dir(_) => Arc::new(Knowledge::train(&source, Some(encoder())).unwrap()),
-    };
-    let args = args(&["--admin-token", ADMIN_TOKEN]);
-    let mut setup =
-        setup_around(&args, engine.clone(), support_chat::http::Assets::default()).await;
-    let knowledge = Arc::new(Knowledge::new(
-        source,
-        Some(encoder()),
-        engine,
-        setup.state.chat.answers.clone(),
-    ));
-    knowledge.watch(Duration::from_millis(100)).unwrap();
-    setup.admin = startup::admin_state(&args, &setup.state, Some(knowledge.clone()));
-    let (public, admin) = spawn_both(setup).await;
-    (public, admin, knowledge)
 }
 
 /// [`with_knowledge`] on a copy of the sample knowledge base in a folder.

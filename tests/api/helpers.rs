@@ -519,3 +519,48 @@ pub fn assert_documented(doc: &Value, path: &str, method: &str, status: u16, rep
         );
     }
 }
+
+/// A server answering from `source`, reloading it live: its addresses and
+/// its knowledge.
+pub async fn with_knowledge(
+    source: support_chat::domain::knowledge::KbSource,
+) -> (
+    SocketAddr,
+    SocketAddr,
+    Arc<support_chat::domain::knowledge::Knowledge>,
+) {
+    let (public, admin, knowledge, _) = with_knowledge_and_setup(source).await;
+    (public, admin, knowledge)
+}
+
+/// [`with_knowledge`], and the server's setup (its records, to flush).
+pub async fn with_knowledge_and_setup(
+    source: support_chat::domain::knowledge::KbSource,
+) -> (
+    SocketAddr,
+    SocketAddr,
+    Arc<support_chat::domain::knowledge::Knowledge>,
+    Setup,
+) {
+    let engine = match &source {
+        support_chat::domain::knowledge::KbSource::Sample => engine(),
+        support_chat::domain::knowledge::KbSource::Dir(_) => Arc::new(
+            support_chat::domain::knowledge::Knowledge::train(&source, Some(encoder())).unwrap(),
+        ),
+    };
+    let args = args(&["--admin-token", ADMIN_TOKEN]);
+    let mut setup =
+        setup_around(&args, engine.clone(), support_chat::http::Assets::default()).await;
+    let knowledge = Arc::new(support_chat::domain::knowledge::Knowledge::new(
+        source,
+        Some(encoder()),
+        engine,
+        setup.state.chat.answers.clone(),
+    ));
+    knowledge
+        .watch(std::time::Duration::from_millis(100))
+        .unwrap();
+    setup.admin = startup::admin_state(&args, &setup.state, Some(knowledge.clone()));
+    let (public, admin) = spawn_both(setup.clone()).await;
+    (public, admin, knowledge, setup)
+}

@@ -7,6 +7,7 @@ mod binary;
 mod care;
 mod chat;
 mod connections;
+mod console;
 mod contract;
 mod conversation;
 mod handoff;

@@ -161,7 +161,10 @@ pub async fn summary(
 /// Questions the inbox considers, at most.
 const INBOX_CANDIDATES: usize = 5_000;
 
-async fn inbox_items(state: &AdminState, days: usize) -> Result<Vec<Unanswered>, ApiError> {
+pub(super) async fn inbox_items(
+    state: &AdminState,
+    days: usize,
+) -> Result<Vec<Unanswered>, ApiError> {
     let turns = records(state)?
         .open_turns(days_back(days), INBOX_CANDIDATES)
         .await
@@ -427,7 +430,7 @@ fn csv_line(turn: &TranscriptTurn) -> Vec<u8> {
     writer.into_inner().expect("writing to memory")
 }
 
-fn knowledge_of(state: &AdminState) -> Result<&Arc<Knowledge>, ApiError> {
+pub(super) fn knowledge_of(state: &AdminState) -> Result<&Arc<Knowledge>, ApiError> {
     state.knowledge.as_ref().ok_or(ApiError::NotFound)
 }
 

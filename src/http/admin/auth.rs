@@ -33,6 +33,30 @@ pub struct AdminAuth {
     identity: Arc<ClientIdentity>,
     failures: Arc<FixedWindow<SystemClock>>,
     blocked: Arc<Mutex<HashMap<ClientKey, Instant>>>,
+    /// The console's signed-in sessions (this replica's): id → its form
+    /// token and when it expires.
+    consoles: Arc<Mutex<HashMap<String, ConsoleSession>>>,
+}
+
+/// One signed-in console session.
+#[derive(Clone, Debug)]
+pub struct ConsoleSession {
+    /// Every form of the session carries it; a post without it is refused.
+    pub csrf: String,
+    pub expires: Instant,
+}
+
+/// How long a console sign-in lasts.
+pub const CONSOLE_SESSION: Duration = Duration::from_secs(8 * 60 * 60);
+
+/// Signed-in console sessions kept at most (expired ones go first).
+const CONSOLE_ENTRIES: usize = 1_000;
+
+/// 128 random bits as 32 hex digits.
+fn random_hex() -> String {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).expect("the OS random source is available");
+    format!("{:032x}", u128::from_be_bytes(bytes))
 }
 
 impl AdminAuth {
@@ -43,7 +67,68 @@ impl AdminAuth {
             identity,
             failures: Arc::new(FixedWindow::new(quota, SystemClock)),
             blocked: Arc::default(),
+            consoles: Arc::default(),
         }
+    }
+
+    /// Checks a presented token for `client`: `Unauthorized` (counted) or,
+    /// after too many failures a minute, `RateLimited` without looking.
+    pub fn check(&self, client: ClientKey, presented: Option<&str>) -> Result<(), ApiError> {
+        if let Some(retry_after) = self.refused(client) {
+            return Err(ApiError::RateLimited { retry_after });
+        }
+        if self.matches(presented) {
+            return Ok(());
+        }
+        tracing::warn!(client = %client.redacted(), "admin: a request without the right token");
+        metrics::counter!("admin_auth_failures_total").increment(1);
+        Err(match self.failed(client) {
+            Some(retry_after) => ApiError::RateLimited { retry_after },
+            None => ApiError::Unauthorized,
+        })
+    }
+
+    /// The client key of a request (its peer, or the proxies' word).
+    pub fn client(
+        &self,
+        headers: &axum::http::HeaderMap,
+        extensions: &axum::http::Extensions,
+    ) -> ClientKey {
+        self.identity.client_key(headers, extensions)
+    }
+
+    /// A new console session: its id (the cookie) and its form token.
+    pub fn open_console(&self) -> (String, ConsoleSession) {
+        let session = ConsoleSession {
+            csrf: random_hex(),
+            expires: Instant::now() + CONSOLE_SESSION,
+        };
+        let id = random_hex();
+        let mut consoles = self.consoles.lock().unwrap_or_else(PoisonError::into_inner);
+        if consoles.len() >= CONSOLE_ENTRIES {
+            let now = Instant::now();
+            consoles.retain(|_, s| s.expires > now);
+        }
+        consoles.insert(id.clone(), session.clone());
+        (id, session)
+    }
+
+    /// The live console session of this id, if any.
+    pub fn console(&self, id: &str) -> Option<ConsoleSession> {
+        let mut consoles = self.consoles.lock().unwrap_or_else(PoisonError::into_inner);
+        let session = consoles.get(id)?.clone();
+        if session.expires <= Instant::now() {
+            consoles.remove(id);
+            return None;
+        }
+        Some(session)
+    }
+
+    pub fn close_console(&self, id: &str) {
+        self.consoles
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(id);
     }
 
     /// Whether the API is on.
@@ -100,25 +185,15 @@ pub async fn require_token(
     if !auth.enabled() {
         return ApiError::NotFound.into_response();
     }
-    let client = auth
-        .identity
-        .client_key(request.headers(), request.extensions());
-    if let Some(retry_after) = auth.refused(client) {
-        return ApiError::RateLimited { retry_after }.into_response();
-    }
+    let client = auth.client(request.headers(), request.extensions());
     let presented = request
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim);
-    if auth.matches(presented) {
-        return next.run(request).await;
-    }
-    tracing::warn!(client = %client.redacted(), "admin API: a request without the right token");
-    metrics::counter!("admin_auth_failures_total").increment(1);
-    match auth.failed(client) {
-        Some(retry_after) => ApiError::RateLimited { retry_after }.into_response(),
-        None => ApiError::Unauthorized.into_response(),
+    match auth.check(client, presented) {
+        Ok(()) => next.run(request).await,
+        Err(error) => error.into_response(),
     }
 }

@@ -7,6 +7,7 @@
 mod api;
 mod auth;
 mod care;
+mod console;
 mod openapi;
 
 use std::sync::Arc;
@@ -106,6 +107,7 @@ pub fn admin_app(state: AdminState) -> Router {
             only(get(openapi::document), "GET, HEAD"),
         )
         .merge(api)
+        .merge(console::routes())
         .fallback(|| async { ApiError::NotFound })
         .with_state(state)
         .layer(

@@ -1,0 +1,93 @@
+import type { Page } from "@playwright/test";
+import AxeBuilder from "@axe-core/playwright";
+import { test, expect } from "./fixtures";
+import { ADMIN, ADMIN_TOKEN, API } from "../playwright.config";
+
+/** A visitor's message straight to the public endpoint: the reply. */
+async function say(page: Page, message: string) {
+  const reply = await page.request.post(`${API}/public/v1/support/chat`, { data: { message } });
+  expect(reply.status()).toBe(200);
+  return reply.json();
+}
+
+async function axe(page: Page) {
+  const results = await new AxeBuilder({ page })
+    .withTags(["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"])
+    .analyze();
+  expect(results.violations.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`)).toEqual([]);
+}
+
+async function signIn(page: Page) {
+  await page.goto(`${ADMIN}/console`);
+  await expect(page).toHaveURL(`${ADMIN}/console/sign-in`);
+  await axe(page);
+  await page.getByLabel("Admin token").fill("not the token");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page.getByRole("alert")).toHaveText("That is not the admin token.");
+  await page.getByLabel("Admin token").fill(ADMIN_TOKEN);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page).toHaveURL(`${ADMIN}/console`);
+}
+
+test.describe("the operator console", () => {
+  test.use({ expectedConsoleErrors: [/status of 401/] });
+
+  test("signs in, reads the overview, teaches the assistant from the inbox and works a complaint", async ({ page }) => {
+    const question = "What is your share price today?";
+    const before = await say(page, question);
+    expect(before.handoff).toBe(true);
+    const complaint = await say(page, "This is unacceptable, I was promised a call back and nobody rang");
+    const reference: string = complaint.complaint;
+    expect(reference).toMatch(/^CO-/);
+
+    await signIn(page);
+    await expect(page.getByRole("heading", { level: 1 })).toHaveText("The last 30 days");
+    await expect(page.getByRole("table").first()).toBeVisible();
+    await axe(page);
+
+    // The inbox: the question appears (records are written in batches).
+    await page.getByRole("link", { name: "Inbox" }).click();
+    const item = page.getByRole("listitem").filter({ has: page.getByRole("heading", { name: question }) });
+    await expect(async () => {
+      await page.reload();
+      await expect(item).toBeVisible({ timeout: 500 });
+    }).toPass({ timeout: 15_000 });
+    await axe(page);
+    await item.getByLabel("Add as an example question to").selectOption("cost");
+    await item.getByRole("button", { name: "Add as example" }).click();
+    await expect(page.getByRole("status")).toContainText("Added to “cost”");
+    await expect(page.getByRole("heading", { name: question })).toHaveCount(0);
+
+    // The next visitor asking it gets that article's answer.
+    const after = await say(page, question);
+    expect(after.handoff).toBe(false);
+    expect(after.reply).not.toEqual(before.reply);
+
+    // The complaint, in the queue with its due dates; acknowledged.
+    await page.getByRole("link", { name: "Complaints" }).click();
+    const entry = page.getByRole("listitem").filter({ has: page.getByRole("heading", { name: reference }) });
+    await expect(entry).toContainText("acknowledge by");
+    await expect(entry).toContainText("final response by");
+    await axe(page);
+    await entry.getByLabel(`Status of ${reference}`).selectOption("acknowledged");
+    await entry.getByRole("button", { name: "Save" }).click();
+    await expect(page).toHaveURL(`${ADMIN}/console/complaints`);
+    await expect(page.getByRole("listitem").filter({ has: page.getByRole("heading", { name: reference }) }).getByLabel(`Status of ${reference}`)).toHaveValue("acknowledged");
+
+    await page.getByRole("link", { name: "Handoffs" }).click();
+    await expect(page.getByRole("heading", { level: 1 })).toHaveText("Handoffs");
+    await axe(page);
+
+    // Keyboard: the navigation is reachable and the focus visible; dark too.
+    await page.emulateMedia({ colorScheme: "dark" });
+    await page.goto(`${ADMIN}/console`);
+    await axe(page);
+    await page.keyboard.press("Tab");
+    await expect(page.getByRole("link", { name: "Overview" })).toBeFocused();
+
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await expect(page).toHaveURL(`${ADMIN}/console/sign-in`);
+    await page.goto(`${ADMIN}/console`);
+    await expect(page).toHaveURL(`${ADMIN}/console/sign-in`);
+  });
+});

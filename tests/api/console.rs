@@ -1,0 +1,365 @@
+//! The operator console over real HTTP on the admin listener: signing in
+//! and out, the cookie's attributes, refusals (no session, a wrong or
+//! missing form token, a post from another site), the policy headers, and
+//! the complaints queue worked through its forms.
+
+use std::net::SocketAddr;
+
+use axum::http::Request;
+use http_body_util::Full;
+use serde_json::json;
+
+use crate::helpers::*;
+
+/// The console's routes and the method each answers.
+const PAGES: [&str; 3] = ["/console", "/console/complaints", "/console/handoffs"];
+const POSTS: [&str; 3] = [
+    "/console/sign-out",
+    "/console/complaints/CO-AAAA-AAAA",
+    "/console/handoffs/HO-AAAA-AAAA/retry",
+];
+
+fn form(path: &str, cookie: Option<&str>, body: &str) -> Request<Full<axum::body::Bytes>> {
+    let mut request = Request::post(path)
+        .header("host", "localhost")
+        .header("content-type", "application/x-www-form-urlencoded");
+    if let Some(cookie) = cookie {
+        request = request.header("cookie", cookie);
+    }
+    request.body(Full::new(body.to_owned().into())).unwrap()
+}
+
+fn get(path: &str, cookie: Option<&str>) -> Request<Full<axum::body::Bytes>> {
+    let mut request = Request::get(path).header("host", "localhost");
+    if let Some(cookie) = cookie {
+        request = request.header("cookie", cookie);
+    }
+    request.body(Full::default()).unwrap()
+}
+
+fn text(reply: &Reply) -> String {
+    String::from_utf8_lossy(&reply.body).into_owned()
+}
+
+/// The value of the first `name="csrf"` field on a page.
+fn csrf_of(page: &str) -> String {
+    let at = page.find("name=\"csrf\" value=\"").expect("a form token") + 19;
+    page[at..at + 32].to_owned()
+}
+
+/// Signs in: the session cookie (`console=…`) and the overview's form token.
+async fn sign_in(admin: SocketAddr) -> (String, String) {
+    let reply = send(
+        admin,
+        form(
+            "/console/sign-in",
+            None,
+            &format!("token={}", ADMIN_TOKEN.replace(' ', "+")),
+        ),
+    )
+    .await;
+    assert_eq!(reply.status, 303, "{}", text(&reply));
+    assert_eq!(reply.header("location"), Some("/console"));
+    let cookie = reply.header("set-cookie").unwrap().to_owned();
+    let pair = cookie.split(';').next().unwrap().to_owned();
+    let overview = send(admin, get("/console", Some(&pair))).await;
+    assert_eq!(overview.status, 200, "{}", text(&overview));
+    (pair, csrf_of(&text(&overview)))
+}
+
+#[tokio::test]
+async fn signing_in_sets_a_strict_http_only_cookie_and_every_page_has_a_strict_policy() {
+    let (_public, admin, _setup) = with_admin(&[]).await;
+    let page = send(admin, get("/console/sign-in", None)).await;
+    assert_eq!(page.status, 200);
+    assert!(text(&page).contains("<label for=\"token\">Admin token</label>"));
+
+    let reply = send(
+        admin,
+        form(
+            "/console/sign-in",
+            None,
+            &format!("token={}", ADMIN_TOKEN.replace(' ', "+")),
+        ),
+    )
+    .await;
+    let cookie = reply.header("set-cookie").unwrap();
+    for attribute in [
+        "HttpOnly",
+        "SameSite=Strict",
+        "Path=/console",
+        "Max-Age=28800",
+    ] {
+        assert!(cookie.contains(attribute), "{cookie}");
+    }
+    assert!(
+        !cookie.contains("Secure"),
+        "plain HTTP on loopback: {cookie}"
+    );
+    assert!(
+        !cookie.contains(ADMIN_TOKEN),
+        "the cookie is a session id, never the token"
+    );
+    // Behind a TLS proxy the cookie is Secure.
+    let mut over_tls = form(
+        "/console/sign-in",
+        None,
+        &format!("token={}", ADMIN_TOKEN.replace(' ', "+")),
+    );
+    over_tls
+        .headers_mut()
+        .insert("x-forwarded-proto", "https".parse().unwrap());
+    assert!(
+        send(admin, over_tls)
+            .await
+            .header("set-cookie")
+            .unwrap()
+            .contains("; Secure")
+    );
+
+    let (cookie, _) = sign_in(admin).await;
+    for path in PAGES.iter().chain(["/console/sign-in"].iter()) {
+        let reply = send(admin, get(path, Some(&cookie))).await;
+        assert_eq!(reply.status, 200, "{path}: {}", text(&reply));
+        let policy = reply.header("content-security-policy").unwrap();
+        assert!(
+            policy.contains("default-src 'none'") && policy.contains("frame-ancestors 'none'"),
+            "{path}: {policy}"
+        );
+        assert!(
+            !policy.contains("script-src"),
+            "the console runs no script: {policy}"
+        );
+        assert_eq!(reply.header("cache-control"), Some("no-store"), "{path}");
+        assert!(
+            text(&reply).starts_with("<!DOCTYPE html><html lang=\"en\">"),
+            "{path}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn every_console_route_refuses_a_request_without_a_session_and_a_form_from_another_site() {
+    let (_public, admin, _setup) = with_admin(&[]).await;
+    for path in PAGES {
+        let reply = send(admin, get(path, None)).await;
+        assert_eq!(reply.status, 303, "{path}");
+        assert_eq!(reply.header("location"), Some("/console/sign-in"), "{path}");
+        let forged = send(
+            admin,
+            get(path, Some("console=0123456789abcdef0123456789abcdef")),
+        )
+        .await;
+        assert_eq!(forged.status, 303, "an unknown session: {path}");
+    }
+    let (cookie, csrf) = sign_in(admin).await;
+    for path in POSTS {
+        let body = format!("csrf={csrf}&status=resolved");
+        assert_eq!(
+            send(admin, form(path, None, &body)).await.status,
+            403,
+            "no session: {path}"
+        );
+        let wrong = send(admin, form(path, Some(&cookie), "csrf=0&status=resolved")).await;
+        assert_eq!(wrong.status, 403, "a wrong form token: {path}");
+        for (header, value) in [
+            ("origin", "http://evil.example"),
+            ("sec-fetch-site", "cross-site"),
+        ] {
+            let mut request = form(path, Some(&cookie), &body);
+            request.headers_mut().insert(header, value.parse().unwrap());
+            let reply = send(admin, request).await;
+            assert_eq!(reply.status, 403, "{header}: {path}");
+            assert!(text(&reply).contains("another site"), "{path}");
+        }
+    }
+    // Signing in from another site's form is refused too.
+    let mut request = form("/console/sign-in", None, "token=x");
+    request
+        .headers_mut()
+        .insert("origin", "http://evil.example".parse().unwrap());
+    assert_eq!(send(admin, request).await.status, 403);
+}
+
+#[tokio::test]
+async fn a_wrong_token_is_told_and_counted_and_ten_a_minute_lock_the_client_out() {
+    let (_public, admin, _setup) = with_admin(&[]).await;
+    for _ in 0..10 {
+        let reply = send(admin, form("/console/sign-in", None, "token=not+the+token")).await;
+        assert_eq!(reply.status, 401);
+        assert!(text(&reply).contains("That is not the admin token."));
+        assert!(reply.header("set-cookie").is_none());
+    }
+    let eleventh = send(admin, form("/console/sign-in", None, "token=not+the+token")).await;
+    assert_eq!(eleventh.status, 429);
+    let locked = send(
+        admin,
+        form(
+            "/console/sign-in",
+            None,
+            &format!("token={}", ADMIN_TOKEN.replace(' ', "+")),
+        ),
+    )
+    .await;
+    assert_eq!(
+        locked.status, 429,
+        "even the right token, until the minute is over"
+    );
+    assert!(text(&locked).contains("Too many failed attempts"));
+}
+
+#[tokio::test]
+async fn without_an_admin_token_there_is_no_console() {
+    let setup = setup_with(&args(&[]), Default::default()).await;
+    let (_public, admin) = spawn_both(setup).await;
+    assert_eq!(send(admin, get("/console/sign-in", None)).await.status, 404);
+    assert_eq!(send(admin, get("/console", None)).await.status, 404);
+}
+
+#[tokio::test]
+async fn the_overview_counts_the_conversations_and_a_complaint_is_worked_through_the_queue() {
+    let (public, admin, setup) = with_admin(&[]).await;
+    let complaint = "I've been waiting weeks and nobody answers my emails, this is a disgrace";
+    let said = chat(public, &json!({ "message": complaint })).await.json();
+    let reference = said["complaint"].as_str().unwrap().to_owned();
+    chat(public, &json!({ "message": "How much can I borrow?" })).await;
+    setup.state.chat.recorder.flush().await;
+
+    let (cookie, csrf) = sign_in(admin).await;
+    let overview = text(&send(admin, get("/console", Some(&cookie))).await);
+    assert!(
+        overview.contains("<dt>Conversations</dt><dd>2</dd>"),
+        "{overview}"
+    );
+    assert!(
+        overview.contains("<dt>Complaints not resolved</dt><dd>1</dd>"),
+        "{overview}"
+    );
+    assert!(
+        overview.contains("<svg class=\"chart\""),
+        "a chart, and a table of the same numbers"
+    );
+
+    let queue = text(&send(admin, get("/console/complaints", Some(&cookie))).await);
+    assert!(queue.contains(&format!("<h2>{reference}</h2>")), "{queue}");
+    assert!(queue.contains("this is a disgrace"), "the redacted words");
+    let change = send(
+        admin,
+        form(
+            &format!("/console/complaints/{reference}"),
+            Some(&cookie),
+            &format!("csrf={csrf}&status=acknowledged"),
+        ),
+    )
+    .await;
+    assert_eq!(change.status, 303, "{}", text(&change));
+    assert_eq!(change.header("location"), Some("/console/complaints"));
+    let listed = admin_get(admin, "/admin/api/complaints").await.json();
+    assert_eq!(listed["items"][0]["status"], "acknowledged");
+    assert!(listed["items"][0]["acknowledged_at"].is_string());
+
+    // Signing out ends the session: its cookie opens nothing after.
+    let out = send(
+        admin,
+        form("/console/sign-out", Some(&cookie), &format!("csrf={csrf}")),
+    )
+    .await;
+    assert_eq!(out.status, 303);
+    assert!(out.header("set-cookie").unwrap().contains("Max-Age=0"));
+    assert_eq!(
+        send(admin, get("/console", Some(&cookie))).await.status,
+        303
+    );
+}
+
+#[tokio::test]
+async fn an_unanswered_question_added_from_the_inbox_is_answered_by_that_article_next_time() {
+    let kb = sample_kb_copy();
+    let (public, admin, _knowledge, setup) =
+        with_knowledge_and_setup(support_chat::domain::knowledge::KbSource::Dir(kb.clone())).await;
+    let question = "do you have an office in Manchester?";
+    let before = chat(public, &json!({ "message": question })).await.json();
+    assert_eq!(before["handoff"], true, "not answered yet: {before}");
+    chat(
+        public,
+        &json!({ "message": "Where is your office in Leeds?" }),
+    )
+    .await;
+    setup.state.chat.recorder.flush().await;
+
+    let (cookie, csrf) = sign_in(admin).await;
+    let inbox = text(&send(admin, get("/console/inbox", Some(&cookie))).await);
+    assert!(
+        inbox.contains("do you have an office in Manchester"),
+        "{inbox}"
+    );
+    let at = inbox.find("action=\"/console/inbox/").unwrap() + 8;
+    let action = &inbox[at..at + inbox[at..].find('"').unwrap()];
+    assert!(action.ends_with("/add"), "{action}");
+    let item_text = &inbox[..at];
+    let item_text = &item_text[item_text.rfind("<h2>").unwrap() + 4..];
+    let item_text = item_text[..item_text.find("</h2>").unwrap()].to_owned();
+
+    let added = send(
+        admin,
+        form(
+            action,
+            Some(&cookie),
+            &format!("csrf={csrf}&article=what-we-offer"),
+        ),
+    )
+    .await;
+    assert_eq!(added.status, 303, "{}", text(&added));
+    assert_eq!(
+        added.header("location"),
+        Some("/console/inbox?added=what-we-offer")
+    );
+    let after = text(
+        &send(
+            admin,
+            get("/console/inbox?added=what-we-offer", Some(&cookie)),
+        )
+        .await,
+    );
+    assert!(after.contains("Added to “what-we-offer”"), "{after}");
+    assert!(
+        !after.contains(&format!("<h2>{item_text}</h2>")),
+        "out of the inbox: {after}"
+    );
+    let file = std::fs::read_to_string(kb.join("what-we-offer.md")).unwrap();
+    assert!(file.contains(&item_text), "{file}");
+
+    // The next visitor asking it gets that article.
+    chat(public, &json!({ "message": item_text })).await;
+    setup.state.chat.recorder.flush().await;
+    let export = admin_get(admin, "/admin/api/export").await;
+    let last: serde_json::Value = String::from_utf8_lossy(&export.body)
+        .lines()
+        .last()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .unwrap();
+    assert_eq!(
+        (last["outcome"].as_str(), last["article_id"].as_str()),
+        (Some("answered"), Some("what-we-offer")),
+        "{last}"
+    );
+
+    // Dismissing takes an item out for good.
+    let inbox = text(&send(admin, get("/console/inbox", Some(&cookie))).await);
+    let other = if item_text.contains("Manchester") {
+        "Leeds"
+    } else {
+        "Manchester"
+    };
+    assert!(
+        inbox.contains(other),
+        "the other question, still there: {inbox}"
+    );
+    let at = inbox.find("/dismiss\"").unwrap();
+    let start = inbox[..at].rfind("action=\"").unwrap() + 8;
+    let action = format!("{}/dismiss", &inbox[start..at]);
+    let dismissed = send(admin, form(&action, Some(&cookie), &format!("csrf={csrf}"))).await;
+    assert_eq!(dismissed.status, 303);
+    let inbox = text(&send(admin, get("/console/inbox", Some(&cookie))).await);
+    assert!(!inbox.contains(other), "{inbox}");
+}

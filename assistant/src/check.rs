@@ -469,6 +469,48 @@ mod tests {
     }
 
     #[test]
+    fn an_article_naming_a_rate_without_a_representative_example_fails_the_check() {
+        let questions = [
+            "how much does it cost",
+            "what is the interest rate",
+            "how expensive is a loan",
+            "what are your rates",
+        ];
+        let other = [
+            "when are you open",
+            "what are your opening hours",
+            "are you open on sunday",
+            "what time do you close",
+        ];
+        let mut cost = article("cost", &questions);
+        cost.body = "Our loans start at 6.9% interest a year.".into();
+        let kb = KnowledgeBase::from_articles(
+            vec![cost.clone(), article("opening-hours", &other)],
+            &["a".into(), "b".into()],
+        )
+        .unwrap();
+        let check = check_kb(&kb, 2, 1.0, None).unwrap();
+        assert!(!check.passed, "{check}");
+        let text = check.to_string();
+        assert!(text.contains("Financial promotions: ERROR: cost"), "{text}");
+        assert!(
+            text.ends_with("FAILED: a financial-promotion error (above)"),
+            "{text}"
+        );
+        // With the representative example the author adds, it passes.
+        cost.body.push_str(
+            "\nRepresentative example: borrowing £25,000 over 3 years at 6.9% a year fixed; \
+             36 monthly repayments of £771; total amount payable £27,756; representative 12.4% APR.",
+        );
+        let kb = KnowledgeBase::from_articles(
+            vec![cost, article("opening-hours", &other)],
+            &["a".into(), "b".into()],
+        )
+        .unwrap();
+        assert!(check_kb(&kb, 2, 1.0, None).unwrap().passed);
+    }
+
+    #[test]
     fn articles_whose_questions_go_to_each_other_fail_the_check() {
         // Two articles with the same questions: one of them must lose.
         let same = [

@@ -74,8 +74,22 @@ test.describe("the operator console", () => {
     await expect(page).toHaveURL(`${ADMIN}/console/complaints`);
     await expect(page.getByRole("listitem").filter({ has: page.getByRole("heading", { name: reference }) }).getByLabel(`Status of ${reference}`)).toHaveValue("acknowledged");
 
+    // Conversations: search, read one (redacted as stored).
+    await page.getByRole("link", { name: "Conversations" }).click();
+    await page.getByLabel("Only those where a message holds").fill("share price");
+    await page.getByRole("button", { name: "Search" }).click();
+    await axe(page);
+    await page.getByRole("table").getByRole("link").first().click();
+    await expect(page.getByRole("table")).toContainText(question);
+    await expect(page.getByRole("link", { name: "CSV" })).toBeVisible();
+    await axe(page);
+
     await page.getByRole("link", { name: "Handoffs" }).click();
     await expect(page.getByRole("heading", { level: 1 })).toHaveText("Handoffs");
+    await axe(page);
+
+    await page.getByRole("link", { name: "Knowledge base" }).click();
+    await expect(page.getByRole("table")).toContainText("who-can-apply");
     await axe(page);
 
     // Keyboard: the navigation is reachable and the focus visible; dark too.

@@ -151,6 +151,11 @@ impl Knowledge {
             .clone()
     }
 
+    /// The sentence encoder the engines are trained with, if any.
+    pub fn encoder(&self) -> Option<&Arc<Encoder>> {
+        self.encoder.as_ref()
+    }
+
     pub fn source(&self) -> &KbSource {
         &self.source
     }

@@ -12,11 +12,21 @@ use serde_json::json;
 use crate::helpers::*;
 
 /// The console's routes and the method each answers.
-const PAGES: [&str; 3] = ["/console", "/console/complaints", "/console/handoffs"];
-const POSTS: [&str; 3] = [
+const PAGES: [&str; 6] = [
+    "/console",
+    "/console/inbox",
+    "/console/complaints",
+    "/console/conversations",
+    "/console/handoffs",
+    "/console/kb",
+];
+const POSTS: [&str; 6] = [
     "/console/sign-out",
+    "/console/inbox/0123456789abcdef0123456789abcdef/add",
+    "/console/inbox/0123456789abcdef0123456789abcdef/dismiss",
     "/console/complaints/CO-AAAA-AAAA",
     "/console/handoffs/HO-AAAA-AAAA/retry",
+    "/console/conversations/0123456789abcdef0123456789abcdef/erase",
 ];
 
 fn form(path: &str, cookie: Option<&str>, body: &str) -> Request<Full<axum::body::Bytes>> {
@@ -37,6 +47,15 @@ fn get(path: &str, cookie: Option<&str>) -> Request<Full<axum::body::Bytes>> {
     request.body(Full::default()).unwrap()
 }
 
+/// The sign-in form, filled with the right token.
+fn sign_in_form() -> Request<Full<axum::body::Bytes>> {
+    form(
+        "/console/sign-in",
+        None,
+        &format!("token={}", ADMIN_TOKEN.replace(' ', "+")),
+    )
+}
+
 fn text(reply: &Reply) -> String {
     String::from_utf8_lossy(&reply.body).into_owned()
 }
@@ -49,15 +68,7 @@ fn csrf_of(page: &str) -> String {
 
 /// Signs in: the session cookie (`console=…`) and the overview's form token.
 async fn sign_in(admin: SocketAddr) -> (String, String) {
-    let reply = send(
-        admin,
-        form(
-            "/console/sign-in",
-            None,
-            &format!("token={}", ADMIN_TOKEN.replace(' ', "+")),
-        ),
-    )
-    .await;
+    let reply = send(admin, sign_in_form()).await;
     assert_eq!(reply.status, 303, "{}", text(&reply));
     assert_eq!(reply.header("location"), Some("/console"));
     let cookie = reply.header("set-cookie").unwrap().to_owned();
@@ -74,15 +85,7 @@ async fn signing_in_sets_a_strict_http_only_cookie_and_every_page_has_a_strict_p
     assert_eq!(page.status, 200);
     assert!(text(&page).contains("<label for=\"token\">Admin token</label>"));
 
-    let reply = send(
-        admin,
-        form(
-            "/console/sign-in",
-            None,
-            &format!("token={}", ADMIN_TOKEN.replace(' ', "+")),
-        ),
-    )
-    .await;
+    let reply = send(admin, sign_in_form()).await;
     let cookie = reply.header("set-cookie").unwrap();
     for attribute in [
         "HttpOnly",
@@ -101,11 +104,7 @@ async fn signing_in_sets_a_strict_http_only_cookie_and_every_page_has_a_strict_p
         "the cookie is a session id, never the token"
     );
     // Behind a TLS proxy the cookie is Secure.
-    let mut over_tls = form(
-        "/console/sign-in",
-        None,
-        &format!("token={}", ADMIN_TOKEN.replace(' ', "+")),
-    );
+    let mut over_tls = sign_in_form();
     over_tls
         .headers_mut()
         .insert("x-forwarded-proto", "https".parse().unwrap());
@@ -154,13 +153,17 @@ async fn every_console_route_refuses_a_request_without_a_session_and_a_form_from
     }
     let (cookie, csrf) = sign_in(admin).await;
     for path in POSTS {
-        let body = format!("csrf={csrf}&status=resolved");
+        let body = format!("csrf={csrf}&status=resolved&article=cost");
         assert_eq!(
             send(admin, form(path, None, &body)).await.status,
             403,
             "no session: {path}"
         );
-        let wrong = send(admin, form(path, Some(&cookie), "csrf=0&status=resolved")).await;
+        let wrong = send(
+            admin,
+            form(path, Some(&cookie), "csrf=0&status=resolved&article=cost"),
+        )
+        .await;
         assert_eq!(wrong.status, 403, "a wrong form token: {path}");
         for (header, value) in [
             ("origin", "http://evil.example"),
@@ -192,15 +195,7 @@ async fn a_wrong_token_is_told_and_counted_and_ten_a_minute_lock_the_client_out(
     }
     let eleventh = send(admin, form("/console/sign-in", None, "token=not+the+token")).await;
     assert_eq!(eleventh.status, 429);
-    let locked = send(
-        admin,
-        form(
-            "/console/sign-in",
-            None,
-            &format!("token={}", ADMIN_TOKEN.replace(' ', "+")),
-        ),
-    )
-    .await;
+    let locked = send(admin, sign_in_form()).await;
     assert_eq!(
         locked.status, 429,
         "even the right token, until the minute is over"
@@ -329,6 +324,16 @@ async fn an_unanswered_question_added_from_the_inbox_is_answered_by_that_article
     let file = std::fs::read_to_string(kb.join("what-we-offer.md")).unwrap();
     assert!(file.contains(&item_text), "{file}");
 
+    // The knowledge base page counts it, and runs the check on request.
+    let kb_page = text(&send(admin, get("/console/kb", Some(&cookie))).await);
+    assert!(
+        kb_page.contains("<th scope=\"row\">what-we-offer</th>"),
+        "{kb_page}"
+    );
+    let checked = text(&send(admin, get("/console/kb?check=1", Some(&cookie))).await);
+    assert!(checked.contains("5-fold cross-validation"), "{checked}");
+    assert!(checked.contains("Duty-of-care detectors"), "{checked}");
+
     // The next visitor asking it gets that article.
     chat(public, &json!({ "message": item_text })).await;
     setup.state.chat.recorder.flush().await;
@@ -362,4 +367,96 @@ async fn an_unanswered_question_added_from_the_inbox_is_answered_by_that_article
     assert_eq!(dismissed.status, 303);
     let inbox = text(&send(admin, get("/console/inbox", Some(&cookie))).await);
     assert!(!inbox.contains(other), "{inbox}");
+}
+
+#[tokio::test]
+async fn conversations_are_searched_read_redacted_exported_and_erased() {
+    let (public, admin, setup) = with_admin(&[]).await;
+    let said = chat(
+        public,
+        &json!({ "message": "How long does an application take? write to jo.bloggs@example.com" }),
+    )
+    .await
+    .json();
+    let session = said["session"].as_str().unwrap();
+    chat(
+        public,
+        &json!({ "message": "and who can apply?", "session": session }),
+    )
+    .await;
+    chat(public, &json!({ "message": "hello" })).await;
+    setup.state.chat.recorder.flush().await;
+
+    let (cookie, csrf) = sign_in(admin).await;
+    let list = text(
+        &send(
+            admin,
+            get("/console/conversations?q=application", Some(&cookie)),
+        )
+        .await,
+    );
+    let at = list
+        .find("href=\"/console/conversations/")
+        .expect("one listed")
+        + 6;
+    let href = list[at..at + list[at..].find('"').unwrap()].to_owned();
+    assert_eq!(
+        list.matches("href=\"/console/conversations/").count(),
+        1,
+        "only the match: {list}"
+    );
+
+    let transcript = text(&send(admin, get(&href, Some(&cookie))).await);
+    assert!(
+        transcript.contains("write to [email]"),
+        "redacted as stored: {transcript}"
+    );
+    assert!(!transcript.contains("jo.bloggs"), "{transcript}");
+    assert!(transcript.contains("and who can apply?"), "{transcript}");
+    assert!(
+        transcript.contains("application-time ("),
+        "the article and its version: {transcript}"
+    );
+
+    let id = href.rsplit('/').next().unwrap().to_owned();
+    let csv = send(
+        admin,
+        get(
+            &format!("/console/export?format=csv&conversation={id}"),
+            Some(&cookie),
+        ),
+    )
+    .await;
+    assert_eq!(csv.status, 200);
+    assert_eq!(
+        text(&csv).lines().count(),
+        3,
+        "a header and two turns: {}",
+        text(&csv)
+    );
+    assert_eq!(
+        send(admin, get("/console/export?format=csv", None))
+            .await
+            .status,
+        303,
+        "signed in only"
+    );
+
+    let erased = send(
+        admin,
+        form(
+            &format!("{href}/erase"),
+            Some(&cookie),
+            &format!("csrf={csrf}"),
+        ),
+    )
+    .await;
+    assert_eq!(erased.status, 303, "{}", text(&erased));
+    assert_eq!(send(admin, get(&href, Some(&cookie))).await.status, 404);
+    assert_eq!(
+        admin_get(admin, &format!("/admin/api/conversations/{id}"))
+            .await
+            .status,
+        404
+    );
 }

@@ -7,7 +7,9 @@
 //! against the admin API's limit. Every page has a strict
 //! Content-Security-Policy: its own stylesheet, nothing else.
 
+mod conversations;
 mod inbox;
+mod kb;
 mod pages;
 
 use axum::Form;
@@ -45,6 +47,17 @@ pub fn routes() -> Router<AdminState> {
         .route("/console/inbox", get(inbox::inbox))
         .route("/console/inbox/{id}/add", post(inbox::add))
         .route("/console/inbox/{id}/dismiss", post(inbox::dismiss))
+        .route("/console/conversations", get(conversations::list))
+        .route(
+            "/console/conversations/{id}",
+            get(conversations::transcript),
+        )
+        .route(
+            "/console/conversations/{id}/erase",
+            post(conversations::erase),
+        )
+        .route("/console/export", get(conversations::export))
+        .route("/console/kb", get(kb::kb))
         .route("/console/handoffs", get(pages::handoffs))
         .route(
             "/console/handoffs/{reference}/retry",
@@ -72,7 +85,9 @@ fn page(status: StatusCode, title: &str, operator: Option<&Operator>, main: AnyV
                 <a href="/console">"Overview"</a>
                 <a href="/console/inbox">"Inbox"</a>
                 <a href="/console/complaints">"Complaints"</a>
+                <a href="/console/conversations">"Conversations"</a>
                 <a href="/console/handoffs">"Handoffs"</a>
+                <a href="/console/kb">"Knowledge base"</a>
                 <form method="post" action="/console/sign-out">
                     <input type="hidden" name="csrf" value=csrf />
                     <button type="submit">"Sign out"</button>

@@ -226,6 +226,11 @@ pub async fn complaints(State(state): State<AdminState>, operator: Operator) -> 
     let Ok(all) = book.complaints(None, 500).await else {
         return unavailable(&operator);
     };
+    // Each conversation's newest handoff, if it asked for a person.
+    let handoffs = match &state.handoffs {
+        Some(desk) => desk.outbox.handoffs(None, 1000).await.unwrap_or_default(),
+        None => Vec::new(),
+    };
     let now = now_millis();
     let csrf = operator.csrf();
     let items = all
@@ -242,6 +247,14 @@ pub async fn complaints(State(state): State<AdminState>, operator: Operator) -> 
                 })
                 .collect_view();
             let label = format!("Status of {}", c.reference);
+            let transcript = format!("/console/conversations/{}", c.session.as_str());
+            let handoff = handoffs
+                .iter()
+                .find(|h| h.session == c.session)
+                .map_or_else(
+                    || "No handoff asked for.".to_owned(),
+                    |h| format!("Handoff {}: {}.", h.reference, h.status.as_str()),
+                );
             view! {
                 <li class="complaint">
                     <h2>{c.reference.clone()}</h2>
@@ -251,6 +264,7 @@ pub async fn complaints(State(state): State<AdminState>, operator: Operator) -> 
                         {overdue.then(|| view! { <strong class="overdue">" · overdue"</strong> })}
                     </p>
                     <blockquote>{c.message.clone()}</blockquote>
+                    <p>{handoff} " " <a href=transcript>"Read the conversation"</a></p>
                     <form method="post" action=action>
                         <input type="hidden" name="csrf" value=csrf.clone() />
                         <label>{label}

@@ -21,18 +21,8 @@ const PER_PAGE: usize = 50;
 const MAX_SEARCH_CHARS: usize = 200;
 
 fn notice(status: StatusCode, operator: &Operator, title: &str, what: &str) -> Response {
-    let (heading, what) = (title.to_owned(), what.to_owned());
-    page(
-        status,
-        title,
-        Some(operator),
-        view! {
-            <h1>{heading}</h1>
-            <p>{what}</p>
-            <p><a href="/console/conversations">"Back to the conversations"</a></p>
-        }
-        .into_any(),
-    )
+    let back = ("/console/conversations", "Back to the conversations");
+    super::notice(status, operator, title, what, back)
 }
 
 #[derive(Deserialize)]

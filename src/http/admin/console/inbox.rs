@@ -24,17 +24,12 @@ const INBOX_DAYS: usize = 30;
 const INBOX_ITEMS: usize = 100;
 
 fn message(status: StatusCode, operator: &Operator, title: &str, what: String) -> Response {
-    let heading = title.to_owned();
-    page(
+    super::notice(
         status,
+        operator,
         title,
-        Some(operator),
-        view! {
-            <h1>{heading}</h1>
-            <p role="alert">{what}</p>
-            <p><a href="/console/inbox">"Back to the inbox"</a></p>
-        }
-        .into_any(),
+        &what,
+        ("/console/inbox", "Back to the inbox"),
     )
 }
 

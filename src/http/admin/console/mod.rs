@@ -132,6 +132,30 @@ fn page(status: StatusCode, title: &str, operator: Option<&Operator>, main: AnyV
     response
 }
 
+/// A page that only tells the operator something, with a way back
+/// (`back`: the link's target and words). `role="alert"` so it is heard.
+fn notice(
+    status: StatusCode,
+    operator: &Operator,
+    title: &str,
+    what: &str,
+    back: (&'static str, &'static str),
+) -> Response {
+    let (heading, what) = (title.to_owned(), what.to_owned());
+    let (href, words) = back;
+    page(
+        status,
+        title,
+        Some(operator),
+        view! {
+            <h1>{heading}</h1>
+            <p role="alert">{what}</p>
+            <p><a href=href>{words}</a></p>
+        }
+        .into_any(),
+    )
+}
+
 /// A signed-in operator: the request carried a live session's cookie (and,
 /// for a post, came from this site).
 pub struct Operator {

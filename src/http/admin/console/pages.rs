@@ -23,16 +23,12 @@ const OVERVIEW_DAYS: usize = 30;
 const NEAR_DUE_MS: i64 = 2 * DAY_MS;
 
 fn notice(status: StatusCode, title: &str, what: &str, operator: &Operator) -> Response {
-    let (heading, what) = (title.to_owned(), what.to_owned());
-    page(
+    super::notice(
         status,
+        operator,
         title,
-        Some(operator),
-        view! {
-            <h1>{heading}</h1>
-            <p>{what}</p>
-        }
-        .into_any(),
+        what,
+        ("/console", "Back to the overview"),
     )
 }
 

@@ -5,7 +5,7 @@
 //! lasts [`CONSOLE_SESSION`]; every form carries the session's token and a
 //! post without it, or from another site, is refused. Failed sign-ins count
 //! against the admin API's limit. Every page has a strict
-//! Content-Security-Policy: its own stylesheet, nothing else.
+//! Content-Security-Policy: its own stylesheet (and a blank icon), no script.
 
 mod conversations;
 mod inbox;

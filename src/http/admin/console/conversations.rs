@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use leptos::prelude::*;
 use serde::Deserialize;
 
-use super::{CsrfOnly, Operator, page};
+use super::{CsrfOnly, Operator, page, table};
 use crate::domain::records::{ConversationFilter, SessionHash};
 use crate::http::admin::AdminState;
 use crate::http::admin::api::{export as export_api, time};
@@ -111,16 +111,7 @@ pub async fn list(
                 "Export everything: " <a href="/console/export?format=csv">"CSV"</a> " · "
                 <a href="/console/export?format=jsonl">"JSON lines"</a>
             </p>
-            <div class="scroll">
-                <table>
-                    <thead><tr>
-                        <th scope="col">"Last message"</th><th scope="col">"Messages"</th>
-                        <th scope="col">"Answered"</th><th scope="col">"Clarified"</th>
-                        <th scope="col">"Handed off"</th><th scope="col">"Out of scope"</th>
-                    </tr></thead>
-                    <tbody>{rows}</tbody>
-                </table>
-            </div>
+            {table(&["Last message", "Messages", "Answered", "Clarified", "Handed off", "Out of scope"], None, rows.into_any())}
             {next}
         }
         .into_any(),
@@ -198,16 +189,7 @@ pub async fn transcript(
         view! {
             <h1>"Conversation " {hash.as_str().to_owned()}</h1>
             <p>"The visitor's words as stored: personal details were redacted before they were written."</p>
-            <div class="scroll">
-                <table>
-                    <thead><tr>
-                        <th scope="col">"When"</th><th scope="col">"Visitor"</th>
-                        <th scope="col">"Outcome"</th><th scope="col">"Confidence"</th>
-                        <th scope="col">"Article (version)"</th><th scope="col">"Vote"</th>
-                    </tr></thead>
-                    <tbody>{rows}</tbody>
-                </table>
-            </div>
+            {table(&["When", "Visitor", "Outcome", "Confidence", "Article (version)", "Vote"], None, rows.into_any())}
             <p>"Export: " <a href=csv>"CSV"</a> " · " <a href=jsonl>"JSON lines"</a></p>
             <form method="post" action=erase>
                 <input type="hidden" name="csrf" value=operator.csrf() />

@@ -10,7 +10,7 @@ use leptos::prelude::*;
 use serde::Deserialize;
 use support_chat_assistant::{DEFAULT_MAX_MISDIRECTED, check_kb};
 
-use super::{Operator, page};
+use super::{Operator, page, table};
 use crate::http::admin::AdminState;
 use crate::http::admin::api::{knowledge_of, time};
 
@@ -91,15 +91,7 @@ pub async fn kb(
                 " example questions; loaded " {time(status.loaded_at)} " (" {status.loads} " loads since start)."
             </p>
             {error}
-            <div class="scroll">
-                <table>
-                    <thead><tr>
-                        <th scope="col">"Article"</th><th scope="col">"Title"</th>
-                        <th scope="col">"Example questions"</th><th scope="col">"Version"</th>
-                    </tr></thead>
-                    <tbody>{rows}</tbody>
-                </table>
-            </div>
+            {table(&["Article", "Title", "Example questions", "Version"], None, rows.into_any())}
             <h2>"The check"</h2>
             {match report {
                 Some(text) => view! { <pre class="report">{text}</pre> }.into_any(),

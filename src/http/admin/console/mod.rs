@@ -132,6 +132,24 @@ fn page(status: StatusCode, title: &str, operator: Option<&Operator>, main: AnyV
     response
 }
 
+/// A table of `rows` under these column headings (labelled by the element
+/// `labelled_by` names, if any), scrolling sideways on a narrow screen.
+fn table(columns: &[&'static str], labelled_by: Option<&'static str>, rows: AnyView) -> AnyView {
+    let headings = columns
+        .iter()
+        .map(|c| view! { <th scope="col">{*c}</th> })
+        .collect_view();
+    view! {
+        <div class="scroll">
+            <table aria-labelledby=labelled_by>
+                <thead><tr>{headings}</tr></thead>
+                <tbody>{rows}</tbody>
+            </table>
+        </div>
+    }
+    .into_any()
+}
+
 /// A page that only tells the operator something, with a way back
 /// (`back`: the link's target and words). `role="alert"` so it is heard.
 fn notice(

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use leptos::prelude::*;
 use serde::Deserialize;
 
-use super::{Operator, page};
+use super::{Operator, page, table};
 use crate::domain::care::{CareComparison, ComplaintStatus, Totals};
 use crate::domain::records::{DaySummary, UnixMillis, now_millis};
 use crate::http::admin::AdminState;
@@ -182,33 +182,10 @@ pub async fn overview(State(state): State<AdminState>, operator: Operator) -> Re
             </dl>
             <h2>"Customers who may need more help"</h2>
             <p>"Conversations with a vulnerability cue against the rest: how they fared."</p>
-            <div class="scroll">
-                <table>
-                    <thead><tr>
-                        <th scope="col">"Conversations"</th><th scope="col">"Number"</th>
-                        <th scope="col">"Answered"</th><th scope="col">"Handed off"</th>
-                        <th scope="col">"Asked for a person"</th><th scope="col">"Helpful"</th>
-                        <th scope="col">"With a complaint"</th>
-                    </tr></thead>
-                    <tbody>
-                        {totals_row("Flagged", &comparison.flagged)}
-                        {totals_row("Not flagged", &comparison.unflagged)}
-                    </tbody>
-                </table>
-            </div>
+            {table(&["Conversations", "Number", "Answered", "Handed off", "Asked for a person", "Helpful", "With a complaint"], None, view! { {totals_row("Flagged", &comparison.flagged)} {totals_row("Not flagged", &comparison.unflagged)} }.into_any())}
             <h2 id="volume-caption">"Messages per day"</h2>
             <div inner_html=chart></div>
-            <div class="scroll">
-                <table aria-labelledby="volume-caption">
-                    <thead><tr>
-                        <th scope="col">"Day"</th><th scope="col">"Conversations"</th>
-                        <th scope="col">"Messages"</th><th scope="col">"Answered"</th>
-                        <th scope="col">"Handed off"</th><th scope="col">"Out of scope"</th>
-                        <th scope="col">"Helpful"</th><th scope="col">"Not helpful"</th>
-                    </tr></thead>
-                    <tbody>{rows}</tbody>
-                </table>
-            </div>
+            {table(&["Day", "Conversations", "Messages", "Answered", "Handed off", "Out of scope", "Helpful", "Not helpful"], Some("volume-caption"), rows.into_any())}
         }
         .into_any(),
     )
@@ -364,16 +341,7 @@ pub async fn handoffs(State(state): State<AdminState>, operator: Operator) -> Re
         Some(&operator),
         view! {
             <h1>"Handoffs"</h1>
-            <div class="scroll">
-                <table>
-                    <thead><tr>
-                        <th scope="col">"Reference"</th><th scope="col">"Taken"</th>
-                        <th scope="col">"Status"</th><th scope="col">"Attempts"</th>
-                        <th scope="col">"Last error"</th><th scope="col">"Action"</th>
-                    </tr></thead>
-                    <tbody>{rows}</tbody>
-                </table>
-            </div>
+            {table(&["Reference", "Taken", "Status", "Attempts", "Last error", "Action"], None, rows.into_any())}
         }
         .into_any(),
     )

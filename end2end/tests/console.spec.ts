@@ -104,4 +104,36 @@ test.describe("the operator console", () => {
     await page.goto(`${ADMIN}/console`);
     await expect(page).toHaveURL(`${ADMIN}/console/sign-in`);
   });
+
+  test("every page fits a phone, light and dark, and axe finds nothing on any of them", async ({ page }) => {
+    // A complaint and a conversation, so the queue and the lists have rows to fit.
+    await say(page, "I am really not happy with how long my application is taking, nobody replies to me");
+    await page.setViewportSize({ width: 360, height: 740 });
+    await signIn(page);
+    const pages = ["/console", "/console/inbox", "/console/complaints", "/console/handoffs", "/console/conversations", "/console/kb"];
+    await expect(async () => {
+      await page.goto(`${ADMIN}/console/conversations`);
+      await expect(page.getByRole("table").getByRole("link").first()).toBeVisible({ timeout: 500 });
+    }).toPass({ timeout: 15_000 });
+    const transcript = await page.getByRole("table").getByRole("link").first().getAttribute("href");
+    for (const scheme of ["light", "dark"] as const) {
+      await page.emulateMedia({ colorScheme: scheme });
+      for (const path of [...pages, transcript!]) {
+        await page.goto(`${ADMIN}${path}`);
+        await expect(page.getByRole("heading", { level: 1 })).toBeVisible();
+        // Nothing wider than the screen but a table, which scrolls in its own box.
+        const tooWide = await page.evaluate(() => {
+          const width = document.documentElement.clientWidth;
+          return [...document.querySelectorAll("body *")]
+            .filter((e) => !e.closest(".scroll") && e.getBoundingClientRect().right > width + 0.5)
+            .map((e) => `${e.tagName.toLowerCase()}.${e.className}: ${Math.round(e.getBoundingClientRect().right)}px`);
+        });
+        expect(tooWide, `${path} (${scheme}) is wider than a phone`).toEqual([]);
+        await axe(page);
+      }
+    }
+    // The navigation is usable by keyboard at this width too.
+    await page.keyboard.press("Tab");
+    await expect(page.getByRole("link", { name: "Overview" })).toBeFocused();
+  });
 });

@@ -354,6 +354,11 @@ pub struct TranscriptTurn {
     pub article_id: Option<String>,
     pub article_version: Option<String>,
     pub helpful: Option<bool>,
+    /// The turn expressed dissatisfaction (a complaint).
+    pub complaint: bool,
+    /// The vulnerability cue the turn showed, a category and no more; gone
+    /// once `--retention-days` passes, whatever else is kept.
+    pub care: Option<CareCategory>,
 }
 
 /// What went wrong in the store.

@@ -155,6 +155,8 @@ mod tests {
                 article_id: None,
                 article_version: None,
                 helpful: Some(false),
+                complaint: false,
+                care: None,
             }],
             availability: Some("We're closed now; we'll reply from 9:00 on Monday.".into()),
             zone: jiff::tz::TimeZone::get("Europe/London").unwrap(),

@@ -435,12 +435,14 @@ impl SqlRecords {
 
 /// Every turn's columns for a transcript or an export, with its vote.
 const TRANSCRIPT_SELECT: &str = "SELECT t.reply_id, t.session_hash, t.at_ms, t.message, t.outcome, t.confidence, \
-     t.article_id, t.article_version, f.helpful \
+     t.article_id, t.article_version, f.helpful, t.complaint, t.care \
      FROM turns t LEFT JOIN feedback f ON f.reply_id = t.reply_id";
 
 fn transcript_turn(row: &AnyRow) -> Result<TranscriptTurn, sqlx::Error> {
     let session: String = row.try_get(1)?;
     let helpful: Option<i64> = row.try_get(8)?;
+    let complaint: i64 = row.try_get(9)?;
+    let care: Option<String> = row.try_get(10)?;
     Ok(TranscriptTurn {
         reply_id: row.try_get(0)?,
         session: SessionHash::parse(&session).unwrap_or_else(|| SessionHash::unchecked(session)),
@@ -451,6 +453,8 @@ fn transcript_turn(row: &AnyRow) -> Result<TranscriptTurn, sqlx::Error> {
         article_id: row.try_get(6)?,
         article_version: row.try_get(7)?,
         helpful: helpful.map(|h| h == 1),
+        complaint: complaint == 1,
+        care: care.as_deref().and_then(CareCategory::parse),
     })
 }
 

@@ -195,6 +195,16 @@ async fn a_visitor_in_difficulty_gets_the_support_words_and_a_person_and_is_coun
         );
     }
     assert_eq!(flagged["messages"], 1);
+    let id = flagged["conversation"].as_str().unwrap();
+    let transcript = admin_get(admin, &format!("/admin/api/conversations/{id}"))
+        .await
+        .json();
+    let turn = &transcript["turns"][0];
+    assert_eq!(turn["complaint"], false, "{transcript}");
+    assert_eq!(
+        turn["care"], categories[0],
+        "the turn's own flag: {transcript}"
+    );
     let summary = admin_get(admin, "/admin/api/summary?days=1").await.json();
     assert_eq!(summary["care"]["flagged"]["conversations"], 1, "{summary}");
     assert_eq!(

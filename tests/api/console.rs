@@ -238,6 +238,16 @@ async fn the_overview_counts_the_conversations_and_a_complaint_is_worked_through
     let queue = text(&send(admin, get("/console/complaints", Some(&cookie))).await);
     assert!(queue.contains(&format!("<h2>{reference}</h2>")), "{queue}");
     assert!(queue.contains("this is a disgrace"), "the redacted words");
+    let at = queue
+        .find("href=\"/console/conversations/")
+        .expect("a transcript link")
+        + 6;
+    let href = &queue[at..at + queue[at..].find('"').unwrap()];
+    let transcript = text(&send(admin, get(href, Some(&cookie))).await);
+    assert!(
+        transcript.contains("<td>complaint</td>"),
+        "the turn is flagged: {transcript}"
+    );
     let change = send(
         admin,
         form(

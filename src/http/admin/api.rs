@@ -14,6 +14,7 @@ use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use support_chat_assistant::CareCategory;
 
 use super::AdminState;
 use crate::domain::care::CareComparison;
@@ -294,6 +295,8 @@ struct TurnJson<'a> {
     article_id: Option<&'a str>,
     article_version: Option<&'a str>,
     helpful: Option<bool>,
+    complaint: bool,
+    care: Option<&'static str>,
 }
 
 impl<'a> From<&'a TranscriptTurn> for TurnJson<'a> {
@@ -308,6 +311,8 @@ impl<'a> From<&'a TranscriptTurn> for TurnJson<'a> {
             article_id: t.article_id.as_deref(),
             article_version: t.article_version.as_deref(),
             helpful: t.helpful,
+            complaint: t.complaint,
+            care: t.care.map(CareCategory::as_str),
         }
     }
 }
@@ -400,8 +405,7 @@ pub async fn export(
     Ok(response)
 }
 
-const CSV_HEADER: &str =
-    "conversation,reply_id,at,message,outcome,confidence,article_id,article_version,helpful\n";
+const CSV_HEADER: &str = "conversation,reply_id,at,message,outcome,confidence,article_id,article_version,helpful,complaint,care\n";
 
 fn json_line(turn: &TranscriptTurn) -> Vec<u8> {
     let mut line = serde_json::to_vec(&TurnJson::from(turn)).expect("a turn serialises");
@@ -425,6 +429,8 @@ fn csv_line(turn: &TranscriptTurn) -> Vec<u8> {
             t.article_id.unwrap_or(""),
             t.article_version.unwrap_or(""),
             helpful,
+            if t.complaint { "true" } else { "false" },
+            t.care.unwrap_or(""),
         ])
         .expect("writing to memory");
     writer.into_inner().expect("writing to memory")

@@ -53,7 +53,9 @@ pub async fn document() -> Json<Value> {
         "outcome": { "enum": ["answered", "clarified", "handoff", "out_of_scope"] },
         "confidence": { "type": "number" },
         "article_id": { "type": ["string", "null"] }, "article_version": { "type": ["string", "null"] },
-        "helpful": { "type": ["boolean", "null"] } } });
+        "helpful": { "type": ["boolean", "null"] },
+        "complaint": { "type": "boolean", "description": "The turn expressed dissatisfaction." },
+        "care": { "enum": ["health", "life_events", "resilience", "capability", null], "description": "The vulnerability cue the turn showed, a category only; cleared at the retention period." } } });
     let channel = json!({ "enum": ["none", "pending", "done"], "description": "This way of delivery: not configured, still to go, or delivered." });
     let handoff = json!({ "type": "object", "properties": {
         "reference": { "type": "string" }, "conversation": { "type": "string" },

@@ -1,6 +1,6 @@
 //! Conversations in the console: search and list, read a transcript
-//! (redacted as stored, with each reply's outcome, article version and
-//! vote), export it or everything, erase one.
+//! (redacted as stored, with each reply's outcome, article version, vote
+//! and duty-of-care flag), export it or everything, erase one.
 
 use axum::Form;
 use axum::extract::{Path, Query, RawQuery, State};
@@ -8,6 +8,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use leptos::prelude::*;
 use serde::Deserialize;
+
+use support_chat_assistant::CareCategory;
 
 use super::{CsrfOnly, Operator, page, table};
 use crate::domain::records::{ConversationFilter, SessionHash};
@@ -111,7 +113,7 @@ pub async fn list(
                 "Export everything: " <a href="/console/export?format=csv">"CSV"</a> " · "
                 <a href="/console/export?format=jsonl">"JSON lines"</a>
             </p>
-            {table(&["Last message", "Messages", "Answered", "Clarified", "Handed off", "Out of scope"], None, rows.into_any())}
+            {table("Conversations", &["Last message", "Messages", "Answered", "Clarified", "Handed off", "Out of scope"], rows.into_any())}
             {next}
         }
         .into_any(),
@@ -164,6 +166,11 @@ pub async fn transcript(
                 Some(false) => "not helpful",
                 None => "–",
             };
+            let flag = match (t.complaint, t.care) {
+                (true, _) => "complaint".to_owned(),
+                (false, Some(cue)) => cue_label(cue).to_owned(),
+                (false, None) => "–".to_owned(),
+            };
             view! {
                 <tr>
                     <th scope="row">{time(t.at)}</th>
@@ -172,6 +179,7 @@ pub async fn transcript(
                     <td>{format!("{:.2}", t.confidence)}</td>
                     <td>{article}</td>
                     <td>{vote}</td>
+                    <td>{flag}</td>
                 </tr>
             }
         })
@@ -189,7 +197,7 @@ pub async fn transcript(
         view! {
             <h1>"Conversation " {hash.as_str().to_owned()}</h1>
             <p>"The visitor's words as stored: personal details were redacted before they were written."</p>
-            {table(&["When", "Visitor", "Outcome", "Confidence", "Article (version)", "Vote"], None, rows.into_any())}
+            {table("Transcript", &["When", "Visitor", "Outcome", "Confidence", "Article (version)", "Vote", "Flag"], rows.into_any())}
             <p>"Export: " <a href=csv>"CSV"</a> " · " <a href=jsonl>"JSON lines"</a></p>
             <form method="post" action=erase>
                 <input type="hidden" name="csrf" value=operator.csrf() />
@@ -241,4 +249,14 @@ pub async fn export(
     export_api(State(state), query)
         .await
         .unwrap_or_else(IntoResponse::into_response)
+}
+
+/// A cue's category in words an operator reads at a glance.
+fn cue_label(cue: CareCategory) -> &'static str {
+    match cue {
+        CareCategory::Health => "cue: health",
+        CareCategory::LifeEvents => "cue: life events",
+        CareCategory::Resilience => "cue: financial difficulty",
+        CareCategory::Capability => "cue: capability",
+    }
 }

@@ -91,7 +91,7 @@ pub async fn kb(
                 " example questions; loaded " {time(status.loaded_at)} " (" {status.loads} " loads since start)."
             </p>
             {error}
-            {table(&["Article", "Title", "Example questions", "Version"], None, rows.into_any())}
+            {table("Articles", &["Article", "Title", "Example questions", "Version"], rows.into_any())}
             <h2>"The check"</h2>
             {match report {
                 Some(text) => view! { <pre class="report">{text}</pre> }.into_any(),

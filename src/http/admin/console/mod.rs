@@ -134,14 +134,16 @@ fn page(status: StatusCode, title: &str, operator: Option<&Operator>, main: AnyV
 
 /// A table of `rows` under these column headings (labelled by the element
 /// `labelled_by` names, if any), scrolling sideways on a narrow screen.
-fn table(columns: &[&'static str], labelled_by: Option<&'static str>, rows: AnyView) -> AnyView {
+fn table(name: &'static str, columns: &[&'static str], rows: AnyView) -> AnyView {
     let headings = columns
         .iter()
         .map(|c| view! { <th scope="col">{*c}</th> })
         .collect_view();
+    // The box scrolls sideways on a narrow screen, so a keyboard must be
+    // able to reach it (WCAG 2.1.1): a named, focusable region.
     view! {
-        <div class="scroll">
-            <table aria-labelledby=labelled_by>
+        <div class="scroll" role="region" aria-label=name tabindex="0">
+            <table aria-label=name>
                 <thead><tr>{headings}</tr></thead>
                 <tbody>{rows}</tbody>
             </table>

@@ -182,10 +182,10 @@ pub async fn overview(State(state): State<AdminState>, operator: Operator) -> Re
             </dl>
             <h2>"Customers who may need more help"</h2>
             <p>"Conversations with a vulnerability cue against the rest: how they fared."</p>
-            {table(&["Conversations", "Number", "Answered", "Handed off", "Asked for a person", "Helpful", "With a complaint"], None, view! { {totals_row("Flagged", &comparison.flagged)} {totals_row("Not flagged", &comparison.unflagged)} }.into_any())}
+            {table("Flagged and not flagged", &["Conversations", "Number", "Answered", "Handed off", "Asked for a person", "Helpful", "With a complaint"], view! { {totals_row("Flagged", &comparison.flagged)} {totals_row("Not flagged", &comparison.unflagged)} }.into_any())}
             <h2 id="volume-caption">"Messages per day"</h2>
             <div inner_html=chart></div>
-            {table(&["Day", "Conversations", "Messages", "Answered", "Handed off", "Out of scope", "Helpful", "Not helpful"], Some("volume-caption"), rows.into_any())}
+            {table("Messages per day", &["Day", "Conversations", "Messages", "Answered", "Handed off", "Out of scope", "Helpful", "Not helpful"], rows.into_any())}
         }
         .into_any(),
     )
@@ -341,7 +341,7 @@ pub async fn handoffs(State(state): State<AdminState>, operator: Operator) -> Re
         Some(&operator),
         view! {
             <h1>"Handoffs"</h1>
-            {table(&["Reference", "Taken", "Status", "Attempts", "Last error", "Action"], None, rows.into_any())}
+            {table("Handoffs", &["Reference", "Taken", "Status", "Attempts", "Last error", "Action"], rows.into_any())}
         }
         .into_any(),
     )

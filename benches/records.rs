@@ -1,5 +1,5 @@
-//! How fast the records' writer can write: batches of 256 turns (the
-//! writer's batch) into SQLite, and into PostgreSQL when
+//! How fast the records' writer can write: batches of the writer's size
+//! (`records::BATCH`) into SQLite, and into PostgreSQL when
 //! `SUPPORT_CHAT_TEST_DATABASE_URL` names a server (`benches/records.sh`
 //! runs it through `.ci/with-postgres.sh`), against building the same
 //! records alone in the same run. One JSON line of rows per second.
@@ -8,14 +8,13 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use support_chat::domain::records::{
-    RecordKey, RecordStore, RecordedOutcome, TurnRecord, Write, now_millis,
+    BATCH, RecordKey, RecordStore, RecordedOutcome, TurnRecord, Write, now_millis,
 };
 use support_chat::domain::session::SessionId;
 use support_chat::store::sql::{DatabaseUrl, SqlRecords};
 use support_chat_assistant::ArticleRef;
 
-const ROWS: usize = 20_000;
-const BATCH: usize = 256;
+const ROWS: usize = 40_000;
 
 fn records(key: &RecordKey) -> Vec<Write> {
     (0..ROWS)

@@ -3,8 +3,8 @@
 # run, records off (the baseline), on SQLite, and on PostgreSQL (a server of
 # our own through .ci/with-postgres.sh), each for the same question (the
 # smallest work per request: the records' worst case) and for new questions
-# (the encoder runs: the usual case). Rounds alternate the servers, so the
-# machine's drift falls on all three. Prints wrk's summaries and one JSON
+# (the encoder runs: the usual case). Rounds rotate the servers' order, so
+# the machine's drift falls on all three. Prints wrk's summaries and one JSON
 # line of requests/s and ratios. Run by `make bench`; everything on loopback,
 # stopped by pid on exit.
 set -euo pipefail
@@ -14,7 +14,7 @@ if [[ -z ${SUPPORT_CHAT_TEST_DATABASE_URL:-} ]]; then
 fi
 DURATION=${DURATION:-10s}
 CONNECTIONS=${CONNECTIONS:-64}
-ROUNDS=${ROUNDS:-2}
+ROUNDS=${ROUNDS:-3}
 BIN=./target/release/support-chat
 TMP=$(mktemp -d)
 pids=()
@@ -43,15 +43,18 @@ start sqlite 3302 --database "sqlite://$TMP/records.db"
 start postgres 3303 --database "$PG_URL"
 
 rps() { awk '/Requests\/sec/ { print $2 }'; }
-declare -A total
 for round in $(seq "$ROUNDS"); do
   for load in same new; do
     script=benches/chat.lua; [[ $load == new ]] && script=benches/chat-new.lua
-    for server in off:3301 sqlite:3302 postgres:3303; do
+    # Each round starts with a different server, so drift in the machine
+    # over a round (and the databases growing) falls on all three alike.
+    servers=(off:3301 sqlite:3302 postgres:3303)
+    for i in 0 1 2; do
+      server=${servers[$(((i + round) % 3))]}
       name=${server%:*} port=${server#*:}
       r=$(wrk -t2 -c"$CONNECTIONS" -d"$DURATION" -s "$script" "http://127.0.0.1:$port/public/v1/support/chat" | rps)
       echo "round $round, $load question, records $name: $r requests/s"
-      total[$load.$name]=$(python3 -c "print(${total[$load.$name]:-0} + $r)")
+      echo "$round $load $name $r" >>"$TMP/results"
     done
   done
 done
@@ -60,15 +63,18 @@ for port in 3302 3303; do
   admin=$(grep -o 'admin API) on http://[0-9.:]*' "$TMP/$([[ $port == 3302 ]] && echo sqlite || echo postgres).log" | sed 's|.*http://||')
   curl -fs "http://$admin/metrics" | grep -E '^records_(written|dropped)_total' || true
 done
-python3 - "${total[same.off]}" "${total[same.sqlite]}" "${total[same.postgres]}" \
-  "${total[new.off]}" "${total[new.sqlite]}" "${total[new.postgres]}" "$ROUNDS" <<'PY'
-import json, sys
-so, ss, sp, no, ns, np, rounds = map(float, sys.argv[1:])
-r = int(rounds)
-print(json.dumps({
-    "same_question": {"off": round(so / r), "sqlite": round(ss / r), "postgres": round(sp / r),
-                      "sqlite_vs_off": round(ss / so, 3), "postgres_vs_off": round(sp / so, 3)},
-    "new_questions": {"off": round(no / r), "sqlite": round(ns / r), "postgres": round(np / r),
-                      "sqlite_vs_off": round(ns / no, 3), "postgres_vs_off": round(np / no, 3)},
-}))
+# Per load: mean requests/s of each server, and the median over rounds of
+# each round's ratio to records off (one disturbed run moves a mean, not that).
+python3 - "$TMP/results" <<'PY'
+import json, statistics, sys
+rows = [line.split() for line in open(sys.argv[1])]
+out = {}
+for load, key in (("same", "same_question"), ("new", "new_questions")):
+    by = {(r, n): float(v) for r, l, n, v in rows if l == load}
+    rounds = sorted({r for r, _ in by})
+    mean = {n: round(statistics.mean(by[(r, n)] for r in rounds)) for n in ("off", "sqlite", "postgres")}
+    for n in ("sqlite", "postgres"):
+        mean[f"{n}_vs_off"] = round(statistics.median(by[(r, n)] / by[(r, "off")] for r in rounds), 3)
+    out[key] = mean
+print(json.dumps(out))
 PY

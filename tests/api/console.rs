@@ -204,6 +204,34 @@ async fn a_wrong_token_is_told_and_counted_and_ten_a_minute_lock_the_client_out(
 }
 
 #[tokio::test]
+async fn a_form_missing_a_field_gets_a_page_that_says_so_and_changes_nothing() {
+    let (_public, admin, _setup) = with_admin(&[]).await;
+    let (cookie, csrf) = sign_in(admin).await;
+    for (path, body) in [
+        ("/console/sign-out", String::new()),
+        ("/console/complaints/CO-0000-0000", format!("csrf={csrf}")),
+        (
+            "/console/handoffs/HO-0000-0000/retry",
+            "csrf=a&csrf=b".to_owned(),
+        ),
+    ] {
+        let reply = send(admin, form(path, Some(&cookie), &body)).await;
+        assert_eq!(reply.status, 400, "{path}: {}", text(&reply));
+        let page = text(&reply);
+        assert!(page.contains("<h1>Not understood</h1>"), "{path}: {page}");
+        assert!(
+            reply.header("content-security-policy").is_some(),
+            "a console page like the others"
+        );
+    }
+    assert_eq!(
+        send(admin, get("/console", Some(&cookie))).await.status,
+        200,
+        "still signed in"
+    );
+}
+
+#[tokio::test]
 async fn without_an_admin_token_there_is_no_console() {
     let setup = setup_with(&args(&[]), Default::default()).await;
     let (_public, admin) = spawn_both(setup).await;

@@ -2,7 +2,6 @@
 //! (redacted as stored, with each reply's outcome, article version, vote
 //! and duty-of-care flag), export it or everything, erase one.
 
-use axum::Form;
 use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -11,7 +10,7 @@ use serde::Deserialize;
 
 use support_chat_assistant::CareCategory;
 
-use super::{CsrfOnly, Operator, page, table};
+use super::{ConsoleForm, CsrfOnly, Operator, page, table};
 use crate::domain::records::{ConversationFilter, SessionHash};
 use crate::http::admin::AdminState;
 use crate::http::admin::api::{export as export_api, time};
@@ -214,7 +213,7 @@ pub async fn erase(
     State(state): State<AdminState>,
     operator: Operator,
     Path(id): Path<String>,
-    Form(form): Form<CsrfOnly>,
+    ConsoleForm(form): ConsoleForm<CsrfOnly>,
 ) -> Response {
     if let Some(refusal) = operator.refusal(&form.csrf) {
         return refusal;

@@ -3,7 +3,6 @@
 //! article (the likeliest offered first; the knowledge base reloads) or
 //! dismissed for good.
 
-use axum::Form;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -11,7 +10,7 @@ use leptos::prelude::*;
 use serde::Deserialize;
 use support_chat_assistant::normalise;
 
-use super::{Operator, page};
+use super::{ConsoleForm, Operator, page};
 use crate::domain::knowledge::AddQuestionError;
 use crate::domain::records::Review;
 use crate::http::admin::AdminState;
@@ -147,7 +146,7 @@ pub async fn add(
     State(state): State<AdminState>,
     operator: Operator,
     Path(id): Path<String>,
-    Form(form): Form<AddForm>,
+    ConsoleForm(form): ConsoleForm<AddForm>,
 ) -> Response {
     if let Some(refusal) = operator.refusal(&form.csrf) {
         return refusal;
@@ -208,7 +207,7 @@ pub async fn dismiss(
     State(state): State<AdminState>,
     operator: Operator,
     Path(id): Path<String>,
-    Form(form): Form<super::CsrfOnly>,
+    ConsoleForm(form): ConsoleForm<super::CsrfOnly>,
 ) -> Response {
     if let Some(refusal) = operator.refusal(&form.csrf) {
         return refusal;

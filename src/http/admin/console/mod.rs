@@ -196,18 +196,45 @@ impl Operator {
 }
 
 fn refused(why: &str) -> Response {
-    let why = why.to_owned();
+    problem(StatusCode::FORBIDDEN, "Refused", why)
+}
+
+/// A page that says why a post was not taken, with the way back.
+fn problem(status: StatusCode, title: &str, why: &str) -> Response {
+    let (heading, why) = (title.to_owned(), why.to_owned());
     page(
-        StatusCode::FORBIDDEN,
-        "Refused",
+        status,
+        title,
         None,
         view! {
-            <h1>"Refused"</h1>
+            <h1>{heading}</h1>
             <p>{why}</p>
             <p><a href="/console">"Back to the console"</a></p>
         }
         .into_any(),
     )
+}
+
+/// A console form's fields. A form without one of them, or with one that
+/// does not read, gets a page saying so (400), not a plain-text rejection.
+pub struct ConsoleForm<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequest<S> for ConsoleForm<T> {
+    type Rejection = Response;
+
+    async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self, Response> {
+        match Form::<T>::from_request(request, state).await {
+            Ok(Form(fields)) => Ok(Self(fields)),
+            Err(rejection) => Err(problem(
+                StatusCode::BAD_REQUEST,
+                "Not understood",
+                &format!(
+                    "The form was not complete: {}. Reload the page and try again.",
+                    rejection.body_text()
+                ),
+            )),
+        }
+    }
 }
 
 fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -362,7 +389,7 @@ pub struct CsrfOnly {
 async fn sign_out(
     State(state): State<AdminState>,
     operator: Operator,
-    Form(form): Form<CsrfOnly>,
+    ConsoleForm(form): ConsoleForm<CsrfOnly>,
 ) -> Response {
     if let Some(refusal) = operator.refusal(&form.csrf) {
         return refusal;

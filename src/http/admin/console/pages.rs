@@ -1,14 +1,13 @@
 //! The console's pages: the overview, the complaints queue and the
 //! handoffs, each reading the same stores as the admin API.
 
-use axum::Form;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use leptos::prelude::*;
 use serde::Deserialize;
 
-use super::{Operator, page, table};
+use super::{ConsoleForm, Operator, page, table};
 use crate::domain::care::{CareComparison, ComplaintStatus, Totals};
 use crate::domain::records::{DaySummary, UnixMillis, now_millis};
 use crate::http::admin::AdminState;
@@ -273,7 +272,7 @@ pub async fn change_complaint(
     State(state): State<AdminState>,
     operator: Operator,
     Path(reference): Path<String>,
-    Form(form): Form<StatusChange>,
+    ConsoleForm(form): ConsoleForm<StatusChange>,
 ) -> Response {
     if let Some(refusal) = operator.refusal(&form.csrf) {
         return refusal;
@@ -352,7 +351,7 @@ pub async fn retry_handoff(
     State(state): State<AdminState>,
     operator: Operator,
     Path(reference): Path<String>,
-    Form(form): Form<super::CsrfOnly>,
+    ConsoleForm(form): ConsoleForm<super::CsrfOnly>,
 ) -> Response {
     if let Some(refusal) = operator.refusal(&form.csrf) {
         return refusal;

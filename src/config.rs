@@ -108,6 +108,17 @@ pub struct EvalArgs {
     pub embedding_cache: Option<PathBuf>,
 }
 
+impl AssistantArgs {
+    /// How the engine trains: the defaults, with the out-of-scope rule's settings.
+    pub fn engine_config(&self) -> support_chat_assistant::EngineConfig {
+        support_chat_assistant::EngineConfig {
+            scope_target: self.handoff_target,
+            scope_threshold: self.scope_threshold,
+            ..Default::default()
+        }
+    }
+}
+
 /// Which engine answers, and where its model is.
 #[derive(Debug, Clone, Args)]
 pub struct EncoderArgs {
@@ -344,6 +355,18 @@ pub struct AssistantArgs {
 
     #[command(flatten)]
     pub encoder: EncoderArgs,
+
+    /// Hand off as out of scope what scores under a threshold fitted when
+    /// the knowledge base loads, so that at most this share (0 to 0.5) of
+    /// its own questions, each held out by cross-validation, is handed off
+    /// (docs/assistant.md, "How the assistant decides"). Off by default.
+    #[arg(long, env = "SUPPORT_CHAT_HANDOFF_TARGET", value_parser = handoff_target)]
+    pub handoff_target: Option<f32>,
+
+    /// A fixed out-of-scope threshold instead of a fitted one (`check-kb`
+    /// shows the scores); overrides --handoff-target.
+    #[arg(long, env = "SUPPORT_CHAT_SCOPE_THRESHOLD", allow_hyphen_values = true, value_parser = finite)]
+    pub scope_threshold: Option<f32>,
 
     /// Sentence embeddings of recent messages kept (about 1.7 KiB each), so a
     /// repeated message skips the encoder; 0 keeps none.
@@ -611,6 +634,24 @@ fn webhook_url(input: &str) -> Result<url::Url, String> {
         .ok_or_else(|| format!("invalid webhook URL {input:?}: expected an http(s) URL"))
 }
 
+fn handoff_target(input: &str) -> Result<f32, String> {
+    input
+        .trim()
+        .parse::<f32>()
+        .ok()
+        .filter(|x| (0.0..=0.5).contains(x))
+        .ok_or_else(|| format!("{input:?} is not a share from 0 to 0.5"))
+}
+
+fn finite(input: &str) -> Result<f32, String> {
+    input
+        .trim()
+        .parse::<f32>()
+        .ok()
+        .filter(|x| x.is_finite())
+        .ok_or_else(|| format!("{input:?} is not a number"))
+}
+
 fn unit_interval(input: &str) -> Result<f64, String> {
     input
         .trim()
@@ -694,6 +735,20 @@ mod tests {
             &["--max-turns", "101"],
         ] {
             assert!(flags(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn the_out_of_scope_rule_is_off_unless_a_target_or_a_threshold_is_given() {
+        let off = flags(&[]).unwrap().assistant.engine_config();
+        assert_eq!((off.scope_target, off.scope_threshold), (None, None));
+        let fitted = flags(&["--handoff-target", "0.05"]).unwrap();
+        assert_eq!(fitted.assistant.engine_config().scope_target, Some(0.05));
+        let fixed = flags(&["--scope-threshold", "-0.25"]).unwrap();
+        assert_eq!(fixed.assistant.engine_config().scope_threshold, Some(-0.25));
+        for bad in [["--handoff-target", "0.6"], ["--scope-threshold", "NaN"]] {
+            let err = flags(&bad).unwrap_err().to_string();
+            assert!(err.contains(bad[0]), "{err}");
         }
     }
 

@@ -397,11 +397,13 @@ pub async fn run(args: ServeArgs) -> Result<(), StartupError> {
         &args.assistant.encoder,
         args.assistant.embedding_cache_entries,
     )?;
-    let engine = Arc::new(Knowledge::train(&source, encoder.clone())?);
+    let config = args.assistant.engine_config();
+    let engine = Arc::new(Knowledge::train(&source, encoder.clone(), &config)?);
     let state = state(&args, engine.clone(), assets).await?;
     let knowledge = Arc::new(Knowledge::new(
         source,
         encoder,
+        config,
         engine,
         state.chat.answers.clone(),
     ));

@@ -36,9 +36,9 @@ use serde::Serialize;
 use super::answer::Outcome;
 use super::care::{CareModel, CareReport};
 use super::encoder::Encoder;
-use super::engine::{Engine, EngineConfig};
+use super::engine::{Engine, EngineConfig, threshold_for};
 use super::kb::{
-    Article, COMPLAINTS_ARTICLE_ID, HANDOFF_ARTICLE_ID, KbError, KnowledgeBase, SUPPORT_ARTICLE_ID,
+    COMPLAINTS_ARTICLE_ID, HANDOFF_ARTICLE_ID, KbError, KnowledgeBase, SUPPORT_ARTICLE_ID, held_out,
 };
 use super::message::Message;
 use super::promotion::{Finding, Severity, check_promotions};
@@ -72,9 +72,27 @@ pub struct KbCheck {
     pub care: CareReport,
     /// Financial-promotion findings (an error fails the check).
     pub promotions: Vec<Finding>,
+    /// The out-of-scope rule's thresholds for this knowledge base (with an
+    /// encoder).
+    pub scope: Option<ScopeCheck>,
     /// No article's `misdirected` above `max_misdirected`, and no
     /// financial-promotion error.
     pub passed: bool,
+}
+
+/// What the out-of-scope rule would do here (`--handoff-target`): each
+/// question held out by 5-fold cross-validation, its score and whether the
+/// other rules hand it off anyway; the threshold each target fits.
+#[derive(Clone, Debug, Serialize)]
+pub struct ScopeCheck {
+    /// Own questions scored (those of handoff articles aside).
+    pub questions: usize,
+    /// Share the other rules hand off anyway (unsure between articles).
+    pub already_handed_off: f64,
+    /// `(target, threshold)`: the threshold `--handoff-target` fits for
+    /// that share of own questions handed off in all (minus infinity: no
+    /// rule, the others reach it alone).
+    pub thresholds: Vec<(f32, f32)>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -132,29 +150,14 @@ pub fn check_kb(
     // trained once, shared by every fold's engine.
     let care = Arc::new(CareModel::train(&kb.care_training(), encoder.map(|e| &**e)));
     for fold in 0..folds {
-        let train: Vec<Article> = articles
-            .iter()
-            .map(|a| {
-                let mut kept: Vec<String> = held(a, folds, fold, false).cloned().collect();
-                if kept.is_empty() {
-                    // Every question is held out: the title still teaches it.
-                    kept.push(a.title.clone());
-                }
-                Article {
-                    questions: kept,
-                    ..a.clone()
-                }
-            })
-            .collect();
-        let files: Vec<String> = train.iter().map(|a| a.id.clone()).collect();
         let engine = Engine::with_care(
-            KnowledgeBase::from_articles(train, &files)?,
+            kb.training_fold(folds, fold),
             cfg.clone(),
             encoder.cloned(),
             care.clone(),
         );
         for (i, article) in articles.iter().enumerate() {
-            for question in held(article, folds, fold, true) {
+            for question in held_out(article, folds, fold, true) {
                 // The knowledge base's loader keeps only questions that are messages.
                 let Ok(message) = Message::parse(question, usize::MAX) else {
                     continue;
@@ -204,6 +207,18 @@ pub fn check_kb(
         result.misdirected = ratio(*wrong, result.questions);
     }
     let questions = results.iter().map(|r| r.questions).sum();
+    let scope = encoder.map(|encoder| {
+        let held = Engine::with_care(kb.clone(), cfg.clone(), Some(encoder.clone()), care.clone())
+            .held_out_scope();
+        ScopeCheck {
+            questions: held.len(),
+            already_handed_off: ratio(held.iter().filter(|(_, other)| *other).count(), held.len()),
+            thresholds: [0.02, 0.05, 0.10]
+                .into_iter()
+                .filter_map(|t| Some((t, threshold_for(&held, t)?)))
+                .collect(),
+        }
+    });
     let promotions = check_promotions(kb);
     let promotions_pass = promotions.iter().all(|p| p.severity != Severity::Error);
     Ok(KbCheck {
@@ -218,6 +233,7 @@ pub fn check_kb(
         articles: results,
         care: care.report().clone(),
         promotions,
+        scope,
     })
 }
 
@@ -228,15 +244,6 @@ fn id_of(outcome: &Outcome) -> &String {
         Outcome::Answered { article } => article,
         _ => &NONE,
     }
-}
-
-/// The questions of `a` in fold `fold` (`inside`), or in every other fold.
-fn held(a: &Article, folds: usize, fold: usize, inside: bool) -> impl Iterator<Item = &String> {
-    a.questions
-        .iter()
-        .enumerate()
-        .filter(move |(i, _)| (i % folds == fold) == inside)
-        .map(|(_, q)| q)
 }
 
 fn ratio(a: usize, b: usize) -> f64 {
@@ -339,6 +346,20 @@ impl fmt::Display for KbCheck {
                 few.join(", ")
             )?;
         }
+        if let Some(scope) = &self.scope {
+            let points: Vec<String> = scope
+                .thresholds
+                .iter()
+                .map(|(target, t)| format!("{:.0} % -> {t:.3}", 100.0 * target))
+                .collect();
+            writeln!(
+                f,
+                "Out-of-scope rule (--handoff-target): of {} held-out questions the other rules hand off {:.1} %; the threshold each target fits: {}",
+                scope.questions,
+                100.0 * scope.already_handed_off,
+                points.join(", ")
+            )?;
+        }
         let redirected: usize = self.articles.iter().map(|a| a.care_redirected).sum();
         if redirected > 0 {
             writeln!(
@@ -412,6 +433,7 @@ impl fmt::Display for KbCheck {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kb::Article;
 
     fn article(id: &str, questions: &[&str]) -> Article {
         Article {

@@ -77,6 +77,23 @@ pub struct KnowledgeBase {
     /// The author's own examples for the duty-of-care signals (`care/` in
     /// the folder), added to the built-in ones.
     care: CareExamples,
+    /// The author's out-of-scope examples ([`OUT_OF_SCOPE_FILE`] in the
+    /// folder): questions its visitors ask that no article answers.
+    out_of_scope: Vec<String>,
+}
+
+/// A knowledge-base folder's optional out-of-scope examples: one message a
+/// line, `#` starting a comment line. They join the built-in general ones
+/// in the out-of-scope class, so questions near them are handed off.
+pub const OUT_OF_SCOPE_FILE: &str = "out-of-scope.txt";
+
+/// The examples of an [`OUT_OF_SCOPE_FILE`].
+fn parse_out_of_scope(text: &str) -> Vec<String> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(str::to_owned)
+        .collect()
 }
 
 /// What is wrong with a knowledge base.
@@ -220,6 +237,7 @@ impl KnowledgeBase {
         Ok(KnowledgeBase {
             articles,
             care: CareExamples::default(),
+            out_of_scope: Vec::new(),
         })
     }
 
@@ -250,6 +268,12 @@ impl KnowledgeBase {
         }
         let mut kb = KnowledgeBase::from_articles(articles, &files)?;
         kb.care = load_care(dir)?;
+        let path = dir.join(OUT_OF_SCOPE_FILE);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => kb.out_of_scope = parse_out_of_scope(&text),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(KbError::io(path.display().to_string(), e)),
+        }
         Ok(kb)
     }
 
@@ -264,6 +288,44 @@ impl KnowledgeBase {
             files.push(format!("sample_kb/{name}"));
         }
         KnowledgeBase::from_articles(articles, &files).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// This knowledge base with `text` as its [`OUT_OF_SCOPE_FILE`].
+    pub fn with_out_of_scope(self, text: &str) -> KnowledgeBase {
+        KnowledgeBase {
+            out_of_scope: parse_out_of_scope(text),
+            ..self
+        }
+    }
+
+    /// The author's out-of-scope examples (none without the file).
+    pub fn out_of_scope(&self) -> &[String] {
+        &self.out_of_scope
+    }
+
+    /// The knowledge base fold `fold` of `folds` trains on: each article's
+    /// questions but those dealt to that fold (question `i` to fold
+    /// `i mod folds`; an article left with none keeps its title), and all
+    /// else as it is.
+    pub fn training_fold(&self, folds: usize, fold: usize) -> KnowledgeBase {
+        let articles = self
+            .articles
+            .iter()
+            .map(|a| {
+                let mut kept: Vec<String> = held_out(a, folds, fold, false).cloned().collect();
+                if kept.is_empty() {
+                    kept.push(a.title.clone());
+                }
+                Article {
+                    questions: kept,
+                    ..a.clone()
+                }
+            })
+            .collect();
+        KnowledgeBase {
+            articles,
+            ..self.clone()
+        }
     }
 
     pub fn articles(&self) -> &[Article] {
@@ -281,6 +343,21 @@ impl KnowledgeBase {
         examples.extend(&self.care);
         examples
     }
+}
+
+/// The questions of `a` dealt to fold `fold` of `folds` (`inside`), or to
+/// every other fold.
+pub fn held_out(
+    a: &Article,
+    folds: usize,
+    fold: usize,
+    inside: bool,
+) -> impl Iterator<Item = &String> {
+    a.questions
+        .iter()
+        .enumerate()
+        .filter(move |(i, _)| (i % folds == fold) == inside)
+        .map(|(_, q)| q)
 }
 
 /// The optional `care/complaint.csv` and `care/vulnerability.csv` of a
@@ -622,6 +699,23 @@ mod tests {
         let kb = KnowledgeBase::load_dir(&d).unwrap();
         let ids: Vec<&str> = kb.articles().iter().map(|a| a.id.as_str()).collect();
         assert_eq!(ids, vec!["a", "b"]);
+        assert!(kb.out_of_scope().is_empty(), "no out-of-scope.txt");
+    }
+
+    #[test]
+    fn a_folders_out_of_scope_file_gives_its_lines_comments_and_blanks_aside() {
+        let d = tmpdir("oos");
+        std::fs::write(d.join("a.md"), GOOD).unwrap();
+        std::fs::write(
+            d.join(OUT_OF_SCOPE_FILE),
+            "# the company\nwhat is your share price\n\n  are you hiring  \n",
+        )
+        .unwrap();
+        let kb = KnowledgeBase::load_dir(&d).unwrap();
+        assert_eq!(
+            kb.out_of_scope(),
+            ["what is your share price", "are you hiring"]
+        );
     }
 
     fn load_err(files: &[(&str, &str)]) -> KbError {

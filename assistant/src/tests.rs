@@ -513,3 +513,5 @@ fn a_turn_keeps_at_most_the_stored_bytes_of_a_message_cut_at_a_character() {
 
 /// The duty of care, through `Engine::reply` with the sample knowledge base.
 mod care;
+/// The out-of-scope rule: fitted or given thresholds.
+mod scope;

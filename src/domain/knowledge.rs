@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
 use serde::Serialize;
-use support_chat_assistant::{Encoder, Engine, KbEditError, KbError, KnowledgeBase};
+use support_chat_assistant::{Encoder, Engine, EngineConfig, KbEditError, KbError, KnowledgeBase};
 
 use crate::domain::answer_pool::AnswerPool;
 use crate::domain::records::{UnixMillis, now_millis};
@@ -75,6 +75,8 @@ pub enum AddQuestionError {
 pub struct Knowledge {
     source: KbSource,
     encoder: Option<Arc<Encoder>>,
+    /// How every reload trains (the out-of-scope rule's settings).
+    config: EngineConfig,
     answers: Arc<AnswerPool>,
     engine: RwLock<Arc<Engine>>,
     status: Mutex<KbStatus>,
@@ -84,9 +86,13 @@ pub struct Knowledge {
 
 impl Knowledge {
     /// Loads and trains the engine from `source` (start-up: a failure stops it).
-    pub fn train(source: &KbSource, encoder: Option<Arc<Encoder>>) -> Result<Engine, KbError> {
+    pub fn train(
+        source: &KbSource,
+        encoder: Option<Arc<Encoder>>,
+        config: &EngineConfig,
+    ) -> Result<Engine, KbError> {
         let started = std::time::Instant::now();
-        let engine = Engine::new(source.load()?, encoder);
+        let engine = Engine::with_config(source.load()?, config.clone(), encoder);
         tracing::info!(
             articles = engine.knowledge_base().articles().len(),
             train_ms = started.elapsed().as_millis() as u64,
@@ -99,6 +105,7 @@ impl Knowledge {
     pub fn new(
         source: KbSource,
         encoder: Option<Arc<Encoder>>,
+        config: EngineConfig,
         engine: Arc<Engine>,
         answers: Arc<AnswerPool>,
     ) -> Self {
@@ -116,6 +123,7 @@ impl Knowledge {
         let knowledge = Self {
             source,
             encoder,
+            config,
             answers,
             engine: RwLock::new(engine.clone()),
             status: Mutex::new(status),
@@ -164,10 +172,15 @@ impl Knowledge {
     /// in a new engine; if it does not, the old one keeps serving.
     pub async fn reload(&self) -> Result<(), KbError> {
         let _one_at_a_time = self.reloading.lock().await;
-        let (source, encoder) = (self.source.clone(), self.encoder.clone());
-        let trained = tokio::task::spawn_blocking(move || Knowledge::train(&source, encoder))
-            .await
-            .expect("training does not panic");
+        let (source, encoder, config) = (
+            self.source.clone(),
+            self.encoder.clone(),
+            self.config.clone(),
+        );
+        let trained =
+            tokio::task::spawn_blocking(move || Knowledge::train(&source, encoder, &config))
+                .await
+                .expect("training does not panic");
         match trained {
             Ok(engine) => {
                 let engine = Arc::new(engine);

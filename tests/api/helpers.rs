@@ -545,7 +545,12 @@ pub async fn with_knowledge_and_setup(
     let engine = match &source {
         support_chat::domain::knowledge::KbSource::Sample => engine(),
         support_chat::domain::knowledge::KbSource::Dir(_) => Arc::new(
-            support_chat::domain::knowledge::Knowledge::train(&source, Some(encoder())).unwrap(),
+            support_chat::domain::knowledge::Knowledge::train(
+                &source,
+                Some(encoder()),
+                &Default::default(),
+            )
+            .unwrap(),
         ),
     };
     let args = args(&["--admin-token", ADMIN_TOKEN]);
@@ -554,6 +559,7 @@ pub async fn with_knowledge_and_setup(
     let knowledge = Arc::new(support_chat::domain::knowledge::Knowledge::new(
         source,
         Some(encoder()),
+        Default::default(),
         engine,
         setup.state.chat.answers.clone(),
     ));

@@ -100,6 +100,14 @@ pub struct EvalArgs {
     /// Seed of the --shots draw.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Leave this many whole categories of the training file out, drawn
+    /// with --split, and count their test rows as out of scope: the
+    /// near-domain protocol (BENCHMARKS.md, "Out of scope").
+    #[arg(long, value_parser = count(1, usize::MAX))]
+    pub hold_out_intents: Option<NonZeroUsize>,
+    /// Seed of the --hold-out-intents draw.
+    #[arg(long, default_value_t = 1)]
+    pub split: u64,
     #[command(flatten)]
     pub encoder: EncoderArgs,
     /// File of sentence embeddings kept between runs (read if present,

@@ -3,7 +3,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use support_chat::config::{CheckKbArgs, Cli, Command, EvalArgs};
-use support_chat_assistant::{KnowledgeBase, Shots};
+use support_chat_assistant::{HoldOut, KnowledgeBase, Shots};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -65,8 +65,17 @@ fn eval(args: &EvalArgs) -> Result<(), Box<dyn Error>> {
             path.display()
         );
     }
-    let report =
-        support_chat_assistant::evaluate(&args.train, &args.test, shots, encoder.as_ref())?;
+    let hold_out = args.hold_out_intents.map(|intents| HoldOut {
+        intents: intents.get(),
+        split: args.split,
+    });
+    let report = support_chat_assistant::evaluate(
+        &args.train,
+        &args.test,
+        shots,
+        hold_out,
+        encoder.as_ref(),
+    )?;
     if let (Some(encoder), Some(path)) = (&encoder, &args.embedding_cache) {
         encoder.save_cache(path)?;
     }

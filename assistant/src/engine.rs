@@ -136,7 +136,8 @@ pub struct Scored {
     pub margin_best: f32,
     /// The best article's margin less the out-of-scope class's.
     pub article_over_oos: f32,
-    /// The best cosine to an article's example (0 without an encoder).
+    /// The best cosine to an article's example (0 without an encoder or
+    /// a scope rule).
     pub neighbour: f32,
 }
 
@@ -391,11 +392,12 @@ impl Engine {
         } else {
             sc.p_best
         };
+        let neighbour = embedding.as_deref().map_or(0.0, |e| self.nearest(e));
         Scope {
             p_answer,
             article_over_oos: sc.article_over_oos,
-            neighbour: sc.neighbour,
-            score: scope_score(sc.neighbour, sc.article_over_oos),
+            neighbour,
+            score: scope_score(neighbour, sc.article_over_oos),
         }
     }
 
@@ -431,7 +433,11 @@ impl Engine {
         let second = order.get(1).copied().unwrap_or(order[0]);
         let n_art = self.n_articles();
         let best_article = s[..n_art].iter().copied().fold(f32::NEG_INFINITY, f32::max);
-        let neighbour = embedding.map_or(0.0, |e| self.nearest(e));
+        // Only the scope rule reads it: no cost when the rule is off.
+        let neighbour = match (embedding, self.scope_threshold) {
+            (Some(e), Some(_)) => self.nearest(e),
+            _ => 0.0,
+        };
         Scored {
             article_over_oos: best_article - s[n_art],
             neighbour,

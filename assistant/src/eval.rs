@@ -17,10 +17,7 @@ use super::engine::{Engine, EngineConfig};
 use super::kb::{Article, KbError, KnowledgeBase};
 use super::message::{Message, MessageError};
 
-// The out-of-scope measurement; for now only the tests run it (`support-chat
-// eval` does not report its curves yet).
-#[cfg(test)]
-mod scope;
+pub mod scope;
 
 /// Category name of out-of-scope test rows.
 const OOS_CATEGORY: &str = "oos";
@@ -45,6 +42,10 @@ pub struct EvalReport {
     pub top1_accuracy: f64,
     pub handoff_rate_in_scope: f64,
     pub clarify_rate_in_scope: f64,
+    /// Out-of-scope recall at 2, 5 and 10 % of in-scope rows handed off,
+    /// and the area under that curve, by the out-of-scope rule's score
+    /// (`None` without rows of both kinds).
+    pub oos_curve: Option<scope::Curve>,
 }
 
 /// Why an evaluation could not run.
@@ -137,21 +138,53 @@ pub struct Shots {
     pub seed: u64,
 }
 
-/// Trains on `train_csv` (all of it, or `shots` per category) and answers
-/// every row of `test_csv` with empty history through `Engine::reply`.
+/// The near-domain protocol: `intents` whole categories of the training
+/// file, drawn with `split`, are left out of training, and their test rows
+/// count as out of scope.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HoldOut {
+    pub intents: usize,
+    pub split: u64,
+}
+
+/// Trains on `train_csv` (all of it, or `shots` per category, less the
+/// held-out intents) and answers every row of `test_csv` with empty history
+/// through `Engine::reply`.
 pub fn evaluate(
     train_csv: &Path,
     test_csv: &Path,
     shots: Option<Shots>,
+    hold_out: Option<HoldOut>,
     encoder: Option<&Arc<Encoder>>,
 ) -> Result<EvalReport, EvalError> {
     evaluate_with(
         train_csv,
         &[test_csv],
         shots,
+        hold_out,
         EngineConfig::default(),
         encoder,
     )
+}
+
+/// The categories `hold_out` leaves out of `train` (a seeded draw).
+fn held_out_categories(
+    train: &[(Message, String)],
+    hold_out: HoldOut,
+) -> std::collections::BTreeSet<String> {
+    let mut categories: Vec<&String> = train
+        .iter()
+        .map(|(_, c)| c)
+        .filter(|c| *c != OOS_CATEGORY)
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    fastrand::Rng::with_seed(hold_out.split).shuffle(&mut categories);
+    categories
+        .into_iter()
+        .take(hold_out.intents)
+        .cloned()
+        .collect()
 }
 
 /// `shots.per_category` rows of each category of `rows`, drawn with
@@ -180,16 +213,26 @@ fn evaluate_with(
     train_csv: &Path,
     test_csvs: &[&Path],
     shots: Option<Shots>,
+    hold_out: Option<HoldOut>,
     cfg: EngineConfig,
     encoder: Option<&Arc<Encoder>>,
 ) -> Result<EvalReport, EvalError> {
     let mut train = read_labelled_csv(train_csv)?;
-    if let Some(shots) = shots {
-        train = draw(train, shots);
-    }
     let mut test = Vec::new();
     for p in test_csvs {
         test.extend(read_labelled_csv(p)?);
+    }
+    if let Some(hold_out) = hold_out {
+        let held = held_out_categories(&train, hold_out);
+        train.retain(|(_, c)| !held.contains(c));
+        for (_, c) in &mut test {
+            if held.contains(c) {
+                *c = OOS_CATEGORY.to_owned();
+            }
+        }
+    }
+    if let Some(shots) = shots {
+        train = draw(train, shots);
     }
     let kb = kb_from_rows(&train)?;
     let t0 = Instant::now();
@@ -207,17 +250,21 @@ fn evaluate_engine(engine: &Engine, test: &[(Message, String)], train_ms: f64) -
     let (mut in_n, mut in_ok, mut oos_n, mut oos_ok) = (0usize, 0usize, 0usize, 0usize);
     let (mut top1, mut handoffs, mut clarifies) = (0usize, 0usize, 0usize);
     let mut times: Vec<f64> = Vec::with_capacity(test.len());
+    let (mut in_scores, mut oos_scores) = (Vec::new(), Vec::new());
     for (text, cat) in test {
         let t = Instant::now();
         let Answer { reply, turn, .. } = engine.reply(text, &[]);
         times.push(t.elapsed().as_secs_f64() * 1e6);
+        let score = engine.scope(text.as_str()).score;
         if cat == OOS_CATEGORY {
+            oos_scores.push(score);
             oos_n += 1;
             if reply.handoff {
                 oos_ok += 1;
             }
             continue;
         }
+        in_scores.push(score);
         in_n += 1;
         match &turn.outcome {
             Outcome::Answered { article } if article == cat && !reply.handoff => in_ok += 1,
@@ -257,6 +304,8 @@ fn evaluate_engine(engine: &Engine, test: &[(Message, String)], train_ms: f64) -
         top1_accuracy: ratio(top1, in_n),
         handoff_rate_in_scope: ratio(handoffs, in_n),
         clarify_rate_in_scope: ratio(clarifies, in_n),
+        oos_curve: (!in_scores.is_empty() && !oos_scores.is_empty())
+            .then(|| scope::curve(&in_scores, &oos_scores)),
     }
 }
 
@@ -320,6 +369,7 @@ mod tests {
             top1_accuracy: 1.0,
             handoff_rate_in_scope: 0.0,
             clarify_rate_in_scope: 0.0,
+            oos_curve: None,
         };
         let j = serde_json::to_string(&r).unwrap();
         let keys = [
@@ -394,6 +444,7 @@ mod tests {
                 &train,
                 tests,
                 shots,
+                None,
                 EngineConfig::default(),
                 Some(&encoder),
             );
@@ -435,7 +486,8 @@ mod tests {
                 seed: split,
             };
             let r =
-                scope::held_out_intents(&train, &dev, split, 10, Some(shots), &encoder).unwrap();
+                scope::compare::held_out_intents(&train, &dev, split, 10, Some(shots), &encoder)
+                    .unwrap();
             eprintln!("{}", serde_json::to_string(&r).unwrap());
             assert_eq!(r.held_out.len(), 10);
             assert_eq!(r.in_scope_n + r.oos_n, 965, "every dev question, once");
@@ -473,7 +525,7 @@ mod tests {
             ),
         ] {
             for target in [None, Some(0.05)] {
-                let report = scope::knowledge_base_curves(&kb, &oos, 5, &encoder, target);
+                let report = scope::compare::knowledge_base_curves(&kb, &oos, 5, &encoder, target);
                 eprintln!(
                     "{name}, target {target:?}: {}",
                     serde_json::to_string(&report).unwrap()
@@ -496,7 +548,7 @@ mod tests {
         let Some((train, dev)) = banking77() else {
             return;
         };
-        let r = evaluate(&train, &dev, None, None).unwrap();
+        let r = evaluate(&train, &dev, None, None, None).unwrap();
         eprintln!("{}", serde_json::to_string(&r).unwrap());
         assert!(r.in_scope_accuracy >= 0.905, "{r:?}");
     }

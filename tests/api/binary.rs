@@ -195,6 +195,34 @@ fn eval_prints_one_json_object_as_its_last_line() {
     ] {
         assert!(report[key].is_number(), "{key}: {report}");
     }
+    let curve = &report["oos_curve"];
+    assert_eq!(curve["recall_at"].as_array().unwrap().len(), 3, "{report}");
+    assert!(curve["auc"].is_number(), "{report}");
+
+    // The near-domain protocol: one of the two categories is held out of
+    // training, and its test row counts as out of scope.
+    let held = Command::new(BIN)
+        .arg("eval")
+        .arg("--train")
+        .arg(dir.join("train.csv"))
+        .arg("--test")
+        .arg(dir.join("test.csv"))
+        .args(["--hold-out-intents", "1", "--split", "2"])
+        .output()
+        .unwrap();
+    assert!(
+        held.status.success(),
+        "{}",
+        String::from_utf8_lossy(&held.stderr)
+    );
+    let stdout = String::from_utf8(held.stdout).unwrap();
+    let report: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    assert_eq!(report["in_scope_n"], 1, "{report}");
+    assert_eq!(report["oos_n"], 2, "{report}");
+    assert_eq!(
+        report["train_n"], 3,
+        "one category's three questions: {report}"
+    );
 }
 
 #[test]

@@ -1,24 +1,15 @@
 //! Knowing what it does not know: out-of-scope recall at fixed in-scope
 //! handoff rates, and the area under the curve, for each measure of how in
-//! scope a message looks ([`Scope`]).
+//! scope a message looks ([`crate::engine::Scope`]).
 //!
-//! The near-domain protocol on BANKING77: whole intents are held out (10 of
-//! 77, a fixed draw per split), the engine trains on N examples of each of
-//! the rest, and the held-out intents' dev questions are the out-of-scope
-//! ones: they look like the in-scope questions (same bank, same customers).
-
-use std::collections::BTreeSet;
-use std::path::Path;
-use std::sync::Arc;
+//! `support-chat eval` reports the curve of the engine's own score; the
+//! tests compare other measures with it ([`compare`]).
 
 use serde::Serialize;
 
-use super::{EvalError, OOS_CATEGORY, Shots, draw, kb_from_rows, read_labelled_csv};
-use crate::care::CareModel;
-use crate::encoder::Encoder;
-use crate::engine::{Engine, EngineConfig, Scope};
-use crate::kb::{KnowledgeBase, held_out};
-use crate::message::Message;
+// The comparison of measures behind the rule's choice; only tests run it.
+#[cfg(test)]
+pub(super) mod compare;
 
 /// The in-scope handoff rates the curve is read at.
 pub const RATES: [f64; 3] = [0.02, 0.05, 0.10];
@@ -52,167 +43,6 @@ pub fn curve(in_scope: &[f32], out_of_scope: &[f32]) -> Curve {
     }
     let auc = pairs / (sorted.len() * out_of_scope.len()).max(1) as f64;
     Curve { recall_at, auc }
-}
-
-/// One way to read how in scope a message looks.
-type Measure = fn(&Scope) -> f32;
-
-/// The measures compared, by name.
-pub fn measures() -> Vec<(&'static str, Measure)> {
-    vec![
-        ("p_answer", |s| s.p_answer),
-        ("article_over_oos", |s| s.article_over_oos),
-        ("neighbour", |s| s.neighbour),
-        ("neighbour+0.1margin", |s| {
-            s.neighbour + 0.1 * s.article_over_oos
-        }),
-        ("neighbour+0.2margin", |s| {
-            s.neighbour + 0.2 * s.article_over_oos
-        }),
-        ("score (neighbour+0.4margin)", |s| s.score),
-        ("neighbour+1.0margin", |s| s.neighbour + s.article_over_oos),
-    ]
-}
-
-/// Each measure's curve on one split of the protocol.
-#[derive(Clone, Debug, Serialize)]
-pub struct SplitReport {
-    pub split: u64,
-    pub held_out: Vec<String>,
-    pub in_scope_n: usize,
-    pub oos_n: usize,
-    pub curves: Vec<(&'static str, Curve)>,
-}
-
-/// One split: holds out `held` intents drawn with `split`, trains on
-/// `shots` examples of each other intent, and reads every measure's curve
-/// on `dev` (in scope: the kept intents; out of scope: the held ones).
-pub fn held_out_intents(
-    train_csv: &Path,
-    dev_csv: &Path,
-    split: u64,
-    held: usize,
-    shots: Option<Shots>,
-    encoder: &Arc<Encoder>,
-) -> Result<SplitReport, EvalError> {
-    let train = read_labelled_csv(train_csv)?;
-    let dev = read_labelled_csv(dev_csv)?;
-    let mut intents: Vec<String> = train
-        .iter()
-        .map(|(_, c)| c.clone())
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    fastrand::Rng::with_seed(split).shuffle(&mut intents);
-    let held_out: BTreeSet<String> = intents.into_iter().take(held).collect();
-    let mut kept: Vec<(Message, String)> = train
-        .into_iter()
-        .filter(|(_, c)| !held_out.contains(c) && c != OOS_CATEGORY)
-        .collect();
-    if let Some(shots) = shots {
-        kept = draw(kept, shots);
-    }
-    let engine = Engine::with_care(
-        kb_from_rows(&kept)?,
-        EngineConfig {
-            scope_target: None,
-            ..EngineConfig::default()
-        },
-        Some(encoder.clone()),
-        Arc::new(CareModel::silent()),
-    );
-    let scopes: Vec<(bool, Scope)> = dev
-        .iter()
-        .map(|(m, c)| (held_out.contains(c), engine.scope(m.as_str())))
-        .collect();
-    let curves = measures()
-        .into_iter()
-        .map(|(name, measure)| {
-            let score = |oos: bool| -> Vec<f32> {
-                scopes
-                    .iter()
-                    .filter(|(o, _)| *o == oos)
-                    .map(|(_, s)| measure(s))
-                    .collect()
-            };
-            (name, curve(&score(false), &score(true)))
-        })
-        .collect();
-    Ok(SplitReport {
-        split,
-        held_out: held_out.into_iter().collect(),
-        in_scope_n: scopes.iter().filter(|(o, _)| !o).count(),
-        oos_n: scopes.iter().filter(|(o, _)| *o).count(),
-        curves,
-    })
-}
-
-/// Each measure's curve for a knowledge base: its own questions held out
-/// by cross-validation in `folds` folds (each scored by an engine that did
-/// not see it), against `oos` scored by every fold's engine.
-pub fn knowledge_base_curves(
-    kb: &KnowledgeBase,
-    oos: &[Message],
-    folds: usize,
-    encoder: &Arc<Encoder>,
-    scope_target: Option<f32>,
-) -> KnowledgeBaseReport {
-    let care = Arc::new(CareModel::silent());
-    let mut in_scope: Vec<Scope> = Vec::new();
-    let mut out: Vec<Scope> = Vec::new();
-    let (mut in_asked, mut in_handed, mut out_handed) = (0usize, 0usize, 0usize);
-    for fold in 0..folds {
-        // The fold's engine fits its own threshold (if any) to its own questions.
-        let engine = Engine::with_care(
-            kb.training_fold(folds, fold),
-            EngineConfig {
-                scope_target,
-                ..EngineConfig::default()
-            },
-            Some(encoder.clone()),
-            care.clone(),
-        );
-        for article in kb.articles() {
-            for q in held_out(article, folds, fold, true) {
-                in_scope.push(engine.scope(q));
-                let Ok(message) = Message::parse(q, usize::MAX) else {
-                    continue;
-                };
-                // A handoff article's answer is a handoff, and the right one.
-                if !article.handoff {
-                    in_asked += 1;
-                    in_handed += usize::from(engine.reply(&message, &[]).reply.handoff);
-                }
-            }
-        }
-        for m in oos {
-            out.push(engine.scope(m.as_str()));
-            out_handed += usize::from(engine.reply(m, &[]).reply.handoff);
-        }
-    }
-    let curves = measures()
-        .into_iter()
-        .map(|(name, measure)| {
-            let score = |s: &[Scope]| s.iter().map(measure).collect::<Vec<f32>>();
-            (name, curve(&score(&in_scope), &score(&out)))
-        })
-        .collect();
-    KnowledgeBaseReport {
-        curves,
-        in_scope_handed_off: in_handed as f64 / in_asked.max(1) as f64,
-        oos_handed_off: out_handed as f64 / out.len().max(1) as f64,
-    }
-}
-
-/// [`knowledge_base_curves`]: each measure's curve, and what the engine as
-/// served did (its threshold fitted in each fold to that fold's questions).
-#[derive(Clone, Debug, Serialize)]
-pub struct KnowledgeBaseReport {
-    pub curves: Vec<(&'static str, Curve)>,
-    /// Held-out own questions handed off (those of handoff articles aside).
-    pub in_scope_handed_off: f64,
-    /// Out-of-scope questions handed off.
-    pub oos_handed_off: f64,
 }
 
 #[cfg(test)]

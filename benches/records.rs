@@ -19,7 +19,7 @@ const ROWS: usize = 40_000;
 fn records(key: &RecordKey) -> Vec<Write> {
     (0..ROWS)
         .map(|i| {
-            let session = SessionId::random();
+            let session = SessionId::mint();
             Write::Turn(TurnRecord {
                 reply_id: key.reply_id(session),
                 session: key.session_hash(session),
@@ -44,9 +44,9 @@ async fn rows_per_second(url: &str) -> f64 {
         .await
         .unwrap();
     let store: Arc<dyn RecordStore> = Arc::new(store);
-    let writes = records(&key);
+    let batches: Vec<Vec<Write>> = records(&key).chunks(BATCH).map(<[_]>::to_vec).collect();
     let started = Instant::now();
-    for batch in writes.chunks(BATCH) {
+    for batch in batches {
         store.write(batch).await.unwrap();
     }
     ROWS as f64 / started.elapsed().as_secs_f64()

@@ -19,7 +19,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use support_chat_assistant::{ArticleRef, CareCategory};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Notify, mpsc, oneshot};
 
 use crate::domain::Pending;
 use crate::domain::session::SessionId;
@@ -57,8 +57,9 @@ impl std::fmt::Debug for RecordKey {
     }
 }
 
-/// A conversation's name in the records: 32 hex digits of a keyed hash of
-/// its session id, which cannot be turned back into the id.
+/// A conversation's name in the records: 32 hex digits, the time the
+/// conversation began and a keyed hash of its session id
+/// ([`RecordKey::session_hash`]), which cannot be turned back into the id.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct SessionHash(String);
 
@@ -128,11 +129,15 @@ impl RecordKey {
         mac.finalize().into_bytes().into()
     }
 
-    /// The records' name of session `id`.
+    /// The records' name of session `id`: the id's time (its first 12 hex
+    /// digits, [`SessionId::mint`]) and 80 bits of its signature, so that
+    /// names sort as the conversations began and nothing of the id's random
+    /// part is kept. (Names written before 2026-12-04 were all signature:
+    /// those conversations are no longer found by id, and go with retention.)
     pub fn session_hash(&self, id: SessionId) -> SessionHash {
-        SessionHash(hex(
-            &self.mac(&[b"session:", id.to_string().as_bytes()])[..16]
-        ))
+        let id = id.to_string();
+        let mac = self.mac(&[b"session:", id.as_bytes()]);
+        SessionHash(format!("{}{}", &id[..12], hex(&mac[..10])))
     }
 
     /// The records' name of a client (its rate-limit key): handoffs are
@@ -376,7 +381,7 @@ pub struct RecordError(#[source] pub Box<dyn std::error::Error + Send + Sync>);
 /// implements the writing side here and the reading side the admin API uses.
 pub trait RecordStore: Send + Sync + 'static {
     /// Writes a batch, all or nothing.
-    fn write(&self, batch: &[Write]) -> Pending<'_, Result<(), RecordError>>;
+    fn write(&self, batch: Vec<Write>) -> Pending<'_, Result<(), RecordError>>;
     /// Erases everything kept of one conversation; how many rows went.
     fn erase(&self, session: &SessionHash) -> Pending<'_, Result<u64, RecordError>>;
     /// Erases what is older than `before` and no other duty keeps; how many rows went.
@@ -431,7 +436,27 @@ enum Command {
 #[derive(Clone)]
 pub struct Recorder {
     key: RecordKey,
-    queue: Option<mpsc::Sender<Command>>,
+    queue: Option<Queue>,
+}
+
+/// The writer's queue, and a bell for the commands someone waits on (the
+/// writer does not wake for each write: it lingers, then takes what came).
+#[derive(Clone)]
+struct Queue {
+    commands: mpsc::Sender<Command>,
+    urgent: Arc<Notify>,
+}
+
+impl Queue {
+    /// Queues a command someone waits on and wakes the writer for it.
+    async fn send_urgent(&self, command: Command) -> Result<(), RecordError> {
+        self.commands
+            .send(command)
+            .await
+            .map_err(|_| RecordError("the writer has stopped".into()))?;
+        self.urgent.notify_one();
+        Ok(())
+    }
 }
 
 /// How many writes the writer takes in one batch (one transaction), at
@@ -452,10 +477,14 @@ impl Recorder {
     /// Starts the writer into `store` behind a queue of `capacity` writes.
     pub fn start(store: Arc<dyn RecordStore>, key: RecordKey, capacity: usize) -> Self {
         let (queue, commands) = mpsc::channel(capacity.max(1));
-        tokio::spawn(write_all(store, commands));
+        let urgent = Arc::new(Notify::new());
+        tokio::spawn(write_all(store, commands, urgent.clone()));
         Self {
             key,
-            queue: Some(queue),
+            queue: Some(Queue {
+                commands: queue,
+                urgent,
+            }),
         }
     }
 
@@ -473,7 +502,7 @@ impl Recorder {
         let Some(queue) = &self.queue else {
             return;
         };
-        if queue.try_send(Command::Write(write)).is_err() {
+        if queue.commands.try_send(Command::Write(write)).is_err() {
             metrics::counter!("records_dropped_total", "reason" => "queue_full").increment(1);
         }
     }
@@ -485,10 +514,7 @@ impl Recorder {
             return Ok(());
         };
         let (done, result) = oneshot::channel();
-        queue
-            .send(Command::Erase(session, done))
-            .await
-            .map_err(|_| RecordError("the writer has stopped".into()))?;
+        queue.send_urgent(Command::Erase(session, done)).await?;
         result
             .await
             .map_err(|_| RecordError("the writer has stopped".into()))?
@@ -500,18 +526,22 @@ impl Recorder {
             return;
         };
         let (done, flushed) = oneshot::channel();
-        if queue.send(Command::Flush(done)).await.is_ok() {
+        if queue.send_urgent(Command::Flush(done)).await.is_ok() {
             let _ = flushed.await;
         }
     }
 }
 
 /// The writer: batches of queued writes into the store, in order.
-async fn write_all(store: Arc<dyn RecordStore>, mut commands: mpsc::Receiver<Command>) {
+async fn write_all(
+    store: Arc<dyn RecordStore>,
+    mut commands: mpsc::Receiver<Command>,
+    urgent: Arc<Notify>,
+) {
     let mut received = Vec::with_capacity(BATCH);
     let mut failing = false;
     while commands.recv_many(&mut received, BATCH).await > 0 {
-        gather(&mut commands, &mut received).await;
+        gather(&mut commands, &mut received, &urgent).await;
         let mut writes = Vec::with_capacity(received.len());
         for command in received.drain(..) {
             match command {
@@ -536,18 +566,26 @@ async fn write_all(store: Arc<dyn RecordStore>, mut commands: mpsc::Receiver<Com
 /// meanwhile (an erasure or a flush is written at once).
 const LINGER: Duration = Duration::from_millis(100);
 
-/// Adds to `received` what arrives within [`LINGER`], until the batch is
-/// full, the queue closes, or someone waits on a command.
-async fn gather(commands: &mut mpsc::Receiver<Command>, received: &mut Vec<Command>) {
+/// Adds to `received` what arrives within [`LINGER`], unless the batch is
+/// already full or someone waits on a command (then at once). The writer
+/// sleeps meanwhile rather than wake for each write: under load, a wake-up
+/// a write cost the chats more than writing the rows did.
+async fn gather(
+    commands: &mut mpsc::Receiver<Command>,
+    received: &mut Vec<Command>,
+    urgent: &Notify,
+) {
     let waited_on = |c: &Command| matches!(c, Command::Erase(..) | Command::Flush(_));
-    let deadline = tokio::time::Instant::now() + LINGER;
-    let mut seen = 0;
-    while received.len() < BATCH && !received[seen..].iter().any(waited_on) {
-        seen = received.len();
-        let more = commands.recv_many(received, BATCH - received.len());
-        match tokio::time::timeout_at(deadline, more).await {
-            Ok(0) | Err(_) => return,
-            Ok(_) => {}
+    if received.len() < BATCH && !received.iter().any(waited_on) {
+        tokio::select! {
+            () = tokio::time::sleep(LINGER) => {}
+            () = urgent.notified() => {}
+        }
+    }
+    while received.len() < BATCH {
+        match commands.try_recv() {
+            Ok(command) => received.push(command),
+            Err(_) => return,
         }
     }
 }
@@ -559,8 +597,7 @@ async fn flush_writes(store: &dyn RecordStore, writes: &mut Vec<Write>, failing:
         return failing;
     }
     let count = writes.len() as u64;
-    let result = store.write(writes).await;
-    writes.clear();
+    let result = store.write(std::mem::take(writes)).await;
     match result {
         Ok(()) => {
             metrics::counter!("records_written_total").increment(count);
@@ -622,7 +659,7 @@ mod tests {
     #[test]
     fn a_reply_id_is_verified_only_in_its_own_session_and_intact() {
         let key = RecordKey::random();
-        let (mine, other) = (SessionId::random(), SessionId::random());
+        let (mine, other) = (SessionId::mint(), SessionId::mint());
         let reply = key.reply_id(mine);
         assert_eq!(key.verify(mine, reply.as_str()), Some(reply.clone()));
         assert_eq!(key.verify(other, reply.as_str()), None);
@@ -638,13 +675,30 @@ mod tests {
     #[test]
     fn a_session_hash_is_keyed_and_stable() {
         let (a, b) = (RecordKey::random(), RecordKey::random());
-        let id = SessionId::random();
+        let id = SessionId::mint();
         assert_eq!(a.session_hash(id), a.session_hash(id));
         assert_ne!(a.session_hash(id), b.session_hash(id));
-        assert!(!a.session_hash(id).as_str().contains(&id.to_string()[..8]));
-        assert_eq!(
-            SessionHash::parse(a.session_hash(id).as_str()),
-            Some(a.session_hash(id))
+        let id_text = id.to_string();
+        let hash = a.session_hash(id);
+        assert!(
+            !hash.as_str().contains(&id_text[12..20]),
+            "nothing of the id's random part is kept"
+        );
+        assert_eq!(SessionHash::parse(hash.as_str()), Some(hash));
+    }
+
+    #[test]
+    fn conversations_begun_later_have_names_that_sort_later() {
+        let key = RecordKey::random();
+        let earlier = SessionId::mint();
+        std::thread::sleep(Duration::from_millis(2));
+        let later = SessionId::mint();
+        assert!(earlier.to_string() < later.to_string());
+        assert!(key.session_hash(earlier).as_str() < key.session_hash(later).as_str());
+        assert_ne!(
+            SessionId::mint(),
+            SessionId::mint(),
+            "80 random bits within a millisecond"
         );
     }
 }

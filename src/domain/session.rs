@@ -16,14 +16,21 @@ use lru::LruCache;
 use crate::domain::Pending;
 use support_chat_assistant::Turn;
 
-/// 128 bits from the OS CSPRNG, written as 32 lowercase hex digits.
+/// 128 bits, written as 32 lowercase hex digits: the time it was minted in
+/// milliseconds (48 bits), then 80 bits from the OS CSPRNG (unguessable as
+/// a ULID is). Ids minted later sort later, and so do their records' names
+/// ([`crate::domain::records::RecordKey::session_hash`]): the records'
+/// index by conversation grows at its end instead of at random places.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct SessionId(u128);
 
 impl SessionId {
-    pub fn random() -> Self {
+    /// A new id, of now.
+    pub fn mint() -> Self {
         let mut bytes = [0u8; 16];
-        getrandom::fill(&mut bytes).expect("the OS random source is available");
+        let millis = crate::domain::records::now_millis().to_be_bytes();
+        bytes[..6].copy_from_slice(&millis[2..]);
+        getrandom::fill(&mut bytes[6..]).expect("the OS random source is available");
         Self(u128::from_be_bytes(bytes))
     }
 
@@ -174,7 +181,7 @@ impl MemorySessions {
                 None => {}
             }
         }
-        (SessionId::random(), Arc::new([]))
+        (SessionId::mint(), Arc::new([]))
     }
 
     /// [`SessionStore::append`], at once.
@@ -260,9 +267,9 @@ mod tests {
 
     #[test]
     fn session_ids_round_trip_and_only_the_servers_format_parses() {
-        let id = SessionId::random();
+        let id = SessionId::mint();
         assert_eq!(SessionId::parse(&id.to_string()), Some(id));
-        assert_ne!(SessionId::random(), id);
+        assert_ne!(SessionId::mint(), id);
         for bad in [
             "",
             "abc",
@@ -297,7 +304,7 @@ mod tests {
     #[test]
     fn unknown_and_idle_ids_start_a_new_conversation() {
         let (sessions, now) = (store(10), Instant::now());
-        let unknown = SessionId::random();
+        let unknown = SessionId::mint();
         assert_ne!(sessions.resume_now(Some(unknown), now).0, unknown);
         let (id, _) = sessions.resume_now(None, now);
         sessions.append_now(id, turn("hi"), now);
@@ -311,7 +318,7 @@ mod tests {
     #[test]
     fn the_least_recently_used_conversation_is_evicted_at_the_cap() {
         let (sessions, now) = (store(2), Instant::now());
-        let ids: Vec<_> = (0..3).map(|_| SessionId::random()).collect();
+        let ids: Vec<_> = (0..3).map(|_| SessionId::mint()).collect();
         sessions.append_now(ids[0], turn("0"), now);
         sessions.append_now(ids[1], turn("1"), now);
         sessions.append_now(ids[0], turn("0 again"), now);
@@ -324,7 +331,7 @@ mod tests {
     #[test]
     fn resuming_shares_the_turns_instead_of_copying_them() {
         let (sessions, now) = (store(10), Instant::now());
-        let id = SessionId::random();
+        let id = SessionId::mint();
         sessions.append_now(id, turn("a"), now);
         let (_, first) = sessions.resume_now(Some(id), now);
         let (_, second) = sessions.resume_now(Some(id), now);
@@ -339,7 +346,7 @@ mod tests {
         let per_conversation = MemorySessions::CONVERSATION_BYTES + 3 * big(256).size_bytes();
         let budget = 10 * per_conversation;
         let (sessions, now) = (store_with_budget(1_000, budget), Instant::now());
-        let ids: Vec<_> = (0..50).map(|_| SessionId::random()).collect();
+        let ids: Vec<_> = (0..50).map(|_| SessionId::mint()).collect();
         for id in &ids {
             for _ in 0..5 {
                 sessions.append_now(*id, big(256), now);
@@ -362,7 +369,7 @@ mod tests {
             "the oldest went"
         );
         // The count matches what is held: drain by expiry and it returns to zero.
-        sessions.append_now(SessionId::random(), big(1), now + Duration::from_secs(61));
+        sessions.append_now(SessionId::mint(), big(1), now + Duration::from_secs(61));
         assert_eq!(sessions.len(), 1);
         assert_eq!(
             sessions.bytes(),
@@ -373,7 +380,7 @@ mod tests {
     #[tokio::test]
     async fn a_forgotten_conversation_is_gone_and_its_bytes_are_given_back() {
         let (sessions, now) = (store(10), Instant::now());
-        let id = SessionId::random();
+        let id = SessionId::mint();
         sessions.append_now(id, turn("hello"), now);
         sessions.forget(id).await;
         assert!(sessions.is_empty());
@@ -384,7 +391,7 @@ mod tests {
     #[test]
     fn a_conversation_larger_than_the_whole_budget_is_not_kept() {
         let (sessions, now) = (store_with_budget(10, 100), Instant::now());
-        let id = SessionId::random();
+        let id = SessionId::mint();
         sessions.append_now(id, turn("hello"), now);
         assert!(sessions.is_empty());
         assert_eq!(sessions.bytes(), 0);

@@ -447,7 +447,7 @@ impl SessionStore for RedisSessions {
     ) -> Pending<'_, (SessionId, Arc<[Turn]>)> {
         Box::pin(async move {
             let Some(id) = id else {
-                return (SessionId::random(), Arc::from([]));
+                return (SessionId::mint(), Arc::from([]));
             };
             let key = Self::key(id);
             let stored = self
@@ -463,7 +463,7 @@ impl SessionStore for RedisSessions {
                 .await;
             match stored {
                 // Unknown or expired: a new conversation under a new id.
-                Some(turns) if turns.is_empty() => (SessionId::random(), Arc::from([])),
+                Some(turns) if turns.is_empty() => (SessionId::mint(), Arc::from([])),
                 Some(turns) => {
                     let turns: Vec<Turn> = turns
                         .iter()

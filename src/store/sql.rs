@@ -82,10 +82,11 @@ pub struct SqlRecords {
 /// rows (each an array of the columns in order) that the database unpacks
 /// itself. Binding every column of every row through sqlx instead wrote
 /// 51k rows/s into SQLite against this way's 87k (`cargo bench --bench records`).
-const INSERT_TURNS_SQLITE: &str = "INSERT INTO turns (reply_id, session_hash, at_ms, day, message, outcome, confidence, article_id, article_version, embedding, complaint, care) \
-     SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, \
-     value ->> 6, value ->> 7, value ->> 8, value ->> 9, value ->> 10, value ->> 11 \
-     FROM json_each($1) WHERE true ON CONFLICT (reply_id) DO NOTHING";
+const INSERT_TURNS_SQLITE: &str = "WITH rows (r) AS MATERIALIZED (SELECT jsonb(value) FROM json_each($1)) \
+     INSERT INTO turns (reply_id, session_hash, at_ms, day, message, outcome, confidence, article_id, article_version, embedding, complaint, care) \
+     SELECT r ->> 0, r ->> 1, r ->> 2, r ->> 3, r ->> 4, r ->> 5, \
+     r ->> 6, r ->> 7, r ->> 8, r ->> 9, r ->> 10, r ->> 11 \
+     FROM rows WHERE true ON CONFLICT (reply_id) DO NOTHING";
 const INSERT_TURNS_POSTGRES: &str = "INSERT INTO turns (reply_id, session_hash, at_ms, day, message, outcome, confidence, article_id, article_version, embedding, complaint, care) \
      SELECT r ->> 0, r ->> 1, (r ->> 2)::BIGINT, r ->> 3, r ->> 4, r ->> 5, (r ->> 6)::DOUBLE PRECISION, \
      r ->> 7, r ->> 8, r ->> 9, (r ->> 10)::BIGINT, r ->> 11 \
@@ -235,7 +236,10 @@ impl SqlRecords {
             })
             .collect();
         if !turns.is_empty() {
-            let rows = serde_json::to_string(&turns).expect("turns serialise");
+            // Sized up front: a row is about 150 bytes without an embedding.
+            let mut rows = Vec::with_capacity(turns.len() * 192);
+            serde_json::to_writer(&mut rows, &turns).expect("turns serialise");
+            let rows = String::from_utf8(rows).expect("JSON is UTF-8");
             sqlx::query(self.insert_turns)
                 .bind(rows)
                 .execute(&mut *tx)
@@ -549,8 +553,7 @@ fn dequantise(text: &str) -> Option<Vec<f32>> {
 }
 
 impl RecordStore for SqlRecords {
-    fn write(&self, batch: &[Write]) -> Pending<'_, Result<(), RecordError>> {
-        let batch = batch.to_vec();
+    fn write(&self, batch: Vec<Write>) -> Pending<'_, Result<(), RecordError>> {
         Box::pin(async move { self.write_batch(&batch).await.map_err(failed) })
     }
 

@@ -270,12 +270,12 @@ async fn a_complaints_conversation_outlives_the_retention_its_flags_do_not_and_e
         care,
     };
     let (kept, gone, ancient) = (
-        support_chat::domain::session::SessionId::random(),
-        support_chat::domain::session::SessionId::random(),
-        support_chat::domain::session::SessionId::random(),
+        support_chat::domain::session::SessionId::mint(),
+        support_chat::domain::session::SessionId::mint(),
+        support_chat::domain::session::SessionId::mint(),
     );
     store
-        .write(&[
+        .write(vec![
             Write::Turn(old_turn(kept, true, Some(CareCategory::Health))),
             Write::Turn(old_turn(gone, false, Some(CareCategory::Resilience))),
             Write::Turn(old_turn(ancient, true, None)),

@@ -270,10 +270,10 @@ async fn records_older_than_the_retention_are_purged() {
     say(public, "hello", None).await;
     let store = setup.state.records.clone().unwrap();
     let key = setup.state.chat.recorder.key().clone();
-    let old = support_chat::domain::session::SessionId::random();
+    let old = support_chat::domain::session::SessionId::mint();
     let day = 24 * 60 * 60 * 1000;
     store
-        .write(&[Write::Turn(TurnRecord {
+        .write(vec![Write::Turn(TurnRecord {
             reply_id: key.reply_id(old),
             session: key.session_hash(old),
             at: now_millis() - 31 * day,

@@ -119,9 +119,15 @@ pub struct EvalArgs {
 impl AssistantArgs {
     /// How the engine trains: the defaults, with the out-of-scope rule's settings.
     pub fn engine_config(&self) -> support_chat_assistant::EngineConfig {
+        use support_chat_assistant::ScopeRule;
+        let scope = match (self.scope_threshold, self.handoff_target) {
+            (Some(threshold), _) => ScopeRule::Threshold(threshold),
+            (None, Some(0.0)) => ScopeRule::Off,
+            (None, Some(target)) => ScopeRule::Target(target),
+            (None, None) => ScopeRule::Auto,
+        };
         support_chat_assistant::EngineConfig {
-            scope_target: self.handoff_target,
-            scope_threshold: self.scope_threshold,
+            scope,
             ..Default::default()
         }
     }
@@ -367,7 +373,9 @@ pub struct AssistantArgs {
     /// Hand off as out of scope what scores under a threshold fitted when
     /// the knowledge base loads, so that at most this share (0 to 0.5) of
     /// its own questions, each held out by cross-validation, is handed off
-    /// (docs/assistant.md, "How the assistant decides"). Off by default.
+    /// (docs/assistant.md, "How the assistant decides"); 0 turns the rule
+    /// off. Default: 0.05 when the knowledge base has an out-of-scope.txt
+    /// (the sample does), no rule without one.
     #[arg(long, env = "SUPPORT_CHAT_HANDOFF_TARGET", value_parser = handoff_target)]
     pub handoff_target: Option<f32>,
 
@@ -747,13 +755,16 @@ mod tests {
     }
 
     #[test]
-    fn the_out_of_scope_rule_is_off_unless_a_target_or_a_threshold_is_given() {
-        let off = flags(&[]).unwrap().assistant.engine_config();
-        assert_eq!((off.scope_target, off.scope_threshold), (None, None));
-        let fitted = flags(&["--handoff-target", "0.05"]).unwrap();
-        assert_eq!(fitted.assistant.engine_config().scope_target, Some(0.05));
-        let fixed = flags(&["--scope-threshold", "-0.25"]).unwrap();
-        assert_eq!(fixed.assistant.engine_config().scope_threshold, Some(-0.25));
+    fn the_out_of_scope_rule_follows_the_knowledge_base_unless_a_target_or_a_threshold_is_given() {
+        use support_chat_assistant::ScopeRule;
+        let scope = |args: &[&str]| flags(args).unwrap().assistant.engine_config().scope;
+        assert_eq!(scope(&[]), ScopeRule::Auto);
+        assert_eq!(scope(&["--handoff-target", "0.1"]), ScopeRule::Target(0.1));
+        assert_eq!(scope(&["--handoff-target", "0"]), ScopeRule::Off);
+        assert_eq!(
+            scope(&["--handoff-target", "0.1", "--scope-threshold", "-0.25"]),
+            ScopeRule::Threshold(-0.25)
+        );
         for bad in [["--handoff-target", "0.6"], ["--scope-threshold", "NaN"]] {
             let err = flags(&bad).unwrap_err().to_string();
             assert!(err.contains(bad[0]), "{err}");

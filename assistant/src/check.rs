@@ -36,7 +36,7 @@ use serde::Serialize;
 use super::answer::Outcome;
 use super::care::{CareModel, CareReport};
 use super::encoder::Encoder;
-use super::engine::{Engine, EngineConfig, threshold_for};
+use super::engine::{DEFAULT_HANDOFF_TARGET, Engine, EngineConfig, ScopeRule, threshold_for};
 use super::kb::{
     COMPLAINTS_ARTICLE_ID, HANDOFF_ARTICLE_ID, KbError, KnowledgeBase, SUPPORT_ARTICLE_ID, held_out,
 };
@@ -93,6 +93,11 @@ pub struct ScopeCheck {
     /// that share of own questions handed off in all (minus infinity: no
     /// rule, the others reach it alone).
     pub thresholds: Vec<(f32, f32)>,
+    /// The target the engine fits by default ([`ScopeRule::Auto`]): the
+    /// default share with an `out-of-scope.txt`, none (no rule) without.
+    pub default_target: Option<f32>,
+    /// Examples in the knowledge base's `out-of-scope.txt`.
+    pub out_of_scope_examples: usize,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -208,7 +213,12 @@ pub fn check_kb(
     }
     let questions = results.iter().map(|r| r.questions).sum();
     let scope = encoder.map(|encoder| {
-        let held = Engine::with_care(kb.clone(), cfg.clone(), Some(encoder.clone()), care.clone())
+        // `held_out_scope` trains its own folds: no threshold to fit here.
+        let unfitted = EngineConfig {
+            scope: ScopeRule::Off,
+            ..cfg.clone()
+        };
+        let held = Engine::with_care(kb.clone(), unfitted, Some(encoder.clone()), care.clone())
             .held_out_scope();
         ScopeCheck {
             questions: held.len(),
@@ -217,6 +227,8 @@ pub fn check_kb(
                 .into_iter()
                 .filter_map(|t| Some((t, threshold_for(&held, t)?)))
                 .collect(),
+            default_target: (!kb.out_of_scope().is_empty()).then_some(DEFAULT_HANDOFF_TARGET),
+            out_of_scope_examples: kb.out_of_scope().len(),
         }
     });
     let promotions = check_promotions(kb);
@@ -359,6 +371,18 @@ impl fmt::Display for KbCheck {
                 100.0 * scope.already_handed_off,
                 points.join(", ")
             )?;
+            match scope.default_target {
+                Some(target) => writeln!(
+                    f,
+                    "  served by default at {:.0} % ({} examples in out-of-scope.txt); --handoff-target 0 turns the rule off",
+                    100.0 * target,
+                    scope.out_of_scope_examples
+                )?,
+                None => writeln!(
+                    f,
+                    "  off by default: no out-of-scope.txt to fit against (--handoff-target turns it on)"
+                )?,
+            }
         }
         let redirected: usize = self.articles.iter().map(|a| a.care_redirected).sum();
         if redirected > 0 {

@@ -61,13 +61,32 @@ pub struct EngineConfig {
     /// Weight of the sentence embedding (unit length) appended to the
     /// lexical features (unit length); used only with an encoder.
     pub semantic_weight: f32,
-    /// The share of the knowledge base's own questions (held out by 5-fold
-    /// cross-validation when it loads) that the scope rule may hand off: its
-    /// threshold is fitted to that. `None`: no scope rule. Needs an encoder.
-    pub scope_target: Option<f32>,
-    /// A fixed scope threshold instead of the fitted one (`--scope-threshold`).
-    pub scope_threshold: Option<f32>,
+    /// Whether and where the scope rule hands off (`--handoff-target`,
+    /// `--scope-threshold`). Needs an encoder.
+    pub scope: ScopeRule,
 }
+
+/// The scope rule: hand off as out of scope what [`scope_score`]s under a
+/// threshold.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum ScopeRule {
+    /// [`ScopeRule::Target`] of [`DEFAULT_HANDOFF_TARGET`] when the
+    /// knowledge base has out-of-scope examples (`out-of-scope.txt`), else
+    /// [`ScopeRule::Off`]: without near-domain examples to fit against, the
+    /// rule cost more answers than it saved (BENCHMARKS.md, "Out of scope").
+    Auto,
+    /// No scope rule: an out-of-scope class scoring highest hands off.
+    Off,
+    /// The threshold is fitted when the knowledge base loads so that at most
+    /// this share of its own questions (each held out by [`SCOPE_FOLDS`]-fold
+    /// cross-validation) is handed off.
+    Target(f32),
+    /// This threshold, as it is.
+    Threshold(f32),
+}
+
+/// The share of its own questions the scope rule may hand off by default.
+pub const DEFAULT_HANDOFF_TARGET: f32 = 0.05;
 
 /// How in scope a message looks, the one number the scope rule reads: the
 /// best cosine to an article's example, plus 0.4 × the best article's SVM
@@ -118,9 +137,7 @@ impl Default for EngineConfig {
             oos_balance: 0.5,
             use_oos_class: true,
             semantic_weight: 1.5,
-            // Off until it meets the accuracy bars (BENCHMARKS.md, "Out of scope").
-            scope_target: None,
-            scope_threshold: None,
+            scope: ScopeRule::Auto,
         }
     }
 }
@@ -210,9 +227,9 @@ impl Engine {
     /// (they depend on the knowledge base's `care/` examples only, not on
     /// its articles: cross-validation trains them once).
     ///
-    /// With an encoder and [`EngineConfig::scope_target`], the scope rule's
-    /// threshold is fitted here (unless [`EngineConfig::scope_threshold`]
-    /// gives it): [`SCOPE_FOLDS`] more trainings.
+    /// With an encoder and a [`ScopeRule::Target`] (or [`ScopeRule::Auto`]
+    /// resolving to one), the scope rule's threshold is fitted here:
+    /// [`SCOPE_FOLDS`] more trainings.
     pub fn with_care(
         kb: KnowledgeBase,
         cfg: EngineConfig,
@@ -220,9 +237,16 @@ impl Engine {
         care: Arc<CareModel>,
     ) -> Engine {
         let mut engine = Engine::trained(kb, cfg, encoder, care);
-        engine.scope_threshold = match (engine.cfg.scope_threshold, engine.cfg.scope_target) {
-            (Some(given), _) => Some(given),
-            (None, Some(target)) if engine.encoder.is_some() => engine.fit_scope_threshold(target),
+        let rule = match engine.cfg.scope {
+            ScopeRule::Auto if engine.kb.out_of_scope().is_empty() => ScopeRule::Off,
+            ScopeRule::Auto => ScopeRule::Target(DEFAULT_HANDOFF_TARGET),
+            rule => rule,
+        };
+        engine.scope_threshold = match rule {
+            ScopeRule::Threshold(given) => Some(given),
+            ScopeRule::Target(target) if engine.encoder.is_some() => {
+                engine.fit_scope_threshold(target)
+            }
             _ => None,
         };
         engine
@@ -243,9 +267,9 @@ impl Engine {
     /// articles are left out: handing them off is their answer.
     pub fn held_out_scope(&self) -> Vec<(f32, bool)> {
         let cfg = EngineConfig {
-            scope_target: None,
-            // No scope rule: the other rules alone.
-            scope_threshold: Some(f32::NEG_INFINITY),
+            // A rule that never hands off: the other rules alone decide,
+            // with the out-of-scope class's margin read by the score.
+            scope: ScopeRule::Threshold(f32::NEG_INFINITY),
             ..self.cfg.clone()
         };
         let mut held = Vec::new();
@@ -288,11 +312,18 @@ impl Engine {
                 }
             }
         }
+        // Out of scope, two classes: the built-in general examples (weather,
+        // jokes: far from any article) as class `n_art`, the author's own
+        // near-domain ones (`out-of-scope.txt`) as `n_art + 1`. In one
+        // class, the linear model had to cover two far-apart clusters, and
+        // adding the near-domain ones let far-domain questions through
+        // ("what about the weather?" answered). Scoring merges them.
         if cfg.use_oos_class {
-            let general = super::oos::training_examples().map(normalise);
-            for q in general.chain(kb.out_of_scope().iter().map(|q| normalise(q))) {
+            let general = super::oos::training_examples().map(|q| (normalise(q), n_art));
+            let own = kb.out_of_scope().iter().map(|q| (normalise(q), n_art + 1));
+            for (q, label) in general.chain(own) {
                 docs.push(q);
-                labels.push(n_art);
+                labels.push(label);
             }
         }
         let vectorizer = Vectorizer::fit(&docs, cfg.features.clone());
@@ -309,16 +340,26 @@ impl Engine {
             }
             dim += DIM;
         }
-        // The out-of-scope class is usually much larger than an article's
+        // An out-of-scope class is usually much larger than an article's
         // question list; scale its sample weight towards the mean article
         // size so it does not swallow short in-scope questions.
-        let n_oos = labels.iter().filter(|&&y| y == n_art).count();
-        let mut extra = vec![1.0f32; n_art + 1];
-        if n_oos > 0 && n_art > 0 {
-            let mean_article = (labels.len() - n_oos) as f32 / n_art as f32;
-            extra[n_art] = (mean_article / n_oos as f32).min(1.0).powf(cfg.oos_balance);
+        let size = |class: usize| labels.iter().filter(|&&y| y == class).count();
+        let n_in = labels.iter().filter(|&&y| y < n_art).count();
+        let mut extra = vec![1.0f32; n_art + 2];
+        for class in [n_art, n_art + 1] {
+            let n_oos = size(class);
+            if n_oos > 0 && n_art > 0 {
+                let mean_article = n_in as f32 / n_art as f32;
+                extra[class] = (mean_article / n_oos as f32).min(1.0).powf(cfg.oos_balance);
+            }
         }
-        let model = train_ovr(&xs, &labels, n_art + 1, dim, &cfg.svm, &extra);
+        let classes = if size(n_art + 1) > 0 {
+            n_art + 2
+        } else {
+            n_art + 1
+        };
+        extra.truncate(classes);
+        let model = train_ovr(&xs, &labels, classes, dim, &cfg.svm, &extra);
         let vocab = kb.articles().iter().map(Vocab::of).collect();
         let titles = kb
             .articles()
@@ -422,7 +463,13 @@ impl Engine {
         if let Some(e) = embedding {
             append_embedding(&mut x, self.vectorizer.dim(), e, self.cfg.semantic_weight);
         }
-        let s = self.model.scores(&x);
+        let mut s = self.model.scores(&x);
+        let n_art = self.n_articles();
+        // The out-of-scope classes (general, and the author's own) act as one.
+        if s.len() > n_art + 1 {
+            s[n_art] = s[n_art..].iter().copied().fold(f32::NEG_INFINITY, f32::max);
+            s.truncate(n_art + 1);
+        }
         let mut order: Vec<usize> = (0..s.len()).collect();
         // Stable sort: ties resolve to the lower class index.
         order.sort_by(|&a, &b| s[b].total_cmp(&s[a]));
@@ -431,7 +478,6 @@ impl Engine {
         let z: f32 = s.iter().map(|v| ((v - m) / t).exp()).sum();
         let p = |c: usize| ((s[c] - m) / t).exp() / z;
         let second = order.get(1).copied().unwrap_or(order[0]);
-        let n_art = self.n_articles();
         let best_article = s[..n_art].iter().copied().fold(f32::NEG_INFINITY, f32::max);
         // Only the scope rule reads it: no cost when the rule is off.
         let neighbour = match (embedding, self.scope_threshold) {
@@ -522,8 +568,12 @@ impl Engine {
                 let reading = match alone_decision {
                     Verdict::Answer(i) if i == j => Alone::Agrees,
                     Verdict::Answer(_) => Alone::Disagrees,
+                    // The scope rule's threshold is already a confident
+                    // line (fitted to the knowledge base); the out-of-scope
+                    // class winning needs a high probability as well.
                     Verdict::Handoff { out_of_scope: true }
-                        if alone.p_best >= self.cfg.followup_oos_block =>
+                        if self.scope_threshold.is_some()
+                            || alone.p_best >= self.cfg.followup_oos_block =>
                     {
                         Alone::ConfidentlyOutOfScope
                     }

@@ -17,7 +17,8 @@
 //! leaves no topic). It must answer, and it is preferred when:
 //!
 //! 1. the alone reading is unsure: it would not answer and is not
-//!    confidently out of scope (probability below `followup_oos_block`),
+//!    confidently out of scope (under the scope rule's threshold, or,
+//!    without the rule, the out-of-scope class below `followup_oos_block`),
 //!    e.g. "what about LLPs?" after "Who can apply?"; or
 //! 2. the alone reading is confident (an answer to a *different* article,
 //!    or confidently out of scope), but the context reading lands on the
@@ -49,7 +50,8 @@ pub enum Alone {
     Agrees,
     /// It answers with another article.
     Disagrees,
-    /// It is out of scope with at least `followup_oos_block` probability.
+    /// It is out of scope by the scope rule, or (without the rule) with at
+    /// least `followup_oos_block` probability.
     ConfidentlyOutOfScope,
     /// Anything else: it would clarify or hand off as unsure.
     Unsure,

@@ -100,7 +100,9 @@ pub use care::{
 };
 pub use check::{DEFAULT_MAX_MISDIRECTED, KbCheck, RECOMMENDED_QUESTIONS, check_kb};
 pub use encoder::{DEFAULT_MODEL_DIR, DIM, Encoder, EncoderError, MAX_TOKENS, cosine};
-pub use engine::{DEFAULT_CONTACT, Engine, EngineConfig, Scored};
+pub use engine::{
+    DEFAULT_CONTACT, DEFAULT_HANDOFF_TARGET, Engine, EngineConfig, ScopeRule, Scored,
+};
 pub use eval::{EvalError, EvalReport, HoldOut, Shots, evaluate};
 pub use features::FeatureConfig;
 pub use kb::{

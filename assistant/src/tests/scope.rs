@@ -2,11 +2,11 @@
 //! questions when it loads, or given.
 
 use super::*;
+use std::sync::Arc;
 
 /// The sample with the near-domain examples written for it as its
-/// `out-of-scope.txt` (they stay out of the built-in sample for now:
-/// BENCHMARKS.md, "Out of scope").
-fn sample_with_own_examples(cfg: EngineConfig) -> Engine {
+/// `out-of-scope.txt` (not shipped with it yet: BENCHMARKS.md, "Out of scope").
+fn sample_with_own_examples() -> KnowledgeBase {
     let own = std::fs::read_to_string(
         crate::test_support::repository_root().join("tests/data/near_oos_train.txt"),
     )
@@ -16,16 +16,19 @@ fn sample_with_own_examples(cfg: EngineConfig) -> Engine {
         kb.out_of_scope().len() > 100,
         "the file's examples, comments aside"
     );
-    Engine::with_config(kb, cfg, Some(test_encoder()))
+    kb
+}
+
+/// That knowledge base's engine as served by default.
+fn served_with_own_examples() -> &'static Engine {
+    static E: std::sync::OnceLock<Engine> = std::sync::OnceLock::new();
+    E.get_or_init(|| Engine::new(sample_with_own_examples(), Some(test_encoder())))
 }
 
 #[test]
-fn a_fitted_threshold_hands_off_a_near_domain_question_and_answers_the_knowledge_bases_own() {
-    let engine = sample_with_own_examples(EngineConfig {
-        scope_target: Some(0.05),
-        ..EngineConfig::default()
-    });
-    let threshold = engine.scope_threshold().expect("fitted");
+fn with_an_out_of_scope_file_the_fitted_rule_hands_off_near_domain_questions_and_answers_its_own() {
+    let engine = served_with_own_examples();
+    let threshold = engine.scope_threshold().expect("fitted by default");
     assert!(threshold.is_finite(), "{threshold}");
     for question in [
         "what is your share price today",
@@ -47,10 +50,7 @@ fn a_fitted_threshold_hands_off_a_near_domain_question_and_answers_the_knowledge
 
 #[test]
 fn the_fitted_threshold_hands_off_about_the_target_share_of_held_out_own_questions() {
-    let engine = sample_with_own_examples(EngineConfig {
-        scope_target: Some(0.05),
-        ..EngineConfig::default()
-    });
+    let engine = served_with_own_examples();
     let threshold = engine.scope_threshold().unwrap();
     let held = engine.held_out_scope();
     let handed = held
@@ -65,28 +65,41 @@ fn the_fitted_threshold_hands_off_about_the_target_share_of_held_out_own_questio
 }
 
 #[test]
-fn a_given_threshold_is_used_as_it_is_and_without_a_target_there_is_no_rule() {
-    let given = Engine::with_config(
-        KnowledgeBase::sample(),
-        EngineConfig {
-            scope_target: Some(0.05),
-            scope_threshold: Some(0.25),
-            ..EngineConfig::default()
-        },
-        Some(test_encoder()),
+fn a_given_threshold_is_used_as_it_is_and_without_out_of_scope_examples_there_is_no_rule() {
+    let with = |kb: KnowledgeBase, scope: ScopeRule, encoder: Option<Arc<Encoder>>| {
+        Engine::with_config(
+            kb,
+            EngineConfig {
+                scope,
+                ..EngineConfig::default()
+            },
+            encoder,
+        )
+        .scope_threshold()
+    };
+    let sample = sample_with_own_examples;
+    let encoder = || Some(test_encoder());
+    assert_eq!(
+        with(sample(), ScopeRule::Threshold(0.25), encoder()),
+        Some(0.25)
     );
-    assert_eq!(given.scope_threshold(), Some(0.25));
-    assert_eq!(sample().scope_threshold(), None, "off by default");
-    let lexical = Engine::with_config(
-        KnowledgeBase::sample(),
-        EngineConfig {
-            scope_target: Some(0.05),
-            ..EngineConfig::default()
-        },
+    assert_eq!(with(sample(), ScopeRule::Off, encoder()), None);
+    assert_eq!(
+        with(sample().with_out_of_scope(""), ScopeRule::Auto, encoder()),
         None,
+        "no examples to fit against"
+    );
+    assert!(
+        with(
+            sample().with_out_of_scope(""),
+            ScopeRule::Target(0.05),
+            encoder()
+        )
+        .is_some(),
+        "a target asked for is fitted all the same"
     );
     assert_eq!(
-        lexical.scope_threshold(),
+        with(sample(), ScopeRule::Auto, None),
         None,
         "the rule needs the encoder"
     );
@@ -109,4 +122,21 @@ fn check_kb_reports_the_threshold_each_target_fits_in_order() {
             .to_string()
             .contains("Out-of-scope rule (--handoff-target)")
     );
+}
+
+#[test]
+fn with_the_rule_on_an_unrelated_follow_up_is_still_handed_off_as_out_of_scope() {
+    let e = served_with_own_examples();
+    for first in ["How do I complain?", "Who can apply?"] {
+        for follow_up in ["what about the weather?", "and can you tell me a joke?"] {
+            let (_, t1) = ask(e, first, &[]);
+            let (r, t) = ask(e, follow_up, &[t1]);
+            assert!(r.handoff, "{first} / {follow_up}: {t:?}");
+            assert_eq!(
+                t.outcome,
+                Outcome::Handoff { out_of_scope: true },
+                "{first} / {follow_up}"
+            );
+        }
+    }
 }

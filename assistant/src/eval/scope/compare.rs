@@ -18,7 +18,7 @@ use super::super::{
 use super::{Curve, curve};
 use crate::care::CareModel;
 use crate::encoder::Encoder;
-use crate::engine::{Engine, EngineConfig, Scope};
+use crate::engine::{Engine, EngineConfig, Scope, ScopeRule};
 use crate::kb::{KnowledgeBase, held_out};
 use crate::message::Message;
 
@@ -82,7 +82,7 @@ pub fn held_out_intents(
     let engine = Engine::with_care(
         kb_from_rows(&kept)?,
         EngineConfig {
-            scope_target: None,
+            scope: ScopeRule::Off,
             ..EngineConfig::default()
         },
         Some(encoder.clone()),
@@ -122,7 +122,7 @@ pub fn knowledge_base_curves(
     oos: &[Message],
     folds: usize,
     encoder: &Arc<Encoder>,
-    scope_target: Option<f32>,
+    scope: ScopeRule,
 ) -> KnowledgeBaseReport {
     let care = Arc::new(CareModel::silent());
     let mut in_scope: Vec<Scope> = Vec::new();
@@ -133,7 +133,7 @@ pub fn knowledge_base_curves(
         let engine = Engine::with_care(
             kb.training_fold(folds, fold),
             EngineConfig {
-                scope_target,
+                scope,
                 ..EngineConfig::default()
             },
             Some(encoder.clone()),

@@ -4,7 +4,21 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// Milliseconds since the Unix epoch: wall time, as records keep it and
+/// session ids begin with it.
+pub type UnixMillis = i64;
+
+/// Now, in [`UnixMillis`].
+pub fn now_millis() -> UnixMillis {
+    millis(SystemTime::now())
+}
+
+pub fn millis(at: SystemTime) -> UnixMillis {
+    at.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
 
 /// Source of monotonic time, injectable so tests never sleep.
 pub trait Clock: Send + Sync + 'static {

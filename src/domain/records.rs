@@ -14,7 +14,7 @@
 //! flushes the queue.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -24,18 +24,8 @@ use tokio::sync::{Notify, mpsc, oneshot};
 use crate::domain::Pending;
 use crate::domain::session::SessionId;
 
-/// Milliseconds since the Unix epoch: how records keep time.
-pub type UnixMillis = i64;
-
-/// Now, in [`UnixMillis`].
-pub fn now_millis() -> UnixMillis {
-    millis(SystemTime::now())
-}
-
-pub fn millis(at: SystemTime) -> UnixMillis {
-    at.duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
+/// How records keep time (wall-clock milliseconds, in `clock`).
+pub use crate::domain::clock::{UnixMillis, millis, now_millis};
 
 /// The UTC calendar day of `at`, `YYYY-MM-DD`: what the summary groups by.
 pub fn day_of(at: UnixMillis) -> String {

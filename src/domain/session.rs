@@ -28,11 +28,8 @@ impl SessionId {
     /// A new id, of now.
     pub fn mint() -> Self {
         let mut bytes = [0u8; 16];
-        let millis = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis())
-            .to_be_bytes();
-        bytes[..6].copy_from_slice(&millis[10..]);
+        let millis = crate::domain::clock::now_millis().to_be_bytes();
+        bytes[..6].copy_from_slice(&millis[2..]);
         getrandom::fill(&mut bytes[6..]).expect("the OS random source is available");
         Self(u128::from_be_bytes(bytes))
     }

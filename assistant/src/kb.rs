@@ -188,6 +188,10 @@ pub(crate) const SAMPLE_FILES: &[(&str, &str)] = sample_files![
     "personal-borrowing",
 ];
 
+/// The sample's [`OUT_OF_SCOPE_FILE`]: near-domain questions it does not
+/// answer (written apart from `tests/data/near_oos_dev.csv`, which measures it).
+const SAMPLE_OUT_OF_SCOPE: &str = include_str!("sample_kb/out-of-scope.txt");
+
 impl KnowledgeBase {
     /// Validates a set of articles (used by `load_dir`, `sample` and the
     /// evaluation). `files[i]` names where article `i` came from.
@@ -287,7 +291,9 @@ impl KnowledgeBase {
             articles.push(a);
             files.push(format!("sample_kb/{name}"));
         }
-        KnowledgeBase::from_articles(articles, &files).unwrap_or_else(|e| panic!("{e}"))
+        KnowledgeBase::from_articles(articles, &files)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .with_out_of_scope(SAMPLE_OUT_OF_SCOPE)
     }
 
     /// This knowledge base with `text` as its [`OUT_OF_SCOPE_FILE`].

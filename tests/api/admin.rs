@@ -292,7 +292,7 @@ async fn the_built_in_sample_is_read_only() {
 #[tokio::test]
 async fn an_added_example_question_is_answered_with_its_article_at_once() {
     let (public, admin, dir, _) = with_kb_folder().await;
-    let question = "do you have an office in Manchester?";
+    let question = "do you have a branch in Manchester?";
     let kb = support_chat_assistant::KnowledgeBase::load_dir(&dir).unwrap();
     let offer = &kb.get("handoff").unwrap().body;
     let before = say(public, question).await;

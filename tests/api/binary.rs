@@ -230,7 +230,7 @@ fn check_kb_reports_the_sample_and_fails_a_knowledge_base_that_confuses_itself()
     let sample = Command::new(BIN).arg("check-kb").output().unwrap();
     let report = String::from_utf8_lossy(&sample.stdout);
     assert!(
-        report.contains("328 questions, 5-fold cross-validation"),
+        report.contains("334 questions, 5-fold cross-validation"),
         "{report}"
     );
     assert!(report.contains("<- threshold"), "{report}");
@@ -286,8 +286,8 @@ async fn an_unanswered_question_survives_a_restart_and_one_admin_call_teaches_th
     let mut server = crate::helpers::Running(server);
     let (public, admin): (std::net::SocketAddr, std::net::SocketAddr) =
         (public.parse().unwrap(), admin.parse().unwrap());
-    let question = "do you have an office in Manchester?";
-    for asked in [question, "Is there a Manchester office?"] {
+    let question = "do you have a branch in Manchester?";
+    for asked in [question, "Is there a Manchester branch?"] {
         let reply = chat(public, &serde_json::json!({ "message": asked }))
             .await
             .json();

@@ -310,12 +310,12 @@ async fn an_unanswered_question_added_from_the_inbox_is_answered_by_that_article
     let kb = sample_kb_copy();
     let (public, admin, _knowledge, setup) =
         with_knowledge_and_setup(support_chat::domain::knowledge::KbSource::Dir(kb.clone())).await;
-    let question = "do you have an office in Manchester?";
+    let question = "do you have a branch in Manchester?";
     let before = chat(public, &json!({ "message": question })).await.json();
     assert_eq!(before["handoff"], true, "not answered yet: {before}");
     chat(
         public,
-        &json!({ "message": "Where is your office in Leeds?" }),
+        &json!({ "message": "Where is your branch in Leeds?" }),
     )
     .await;
     setup.state.chat.recorder.flush().await;
@@ -323,7 +323,7 @@ async fn an_unanswered_question_added_from_the_inbox_is_answered_by_that_article
     let (cookie, csrf) = sign_in(admin).await;
     let inbox = text(&send(admin, get("/console/inbox", Some(&cookie))).await);
     assert!(
-        inbox.contains("do you have an office in Manchester"),
+        inbox.contains("do you have a branch in Manchester"),
         "{inbox}"
     );
     let at = inbox.find("action=\"/console/inbox/").unwrap() + 8;

@@ -4,30 +4,9 @@
 use super::*;
 use std::sync::Arc;
 
-/// The sample with the near-domain examples written for it as its
-/// `out-of-scope.txt` (not shipped with it yet: BENCHMARKS.md, "Out of scope").
-fn sample_with_own_examples() -> KnowledgeBase {
-    let own = std::fs::read_to_string(
-        crate::test_support::repository_root().join("tests/data/near_oos_train.txt"),
-    )
-    .unwrap();
-    let kb = KnowledgeBase::sample().with_out_of_scope(&own);
-    assert!(
-        kb.out_of_scope().len() > 100,
-        "the file's examples, comments aside"
-    );
-    kb
-}
-
-/// That knowledge base's engine as served by default.
-fn served_with_own_examples() -> &'static Engine {
-    static E: std::sync::OnceLock<Engine> = std::sync::OnceLock::new();
-    E.get_or_init(|| Engine::new(sample_with_own_examples(), Some(test_encoder())))
-}
-
 #[test]
 fn with_an_out_of_scope_file_the_fitted_rule_hands_off_near_domain_questions_and_answers_its_own() {
-    let engine = served_with_own_examples();
+    let engine = sample();
     let threshold = engine.scope_threshold().expect("fitted by default");
     assert!(threshold.is_finite(), "{threshold}");
     for question in [
@@ -50,7 +29,7 @@ fn with_an_out_of_scope_file_the_fitted_rule_hands_off_near_domain_questions_and
 
 #[test]
 fn the_fitted_threshold_hands_off_about_the_target_share_of_held_out_own_questions() {
-    let engine = served_with_own_examples();
+    let engine = sample();
     let threshold = engine.scope_threshold().unwrap();
     let held = engine.held_out_scope();
     let handed = held
@@ -77,7 +56,7 @@ fn a_given_threshold_is_used_as_it_is_and_without_out_of_scope_examples_there_is
         )
         .scope_threshold()
     };
-    let sample = sample_with_own_examples;
+    let sample = KnowledgeBase::sample;
     let encoder = || Some(test_encoder());
     assert_eq!(
         with(sample(), ScopeRule::Threshold(0.25), encoder()),
@@ -126,7 +105,7 @@ fn check_kb_reports_the_threshold_each_target_fits_in_order() {
 
 #[test]
 fn with_the_rule_on_an_unrelated_follow_up_is_still_handed_off_as_out_of_scope() {
-    let e = served_with_own_examples();
+    let e = sample();
     for first in ["How do I complain?", "Who can apply?"] {
         for follow_up in ["what about the weather?", "and can you tell me a joke?"] {
             let (_, t1) = ask(e, first, &[]);

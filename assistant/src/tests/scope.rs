@@ -5,7 +5,11 @@ use super::*;
 use std::sync::Arc;
 
 #[test]
-fn with_an_out_of_scope_file_the_fitted_rule_hands_off_near_domain_questions_and_answers_its_own() {
+fn the_sample_as_shipped_hands_off_near_domain_questions_and_answers_its_own() {
+    assert!(
+        KnowledgeBase::sample().out_of_scope().len() > 100,
+        "its out-of-scope.txt, comments aside"
+    );
     let engine = sample();
     let threshold = engine.scope_threshold().expect("fitted by default");
     assert!(threshold.is_finite(), "{threshold}");
@@ -101,21 +105,4 @@ fn check_kb_reports_the_threshold_each_target_fits_in_order() {
             .to_string()
             .contains("Out-of-scope rule (--handoff-target)")
     );
-}
-
-#[test]
-fn with_the_rule_on_an_unrelated_follow_up_is_still_handed_off_as_out_of_scope() {
-    let e = sample();
-    for first in ["How do I complain?", "Who can apply?"] {
-        for follow_up in ["what about the weather?", "and can you tell me a joke?"] {
-            let (_, t1) = ask(e, first, &[]);
-            let (r, t) = ask(e, follow_up, &[t1]);
-            assert!(r.handoff, "{first} / {follow_up}: {t:?}");
-            assert_eq!(
-                t.outcome,
-                Outcome::Handoff { out_of_scope: true },
-                "{first} / {follow_up}"
-            );
-        }
-    }
 }

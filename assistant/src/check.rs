@@ -36,7 +36,7 @@ use serde::Serialize;
 use super::answer::Outcome;
 use super::care::{CareModel, CareReport};
 use super::encoder::Encoder;
-use super::engine::{DEFAULT_HANDOFF_TARGET, Engine, EngineConfig, ScopeRule, threshold_for};
+use super::engine::{Engine, EngineConfig, ScopeRule, threshold_for};
 use super::kb::{
     COMPLAINTS_ARTICLE_ID, HANDOFF_ARTICLE_ID, KbError, KnowledgeBase, SUPPORT_ARTICLE_ID, held_out,
 };
@@ -227,7 +227,10 @@ pub fn check_kb(
                 .into_iter()
                 .filter_map(|t| Some((t, threshold_for(&held, t)?)))
                 .collect(),
-            default_target: (!kb.out_of_scope().is_empty()).then_some(DEFAULT_HANDOFF_TARGET),
+            default_target: match ScopeRule::Auto.for_knowledge_base(kb) {
+                ScopeRule::Target(target) => Some(target),
+                _ => None,
+            },
             out_of_scope_examples: kb.out_of_scope().len(),
         }
     });

@@ -88,6 +88,19 @@ pub enum ScopeRule {
 /// The share of its own questions the scope rule may hand off by default.
 pub const DEFAULT_HANDOFF_TARGET: f32 = 0.05;
 
+impl ScopeRule {
+    /// The rule for `kb`: [`ScopeRule::Auto`] made [`ScopeRule::Target`] or
+    /// [`ScopeRule::Off`] by whether it has out-of-scope examples; the
+    /// others as they are.
+    pub fn for_knowledge_base(self, kb: &KnowledgeBase) -> ScopeRule {
+        match self {
+            ScopeRule::Auto if kb.out_of_scope().is_empty() => ScopeRule::Off,
+            ScopeRule::Auto => ScopeRule::Target(DEFAULT_HANDOFF_TARGET),
+            rule => rule,
+        }
+    }
+}
+
 /// How in scope a message looks, the one number the scope rule reads: the
 /// best cosine to an article's example, plus 0.4 × the best article's SVM
 /// margin over the out-of-scope class. On held-out near-domain questions it
@@ -237,12 +250,7 @@ impl Engine {
         care: Arc<CareModel>,
     ) -> Engine {
         let mut engine = Engine::trained(kb, cfg, encoder, care);
-        let rule = match engine.cfg.scope {
-            ScopeRule::Auto if engine.kb.out_of_scope().is_empty() => ScopeRule::Off,
-            ScopeRule::Auto => ScopeRule::Target(DEFAULT_HANDOFF_TARGET),
-            rule => rule,
-        };
-        engine.scope_threshold = match rule {
+        engine.scope_threshold = match engine.cfg.scope.for_knowledge_base(&engine.kb) {
             ScopeRule::Threshold(given) => Some(given),
             ScopeRule::Target(target) if engine.encoder.is_some() => {
                 engine.fit_scope_threshold(target)

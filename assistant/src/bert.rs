@@ -203,6 +203,17 @@ impl Bert {
     /// (starting with [CLS] and ending with [SEP], no longer than the
     /// position embeddings).
     pub(super) fn embed(&self, ids: &[u32]) -> Vec<f32> {
+        let y = self.below_top_ffn(ids);
+        let top = self.layers.last().expect("a model has layers");
+        let mut x = self.ffn(top, &y);
+        layer_norm(&mut x, &top.output_norm, self.eps);
+        pool(&x, self.hidden)
+    }
+
+    /// The top layer's feed-forward input for each token (`n × hidden`):
+    /// everything of the forward pass that [`TopBlock`] tuning leaves
+    /// alone, computed once per training text.
+    pub(super) fn below_top_ffn(&self, ids: &[u32]) -> Vec<f32> {
         debug_assert!(!ids.is_empty(), "a text is at least [CLS] and [SEP]");
         let (n, d) = (ids.len(), self.hidden);
         let mut x = vec![0.0; n * d];
@@ -214,32 +225,124 @@ impl Bert {
             }
         }
         layer_norm(&mut x, &self.embeddings_norm, self.eps);
-        let mut qkv = Vec::new();
-        let mut context = Vec::new();
-        let mut up = Vec::new();
-        for l in &self.layers {
-            l.qkv.forward(&x, None, Activation::None, &mut qkv);
-            attention(&qkv, n, d, self.heads, &mut context);
-            // x ← norm(context · Wo + b + x), then the same around the MLP.
-            let mut y = Vec::new();
-            l.attention_out
-                .forward(&context, Some(&x), Activation::None, &mut y);
-            layer_norm(&mut y, &l.attention_norm, self.eps);
-            l.up.forward(&y, None, Activation::Gelu, &mut up);
-            l.down.forward(&up, Some(&y), Activation::None, &mut x);
+        let (top, below) = self.layers.split_last().expect("a model has layers");
+        for l in below {
+            let y = self.attend(l, &x, n);
+            x = self.ffn(l, &y);
             layer_norm(&mut x, &l.output_norm, self.eps);
         }
-        // The mean's 1/n is left out: normalising removes it.
-        let mut pooled = vec![0.0f32; d];
-        for row in x.chunks_exact(d) {
-            for (p, v) in pooled.iter_mut().zip(row) {
-                *p += v;
-            }
-        }
-        let norm = pooled.iter().map(|v| v * v).sum::<f32>().sqrt().max(1e-12);
-        pooled.iter_mut().for_each(|v| *v /= norm);
-        pooled
+        self.attend(top, &x, n)
     }
+
+    /// `norm(attention(x) · Wo + b + x)`.
+    fn attend(&self, l: &Layer, x: &[f32], n: usize) -> Vec<f32> {
+        let (mut qkv, mut context, mut y) = (Vec::new(), Vec::new(), Vec::new());
+        l.qkv.forward(x, None, Activation::None, &mut qkv);
+        attention(&qkv, n, self.hidden, self.heads, &mut context);
+        l.attention_out
+            .forward(&context, Some(x), Activation::None, &mut y);
+        layer_norm(&mut y, &l.attention_norm, self.eps);
+        y
+    }
+
+    /// `gelu(y · Wupᵀ + b) · Wdownᵀ + b + y`, before the output norm.
+    fn ffn(&self, l: &Layer, y: &[f32]) -> Vec<f32> {
+        let (mut up, mut x) = (Vec::new(), Vec::new());
+        l.up.forward(y, None, Activation::Gelu, &mut up);
+        l.down.forward(&up, Some(y), Activation::None, &mut x);
+        x
+    }
+
+    #[cfg(test)]
+    /// The top layer's feed-forward block and output norm as they are now.
+    pub(super) fn top_block(&self) -> TopBlock {
+        let top = self.layers.last().expect("a model has layers");
+        TopBlock {
+            up_w: top.up.weight(),
+            up_b: top.up.b.clone(),
+            down_w: top.down.weight(),
+            down_b: top.down.b.clone(),
+            gamma: top.output_norm.gamma.clone(),
+            beta: top.output_norm.beta.clone(),
+        }
+    }
+
+    #[cfg(test)]
+    /// Replaces the top layer's feed-forward block and output norm (tuned
+    /// ones, the same shapes as [`Bert::top_block`]'s).
+    pub(super) fn set_top_block(&mut self, t: &TopBlock) -> Result<(), BertError> {
+        let d = self.hidden;
+        let top = self.layers.last_mut().expect("a model has layers");
+        let ff = top.up.outputs;
+        let shapes = [
+            (t.up_w.len(), ff * d),
+            (t.up_b.len(), ff),
+            (t.down_w.len(), d * ff),
+            (t.down_b.len(), d),
+            (t.gamma.len(), d),
+            (t.beta.len(), d),
+        ];
+        if let Some((found, expected)) = shapes.into_iter().find(|(f, e)| f != e) {
+            return Err(BertError::Shape {
+                name: "tuned top block".to_owned(),
+                found: found.to_string(),
+                expected: expected.to_string(),
+            });
+        }
+        top.up = Linear::new(&t.up_w, t.up_b.clone(), d, ff)?;
+        top.down = Linear::new(&t.down_w, t.down_b.clone(), ff, d)?;
+        top.output_norm = Norm {
+            gamma: t.gamma.clone(),
+            beta: t.beta.clone(),
+        };
+        Ok(())
+    }
+
+    #[cfg(test)]
+    pub(super) fn eps(&self) -> f32 {
+        self.eps
+    }
+}
+
+/// The unit-length sum of `x`'s rows of `d` values (the mean's 1/n is left
+/// out: normalising removes it).
+fn pool(x: &[f32], d: usize) -> Vec<f32> {
+    let mut pooled = vec![0.0f32; d];
+    for row in x.chunks_exact(d) {
+        for (p, v) in pooled.iter_mut().zip(row) {
+            *p += v;
+        }
+    }
+    let norm = pooled.iter().map(|v| v * v).sum::<f32>().sqrt().max(1e-12);
+    pooled.iter_mut().for_each(|v| *v /= norm);
+    pooled
+}
+
+#[cfg(test)]
+/// The top layer's feed-forward block and output norm, each weight in
+/// PyTorch's layout (out × in, row-major): what fine-tuning changes.
+#[derive(Clone, Debug, PartialEq)]
+pub(super) struct TopBlock {
+    /// `ff × hidden`, then `ff`.
+    pub(super) up_w: Vec<f32>,
+    pub(super) up_b: Vec<f32>,
+    /// `hidden × ff`, then `hidden`.
+    pub(super) down_w: Vec<f32>,
+    pub(super) down_b: Vec<f32>,
+    pub(super) gamma: Vec<f32>,
+    pub(super) beta: Vec<f32>,
+}
+
+#[cfg(test)]
+/// `a · wᵀ` for `a` of `rows × inputs` and `w` of `outputs × inputs`
+/// (`outputs` a multiple of 16): the forward pass's kernel, for
+/// fine-tuning's backward pass.
+pub(super) fn times_transposed(a: &[f32], w: &[f32], inputs: usize, outputs: usize) -> Vec<f32> {
+    let linear = Linear::new(w, vec![0.0; outputs], inputs, outputs)
+        .expect("fine-tuning multiplies by the model's own widths");
+    let mut out = Vec::new();
+    linear.forward(a, None, Activation::None, &mut out);
+    out
 }
 
 impl Linear {
@@ -260,6 +363,20 @@ impl Linear {
             inputs,
             outputs,
         })
+    }
+
+    #[cfg(test)]
+    /// The weight in PyTorch's layout again (`outputs × inputs`).
+    fn weight(&self) -> Vec<f32> {
+        let mut w = vec![0.0; self.outputs * self.inputs];
+        for (p, panel) in self.panels.chunks_exact(self.inputs * LANES).enumerate() {
+            for (i, lanes) in panel.chunks_exact(LANES).enumerate() {
+                for (j, v) in lanes.iter().enumerate() {
+                    w[(p * LANES + j) * self.inputs + i] = *v;
+                }
+            }
+        }
+        w
     }
 
     /// `out ← act(x · Wᵀ + b (+ residual))`, for `x` of `rows × inputs`,
@@ -498,7 +615,7 @@ fn layer_norm(x: &mut [f32], norm: &Norm, eps: f32) {
 
 /// GELU with the error function, as BERT was trained with.
 #[inline(always)]
-fn gelu(x: f32) -> f32 {
+pub(super) fn gelu(x: f32) -> f32 {
     0.5 * x * (1.0 + erf(x * std::f32::consts::FRAC_1_SQRT_2))
 }
 
@@ -506,7 +623,7 @@ fn gelu(x: f32) -> f32 {
 /// the rational approximation Eigen and XLA use, polynomials only, so it
 /// vectorises (no `exp`).
 #[inline(always)]
-fn erf(x: f32) -> f32 {
+pub(super) fn erf(x: f32) -> f32 {
     let x = x.clamp(-4.0, 4.0);
     let x2 = x * x;
     let p = [

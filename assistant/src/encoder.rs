@@ -16,6 +16,8 @@ use std::sync::{Arc, Mutex};
 use rayon::prelude::*;
 use tokenizers::{Tokenizer, TruncationParams};
 
+#[cfg(test)]
+use super::bert::TopBlock;
 use super::bert::{Bert, BertError, Config};
 
 /// Dimensions of an embedding.
@@ -227,13 +229,46 @@ impl Encoder {
     }
 
     fn encode(&self, text: &str) -> Embedding384 {
-        let ids = match self.tokenizer.encode(text, true) {
+        self.bert.embed(&self.ids(text)).into()
+    }
+
+    fn ids(&self, text: &str) -> Vec<u32> {
+        match self.tokenizer.encode(text, true) {
             Ok(enc) => enc.get_ids().to_vec(),
             // Tokenising plain text cannot fail with this tokenizer; if it
             // ever did, the empty text's embedding stands in.
             Err(_) => vec![CLS, SEP],
-        };
-        self.bert.embed(&ids).into()
+        }
+    }
+
+    #[cfg(test)]
+    /// Each text's input to the top layer's feed-forward block (`tokens ×
+    /// DIM`), which tuning the top block leaves as it is.
+    pub(crate) fn below_top_ffn(&self, texts: &[&str]) -> Vec<Vec<f32>> {
+        texts
+            .par_iter()
+            .map(|t| self.bert.below_top_ffn(&self.ids(t)))
+            .collect()
+    }
+
+    #[cfg(test)]
+    pub(crate) fn top_block(&self) -> TopBlock {
+        self.bert.top_block()
+    }
+
+    #[cfg(test)]
+    pub(crate) fn layer_norm_eps(&self) -> f32 {
+        self.bert.eps()
+    }
+
+    #[cfg(test)]
+    /// This encoder with a tuned top block, and an empty cache.
+    pub(crate) fn with_top_block(mut self, top: &TopBlock) -> Result<Encoder, BertError> {
+        self.bert.set_top_block(top)?;
+        if let Some(cache) = &self.cache {
+            cache.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        }
+        Ok(self)
     }
 }
 

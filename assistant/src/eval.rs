@@ -547,6 +547,95 @@ mod tests {
         assert!(reports[0].oos_handed_off >= 0.6, "{:?}", reports[0]);
     }
 
+    /// Issue 20's experiment: the encoder's top feed-forward block tuned
+    /// on each 10-shot draw's questions (`tune.rs`), then the 10-shot
+    /// accuracy and the held-out-intents curve with the tuned encoder.
+    /// Minutes in release, so not part of `make test`:
+    /// `cargo test --release -p support-chat-assistant --lib tuning_the_top_block -- --ignored --nocapture`
+    /// (`TUNE_EPOCHS`, `TUNE_LR`, `TUNE_TEMPERATURE` override the settings).
+    #[test]
+    #[ignore = "an experiment of minutes in release"]
+    fn tuning_the_top_block_on_banking77() {
+        use crate::tune::{TuneConfig, tune};
+        let Some((train, dev)) = banking77() else {
+            return;
+        };
+        let env = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<f32>().ok());
+        let default = TuneConfig::default();
+        let cfg = TuneConfig {
+            epochs: env("TUNE_EPOCHS").map_or(default.epochs, |v| v as usize),
+            lr: env("TUNE_LR").unwrap_or(default.lr),
+            temperature: env("TUNE_TEMPERATURE").unwrap_or(default.temperature),
+            ..default
+        };
+        eprintln!("{cfg:?}");
+        let tuned_on = |rows: &[(Message, String)]| {
+            let categories: Vec<&String> = rows.iter().map(|(_, c)| c).collect();
+            let mut ids = BTreeMap::new();
+            let labels: Vec<usize> = categories
+                .iter()
+                .map(|c| {
+                    let next = ids.len();
+                    *ids.entry(*c).or_insert(next)
+                })
+                .collect();
+            let texts: Vec<&str> = rows.iter().map(|(m, _)| m.as_str()).collect();
+            let frozen = Encoder::load(&super::super::encoder::model_dir(), 1 << 16).unwrap();
+            let t0 = Instant::now();
+            let (block, losses) = tune(&frozen, &texts, &labels, cfg);
+            eprintln!(
+                "tuned on {} questions in {:.1} s; loss by epoch {losses:?}",
+                texts.len(),
+                t0.elapsed().as_secs_f64()
+            );
+            Arc::new(frozen.with_top_block(&block).unwrap())
+        };
+        let (mut accuracy, mut recall, mut auc) = (0.0, 0.0, 0.0);
+        for seed in 1..=3 {
+            let shots = Shots {
+                per_category: 10,
+                seed,
+            };
+            let rows = draw(read_labelled_csv(&train).unwrap(), shots);
+            let tuned = tuned_on(&rows);
+            let r = evaluate_with(
+                &train,
+                &[&dev],
+                Some(shots),
+                None,
+                EngineConfig::default(),
+                Some(&tuned),
+            )
+            .unwrap();
+            eprintln!("seed {seed}: 10-shot accuracy {:.3}", r.in_scope_accuracy);
+            accuracy += r.in_scope_accuracy / 3.0;
+            let mut rows = read_labelled_csv(&train).unwrap();
+            let held = held_out_categories(
+                &rows,
+                HoldOut {
+                    intents: 10,
+                    split: seed,
+                },
+            );
+            rows.retain(|(_, c)| !held.contains(c));
+            let tuned = tuned_on(&draw(rows, shots));
+            let r = scope::compare::held_out_intents(&train, &dev, seed, 10, Some(shots), &tuned)
+                .unwrap();
+            let score = r
+                .curves
+                .iter()
+                .find(|(n, _)| n.starts_with("score"))
+                .unwrap()
+                .1;
+            eprintln!("split {seed}: score curve {score:?}");
+            recall += score.recall_at[1] / 3.0;
+            auc += score.auc / 3.0;
+        }
+        eprintln!(
+            "mean of seeds 1-3: 10-shot accuracy {accuracy:.3}; held-out intents recall at 5 % {recall:.3}, AUC {auc:.3}"
+        );
+    }
+
     #[test]
     fn the_lexical_engine_keeps_its_accuracy_on_banking77() {
         let Some((train, dev)) = banking77() else {

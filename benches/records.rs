@@ -7,8 +7,9 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use support_chat::domain::clock::now_millis;
 use support_chat::domain::records::{
-    BATCH, RecordKey, RecordStore, RecordedOutcome, TurnRecord, Write, now_millis,
+    BATCH, RecordKey, RecordStore, RecordedOutcome, TurnRecord, Write,
 };
 use support_chat::domain::session::SessionId;
 use support_chat::store::sql::{DatabaseUrl, SqlRecords};

@@ -10,7 +10,8 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::domain::Pending;
-use crate::domain::records::{RecordError, SessionHash, UnixMillis};
+use crate::domain::clock::UnixMillis;
+use crate::domain::records::{RecordError, SessionHash};
 
 /// How long a complaint may wait for its acknowledgement.
 pub const ACKNOWLEDGE_WITHIN: Duration = Duration::from_secs(24 * 60 * 60);

@@ -13,9 +13,8 @@ use serde::Serialize;
 use tokio::sync::Notify;
 
 use crate::domain::Pending;
-use crate::domain::records::{
-    RecordError, RecordStore, Recorder, SessionHash, TranscriptTurn, UnixMillis, now_millis,
-};
+use crate::domain::clock::{UnixMillis, now_millis};
+use crate::domain::records::{RecordError, RecordStore, Recorder, SessionHash, TranscriptTurn};
 use crate::domain::session::SessionId;
 
 pub use support_chat_api::{MAX_EMAIL_BYTES, MAX_NAME_CHARS, MAX_NOTE_CHARS};

@@ -9,7 +9,8 @@ use std::collections::BTreeSet;
 
 use serde::Serialize;
 
-use crate::domain::records::{LOW_CONFIDENCE, OpenTurn, RecordedOutcome, UnixMillis};
+use crate::domain::clock::UnixMillis;
+use crate::domain::records::{LOW_CONFIDENCE, OpenTurn, RecordedOutcome};
 
 /// Cosine at which two questions count as one (all-MiniLM-L6-v2: a paraphrase
 /// scores about 0.8-0.95, a related but different question about 0.5).

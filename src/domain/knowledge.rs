@@ -16,7 +16,7 @@ use serde::Serialize;
 use support_chat_assistant::{Encoder, Engine, EngineConfig, KbEditError, KbError, KnowledgeBase};
 
 use crate::domain::answer_pool::AnswerPool;
-use crate::domain::records::{UnixMillis, now_millis};
+use crate::domain::clock::{UnixMillis, now_millis};
 
 /// Where the knowledge base comes from.
 #[derive(Clone, Debug, PartialEq, Eq)]

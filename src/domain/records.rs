@@ -24,8 +24,7 @@ use tokio::sync::{Notify, mpsc, oneshot};
 use crate::domain::Pending;
 use crate::domain::session::SessionId;
 
-/// How records keep time (wall-clock milliseconds, in `clock`).
-pub use crate::domain::clock::{UnixMillis, millis, now_millis};
+use crate::domain::clock::{UnixMillis, now_millis};
 
 /// The UTC calendar day of `at`, `YYYY-MM-DD`: what the summary groups by.
 pub fn day_of(at: UnixMillis) -> String {

@@ -13,8 +13,9 @@ use super::extract::ApiJson;
 use super::state::ChatState;
 use crate::domain::answer_pool::PoolError;
 use crate::domain::care::Complaint;
+use crate::domain::clock::now_millis;
 use crate::domain::records::{
-    FeedbackRecord, RecordedOutcome, SessionHash, TurnRecord, Write, inbox_candidate, now_millis,
+    FeedbackRecord, RecordedOutcome, SessionHash, TurnRecord, Write, inbox_candidate,
 };
 use crate::domain::session::SessionId;
 

@@ -10,8 +10,9 @@ use std::fmt::Write;
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
+use crate::domain::clock::UnixMillis;
 use crate::domain::handoff::Parcel;
-use crate::domain::records::{RecordedOutcome, TranscriptTurn, UnixMillis};
+use crate::domain::records::{RecordedOutcome, TranscriptTurn};
 
 fn timestamp(at: UnixMillis) -> Timestamp {
     Timestamp::from_millisecond(at).unwrap_or(Timestamp::UNIX_EPOCH)

@@ -10,7 +10,8 @@ use sqlx::any::AnyRow;
 use super::sql::{SqlRecords, count, failed};
 use crate::domain::Pending;
 use crate::domain::care::{Complaint, ComplaintBook, ComplaintStatus, ConversationOutcome};
-use crate::domain::records::{RecordError, SessionHash, UnixMillis};
+use crate::domain::clock::UnixMillis;
+use crate::domain::records::{RecordError, SessionHash};
 
 /// A complaint's columns, in the order [`complaint`] reads them.
 const COLUMNS: &str = "reference, session_hash, made_ms, message, status, acknowledge_by_ms, \

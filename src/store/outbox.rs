@@ -11,8 +11,9 @@ use sqlx::any::AnyRow;
 
 use super::sql::{SqlRecords, count, failed};
 use crate::domain::Pending;
+use crate::domain::clock::{UnixMillis, now_millis};
 use crate::domain::handoff::{Channel, Contact, Handoff, Outbox, Recent, Status};
-use crate::domain::records::{RecordError, SessionHash, UnixMillis, now_millis};
+use crate::domain::records::{RecordError, SessionHash};
 
 /// A handoff's columns, in the order [`handoff`] reads them.
 const HANDOFF_COLUMNS: &str = "reference, session_hash, client_hash, created_ms, email, name, note, \

@@ -17,10 +17,10 @@ use sqlx::{AnyPool, Executor, Row};
 use support_chat_assistant::CareCategory;
 
 use crate::domain::Pending;
+use crate::domain::clock::UnixMillis;
 use crate::domain::records::{
     ConversationFilter, ConversationSummary, DaySummary, LOW_CONFIDENCE, OpenTurn, RecordError,
-    RecordKey, RecordStore, RecordedOutcome, Review, SessionHash, TranscriptTurn, UnixMillis,
-    Write,
+    RecordKey, RecordStore, RecordedOutcome, Review, SessionHash, TranscriptTurn, Write,
 };
 
 /// Where the records are: `sqlite://PATH` (relative to the working

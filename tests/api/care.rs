@@ -243,7 +243,8 @@ async fn questions_about_complaints_and_repayments_are_answered_as_ordinary_ques
 async fn a_complaints_conversation_outlives_the_retention_its_flags_do_not_and_erasure_keeps_the_record()
  {
     use support_chat::domain::care::Complaint;
-    use support_chat::domain::records::{RecordedOutcome, TurnRecord, Write, now_millis};
+    use support_chat::domain::clock::now_millis;
+    use support_chat::domain::records::{RecordedOutcome, TurnRecord, Write};
     use support_chat_assistant::CareCategory;
     // The server's own purge keeps far longer: only the call below purges.
     let (public, admin, setup) = with_admin(&[

@@ -263,7 +263,8 @@ async fn with_record_off_chats_work_and_nothing_is_kept() {
 
 #[tokio::test]
 async fn records_older_than_the_retention_are_purged() {
-    use support_chat::domain::records::{RecordedOutcome, TurnRecord, Write, now_millis};
+    use support_chat::domain::clock::now_millis;
+    use support_chat::domain::records::{RecordedOutcome, TurnRecord, Write};
     // The server's own purge (at start, then hourly) keeps a year: only
     // this test's call purges the month-old record below.
     let (public, admin, setup) = with_admin(&["--retention-days", "365"]).await;

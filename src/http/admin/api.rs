@@ -18,12 +18,13 @@ use support_chat_assistant::CareCategory;
 
 use super::AdminState;
 use crate::domain::care::CareComparison;
+use crate::domain::clock::{UnixMillis, now_millis};
 use crate::domain::handoff::{Handoff, HandoffDesk, Status};
 use crate::domain::inbox::{self, Unanswered};
 use crate::domain::knowledge::{AddQuestionError, Knowledge};
 use crate::domain::records::{
     ConversationFilter, DaySummary, RecordStore, RecordedOutcome, Review, SessionHash,
-    TranscriptTurn, UnixMillis, day_of, now_millis,
+    TranscriptTurn, day_of,
 };
 use crate::domain::session::SessionId;
 use crate::http::error::{ApiError, BodyProblem};

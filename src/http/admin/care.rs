@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use super::AdminState;
 use super::api::{Params, days_back, time, unavailable};
 use crate::domain::care::{Complaint, ComplaintBook, ComplaintStatus};
-use crate::domain::records::now_millis;
+use crate::domain::clock::now_millis;
 use crate::http::error::{ApiError, BodyProblem};
 use crate::http::extract::{ApiJson, WireShape};
 

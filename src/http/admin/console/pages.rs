@@ -9,7 +9,8 @@ use serde::Deserialize;
 
 use super::{ConsoleForm, Operator, page, table};
 use crate::domain::care::{CareComparison, ComplaintStatus, Totals};
-use crate::domain::records::{DaySummary, UnixMillis, now_millis};
+use crate::domain::clock::{UnixMillis, now_millis};
+use crate::domain::records::DaySummary;
 use crate::http::admin::AdminState;
 use crate::http::admin::api::{days_back, time};
 

@@ -203,17 +203,18 @@ impl Bert {
     /// (starting with [CLS] and ending with [SEP], no longer than the
     /// position embeddings).
     pub(super) fn embed(&self, ids: &[u32]) -> Vec<f32> {
-        let y = self.below_top_ffn(ids);
+        let x = self.below_top(ids);
         let top = self.layers.last().expect("a model has layers");
+        let y = self.attend(top, &x, ids.len());
         let mut x = self.ffn(top, &y);
         layer_norm(&mut x, &top.output_norm, self.eps);
         pool(&x, self.hidden)
     }
 
-    /// The top layer's feed-forward input for each token (`n × hidden`):
-    /// everything of the forward pass that [`TopBlock`] tuning leaves
+    /// The top layer's input for each token (`n × hidden`): everything of
+    /// the forward pass that tuning the top layer ([`TopLayer`]) leaves
     /// alone, computed once per training text.
-    pub(super) fn below_top_ffn(&self, ids: &[u32]) -> Vec<f32> {
+    pub(super) fn below_top(&self, ids: &[u32]) -> Vec<f32> {
         debug_assert!(!ids.is_empty(), "a text is at least [CLS] and [SEP]");
         let (n, d) = (ids.len(), self.hidden);
         let mut x = vec![0.0; n * d];
@@ -225,13 +226,13 @@ impl Bert {
             }
         }
         layer_norm(&mut x, &self.embeddings_norm, self.eps);
-        let (top, below) = self.layers.split_last().expect("a model has layers");
+        let below = &self.layers[..self.layers.len() - 1];
         for l in below {
             let y = self.attend(l, &x, n);
             x = self.ffn(l, &y);
             layer_norm(&mut x, &l.output_norm, self.eps);
         }
-        self.attend(top, &x, n)
+        x
     }
 
     /// `norm(attention(x) · Wo + b + x)`.
@@ -253,11 +254,18 @@ impl Bert {
         x
     }
 
+    /// The top layer as it is now.
     #[cfg(test)]
-    /// The top layer's feed-forward block and output norm as they are now.
-    pub(super) fn top_block(&self) -> TopBlock {
+    pub(super) fn top_layer(&self) -> TopLayer {
         let top = self.layers.last().expect("a model has layers");
-        TopBlock {
+        TopLayer {
+            heads: self.heads,
+            qkv_w: top.qkv.weight(),
+            qkv_b: top.qkv.b.clone(),
+            out_w: top.attention_out.weight(),
+            out_b: top.attention_out.b.clone(),
+            attention_gamma: top.attention_norm.gamma.clone(),
+            attention_beta: top.attention_norm.beta.clone(),
             up_w: top.up.weight(),
             up_b: top.up.b.clone(),
             down_w: top.down.weight(),
@@ -267,14 +275,20 @@ impl Bert {
         }
     }
 
+    /// Replaces the top layer (a tuned one, of [`Bert::top_layer`]'s shapes).
     #[cfg(test)]
-    /// Replaces the top layer's feed-forward block and output norm (tuned
-    /// ones, the same shapes as [`Bert::top_block`]'s).
-    pub(super) fn set_top_block(&mut self, t: &TopBlock) -> Result<(), BertError> {
-        let d = self.hidden;
+    pub(super) fn set_top_layer(&mut self, t: &TopLayer) -> Result<(), BertError> {
+        let (d, heads) = (self.hidden, self.heads);
         let top = self.layers.last_mut().expect("a model has layers");
         let ff = top.up.outputs;
         let shapes = [
+            (t.heads, heads),
+            (t.qkv_w.len(), 3 * d * d),
+            (t.qkv_b.len(), 3 * d),
+            (t.out_w.len(), d * d),
+            (t.out_b.len(), d),
+            (t.attention_gamma.len(), d),
+            (t.attention_beta.len(), d),
             (t.up_w.len(), ff * d),
             (t.up_b.len(), ff),
             (t.down_w.len(), d * ff),
@@ -284,16 +298,22 @@ impl Bert {
         ];
         if let Some((found, expected)) = shapes.into_iter().find(|(f, e)| f != e) {
             return Err(BertError::Shape {
-                name: "tuned top block".to_owned(),
+                name: "tuned top layer".to_owned(),
                 found: found.to_string(),
                 expected: expected.to_string(),
             });
         }
-        top.up = Linear::new(&t.up_w, t.up_b.clone(), d, ff)?;
-        top.down = Linear::new(&t.down_w, t.down_b.clone(), ff, d)?;
-        top.output_norm = Norm {
-            gamma: t.gamma.clone(),
-            beta: t.beta.clone(),
+        let norm = |gamma: &Vec<f32>, beta: &Vec<f32>| Norm {
+            gamma: gamma.clone(),
+            beta: beta.clone(),
+        };
+        *top = Layer {
+            qkv: Linear::new(&t.qkv_w, t.qkv_b.clone(), d, 3 * d)?,
+            attention_out: Linear::new(&t.out_w, t.out_b.clone(), d, d)?,
+            attention_norm: norm(&t.attention_gamma, &t.attention_beta),
+            up: Linear::new(&t.up_w, t.up_b.clone(), d, ff)?,
+            down: Linear::new(&t.down_w, t.down_b.clone(), ff, d)?,
+            output_norm: norm(&t.gamma, &t.beta),
         };
         Ok(())
     }
@@ -318,11 +338,21 @@ fn pool(x: &[f32], d: usize) -> Vec<f32> {
     pooled
 }
 
+/// The top layer, each weight in PyTorch's layout (out × in, row-major):
+/// what tuning changes.
 #[cfg(test)]
-/// The top layer's feed-forward block and output norm, each weight in
-/// PyTorch's layout (out × in, row-major): what fine-tuning changes.
 #[derive(Clone, Debug, PartialEq)]
-pub(super) struct TopBlock {
+pub(super) struct TopLayer {
+    /// Attention heads (not tuned).
+    pub(super) heads: usize,
+    /// Query, key and value stacked: `3·hidden × hidden`, then `3·hidden`.
+    pub(super) qkv_w: Vec<f32>,
+    pub(super) qkv_b: Vec<f32>,
+    /// `hidden × hidden`, then `hidden`.
+    pub(super) out_w: Vec<f32>,
+    pub(super) out_b: Vec<f32>,
+    pub(super) attention_gamma: Vec<f32>,
+    pub(super) attention_beta: Vec<f32>,
     /// `ff × hidden`, then `ff`.
     pub(super) up_w: Vec<f32>,
     pub(super) up_b: Vec<f32>,
@@ -333,10 +363,10 @@ pub(super) struct TopBlock {
     pub(super) beta: Vec<f32>,
 }
 
-#[cfg(test)]
 /// `a · wᵀ` for `a` of `rows × inputs` and `w` of `outputs × inputs`
 /// (`outputs` a multiple of 16): the forward pass's kernel, for
 /// fine-tuning's backward pass.
+#[cfg(test)]
 pub(super) fn times_transposed(a: &[f32], w: &[f32], inputs: usize, outputs: usize) -> Vec<f32> {
     let linear = Linear::new(w, vec![0.0; outputs], inputs, outputs)
         .expect("fine-tuning multiplies by the model's own widths");
@@ -365,8 +395,8 @@ impl Linear {
         })
     }
 
-    #[cfg(test)]
     /// The weight in PyTorch's layout again (`outputs × inputs`).
+    #[cfg(test)]
     fn weight(&self) -> Vec<f32> {
         let mut w = vec![0.0; self.outputs * self.inputs];
         for (p, panel) in self.panels.chunks_exact(self.inputs * LANES).enumerate() {

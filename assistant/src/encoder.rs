@@ -17,7 +17,7 @@ use rayon::prelude::*;
 use tokenizers::{Tokenizer, TruncationParams};
 
 #[cfg(test)]
-use super::bert::TopBlock;
+use super::bert::TopLayer;
 use super::bert::{Bert, BertError, Config};
 
 /// Dimensions of an embedding.
@@ -241,19 +241,19 @@ impl Encoder {
         }
     }
 
+    /// Each text's input to the top layer (`tokens × DIM`), which tuning
+    /// the top layer leaves as it is.
     #[cfg(test)]
-    /// Each text's input to the top layer's feed-forward block (`tokens ×
-    /// DIM`), which tuning the top block leaves as it is.
-    pub(crate) fn below_top_ffn(&self, texts: &[&str]) -> Vec<Vec<f32>> {
+    pub(crate) fn below_top(&self, texts: &[&str]) -> Vec<Vec<f32>> {
         texts
             .par_iter()
-            .map(|t| self.bert.below_top_ffn(&self.ids(t)))
+            .map(|t| self.bert.below_top(&self.ids(t)))
             .collect()
     }
 
     #[cfg(test)]
-    pub(crate) fn top_block(&self) -> TopBlock {
-        self.bert.top_block()
+    pub(crate) fn top_layer(&self) -> TopLayer {
+        self.bert.top_layer()
     }
 
     #[cfg(test)]
@@ -261,10 +261,10 @@ impl Encoder {
         self.bert.eps()
     }
 
+    /// This encoder with a tuned top layer, and an empty cache.
     #[cfg(test)]
-    /// This encoder with a tuned top block, and an empty cache.
-    pub(crate) fn with_top_block(mut self, top: &TopBlock) -> Result<Encoder, BertError> {
-        self.bert.set_top_block(top)?;
+    pub(crate) fn with_top_layer(mut self, top: &TopLayer) -> Result<Encoder, BertError> {
+        self.bert.set_top_layer(top)?;
         if let Some(cache) = &self.cache {
             cache.lock().unwrap_or_else(|e| e.into_inner()).clear();
         }

@@ -101,12 +101,24 @@ impl ScopeRule {
     }
 }
 
+/// The best cosine between `embedding` and one of `examples` (all unit
+/// length), or 0 without examples.
+fn nearest(examples: &[Embedding384], embedding: &[f32]) -> f32 {
+    examples
+        .iter()
+        .map(|x| x.iter().zip(embedding).map(|(a, b)| a * b).sum::<f32>())
+        .fold(0.0, f32::max)
+}
+
 /// How in scope a message looks, the one number the scope rule reads: the
 /// best cosine to an article's example, plus 0.4 × the best article's SVM
-/// margin over the out-of-scope class. On held-out near-domain questions it
-/// separated best among those compared (BENCHMARKS.md, "Out of scope").
-pub fn scope_score(neighbour: f32, article_over_oos: f32) -> f32 {
-    neighbour + 0.4 * article_over_oos
+/// margin over the out-of-scope class, less how much nearer the message is
+/// to one of the knowledge base's own out-of-scope examples than to any
+/// article's (nothing without an `out-of-scope.txt`). On held-out
+/// near-domain questions it separated best among those compared
+/// (BENCHMARKS.md, "Out of scope").
+pub fn scope_score(s: &Scored) -> f32 {
+    s.neighbour + 0.4 * s.article_over_oos - (s.oos_neighbour - s.neighbour).max(0.0)
 }
 
 /// The threshold under which, with the other rules (`held`: each held-out
@@ -169,6 +181,9 @@ pub struct Scored {
     /// The best cosine to an article's example (0 without an encoder or
     /// a scope rule).
     pub neighbour: f32,
+    /// The best cosine to one of the knowledge base's own out-of-scope
+    /// examples (0 without them, an encoder or a scope rule).
+    pub oos_neighbour: f32,
 }
 
 /// How in scope one message looks; higher is more, by each measure.
@@ -181,6 +196,9 @@ pub struct Scope {
     pub article_over_oos: f32,
     /// The best cosine to any article's example question.
     pub neighbour: f32,
+    /// The best cosine to any of the knowledge base's own out-of-scope
+    /// examples (`out-of-scope.txt`; 0 without).
+    pub oos_neighbour: f32,
     /// [`scope_score`] of the two: what the scope rule reads.
     pub score: f32,
 }
@@ -203,6 +221,8 @@ pub struct Engine {
     /// The embeddings of the articles' questions and titles (with an
     /// encoder): a message's nearest one says how in scope it looks.
     examples: Vec<Embedding384>,
+    /// The embeddings of the knowledge base's own out-of-scope examples.
+    oos_examples: Vec<Embedding384>,
     /// Under this [`scope_score`] a message is handed off as out of scope.
     scope_threshold: Option<f32>,
     /// Normalised article title -> article index (exact suggestion match).
@@ -294,7 +314,7 @@ impl Engine {
                     let embedding = engine.encoder.as_ref().map(|e| e.embed(&norm));
                     let sc = engine.classify_embedded(&norm, embedding.as_deref());
                     let other = !matches!(engine.decide(&sc), Verdict::Answer(_));
-                    held.push((scope_score(sc.neighbour, sc.article_over_oos), other));
+                    held.push((scope_score(&sc), other));
                 }
             }
         }
@@ -337,13 +357,15 @@ impl Engine {
         let vectorizer = Vectorizer::fit(&docs, cfg.features.clone());
         let mut xs: Vec<_> = docs.iter().map(|d| vectorizer.transform(d)).collect();
         let mut dim = vectorizer.dim();
-        let mut examples = Vec::new();
+        let (mut examples, mut oos_examples) = (Vec::new(), Vec::new());
         if let Some(encoder) = &encoder {
             let texts: Vec<&str> = docs.iter().map(String::as_str).collect();
             for ((x, e), &label) in xs.iter_mut().zip(encoder.embed_all(&texts)).zip(&labels) {
                 append_embedding(x, dim, &e, cfg.semantic_weight);
                 if label < n_art {
                     examples.push(e);
+                } else if label == n_art + 1 {
+                    oos_examples.push(e);
                 }
             }
             dim += DIM;
@@ -395,6 +417,7 @@ impl Engine {
             encoder,
             model,
             examples,
+            oos_examples,
             scope_threshold: None,
             titles,
             vocab,
@@ -441,27 +464,25 @@ impl Engine {
         } else {
             sc.p_best
         };
-        let neighbour = embedding.as_deref().map_or(0.0, |e| self.nearest(e));
+        // The neighbours whether or not a rule is on.
+        let near = |examples| embedding.as_deref().map_or(0.0, |e| nearest(examples, e));
+        let sc = Scored {
+            neighbour: near(&self.examples),
+            oos_neighbour: near(&self.oos_examples),
+            ..sc
+        };
         Scope {
             p_answer,
             article_over_oos: sc.article_over_oos,
-            neighbour,
-            score: scope_score(neighbour, sc.article_over_oos),
+            neighbour: sc.neighbour,
+            oos_neighbour: sc.oos_neighbour,
+            score: scope_score(&sc),
         }
     }
 
     /// The scope rule's threshold, fitted or given (`None`: no rule).
     pub fn scope_threshold(&self) -> Option<f32> {
         self.scope_threshold
-    }
-
-    /// The best cosine between `embedding` and an article's example (both
-    /// unit length), or 0 without examples.
-    fn nearest(&self, embedding: &[f32]) -> f32 {
-        self.examples
-            .iter()
-            .map(|x| x.iter().zip(embedding).map(|(a, b)| a * b).sum::<f32>())
-            .fold(0.0, f32::max)
     }
 
     /// Scores a normalised text whose embedding is already computed (the
@@ -488,13 +509,14 @@ impl Engine {
         let second = order.get(1).copied().unwrap_or(order[0]);
         let best_article = s[..n_art].iter().copied().fold(f32::NEG_INFINITY, f32::max);
         // Only the scope rule reads it: no cost when the rule is off.
-        let neighbour = match (embedding, self.scope_threshold) {
-            (Some(e), Some(_)) => self.nearest(e),
-            _ => 0.0,
+        let (neighbour, oos_neighbour) = match (embedding, self.scope_threshold) {
+            (Some(e), Some(_)) => (nearest(&self.examples, e), nearest(&self.oos_examples, e)),
+            _ => (0.0, 0.0),
         };
         Scored {
             article_over_oos: best_article - s[n_art],
             neighbour,
+            oos_neighbour,
             best: order[0],
             second,
             p_best: p(order[0]),
@@ -510,7 +532,7 @@ impl Engine {
         // of scope: the out-of-scope class's margin is part of its score.
         // Without one, the class winning hands off.
         let out_of_scope = match self.scope_threshold {
-            Some(t) => scope_score(sc.neighbour, sc.article_over_oos) < t,
+            Some(t) => scope_score(sc) < t,
             None => sc.best == oos,
         };
         if out_of_scope {

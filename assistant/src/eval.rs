@@ -470,7 +470,9 @@ mod tests {
     }
 
     /// The near-domain protocol (`eval::scope`): 10 of 77 intents held out,
-    /// 10-shot on the rest, splits 1-3; each measure's curve.
+    /// 10-shot on the rest, splits 1-3; each measure's curve. Then the same
+    /// held-out intents with 20 other intents' questions as out-of-scope
+    /// examples (a site owner's `out-of-scope.txt`).
     #[test]
     fn near_domain_out_of_scope_curves_on_banking77() {
         let Some((train, dev)) = banking77() else {
@@ -479,28 +481,55 @@ mod tests {
         let encoder = super::super::encoder::test_encoder();
         let cache = crate::test_support::repository_root().join("target/embeddings/banking77.bin");
         let _ = encoder.load_cache(&cache);
-        let mut auc = 0.0;
+        let mut recall = [0.0; 3];
+        let mut auc = [0.0; 3];
         for split in 1..=3 {
             let shots = Shots {
                 per_category: 10,
                 seed: split,
             };
-            let r =
-                scope::compare::held_out_intents(&train, &dev, split, 10, Some(shots), &encoder)
-                    .unwrap();
-            eprintln!("{}", serde_json::to_string(&r).unwrap());
-            assert_eq!(r.held_out.len(), 10);
-            assert_eq!(r.in_scope_n + r.oos_n, 965, "every dev question, once");
-            let score = r
-                .curves
-                .iter()
-                .find(|(n, _)| n.starts_with("score"))
-                .unwrap()
-                .1;
-            auc += score.auc / 3.0;
+            for (k, (known, use_known)) in [(0, false), (20, false), (20, true)]
+                .into_iter()
+                .enumerate()
+            {
+                let r = scope::compare::held_out_intents(
+                    &train,
+                    &dev,
+                    split,
+                    (10, known, use_known),
+                    Some(shots),
+                    &encoder,
+                )
+                .unwrap();
+                eprintln!(
+                    "known {known} {use_known}: {}",
+                    serde_json::to_string(&r).unwrap()
+                );
+                assert_eq!(r.held_out.len(), 10);
+                if known == 0 {
+                    assert_eq!(r.in_scope_n + r.oos_n, 965, "every dev question, once");
+                } else {
+                    assert!(r.in_scope_n < 965 - r.oos_n, "the known intents' left out");
+                }
+                let score = r
+                    .curves
+                    .iter()
+                    .find(|(n, _)| n.starts_with("score"))
+                    .unwrap()
+                    .1;
+                recall[k] += score.recall_at[1] / 3.0;
+                auc[k] += score.auc / 3.0;
+            }
         }
-        // Measured 0.852 (2026-12-03): a floor against regressions, not a goal.
-        assert!(auc >= 0.84, "{auc}");
+        eprintln!(
+            "mean of splits 1-3; none, 20 more left out, those 20 as examples: recall at 5 % {recall:?}, AUC {auc:?}"
+        );
+        // Measured 0.848, 0.863 and 0.836 (2026-12-04): floors against
+        // regressions, not goals.
+        assert!(
+            auc[0] >= 0.84 && auc[1] >= 0.85 && auc[2] >= 0.82,
+            "{auc:?}"
+        );
     }
 
     /// The sample knowledge base against near-domain questions it does not
@@ -533,8 +562,8 @@ mod tests {
             }
         }
         // Measured 2026-12-04 (floors against regressions): as shipped (its
-        // examples in their own class, the rule fitted to 5 %), 6.5 % of
-        // held-out own questions and 90.1 % of the near-domain ones handed
+        // examples in their own class, the rule fitted to 5 %), 5.4 % of
+        // held-out own questions and 91.0 % of the near-domain ones handed
         // off; without the rule 12.0 % and 97.1 %; without out-of-scope.txt
         // (where Auto is Off) 8.0 % and 67.7 %.
         let served = &reports[3];
@@ -547,15 +576,16 @@ mod tests {
         assert!(reports[0].oos_handed_off >= 0.6, "{:?}", reports[0]);
     }
 
-    /// Issue 20's experiment: the encoder's top feed-forward block tuned
-    /// on each 10-shot draw's questions (`tune.rs`), then the 10-shot
+    /// Issue 20's experiment: the encoder's top layer (its feed-forward
+    /// block, or all of it) tuned on each 10-shot draw's questions (`tune.rs`), then the 10-shot
     /// accuracy and the held-out-intents curve with the tuned encoder.
     /// Minutes in release, so not part of `make test`:
-    /// `cargo test --release -p support-chat-assistant --lib tuning_the_top_block -- --ignored --nocapture`
-    /// (`TUNE_EPOCHS`, `TUNE_LR`, `TUNE_TEMPERATURE` override the settings).
+    /// `cargo test --release -p support-chat-assistant --lib tuning_the_top_layer -- --ignored --nocapture`
+    /// (`TUNE_EPOCHS`, `TUNE_LR`, `TUNE_TEMPERATURE`, `TUNE_ATTENTION=1`
+    /// override the settings).
     #[test]
     #[ignore = "an experiment of minutes in release"]
-    fn tuning_the_top_block_on_banking77() {
+    fn tuning_the_top_layer_on_banking77() {
         use crate::tune::{TuneConfig, tune};
         let Some((train, dev)) = banking77() else {
             return;
@@ -566,6 +596,7 @@ mod tests {
             epochs: env("TUNE_EPOCHS").map_or(default.epochs, |v| v as usize),
             lr: env("TUNE_LR").unwrap_or(default.lr),
             temperature: env("TUNE_TEMPERATURE").unwrap_or(default.temperature),
+            attention: env("TUNE_ATTENTION").map_or(default.attention, |v| v != 0.0),
             ..default
         };
         eprintln!("{cfg:?}");
@@ -582,13 +613,13 @@ mod tests {
             let texts: Vec<&str> = rows.iter().map(|(m, _)| m.as_str()).collect();
             let frozen = Encoder::load(&super::super::encoder::model_dir(), 1 << 16).unwrap();
             let t0 = Instant::now();
-            let (block, losses) = tune(&frozen, &texts, &labels, cfg);
+            let (layer, losses) = tune(&frozen, &texts, &labels, cfg);
             eprintln!(
                 "tuned on {} questions in {:.1} s; loss by epoch {losses:?}",
                 texts.len(),
                 t0.elapsed().as_secs_f64()
             );
-            Arc::new(frozen.with_top_block(&block).unwrap())
+            Arc::new(frozen.with_top_layer(&layer).unwrap())
         };
         let (mut accuracy, mut recall, mut auc) = (0.0, 0.0, 0.0);
         for seed in 1..=3 {
@@ -619,8 +650,15 @@ mod tests {
             );
             rows.retain(|(_, c)| !held.contains(c));
             let tuned = tuned_on(&draw(rows, shots));
-            let r = scope::compare::held_out_intents(&train, &dev, seed, 10, Some(shots), &tuned)
-                .unwrap();
+            let r = scope::compare::held_out_intents(
+                &train,
+                &dev,
+                seed,
+                (10, 0, false),
+                Some(shots),
+                &tuned,
+            )
+            .unwrap();
             let score = r
                 .curves
                 .iter()

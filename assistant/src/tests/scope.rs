@@ -106,3 +106,28 @@ fn check_kb_reports_the_threshold_each_target_fits_in_order() {
             .contains("Out-of-scope rule (--handoff-target)")
     );
 }
+
+#[test]
+fn a_message_nearer_an_out_of_scope_line_than_any_example_question_scores_lower_by_the_difference()
+{
+    let engine = sample();
+    // Word for word a line of the sample's out-of-scope.txt.
+    let line = "what's your share price today";
+    assert!(
+        KnowledgeBase::sample()
+            .out_of_scope()
+            .iter()
+            .any(|l| l == line),
+        "the test reads a line the file has"
+    );
+    let s = engine.scope(line);
+    assert!(s.oos_neighbour > 0.99, "{s:?}");
+    assert!(s.oos_neighbour > s.neighbour, "{s:?}");
+    let expected = s.neighbour + 0.4 * s.article_over_oos - (s.oos_neighbour - s.neighbour);
+    assert!((s.score - expected).abs() < 1e-5, "{s:?}");
+    // An own question is nearer an example question: no penalty.
+    let own = engine.scope("how long does an application take?");
+    assert!(own.neighbour >= own.oos_neighbour, "{own:?}");
+    let expected = own.neighbour + 0.4 * own.article_over_oos;
+    assert!((own.score - expected).abs() < 1e-5, "{own:?}");
+}

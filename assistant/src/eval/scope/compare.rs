@@ -22,6 +22,10 @@ use crate::engine::{Engine, EngineConfig, Scope, ScopeRule};
 use crate::kb::{KnowledgeBase, held_out};
 use crate::message::Message;
 
+/// Added to a split's seed for its draw of known out-of-scope intents, so
+/// that draw differs from the held-out one.
+const KNOWN_SPLITS: u64 = 1000;
+
 /// One way to read how in scope a message looks.
 type Measure = fn(&Scope) -> f32;
 
@@ -37,8 +41,14 @@ pub fn measures() -> Vec<(&'static str, Measure)> {
         ("neighbour+0.2margin", |s| {
             s.neighbour + 0.2 * s.article_over_oos
         }),
-        ("score (neighbour+0.4margin)", |s| s.score),
+        ("neighbour+0.4margin", |s| {
+            s.neighbour + 0.4 * s.article_over_oos
+        }),
+        ("score (less max(0, oos_neighbour - neighbour))", |s| {
+            s.score
+        }),
         ("neighbour+1.0margin", |s| s.neighbour + s.article_over_oos),
+        ("neighbour-oos_neighbour", |s| s.neighbour - s.oos_neighbour),
     ]
 }
 
@@ -55,11 +65,18 @@ pub struct SplitReport {
 /// One split: holds out `held` intents drawn with `split`, trains on
 /// `shots` examples of each other intent, and reads every measure's curve
 /// on `dev` (in scope: the kept intents; out of scope: the held ones).
+///
+/// With `known` above 0, that many more intents (another draw among the
+/// rest) are left out too, their dev questions out of the test; with
+/// `use_known`, their `shots` training questions play a site owner's
+/// `out-of-scope.txt` (the knowledge base's out-of-scope examples). The
+/// held-out intents stay the same, so every setting reads the same
+/// out-of-scope questions.
 pub fn held_out_intents(
     train_csv: &Path,
     dev_csv: &Path,
     split: u64,
-    held: usize,
+    (held, known, use_known): (usize, usize, bool),
     shots: Option<Shots>,
     encoder: &Arc<Encoder>,
 ) -> Result<SplitReport, EvalError> {
@@ -72,15 +89,31 @@ pub fn held_out_intents(
             split,
         },
     );
-    let mut kept: Vec<(Message, String)> = train
+    let rest: Vec<(Message, String)> = train
         .into_iter()
         .filter(|(_, c)| !held_out.contains(c) && c != OOS_CATEGORY)
         .collect();
+    let known_out = held_out_categories(
+        &rest,
+        HoldOut {
+            intents: known,
+            split: split + KNOWN_SPLITS,
+        },
+    );
+    let (known_rows, mut kept): (Vec<_>, Vec<_>) =
+        rest.into_iter().partition(|(_, c)| known_out.contains(c));
+    let mut known_rows = known_rows;
     if let Some(shots) = shots {
         kept = draw(kept, shots);
+        known_rows = draw(known_rows, shots);
     }
+    let examples: Vec<&str> = known_rows
+        .iter()
+        .filter(|_| use_known)
+        .map(|(m, _)| m.as_str())
+        .collect();
     let engine = Engine::with_care(
-        kb_from_rows(&kept)?,
+        kb_from_rows(&kept)?.with_out_of_scope(&examples.join("\n")),
         EngineConfig {
             scope: ScopeRule::Off,
             ..EngineConfig::default()
@@ -90,6 +123,7 @@ pub fn held_out_intents(
     );
     let scopes: Vec<(bool, Scope)> = dev
         .iter()
+        .filter(|(_, c)| !known_out.contains(c))
         .map(|(m, c)| (held_out.contains(c), engine.scope(m.as_str())))
         .collect();
     let curves = measures()

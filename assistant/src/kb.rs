@@ -163,29 +163,31 @@ macro_rules! sample_files {
     };
 }
 
-/// The built-in sample knowledge base (sample content: replace for production).
+/// The built-in sample knowledge base (sample content: replace for production),
+/// in file-name order as [`KnowledgeBase::load_dir`] reads the folder, so the
+/// built-in sample and `--kb assistant/src/sample_kb` train the same engine.
 pub(crate) const SAMPLE_FILES: &[(&str, &str)] = sample_files![
-    "greeting",
-    "thanks",
-    "goodbye",
-    "handoff",
-    "who-can-apply",
-    "personal-guarantee",
-    "what-we-offer",
-    "application-time",
-    "what-you-need",
-    "decisions",
-    "repayments",
-    "cost",
-    "payment-difficulty",
-    "application-status",
-    "complaints",
-    "support",
-    "privacy",
     "about-chat",
+    "application-status",
+    "application-time",
     "capabilities",
+    "complaints",
+    "cost",
+    "decisions",
+    "goodbye",
+    "greeting",
+    "handoff",
     "other-products",
+    "payment-difficulty",
     "personal-borrowing",
+    "personal-guarantee",
+    "privacy",
+    "repayments",
+    "support",
+    "thanks",
+    "what-we-offer",
+    "what-you-need",
+    "who-can-apply",
 ];
 
 /// The sample's [`OUT_OF_SCOPE_FILE`]: near-domain questions it does not
@@ -938,5 +940,20 @@ mod tests {
                 a.id
             );
         }
+    }
+
+    #[test]
+    fn the_built_in_sample_is_its_folder_loaded_every_file_in_the_same_order() {
+        let folder = crate::test_support::repository_root().join("assistant/src/sample_kb");
+        let loaded = KnowledgeBase::load_dir(&folder).unwrap();
+        let built_in = KnowledgeBase::sample();
+        let versions = |kb: &KnowledgeBase| -> Vec<(String, String)> {
+            kb.articles()
+                .iter()
+                .map(|a| (a.id.clone(), a.version()))
+                .collect()
+        };
+        assert_eq!(versions(&built_in), versions(&loaded));
+        assert_eq!(built_in.out_of_scope(), loaded.out_of_scope());
     }
 }

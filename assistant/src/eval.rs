@@ -511,12 +511,7 @@ mod tests {
                 } else {
                     assert!(r.in_scope_n < 965 - r.oos_n, "the known intents' left out");
                 }
-                let score = r
-                    .curves
-                    .iter()
-                    .find(|(n, _)| n.starts_with("score"))
-                    .unwrap()
-                    .1;
+                let score = r.score();
                 recall[k] += score.recall_at[1] / 3.0;
                 auc[k] += score.auc / 3.0;
             }
@@ -659,12 +654,7 @@ mod tests {
                 &tuned,
             )
             .unwrap();
-            let score = r
-                .curves
-                .iter()
-                .find(|(n, _)| n.starts_with("score"))
-                .unwrap()
-                .1;
+            let score = r.score();
             eprintln!("split {seed}: score curve {score:?}");
             recall += score.recall_at[1] / 3.0;
             auc += score.auc / 3.0;

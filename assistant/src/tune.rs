@@ -262,17 +262,15 @@ fn gradient(
     );
     // Through the down projection, GELU and the up projection, to y (its
     // residual path and the up projection's input).
-    grad.down_b = column_sums(&g_z, d);
-    grad.down_w = times_transposed(&transpose(&g_z, n, d), &transpose(&u, n, ff), n, ff);
-    let g_u = times_transposed(&g_z, &transpose(&layer.down_w, d, ff), d, ff);
+    let g_u;
+    (grad.down_w, grad.down_b, g_u) = linear_backward(&g_z, &u, &layer.down_w, (ff, d));
     let g_a: Vec<f32> = g_u
         .iter()
         .zip(&a)
         .map(|(g, &x)| g * gelu_derivative(x))
         .collect();
-    grad.up_b = column_sums(&g_a, ff);
-    grad.up_w = times_transposed(&transpose(&g_a, n, ff), &transpose(&y, n, d), n, d);
-    let mut g_y = times_transposed(&g_a, &transpose(&layer.up_w, ff, d), ff, d);
+    let mut g_y;
+    (grad.up_w, grad.up_b, g_y) = linear_backward(&g_a, &y, &layer.up_w, (d, ff));
     g_y.iter_mut().zip(&g_z).for_each(|(g, z)| *g += z);
     // Through the attention's norm, output projection and heads.
     let g_o = norm_backward(
@@ -282,13 +280,31 @@ fn gradient(
         &layer.attention_gamma,
         (&mut grad.attention_gamma, &mut grad.attention_beta),
     );
-    grad.out_b = column_sums(&g_o, d);
-    grad.out_w = times_transposed(&transpose(&g_o, n, d), &transpose(&context, n, d), n, d);
-    let g_context = times_transposed(&g_o, &transpose(&layer.out_w, d, d), d, d);
+    let g_context;
+    (grad.out_w, grad.out_b, g_context) = linear_backward(&g_o, &context, &layer.out_w, (d, d));
     let g_qkv = heads.backward(&qkv, &probs, &g_context);
-    grad.qkv_b = column_sums(&g_qkv, 3 * d);
-    grad.qkv_w = times_transposed(&transpose(&g_qkv, n, 3 * d), &transpose(&x, n, d), n, d);
+    (grad.qkv_w, grad.qkv_b, _) = linear_backward(&g_qkv, &x, &layer.qkv_w, (d, 3 * d));
     (loss, grad)
+}
+
+/// The backward pass of `out = input · wᵀ + b` over `n` rows, for `w` of
+/// `outputs × inputs`: from the gradient with respect to `out`, those with
+/// respect to `w`, `b` and `input`.
+fn linear_backward(
+    g_out: &[f32],
+    input: &[f32],
+    w: &[f32],
+    (inputs, outputs): (usize, usize),
+) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+    let n = input.len() / inputs;
+    let g_w = times_transposed(
+        &transpose(g_out, n, outputs),
+        &transpose(input, n, inputs),
+        n,
+        inputs,
+    );
+    let g_in = times_transposed(g_out, &transpose(w, outputs, inputs), outputs, inputs);
+    (g_w, column_sums(g_out, outputs), g_in)
 }
 
 /// Each question's multi-head attention over its own tokens, as `Bert`

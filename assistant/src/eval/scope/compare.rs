@@ -62,6 +62,17 @@ pub struct SplitReport {
     pub curves: Vec<(&'static str, Curve)>,
 }
 
+impl SplitReport {
+    /// The curve of the rule's own score.
+    pub fn score(&self) -> Curve {
+        self.curves
+            .iter()
+            .find(|(name, _)| name.starts_with("score"))
+            .expect("the score is one of the measures")
+            .1
+    }
+}
+
 /// One split: holds out `held` intents drawn with `split`, trains on
 /// `shots` examples of each other intent, and reads every measure's curve
 /// on `dev` (in scope: the kept intents; out of scope: the held ones).

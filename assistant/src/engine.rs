@@ -10,7 +10,7 @@ use super::answer::{
     Answer, ArticleRef, Assistant, Outcome, Reply, STORED_MESSAGE_BYTES, Turn, truncated,
 };
 use super::care::{CareModel, Signals};
-use super::encoder::{DIM, Embedding384, Encoder};
+use super::encoder::{DIM, Embedding384, Encoder, cosine};
 use super::features::{FeatureConfig, SparseVec, Vectorizer};
 use super::kb::{
     Article, COMPLAINTS_ARTICLE_ID, CONTACT_PLACEHOLDER, HANDOFF_ARTICLE_ID, KnowledgeBase,
@@ -106,7 +106,7 @@ impl ScopeRule {
 fn nearest(examples: &[Embedding384], embedding: &[f32]) -> f32 {
     examples
         .iter()
-        .map(|x| x.iter().zip(embedding).map(|(a, b)| a * b).sum::<f32>())
+        .map(|x| cosine(x, embedding))
         .fold(0.0, f32::max)
 }
 
@@ -199,7 +199,7 @@ pub struct Scope {
     /// The best cosine to any of the knowledge base's own out-of-scope
     /// examples (`out-of-scope.txt`; 0 without).
     pub oos_neighbour: f32,
-    /// [`scope_score`] of the two: what the scope rule reads.
+    /// [`scope_score`] of these: what the scope rule reads.
     pub score: f32,
 }
 

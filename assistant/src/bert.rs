@@ -29,7 +29,7 @@ pub(super) struct Config {
 /// Why a weights file is not a model this forward pass runs.
 #[derive(Debug, thiserror::Error)]
 pub enum BertError {
-    #[error("not a BERT with GELU activations and whole attention heads")]
+    #[error("not a BERT with layers, GELU activations and whole attention heads")]
     Architecture,
     #[error("not a safetensors file")]
     Format(#[from] safetensors::SafeTensorError),
@@ -97,7 +97,8 @@ pub(super) struct Bert {
 impl Bert {
     pub(super) fn new(cfg: &Config, weights: &[u8]) -> Result<Bert, BertError> {
         let (d, h) = (cfg.hidden_size, cfg.num_attention_heads);
-        if cfg.hidden_act != "gelu" || h == 0 || !d.is_multiple_of(h) {
+        if cfg.hidden_act != "gelu" || h == 0 || !d.is_multiple_of(h) || cfg.num_hidden_layers == 0
+        {
             return Err(BertError::Architecture);
         }
         let st = SafeTensors::deserialize(weights)?;
@@ -614,7 +615,7 @@ fn sum(a: &[f32]) -> f32 {
 
 /// A dot product in eight lanes, so it vectorises.
 #[inline(always)]
-fn dot(a: &[f32], b: &[f32]) -> f32 {
+pub(super) fn dot(a: &[f32], b: &[f32]) -> f32 {
     let mut lanes = [0.0f32; 8];
     for (a, b) in a.chunks_exact(8).zip(b.chunks_exact(8)) {
         for i in 0..8 {

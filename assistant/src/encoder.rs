@@ -309,9 +309,10 @@ fn parse_cache(bytes: &[u8]) -> Option<Vec<(TextHash, Embedding384)>> {
 const CLS: u32 = 101;
 const SEP: u32 = 102;
 
-/// Cosine similarity of two unit-length embeddings.
+/// Cosine similarity of two unit-length embeddings (the forward pass's
+/// eight-lane dot product: the scope rule takes one per example question).
 pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
+    super::bert::dot(a, b)
 }
 
 /// `make model`'s layout, which the tests need (`make test` runs it first).

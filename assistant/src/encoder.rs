@@ -315,6 +315,15 @@ pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
     super::bert::dot(a, b)
 }
 
+/// The best cosine between `embedding` and one of `examples` (all unit
+/// length), or 0 without examples.
+pub(crate) fn nearest(examples: &[Embedding384], embedding: &[f32]) -> f32 {
+    examples
+        .iter()
+        .map(|x| cosine(x, embedding))
+        .fold(0.0, f32::max)
+}
+
 /// `make model`'s layout, which the tests need (`make test` runs it first).
 #[cfg(test)]
 pub(crate) fn model_dir() -> PathBuf {

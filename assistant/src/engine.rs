@@ -10,7 +10,7 @@ use super::answer::{
     Answer, ArticleRef, Assistant, Outcome, Reply, STORED_MESSAGE_BYTES, Turn, truncated,
 };
 use super::care::{CareModel, Signals};
-use super::encoder::{DIM, Embedding384, Encoder, cosine};
+use super::encoder::{DIM, Embedding384, Encoder, nearest};
 use super::features::{FeatureConfig, SparseVec, Vectorizer};
 use super::kb::{
     Article, COMPLAINTS_ARTICLE_ID, CONTACT_PLACEHOLDER, HANDOFF_ARTICLE_ID, KnowledgeBase,
@@ -99,15 +99,6 @@ impl ScopeRule {
             rule => rule,
         }
     }
-}
-
-/// The best cosine between `embedding` and one of `examples` (all unit
-/// length), or 0 without examples.
-fn nearest(examples: &[Embedding384], embedding: &[f32]) -> f32 {
-    examples
-        .iter()
-        .map(|x| cosine(x, embedding))
-        .fold(0.0, f32::max)
 }
 
 /// How in scope a message looks, the one number the scope rule reads: the

@@ -12,7 +12,7 @@
 
 use std::collections::BTreeMap;
 
-use super::bert::{TopLayer, erf, gelu, times_transposed};
+use super::bert::{TopLayer, dot, erf, gelu, times_transposed};
 use super::encoder::Encoder;
 
 /// How long and how hard to tune.
@@ -513,10 +513,6 @@ fn gelu_derivative(x: f32) -> f32 {
     let cdf = 0.5 * (1.0 + erf(x * std::f32::consts::FRAC_1_SQRT_2));
     let pdf = (-0.5 * x * x).exp() / (2.0 * std::f32::consts::PI).sqrt();
     cdf + x * pdf
-}
-
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
 /// `x` (`rows × cols`) transposed.

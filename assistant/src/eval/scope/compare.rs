@@ -111,9 +111,8 @@ pub fn held_out_intents(
             split: split + KNOWN_SPLITS,
         },
     );
-    let (known_rows, mut kept): (Vec<_>, Vec<_>) =
+    let (mut known_rows, mut kept): (Vec<_>, Vec<_>) =
         rest.into_iter().partition(|(_, c)| known_out.contains(c));
-    let mut known_rows = known_rows;
     if let Some(shots) = shots {
         kept = draw(kept, shots);
         known_rows = draw(known_rows, shots);

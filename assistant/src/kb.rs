@@ -298,7 +298,7 @@ impl KnowledgeBase {
             .with_out_of_scope(SAMPLE_OUT_OF_SCOPE)
     }
 
-    /// This knowledge base with `text` as its [`OUT_OF_SCOPE_FILE`].
+    /// This knowledge base with `text` as its `out-of-scope.txt`.
     pub fn with_out_of_scope(self, text: &str) -> KnowledgeBase {
         KnowledgeBase {
             out_of_scope: parse_out_of_scope(text),

@@ -37,12 +37,29 @@ fn complaint(row: &AnyRow) -> Result<Complaint, sqlx::Error> {
 
 impl SqlRecords {
     async fn open_complaint(&self, c: &Complaint) -> Result<Complaint, sqlx::Error> {
+        // One opening at a time in a conversation (across replicas), so a
+        // second sees the first's complaint rather than making another.
+        let mut tx = if self.sqlite {
+            // The database's write lock up front: a second waits for it.
+            self.pool.begin_with("BEGIN IMMEDIATE").await?
+        } else {
+            let mut tx = self.pool.begin().await?;
+            // Held until the transaction ends; read committed, so the
+            // SELECT below then sees what the holder before it wrote.
+            sqlx::query(
+                "SELECT count(*) FROM (SELECT pg_advisory_xact_lock(hashtextextended($1, 0))) AS l",
+            )
+            .bind(c.session.as_str().to_owned())
+            .fetch_one(&mut *tx)
+            .await?;
+            tx
+        };
         let standing = sqlx::query(&format!(
             "SELECT {COLUMNS} FROM complaints WHERE session_hash = $1 AND status <> 'resolved' \
              ORDER BY made_ms LIMIT 1"
         ))
         .bind(c.session.as_str().to_owned())
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *tx)
         .await?;
         if let Some(row) = standing {
             return complaint(&row);
@@ -61,8 +78,9 @@ impl SqlRecords {
         .bind(c.resolved)
         .bind(c.handled_by.clone())
         .bind(c.updated)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
         Ok(c.clone())
     }
 

@@ -74,8 +74,8 @@ impl FromStr for DatabaseUrl {
 /// The records on SQLite or PostgreSQL.
 pub struct SqlRecords {
     pub(super) pool: AnyPool,
-    /// The statement that writes a batch of turns, given as one JSON array.
-    insert_turns: &'static str,
+    /// SQLite rather than PostgreSQL: where the two speak differently.
+    pub(super) sqlite: bool,
 }
 
 /// A batch of turns in one statement and one bound value, a JSON array of
@@ -187,12 +187,7 @@ impl SqlRecords {
             .await
             .map_err(failed)?;
         let key = Self::key(&pool).await?;
-        let insert_turns = if sqlite {
-            INSERT_TURNS_SQLITE
-        } else {
-            INSERT_TURNS_POSTGRES
-        };
-        Ok((Self { pool, insert_turns }, key))
+        Ok((Self { pool, sqlite }, key))
     }
 
     /// The key in `settings`, made by whichever replica starts first.
@@ -240,10 +235,12 @@ impl SqlRecords {
             let mut rows = Vec::with_capacity(turns.len() * 192);
             serde_json::to_writer(&mut rows, &turns).expect("turns serialise");
             let rows = String::from_utf8(rows).expect("JSON is UTF-8");
-            sqlx::query(self.insert_turns)
-                .bind(rows)
-                .execute(&mut *tx)
-                .await?;
+            let insert = if self.sqlite {
+                INSERT_TURNS_SQLITE
+            } else {
+                INSERT_TURNS_POSTGRES
+            };
+            sqlx::query(insert).bind(rows).execute(&mut *tx).await?;
         }
         for write in batch {
             if let Write::Feedback(f) = write {

@@ -143,6 +143,32 @@ async fn a_complaint_gets_the_approved_words_a_reference_a_person_and_a_record_w
 }
 
 #[tokio::test]
+async fn complaints_sent_at_once_in_one_conversation_are_one_complaint_with_one_reference() {
+    let (public, admin, _setup) = with_admin(&[]).await;
+    let first = say(public, "How long does an application take?", None).await;
+    let session = first["session"].as_str().unwrap().to_owned();
+    // A visitor pressing send again and again, or two tabs: each opening
+    // looks for the conversation's open complaint before it writes one.
+    let replies = all_at_once((0..8).map(|_| {
+        let session = session.clone();
+        async move { say(public, COMPLAINT, Some(&session)).await }
+    }))
+    .await;
+    let references: std::collections::BTreeSet<&str> = replies
+        .iter()
+        .map(|r| r["complaint"].as_str().expect("a complaint reference"))
+        .collect();
+    assert_eq!(references.len(), 1, "{references:?}");
+    let list = admin_get(admin, "/admin/api/complaints").await.json();
+    let items = list["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{items:?}");
+    assert_eq!(
+        Some(&items[0]["reference"].as_str().unwrap()),
+        references.first()
+    );
+}
+
+#[tokio::test]
 async fn a_complaints_record_holds_no_contact_details_the_visitor_typed() {
     let (public, admin, _setup) = with_admin(&[]).await;
     let reply = say(

@@ -570,3 +570,18 @@ pub async fn with_knowledge_and_setup(
     let (public, admin) = spawn_both(setup.clone()).await;
     (public, admin, knowledge, setup)
 }
+
+/// Runs `futures` at once, each a task of its own; their outputs in order.
+pub async fn all_at_once<F: std::future::Future + Send + 'static>(
+    futures: impl Iterator<Item = F>,
+) -> Vec<F::Output>
+where
+    F::Output: Send + 'static,
+{
+    let handles: Vec<_> = futures.map(tokio::spawn).collect();
+    let mut out = Vec::new();
+    for handle in handles {
+        out.push(handle.await.unwrap());
+    }
+    out
+}

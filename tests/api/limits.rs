@@ -76,27 +76,13 @@ async fn invalid_requests_count_against_the_limit_but_preflights_do_not() {
 async fn of_200_simultaneous_requests_from_one_ip_exactly_60_succeed() {
     let addr = spawn(setup().await).await;
     let replies =
-        futures_join_all((0..200).map(|_| async move { chat(addr, &hello()).await.status })).await;
+        all_at_once((0..200).map(|_| async move { chat(addr, &hello()).await.status })).await;
     let ok = replies.iter().filter(|s| **s == StatusCode::OK).count();
     let limited = replies
         .iter()
         .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
         .count();
     assert_eq!((ok, limited), (60, 140));
-}
-
-async fn futures_join_all<F: std::future::Future + Send + 'static>(
-    futures: impl Iterator<Item = F>,
-) -> Vec<F::Output>
-where
-    F::Output: Send + 'static,
-{
-    let handles: Vec<_> = futures.map(tokio::spawn).collect();
-    let mut out = Vec::new();
-    for handle in handles {
-        out.push(handle.await.unwrap());
-    }
-    out
 }
 
 fn forwarded(xff: &str) -> Request<Full<axum::body::Bytes>> {
@@ -402,7 +388,7 @@ async fn a_full_answer_queue_of_new_questions_is_answered_in_full() {
     )
     .await;
     let run = unique();
-    let statuses = futures_join_all((0..66).map(|i| {
+    let statuses = all_at_once((0..66).map(|i| {
         let message =
             format!("question {i} of run {run}: how long until the money arrives in our account");
         async move { chat(addr, &json!({ "message": message })).await.status }

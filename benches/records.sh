@@ -5,8 +5,12 @@
 # smallest work per request: the records' worst case) and for new questions
 # (the encoder runs: the usual case). Rounds rotate the servers' order, so
 # the machine's drift falls on all three. Prints wrk's summaries and one JSON
-# line of requests/s and ratios. Run by `make bench`; everything on loopback,
-# stopped by pid on exit.
+# line of requests/s and ratios, and of CPU time per request: each server's
+# own in its window, and for PostgreSQL also all the database server's in
+# every window of that load (its background work lands anywhere). CPU per
+# request is what a saturated machine's throughput divides, and moves far
+# less with the neighbours' load than requests/s. Run by `make bench`;
+# everything on loopback, stopped by pid on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [[ -z ${SUPPORT_CHAT_TEST_DATABASE_URL:-} ]]; then
@@ -31,10 +35,12 @@ PY
 PG_URL="${SUPPORT_CHAT_TEST_DATABASE_URL%/*}/$PG_DB"
 
 flags=(--chat-rate-limit 1000000000/60s --max-in-flight 100000 --max-in-flight-per-client 100000 --admin-addr 127.0.0.1:0)
+declare -A server_pid
 start() { # name port flags...
   local name=$1 port=$2; shift 2
   $BIN --addr "127.0.0.1:$port" "${flags[@]}" "$@" >"$TMP/$name.log" 2>&1 &
   pids+=($!)
+  server_pid[$name]=$!
   for _ in $(seq 150); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && return; sleep 0.2; done
   echo "records bench: $name did not start" >&2; cat "$TMP/$name.log" >&2; exit 1
 }
@@ -42,7 +48,19 @@ start off 3301 --record off
 start sqlite 3302 --database "sqlite://$TMP/records.db"
 start postgres 3303 --database "$PG_URL"
 
-rps() { awk '/Requests\/sec/ { print $2 }'; }
+# The database server: the postmaster listening on the URL's port, and its
+# children (backends, checkpointer, autovacuum).
+PG_PORT=${SUPPORT_CHAT_TEST_DATABASE_URL##*:}; PG_PORT=${PG_PORT%%/*}
+postmaster=$(ss -ltnpH "sport = :$PG_PORT" | grep -o 'pid=[0-9]*' | head -n 1 | cut -d= -f2)
+# CPU time in clock ticks of processes (with their reaped children's).
+ticks() {
+  local total=0 p
+  for p in "$@"; do
+    total=$((total + $(awk '{ sub(/.*\) /, ""); print $12 + $13 + $14 + $15 }' "/proc/$p/stat" 2>/dev/null || echo 0)))
+  done
+  echo "$total"
+}
+pg_ticks() { ticks "$postmaster" $(ps -o pid= --ppid "$postmaster"); }
 for round in $(seq "$ROUNDS"); do
   for load in same new; do
     script=benches/chat.lua; [[ $load == new ]] && script=benches/chat-new.lua
@@ -52,9 +70,14 @@ for round in $(seq "$ROUNDS"); do
     for i in 0 1 2; do
       server=${servers[$(((i + round) % 3))]}
       name=${server%:*} port=${server#*:}
-      r=$(wrk -t2 -c"$CONNECTIONS" -d"$DURATION" -s "$script" "http://127.0.0.1:$port/public/v1/support/chat" | rps)
-      echo "round $round, $load question, records $name: $r requests/s"
-      echo "$round $load $name $r" >>"$TMP/results"
+      before=$(ticks "${server_pid[$name]}") pg_before=$(pg_ticks)
+      wrk -t2 -c"$CONNECTIONS" -d"$DURATION" -s "$script" "http://127.0.0.1:$port/public/v1/support/chat" >"$TMP/wrk"
+      sleep 0.2 # the writer's last batch of the window (it lingers 100 ms)
+      cpu=$(($(ticks "${server_pid[$name]}") - before)) pg_cpu=$(($(pg_ticks) - pg_before))
+      r=$(awk '/Requests\/sec/ { print $2 }' "$TMP/wrk")
+      n=$(awk '/requests in/ { print $1 }' "$TMP/wrk")
+      echo "round $round, $load question, records $name: $r requests/s, $cpu ticks for $n requests"
+      echo "$round $load $name $r $n $cpu $pg_cpu" >>"$TMP/results"
     done
   done
 done
@@ -64,17 +87,29 @@ for port in 3302 3303; do
   curl -fs "http://$admin/metrics" | grep -E '^records_(written|dropped)_total' || true
 done
 # Per load: mean requests/s of each server, and the median over rounds of
-# each round's ratio to records off (one disturbed run moves a mean, not that).
-python3 - "$TMP/results" <<'PY'
+# each round's ratio to records off (one disturbed run moves a mean, not
+# that); CPU microseconds per request over all rounds, and records off's
+# divided by each one's (the throughput a saturated machine would keep).
+python3 - "$TMP/results" "$(getconf CLK_TCK)" <<'PY'
 import json, statistics, sys
 rows = [line.split() for line in open(sys.argv[1])]
+tick_us = 1e6 / int(sys.argv[2])
+names = ("off", "sqlite", "postgres")
 out = {}
 for load, key in (("same", "same_question"), ("new", "new_questions")):
-    by = {(r, n): float(v) for r, l, n, v in rows if l == load}
-    rounds = sorted({r for r, _ in by})
-    mean = {n: round(statistics.mean(by[(r, n)] for r in rounds)) for n in ("off", "sqlite", "postgres")}
-    for n in ("sqlite", "postgres"):
-        mean[f"{n}_vs_off"] = round(statistics.median(by[(r, n)] / by[(r, "off")] for r in rounds), 3)
-    out[key] = mean
+    mine = [r for r in rows if r[1] == load]
+    rps = {(r, n): float(v) for r, _, n, v, *_ in mine}
+    rounds = sorted({r for r, _ in rps})
+    result = {n: round(statistics.mean(rps[(r, n)] for r in rounds)) for n in names}
+    for n in names[1:]:
+        result[f"{n}_vs_off"] = round(statistics.median(rps[(r, n)] / rps[(r, "off")] for r in rounds), 3)
+    requests = {n: sum(int(c) for _, _, m, _, c, _, _ in mine if m == n) for n in names}
+    cpu = {n: sum(int(t) for _, _, m, _, _, t, _ in mine if m == n) for n in names}
+    cpu["postgres"] += sum(int(p) for *_, p in mine)
+    per = {n: cpu[n] * tick_us / requests[n] for n in names}
+    result["cpu_us_per_request"] = {n: round(per[n], 1) for n in names}
+    for n in names[1:]:
+        result[f"cpu_{n}_vs_off"] = round(per["off"] / per[n], 3)
+    out[key] = result
 print(json.dumps(out))
 PY

@@ -5,6 +5,10 @@ use clap::Parser;
 use support_chat::config::{CheckKbArgs, Cli, Command, EvalArgs};
 use support_chat_assistant::{HoldOut, KnowledgeBase, Shots};
 
+/// mimalloc, not glibc's malloc: see `mimalloc` in Cargo.toml.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();

@@ -418,7 +418,9 @@ pub const MAX_QUESTION_CHARS: usize = 300;
 /// `dir` that holds it: one `  - "…"` line after its last question, the rest
 /// of the file as it was. The file is replaced whole (written beside it,
 /// then renamed), so a reader sees the old file or the new, never half.
-/// Returns the file.
+/// The same question leaves [`OUT_OF_SCOPE_FILE`], if it is there: taught
+/// to an article, it would otherwise train the out-of-scope class against
+/// its own answer. Returns the article's file.
 pub fn append_question(dir: &Path, id: &str, question: &str) -> Result<PathBuf, KbEditError> {
     let question = question.trim();
     if question.is_empty()
@@ -449,14 +451,46 @@ pub fn append_question(dir: &Path, id: &str, question: &str) -> Result<PathBuf, 
         Ok(a) if a.id == id && a.questions.len() == article.questions.len() + 1 => {}
         Ok(_) | Err(_) => return Err(KbEditError::BadQuestion),
     }
-    let partial = path.with_extension("md.partial");
+    replace_file(&path, &edited)?;
+    forget_out_of_scope(dir, &wanted)?;
+    Ok(path)
+}
+
+/// Removes from `dir`'s [`OUT_OF_SCOPE_FILE`] the lines that normalise to
+/// `wanted`, comments and the rest as they were; nothing without the file
+/// or such a line.
+fn forget_out_of_scope(dir: &Path, wanted: &str) -> Result<(), KbEditError> {
+    let path = dir.join(OUT_OF_SCOPE_FILE);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(KbError::io(path.display().to_string(), e).into()),
+    };
+    let kept: String = text
+        .split_inclusive('\n')
+        .filter(|line| {
+            parse_out_of_scope(line)
+                .first()
+                .is_none_or(|l| super::text::normalise(l) != wanted)
+        })
+        .collect();
+    if kept.len() == text.len() {
+        return Ok(());
+    }
+    replace_file(&path, &kept)
+}
+
+/// Replaces the file at `path` by `contents` whole: written beside it, then
+/// renamed over it.
+fn replace_file(path: &Path, contents: &str) -> Result<(), KbEditError> {
+    let mut partial = path.as_os_str().to_owned();
+    partial.push(".partial");
     let write_error = |source| KbEditError::Write {
-        path: path.clone(),
+        path: path.to_owned(),
         source,
     };
-    std::fs::write(&partial, edited).map_err(write_error)?;
-    std::fs::rename(&partial, &path).map_err(write_error)?;
-    Ok(path)
+    std::fs::write(&partial, contents).map_err(write_error)?;
+    std::fs::rename(&partial, path).map_err(write_error)
 }
 
 /// The `.md` file of `dir` whose article has id `id`.
@@ -875,6 +909,27 @@ mod tests {
         let text = std::fs::read_to_string(d.join("a.md")).unwrap();
         assert!(text.ends_with("---\nBody text.\n"), "{text}");
         assert!(!d.join("a.md.partial").exists());
+    }
+
+    #[test]
+    fn a_question_taught_to_an_article_leaves_the_out_of_scope_examples() {
+        let d = tmpdir("append-oos");
+        std::fs::write(d.join("a.md"), GOOD).unwrap();
+        let examples = "# near the domain\nDo you do invoice finance?\nwhat's your share price\n  do you do INVOICE finance  \n";
+        std::fs::write(d.join(OUT_OF_SCOPE_FILE), examples).unwrap();
+        append_question(&d, "a", "do you do invoice finance").unwrap();
+        assert_eq!(
+            std::fs::read_to_string(d.join(OUT_OF_SCOPE_FILE)).unwrap(),
+            "# near the domain\nwhat's your share price\n"
+        );
+        assert!(!d.join("out-of-scope.txt.partial").exists());
+        // Another question leaves the file as it was; so does a folder without one.
+        append_question(&d, "a", "can a charity apply").unwrap();
+        let kb = KnowledgeBase::load_dir(&d).unwrap();
+        assert_eq!(kb.out_of_scope(), ["what's your share price"]);
+        std::fs::remove_file(d.join(OUT_OF_SCOPE_FILE)).unwrap();
+        append_question(&d, "a", "a third").unwrap();
+        assert!(!d.join(OUT_OF_SCOPE_FILE).exists());
     }
 
     #[test]

@@ -290,6 +290,39 @@ async fn the_built_in_sample_is_read_only() {
 }
 
 #[tokio::test]
+async fn a_question_taught_from_the_out_of_scope_examples_leaves_them_and_is_answered() {
+    let (public, admin, dir, _) = with_kb_folder().await;
+    let question = "which city is your head office in";
+    let examples = || std::fs::read_to_string(dir.join("out-of-scope.txt")).unwrap();
+    assert!(examples().lines().any(|l| l == question));
+    let kb = support_chat_assistant::KnowledgeBase::load_dir(&dir).unwrap();
+    let offer = &kb.get("handoff").unwrap().body;
+    let before = say(public, question).await;
+    assert!(
+        !before["reply"].as_str().unwrap().starts_with(&offer[..30]),
+        "handed off as out of scope: {before}"
+    );
+    let added = send(
+        admin,
+        admin_request(
+            "POST",
+            "/admin/api/kb/handoff/questions",
+            Some(json!({ "text": question })),
+        ),
+    )
+    .await;
+    assert_eq!(added.status, 201);
+    let left = examples();
+    assert!(!left.lines().any(|l| l == question), "{left}");
+    assert!(left.lines().any(|l| l == "who owns your company"), "{left}");
+    let after = say(public, question).await;
+    assert!(
+        after["reply"].as_str().unwrap().starts_with(&offer[..30]),
+        "answered now: {after}"
+    );
+}
+
+#[tokio::test]
 async fn an_added_example_question_is_answered_with_its_article_at_once() {
     let (public, admin, dir, _) = with_kb_folder().await;
     let question = "do you have a branch in Manchester?";

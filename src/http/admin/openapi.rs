@@ -206,7 +206,7 @@ pub async fn document() -> Json<Value> {
                 "responses": guarded(json!({ "200": ok("The knowledge base.", json!({ "type": "object" })) })),
             } },
             "/admin/api/kb/{article}/questions": { "post": {
-                "summary": "Adds an example question to an article's file (with --kb DIR) and reloads; the next visitor asking it gets that article.",
+                "summary": "Adds an example question to an article's file (with --kb DIR), drops the same line from out-of-scope.txt, and reloads; the next visitor asking it gets that article.",
                 "parameters": [path("article", "The article's id.")],
                 "requestBody": { "required": true, "content": { "application/json": { "schema": {
                     "type": "object", "required": ["text"], "additionalProperties": false,

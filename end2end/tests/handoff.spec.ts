@@ -89,6 +89,8 @@ test.describe("handoff to a person", () => {
 
     await f.offer.focus();
     await page.keyboard.press("Enter");
+    // Typed only once the form has put focus in the field (else keys are lost).
+    await expect(f.email).toBeFocused();
     await page.keyboard.type("sam@example.com");
     await page.keyboard.press("Enter");
     await expect(f.form).toBeHidden();

@@ -398,7 +398,7 @@ pub async fn run(args: ServeArgs) -> Result<(), StartupError> {
         args.assistant.embedding_cache_entries,
     )?;
     let config = args.assistant.engine_config();
-    let engine = Arc::new(Knowledge::train(&source, encoder.clone(), &config)?);
+    let engine = Arc::new(Knowledge::train(&source, encoder.clone(), &config, None)?);
     let state = state(&args, engine.clone(), assets).await?;
     let knowledge = Arc::new(Knowledge::new(
         source,

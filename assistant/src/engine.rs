@@ -348,7 +348,7 @@ impl Engine {
     }
 
     /// The duty-of-care detectors (their cross-validation: `care().report()`).
-    pub fn care(&self) -> &CareModel {
+    pub fn care(&self) -> &Arc<CareModel> {
         &self.care
     }
 

@@ -85,14 +85,27 @@ pub struct Knowledge {
 }
 
 impl Knowledge {
-    /// Loads and trains the engine from `source` (start-up: a failure stops it).
+    /// Loads and trains the engine from `source` (start-up: a failure stops
+    /// it). The duty-of-care detectors of `previous` (the engine a reload
+    /// replaces) are kept when their examples are unchanged: they depend on
+    /// nothing else, and training them is most of start-up's encoding,
+    /// which their examples, long gone from the embedding cache, would
+    /// otherwise cost every reload again.
     pub fn train(
         source: &KbSource,
         encoder: Option<Arc<Encoder>>,
         config: &EngineConfig,
+        previous: Option<&Engine>,
     ) -> Result<Engine, KbError> {
         let started = std::time::Instant::now();
-        let engine = Engine::with_config(source.load()?, config.clone(), encoder);
+        let kb = source.load()?;
+        let engine =
+            match previous.filter(|p| p.knowledge_base().care_training() == kb.care_training()) {
+                Some(previous) => {
+                    Engine::with_care(kb, config.clone(), encoder, previous.care().clone())
+                }
+                None => Engine::with_config(kb, config.clone(), encoder),
+            };
         tracing::info!(
             articles = engine.knowledge_base().articles().len(),
             train_ms = started.elapsed().as_millis() as u64,
@@ -172,15 +185,17 @@ impl Knowledge {
     /// in a new engine; if it does not, the old one keeps serving.
     pub async fn reload(&self) -> Result<(), KbError> {
         let _one_at_a_time = self.reloading.lock().await;
-        let (source, encoder, config) = (
+        let (source, encoder, config, previous) = (
             self.source.clone(),
             self.encoder.clone(),
             self.config.clone(),
+            self.engine(),
         );
-        let trained =
-            tokio::task::spawn_blocking(move || Knowledge::train(&source, encoder, &config))
-                .await
-                .expect("training does not panic");
+        let trained = tokio::task::spawn_blocking(move || {
+            Knowledge::train(&source, encoder, &config, Some(&previous))
+        })
+        .await
+        .expect("training does not panic");
         match trained {
             Ok(engine) => {
                 let engine = Arc::new(engine);

@@ -290,6 +290,40 @@ async fn the_built_in_sample_is_read_only() {
 }
 
 #[tokio::test]
+async fn a_reload_keeps_the_duty_of_care_detectors_unless_their_examples_changed() {
+    let (_, admin, dir, knowledge) = with_kb_folder().await;
+    let first = knowledge.engine();
+    let added = send(
+        admin,
+        admin_request(
+            "POST",
+            "/admin/api/kb/handoff/questions",
+            Some(json!({ "text": "is there parking at your office" })),
+        ),
+    )
+    .await;
+    assert_eq!(added.status, 201);
+    let second = knowledge.engine();
+    assert!(!Arc::ptr_eq(&first, &second), "reloaded");
+    assert!(
+        Arc::ptr_eq(first.care(), second.care()),
+        "an article edit keeps the detectors"
+    );
+    std::fs::create_dir_all(dir.join("care")).unwrap();
+    std::fs::write(
+        dir.join("care/complaint.csv"),
+        "text,label\nthe portal lost my documents twice and nobody cares,complaint\n",
+    )
+    .unwrap();
+    knowledge.reload().await.unwrap();
+    let third = knowledge.engine();
+    assert!(
+        !Arc::ptr_eq(second.care(), third.care()),
+        "new care examples train them again"
+    );
+}
+
+#[tokio::test]
 async fn a_question_taught_from_the_out_of_scope_examples_leaves_them_and_is_answered() {
     let (public, admin, dir, _) = with_kb_folder().await;
     let question = "which city is your head office in";

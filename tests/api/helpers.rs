@@ -549,6 +549,7 @@ pub async fn with_knowledge_and_setup(
                 &source,
                 Some(encoder()),
                 &Default::default(),
+                None,
             )
             .unwrap(),
         ),

@@ -262,6 +262,16 @@ async fn conversations_are_listed_filtered_read_exported_as_csv_and_erased() {
     assert_eq!(left["conversations"].as_array().unwrap().len(), 1);
 }
 
+/// `POST /admin/api/kb/{article}/questions` with `text`: teaches it.
+async fn teach(admin: SocketAddr, article: &str, text: &str) -> Reply {
+    let path = format!("/admin/api/kb/{article}/questions");
+    send(
+        admin,
+        admin_request("POST", &path, Some(json!({ "text": text }))),
+    )
+    .await
+}
+
 /// [`with_knowledge`] on a copy of the sample knowledge base in a folder.
 async fn with_kb_folder() -> (SocketAddr, SocketAddr, std::path::PathBuf, Arc<Knowledge>) {
     let dir = sample_kb_copy();
@@ -272,12 +282,11 @@ async fn with_kb_folder() -> (SocketAddr, SocketAddr, std::path::PathBuf, Arc<Kn
 #[tokio::test]
 async fn the_built_in_sample_is_read_only() {
     let (_, admin, _) = with_knowledge(KbSource::Sample).await;
-    let add = admin_request(
-        "POST",
-        "/admin/api/kb/cost/questions",
-        Some(json!({ "text": "how dear is it" })),
+    let body = envelope(
+        &teach(admin, "cost", "how dear is it").await,
+        409,
+        "read_only",
     );
-    let body = envelope(&send(admin, add).await, 409, "read_only");
     assert!(
         body["error"]["message"]
             .as_str()
@@ -293,15 +302,7 @@ async fn the_built_in_sample_is_read_only() {
 async fn a_reload_keeps_the_duty_of_care_detectors_unless_their_examples_changed() {
     let (_, admin, dir, knowledge) = with_kb_folder().await;
     let first = knowledge.engine();
-    let added = send(
-        admin,
-        admin_request(
-            "POST",
-            "/admin/api/kb/handoff/questions",
-            Some(json!({ "text": "is there parking at your office" })),
-        ),
-    )
-    .await;
+    let added = teach(admin, "handoff", "is there parking at your office").await;
     assert_eq!(added.status, 201);
     let second = knowledge.engine();
     assert!(!Arc::ptr_eq(&first, &second), "reloaded");
@@ -336,15 +337,7 @@ async fn a_question_taught_from_the_out_of_scope_examples_leaves_them_and_is_ans
         !before["reply"].as_str().unwrap().starts_with(&offer[..30]),
         "handed off as out of scope: {before}"
     );
-    let added = send(
-        admin,
-        admin_request(
-            "POST",
-            "/admin/api/kb/handoff/questions",
-            Some(json!({ "text": question })),
-        ),
-    )
-    .await;
+    let added = teach(admin, "handoff", question).await;
     assert_eq!(added.status, 201);
     let left = examples();
     assert!(!left.lines().any(|l| l == question), "{left}");
@@ -367,15 +360,7 @@ async fn an_added_example_question_is_answered_with_its_article_at_once() {
         !before["reply"].as_str().unwrap().starts_with(&offer[..30]),
         "{before}"
     );
-    let added = send(
-        admin,
-        admin_request(
-            "POST",
-            "/admin/api/kb/handoff/questions",
-            Some(json!({ "text": question })),
-        ),
-    )
-    .await;
+    let added = teach(admin, "handoff", question).await;
     assert_eq!(
         added.status,
         201,
@@ -390,24 +375,13 @@ async fn an_added_example_question_is_answered_with_its_article_at_once() {
         "answered now: {after}"
     );
     // Refused: twice the same, an unknown article, not a question.
-    let again = admin_request(
-        "POST",
-        "/admin/api/kb/handoff/questions",
-        Some(json!({ "text": question })),
+    envelope(&teach(admin, "handoff", question).await, 409, "duplicate");
+    envelope(&teach(admin, "nope", "q?").await, 404, "not_found");
+    envelope(
+        &teach(admin, "handoff", "two\nlines").await,
+        400,
+        "invalid_request",
     );
-    envelope(&send(admin, again).await, 409, "duplicate");
-    let unknown = admin_request(
-        "POST",
-        "/admin/api/kb/nope/questions",
-        Some(json!({ "text": "q?" })),
-    );
-    envelope(&send(admin, unknown).await, 404, "not_found");
-    let bad = admin_request(
-        "POST",
-        "/admin/api/kb/handoff/questions",
-        Some(json!({ "text": "two\nlines" })),
-    );
-    envelope(&send(admin, bad).await, 400, "invalid_request");
     let kb = admin_get(admin, "/admin/api/kb").await.json();
     assert_eq!(kb["loads"], 2, "{kb}");
 }

@@ -21,8 +21,8 @@ CONNECTIONS=${CONNECTIONS:-64}
 ROUNDS=${ROUNDS:-3}
 BIN=./target/release/support-chat
 TMP=$(mktemp -d)
-pids=()
-trap 'kill "${pids[@]}" 2>/dev/null || true; rm -rf "$TMP"' EXIT
+declare -A server_pid # name -> pid: stopped on exit, and read for CPU time
+trap 'kill "${server_pid[@]}" 2>/dev/null || true; rm -rf "$TMP"' EXIT
 
 # A database of its own on the PostgreSQL server.
 PG_DB="bench_$$"
@@ -35,11 +35,9 @@ PY
 PG_URL="${SUPPORT_CHAT_TEST_DATABASE_URL%/*}/$PG_DB"
 
 flags=(--chat-rate-limit 1000000000/60s --max-in-flight 100000 --max-in-flight-per-client 100000 --admin-addr 127.0.0.1:0)
-declare -A server_pid
 start() { # name port flags...
   local name=$1 port=$2; shift 2
   $BIN --addr "127.0.0.1:$port" "${flags[@]}" "$@" >"$TMP/$name.log" 2>&1 &
-  pids+=($!)
   server_pid[$name]=$!
   for _ in $(seq 150); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && return; sleep 0.2; done
   echo "records bench: $name did not start" >&2; cat "$TMP/$name.log" >&2; exit 1

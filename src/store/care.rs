@@ -39,7 +39,7 @@ impl SqlRecords {
     async fn open_complaint(&self, c: &Complaint) -> Result<Complaint, sqlx::Error> {
         // One opening at a time in a conversation (across replicas), so a
         // second sees the first's complaint rather than making another.
-        let mut tx = if self.sqlite {
+        let mut tx = if self.postgres.is_none() {
             // The database's write lock up front: a second waits for it.
             self.pool.begin_with("BEGIN IMMEDIATE").await?
         } else {

@@ -7,3 +7,4 @@ pub mod care;
 pub mod outbox;
 pub mod redis;
 pub mod sql;
+mod write;

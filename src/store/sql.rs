@@ -2,7 +2,8 @@
 //! created with its schema on first start), or PostgreSQL for several
 //! replicas. One code path over both: sqlx's `Any` driver, `$n` placeholders
 //! (both read them), and a schema of types both read the same
-//! (`migrations/`, embedded and versioned, run at start-up).
+//! (`migrations/`, embedded and versioned, run at start-up). The one
+//! exception is how the writer hands PostgreSQL its turns (`write.rs`).
 
 use std::borrow::Cow;
 use std::path::Path;
@@ -12,6 +13,7 @@ use futures_util::future::BoxFuture;
 use futures_util::stream::{self, BoxStream, StreamExt};
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
+use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::{AnyPool, Executor, Row};
 
 use support_chat_assistant::CareCategory;
@@ -74,39 +76,10 @@ impl FromStr for DatabaseUrl {
 /// The records on SQLite or PostgreSQL.
 pub struct SqlRecords {
     pub(super) pool: AnyPool,
-    /// SQLite rather than PostgreSQL: where the two speak differently.
-    pub(super) sqlite: bool,
+    /// On PostgreSQL, the writer's own connection, through its own driver:
+    /// it writes turns with `COPY`, which the `Any` driver has not (`write.rs`).
+    pub(super) postgres: Option<PgPool>,
 }
-
-/// A batch of turns in one statement and one bound value, a JSON array of
-/// rows (each an array of the columns in order) that the database unpacks
-/// itself. Binding every column of every row through sqlx instead wrote
-/// 51k rows/s into SQLite against this way's 87k (`cargo bench --bench records`).
-const INSERT_TURNS_SQLITE: &str = "WITH rows (r) AS MATERIALIZED (SELECT jsonb(value) FROM json_each($1)) \
-     INSERT INTO turns (reply_id, session_hash, at_ms, day, message, outcome, confidence, article_id, article_version, embedding, complaint, care) \
-     SELECT r ->> 0, r ->> 1, r ->> 2, r ->> 3, r ->> 4, r ->> 5, \
-     r ->> 6, r ->> 7, r ->> 8, r ->> 9, r ->> 10, r ->> 11 \
-     FROM rows WHERE true ON CONFLICT (reply_id) DO NOTHING";
-const INSERT_TURNS_POSTGRES: &str = "INSERT INTO turns (reply_id, session_hash, at_ms, day, message, outcome, confidence, article_id, article_version, embedding, complaint, care) \
-     SELECT r ->> 0, r ->> 1, (r ->> 2)::BIGINT, r ->> 3, r ->> 4, r ->> 5, (r ->> 6)::DOUBLE PRECISION, \
-     r ->> 7, r ->> 8, r ->> 9, (r ->> 10)::BIGINT, r ->> 11 \
-     FROM jsonb_array_elements($1::jsonb) AS r ON CONFLICT (reply_id) DO NOTHING";
-
-/// One turn as [`INSERT_TURNS_SQLITE`] and [`INSERT_TURNS_POSTGRES`] read it.
-type TurnRow<'a> = (
-    &'a str,
-    &'a str,
-    UnixMillis,
-    String,
-    &'a str,
-    &'static str,
-    f64,
-    Option<&'a str>,
-    Option<&'a str>,
-    Option<String>,
-    i64,
-    Option<&'static str>,
-);
 
 /// The embedded migrations, oldest first.
 const MIGRATIONS: [(i64, &str, &str); 3] = [
@@ -187,7 +160,14 @@ impl SqlRecords {
             .await
             .map_err(failed)?;
         let key = Self::key(&pool).await?;
-        Ok((Self { pool, sqlite }, key))
+        let postgres = if sqlite {
+            None
+        } else {
+            // One connection: there is one writer, and it writes a batch at a time.
+            let writer = PgPoolOptions::new().max_connections(1);
+            Some(writer.connect(&connect).await.map_err(failed)?)
+        };
+        Ok((Self { pool, postgres }, key))
     }
 
     /// The key in `settings`, made by whichever replica starts first.
@@ -206,58 +186,6 @@ impl SqlRecords {
         let bytes =
             unhex(&stored).ok_or_else(|| RecordError("the stored record key is not hex".into()))?;
         Ok(RecordKey::new(&bytes))
-    }
-
-    async fn write_batch(&self, batch: &[Write]) -> Result<(), sqlx::Error> {
-        let mut tx = self.pool.begin().await?;
-        let turns: Vec<TurnRow> = batch
-            .iter()
-            .filter_map(|w| match w {
-                Write::Turn(t) => Some((
-                    t.reply_id.as_str(),
-                    t.session.as_str(),
-                    t.at,
-                    crate::domain::records::day_of(t.at),
-                    t.message.as_str(),
-                    t.outcome.as_str(),
-                    f64::from(t.confidence),
-                    t.article.as_ref().map(|a| a.id.as_str()),
-                    t.article.as_ref().map(|a| a.version.as_str()),
-                    t.embedding.as_deref().map(quantise),
-                    i64::from(t.complaint),
-                    t.care.map(CareCategory::as_str),
-                )),
-                Write::Feedback(_) => None,
-            })
-            .collect();
-        if !turns.is_empty() {
-            // Sized up front: a row is about 150 bytes without an embedding.
-            let mut rows = Vec::with_capacity(turns.len() * 192);
-            serde_json::to_writer(&mut rows, &turns).expect("turns serialise");
-            let rows = String::from_utf8(rows).expect("JSON is UTF-8");
-            let insert = if self.sqlite {
-                INSERT_TURNS_SQLITE
-            } else {
-                INSERT_TURNS_POSTGRES
-            };
-            sqlx::query(insert).bind(rows).execute(&mut *tx).await?;
-        }
-        for write in batch {
-            if let Write::Feedback(f) = write {
-                sqlx::query(
-                    "INSERT INTO feedback (reply_id, session_hash, at_ms, day, helpful) VALUES ($1, $2, $3, $4, $5) \
-                     ON CONFLICT (reply_id) DO UPDATE SET helpful = excluded.helpful, at_ms = excluded.at_ms, day = excluded.day",
-                )
-                .bind(f.reply_id.as_str().to_owned())
-                .bind(f.session.as_str().to_owned())
-                .bind(f.at)
-                .bind(crate::domain::records::day_of(f.at))
-                .bind(i64::from(f.helpful))
-                .execute(&mut *tx)
-                .await?;
-            }
-        }
-        tx.commit().await
     }
 
     async fn erase_session(&self, session: &SessionHash) -> Result<u64, sqlx::Error> {
@@ -527,7 +455,7 @@ fn unhex(text: &str) -> Option<Vec<u8>> {
 }
 
 /// An embedding at 8 bits a dimension (its direction is what grouping uses).
-fn quantise(embedding: &[f32]) -> String {
+pub(super) fn quantise(embedding: &[f32]) -> String {
     let largest = embedding
         .iter()
         .fold(0f32, |m, v| m.max(v.abs()))

@@ -144,6 +144,35 @@ async fn no_raw_personal_data_reaches_the_database() {
 }
 
 #[tokio::test]
+async fn a_message_is_kept_as_written_whatever_characters_it_holds() {
+    // What a CSV or JSON writer could mistake for its own syntax: quotes,
+    // commas, backslashes, `COPY`'s end-of-data line and NULL mark, line
+    // breaks, tabs, and text outside ASCII.
+    let messages = [
+        r#"He said "hello", then "goodbye""#,
+        "first line\n\\.\nlast line after the end-of-data mark",
+        "\\.",
+        "\\N",
+        "a\ttab, a comma, and a \\ backslash",
+        "\"",
+        "Ça coûte combien ? 💷 ありがとう",
+    ];
+    let (public, admin, setup) = with_admin(&[]).await;
+    let mut session = None;
+    for message in messages {
+        let reply = say(public, message, session.as_deref()).await;
+        session = reply["session"].as_str().map(str::to_owned);
+    }
+    setup.state.chat.recorder.flush().await;
+    let stored: Vec<Value> = exported(admin)
+        .await
+        .iter()
+        .map(|turn| turn["message"].clone())
+        .collect();
+    assert_eq!(stored, messages.map(Value::from));
+}
+
+#[tokio::test]
 async fn nothing_is_recorded_before_a_visitors_first_message() {
     let (public, admin, setup) = with_admin(&[]).await;
     for path in ["/", "/healthz", "/readyz", "/public/v1/openapi.json"] {
@@ -321,4 +350,53 @@ async fn a_full_record_queue_drops_records_and_never_a_chat() {
     assert!((1..=20).contains(&kept), "{kept}");
     let metrics = String::from_utf8(admin_get(admin, "/metrics").await.body.to_vec()).unwrap();
     assert!(metrics.contains("records_written_total"), "{metrics}");
+}
+
+#[tokio::test]
+async fn a_reply_recorded_twice_is_kept_once_and_the_rest_of_its_batch_with_it() {
+    use support_chat::domain::clock::now_millis;
+    use support_chat::domain::records::{RecordStore, RecordedOutcome, TurnRecord, Write};
+    use support_chat::domain::session::SessionId;
+    use support_chat::store::sql::SqlRecords;
+
+    let url = fresh_database().await.parse().unwrap();
+    let (store, key) = SqlRecords::open(&url).await.unwrap();
+    let id = SessionId::mint();
+    let turn = |message: &str| TurnRecord {
+        reply_id: key.reply_id(id),
+        session: key.session_hash(id),
+        at: now_millis(),
+        message: message.into(),
+        outcome: RecordedOutcome::OutOfScope,
+        confidence: 0.25,
+        article: None,
+        embedding: Some(vec![0.6, -0.8]),
+        complaint: false,
+        care: None,
+    };
+    let first = turn("the first");
+    store.write(vec![Write::Turn(first.clone())]).await.unwrap();
+    // Two replicas' ids of one conversation can meet (the same millisecond
+    // and the same 16 random bits); that must not cost the rest of a batch.
+    let again = TurnRecord {
+        message: "the first, again".into(),
+        ..first.clone()
+    };
+    let second = TurnRecord {
+        at: first.at + 1, // the transcript's order
+        ..turn("the second")
+    };
+    store
+        .write(vec![Write::Turn(again), Write::Turn(second.clone())])
+        .await
+        .unwrap();
+    let kept: Vec<(String, String)> = store
+        .transcript(&first.session)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| (t.reply_id, t.message))
+        .collect();
+    let expected = [first, second].map(|t| (t.reply_id.as_str().to_owned(), t.message));
+    assert_eq!(kept, expected);
 }

@@ -89,6 +89,8 @@ lint: setup-rust
 	$(CARGO) clippy --locked --all-targets -- -D warnings
 	$(CARGO) clippy --locked -p support-chat-widget --target $(WASM_TARGET) -- -D warnings
 	$(CARGO) clippy --locked -p support-chat-widget --all-targets -- -D warnings
+	# The doc comments' links resolve (and none points at a private item).
+	RUSTDOCFLAGS='-D warnings' $(CARGO) doc --locked --no-deps --workspace
 
 # ARCHITECTURE.md's invariants: which crate depends on which, from `cargo
 # tree` (the crates hold the layers), and inside each crate what the compiler

@@ -151,7 +151,7 @@ impl Encoder {
         e
     }
 
-    /// Embeddings of many texts, in order, each the same as [`embed`]'s:
+    /// Embeddings of many texts, in order, each the same as [`Self::embed`]'s:
     /// cached ones looked up, the rest encoded on the rayon pool.
     pub fn embed_all(&self, texts: &[&str]) -> Vec<Embedding384> {
         texts.par_iter().map(|t| self.embed(t)).collect()

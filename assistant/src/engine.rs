@@ -179,7 +179,7 @@ impl Engine {
     ///
     /// With an encoder and a [`ScopeRule::Target`] (or [`ScopeRule::Auto`]
     /// resolving to one), the scope rule's threshold is fitted here:
-    /// [`SCOPE_FOLDS`] more trainings.
+    /// `SCOPE_FOLDS` more trainings.
     pub fn with_care(
         kb: KnowledgeBase,
         cfg: EngineConfig,
@@ -206,7 +206,7 @@ impl Engine {
         threshold_for(&self.held_out_scope(), target)
     }
 
-    /// Every own question's [`scope_score`] by an engine trained without it
+    /// Every own question's `scope_score` by an engine trained without it
     /// (its fold's), and whether that engine's other rules hand it off
     /// anyway (unsure between or of articles). Questions of handoff
     /// articles are left out: handing them off is their answer.

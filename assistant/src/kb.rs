@@ -418,7 +418,7 @@ pub const MAX_QUESTION_CHARS: usize = 300;
 /// `dir` that holds it: one `  - "…"` line after its last question, the rest
 /// of the file as it was. The file is replaced whole (written beside it,
 /// then renamed), so a reader sees the old file or the new, never half.
-/// The same question leaves [`OUT_OF_SCOPE_FILE`], if it is there: taught
+/// The same question leaves `OUT_OF_SCOPE_FILE`, if it is there: taught
 /// to an article, it would otherwise train the out-of-scope class against
 /// its own answer. Returns the article's file.
 pub fn append_question(dir: &Path, id: &str, question: &str) -> Result<PathBuf, KbEditError> {

@@ -13,7 +13,7 @@
 //!    requests are worked on at once, the rest wait their turn (allowed
 //!    requests are never refused for this);
 //! 6. load shedding: beyond `--max-in-flight`, `503 overloaded` at once;
-//! 7. the handler, which takes the body read in step 4 ([`ReadBody`]).
+//! 7. the handler, which takes the body read in step 4 (`ReadBody`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -132,7 +132,7 @@ pub async fn public_post(State(guard): State<Guard>, request: Request, next: Nex
 }
 
 /// Reads `request`'s whole body, at most `limit` bytes, within `deadline`,
-/// and hands it on as [`ReadBody`]: the one way a body is read.
+/// and hands it on as `ReadBody`: the one way a body is read.
 pub async fn read_body(
     request: Request,
     limit: usize,

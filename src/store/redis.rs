@@ -154,8 +154,8 @@ impl Redis {
     }
 }
 
-/// The fixed window, atomically. KEYS[1]: the window's key; ARGV[1]: the
-/// limit; ARGV[2]: the window in milliseconds. Returns `{allowed (0/1),
+/// The fixed window, atomically. `KEYS[1]`: the window's key; `ARGV[1]`: the
+/// limit; `ARGV[2]`: the window in milliseconds. Returns `{allowed (0/1),
 /// count, milliseconds left}`. A key that somehow lost its expiry gets it
 /// back, so no client can be locked out for good.
 pub const WINDOW_SCRIPT: &str = r"
@@ -335,7 +335,7 @@ impl OverLimit {
 }
 
 /// Appends a turn and keeps the store within its bounds, atomically.
-/// KEYS[1]: the conversation (a list); KEYS[2]: the index of conversations
+/// `KEYS[1]`: the conversation (a list); `KEYS[2]`: the index of conversations
 /// by last use (a sorted set). ARGV: the turn's JSON, the turns to keep, the
 /// idle expiry in milliseconds, the most conversations to keep. Expired
 /// conversations leave the index; beyond the most, the least recently used

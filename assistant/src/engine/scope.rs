@@ -5,7 +5,7 @@
 
 use crate::kb::KnowledgeBase;
 
-/// The scope rule: hand off as out of scope what [`scope_score`](super::scope_score)s under a
+/// The scope rule: hand off as out of scope what `scope_score`s under a
 /// threshold.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum ScopeRule {
@@ -17,7 +17,7 @@ pub enum ScopeRule {
     /// No scope rule: an out-of-scope class scoring highest hands off.
     Off,
     /// The threshold is fitted when the knowledge base loads so that at most
-    /// this share of its own questions (each held out by [`SCOPE_FOLDS`]-fold
+    /// this share of its own questions (each held out by `SCOPE_FOLDS`-fold
     /// cross-validation) is handed off.
     Target(f32),
     /// This threshold, as it is.

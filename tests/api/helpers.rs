@@ -379,7 +379,6 @@ pub fn start_binary_with_admin(
     use std::process::Stdio;
     let mut child = binary_with_fixture_and(flags)
         .envs(env.iter().copied())
-        .env("NO_COLOR", "1")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -399,6 +398,11 @@ pub fn start_binary_with_admin(
             .next()
             .expect("the server logs its addresses")
             .unwrap();
+        // Not a terminal: plain text, as a log file or collector wants it.
+        assert!(
+            !line.contains('\x1b'),
+            "colour codes in a piped log: {line:?}"
+        );
         public = public.or_else(|| address(&line, "listening on http://"));
         admin = admin.or_else(|| address(&line, "(metrics, admin API) on http://"));
     }

@@ -389,6 +389,15 @@ pub struct AssistantArgs {
     #[arg(long, env = "SUPPORT_CHAT_EMBEDDING_CACHE_ENTRIES", default_value_t = 4096, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(0..=1_000_000))]
     pub embedding_cache_entries: usize,
 
+    /// File of the training texts' sentence embeddings (the knowledge
+    /// base's questions and the built-in duty-of-care and out-of-scope
+    /// examples), written once start-up training is done and read at the
+    /// next start, which then skips encoding them: most of start-up's time.
+    /// It holds each text's SHA-256 and embedding, never a text, and nothing
+    /// visitors sent. `off` keeps none.
+    #[arg(long, env = "SUPPORT_CHAT_EMBEDDING_CACHE", default_value = "data/embeddings.bin", value_parser = embedding_cache)]
+    pub embedding_cache: EmbeddingCache,
+
     /// Threads answers are computed on (the encoder runs there, never on
     /// the async workers). Default: one per CPU core.
     #[arg(long, env = "SUPPORT_CHAT_ANSWER_THREADS", value_parser = count(1, 256))]
@@ -657,6 +666,18 @@ fn handoff_target(input: &str) -> Result<f32, String> {
         .ok()
         .filter(|x| (0.0..=0.5).contains(x))
         .ok_or_else(|| format!("{input:?} is not a share from 0 to 0.5"))
+}
+
+/// `--embedding-cache`: a file, or none.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmbeddingCache(pub Option<PathBuf>);
+
+fn embedding_cache(input: &str) -> Result<EmbeddingCache, String> {
+    match input.trim() {
+        "" => Err("expected a file, or off".into()),
+        "off" => Ok(EmbeddingCache(None)),
+        path => Ok(EmbeddingCache(Some(path.into()))),
+    }
 }
 
 fn finite(input: &str) -> Result<f32, String> {

@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::num::NonZeroUsize;
+use std::path::Path;
 use std::sync::Arc;
 
 use std::time::Duration;
@@ -378,6 +379,32 @@ pub fn connection_limits(args: &ServeArgs, nofile: u64) -> ConnectionLimits {
     }
 }
 
+/// Fills the encoder's cache from `path` (`--embedding-cache`). A missing
+/// file, or one another model wrote, adds nothing; an unreadable one is
+/// logged and trained around.
+fn read_embeddings(encoder: &Encoder, path: &Path) {
+    match encoder.load_cache(path) {
+        Ok(entries) => tracing::info!(path = %path.display(), entries, "embedding cache read"),
+        Err(error) => tracing::warn!(
+            path = %path.display(),
+            %error,
+            "embedding cache unreadable: encoding the training texts instead"
+        ),
+    }
+}
+
+/// Writes the encoder's cache to `path` for the next start. A failure (a
+/// read-only folder) costs only that start's time, so it is logged.
+fn write_embeddings(encoder: &Encoder, path: &Path) {
+    let folder = path.parent().filter(|p| !p.as_os_str().is_empty());
+    let written = folder
+        .map_or(Ok(()), std::fs::create_dir_all)
+        .and_then(|()| encoder.save_cache(path));
+    if let Err(error) = written {
+        tracing::warn!(path = %path.display(), %error, "embedding cache not written");
+    }
+}
+
 /// File descriptors kept free of connections: the listener, logs, the
 /// knowledge base and asset files at start-up, and headroom.
 const RESERVED_FILES: u64 = 64;
@@ -398,7 +425,15 @@ pub async fn run(args: ServeArgs) -> Result<(), StartupError> {
         args.assistant.embedding_cache_entries,
     )?;
     let config = args.assistant.engine_config();
+    let cache = args.assistant.embedding_cache.0.as_deref();
+    if let (Some(encoder), Some(path)) = (&encoder, cache) {
+        read_embeddings(encoder, path);
+    }
     let engine = Arc::new(Knowledge::train(&source, encoder.clone(), &config, None)?);
+    // Now, before any visitor: the cache holds training texts alone.
+    if let (Some(encoder), Some(path)) = (&encoder, cache) {
+        write_embeddings(encoder, path);
+    }
     let state = state(&args, engine.clone(), assets).await?;
     let knowledge = Arc::new(Knowledge::new(
         source,

@@ -192,7 +192,9 @@ impl Encoder {
 
     /// Writes every cached embedding to `path`, least recently used first
     /// (see [`Encoder::load_cache`]), through a temporary file renamed into
-    /// place, so an interrupted write leaves the old file or none.
+    /// place, so an interrupted write leaves the old file or none. The
+    /// temporary file is this process's own: servers started together on
+    /// one folder each rename a whole file of their own, never a blend.
     pub fn save_cache(&self, path: &Path) -> std::io::Result<()> {
         let mut out = cache_magic();
         let mut record = |hash: &TextHash, e: &[f32]| {
@@ -208,7 +210,7 @@ impl Encoder {
                 record(hash, e);
             }
         }
-        let partial = path.with_extension("partial");
+        let partial = path.with_extension(format!("partial-{}", std::process::id()));
         std::fs::write(&partial, out)?;
         std::fs::rename(&partial, path)
     }

@@ -3,7 +3,10 @@
 use std::process::Command;
 use std::time::Duration;
 
-use crate::helpers::{BIN, binary_with_fixture, chat, start_binary, terminate, unique};
+use crate::helpers::{
+    BIN, Running, binary_with_fixture, binary_with_fixture_and, chat, start_binary, terminate,
+    unique,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -142,6 +145,7 @@ fn bad_flags_are_refused_with_the_reason() {
             "99999999999999999",
         ),
         ("--max-message-chars", "0", "0"),
+        ("--embedding-cache", "", "expected a file, or off"),
         ("--max-body-bytes", "0", "0"),
         (
             "--ipv6-aggregate-limits",
@@ -377,4 +381,83 @@ async fn sighup_reloads_the_knowledge_base() {
         assert!(std::time::Instant::now() < deadline, "not reloaded");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// Starts the binary with `flags` and returns it with its address and the
+/// lines it logged before it listened.
+fn start_logging(flags: &[&str]) -> (Running, std::net::SocketAddr, Vec<String>) {
+    use std::io::{BufRead, BufReader};
+    let mut child = Running(
+        binary_with_fixture_and(flags)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut lines = BufReader::new(child.0.stdout.take().unwrap()).lines();
+    let mut logged = Vec::new();
+    loop {
+        let line = lines.next().expect("the server logs its address").unwrap();
+        if let Some((_, rest)) = line.split_once("listening on http://") {
+            let addr = rest.split_whitespace().next().unwrap().parse().unwrap();
+            std::thread::spawn(move || lines.for_each(drop));
+            return (child, addr, logged);
+        }
+        logged.push(line);
+    }
+}
+
+#[tokio::test]
+async fn the_training_texts_embeddings_are_kept_for_the_next_start_which_answers_the_same() {
+    let dir = std::env::temp_dir().join(format!("support-chat-embeddings-{}", unique()));
+    let cache = dir.join("new folder").join("embeddings.bin");
+    let flag = format!("--embedding-cache={}", cache.display());
+    let question = serde_json::json!({ "message": "How long does an application take?" });
+    // Each start: what it logged about the cache, and its answer.
+    let start = |name: &'static str| {
+        let flag = flag.clone();
+        let question = question.clone();
+        async move {
+            let (server, addr, logged) = start_logging(&[&flag]);
+            let reply = chat(addr, &question).await;
+            drop(server); // stopped by pid
+            assert_eq!(reply.status, 200, "{name} start");
+            let mut reply = reply.json();
+            for varies in ["session", "reply_id"] {
+                reply.as_object_mut().unwrap().remove(varies);
+            }
+            let cache_lines: Vec<String> = logged
+                .into_iter()
+                .filter(|l| l.contains("embedding cache"))
+                .collect();
+            (cache_lines, reply)
+        }
+    };
+    let read = |lines: &[String]| -> usize {
+        let line = lines.iter().find(|l| l.contains("embedding cache read"));
+        let entries = line.and_then(|l| l.split_once("entries="));
+        entries.map_or(0, |(_, n)| n.trim().parse().unwrap())
+    };
+
+    let (first, answer) = start("first").await;
+    assert_eq!(read(&first), 0, "nothing to read yet: {first:?}");
+    assert!(cache.exists(), "written once trained, its folder made");
+    let (second, same) = start("second").await;
+    assert!(
+        read(&second) > 2000,
+        "the training texts read (the duty-of-care examples alone are over 2,000): {second:?}"
+    );
+    assert_eq!(same, answer, "the same engine either way");
+
+    std::fs::write(&cache, b"not an embedding cache").unwrap();
+    let (garbled, same) = start("garbled").await;
+    assert!(
+        garbled
+            .iter()
+            .any(|l| l.contains("embedding cache unreadable")),
+        "{garbled:?}"
+    );
+    assert_eq!(same, answer, "trained around it");
+    let (mended, _) = start("mended").await;
+    assert!(read(&mended) > 2000, "written whole again: {mended:?}");
+    let _ = std::fs::remove_dir_all(&dir);
 }

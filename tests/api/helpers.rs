@@ -354,6 +354,11 @@ pub fn binary_with_fixture_and(flags: &[&str]) -> std::process::Command {
         let records = site.parent().unwrap().join("records.db");
         command.arg(format!("--database=sqlite://{}", records.display()));
     }
+    if !flags.iter().any(|f| f.starts_with("--embedding-cache")) {
+        // One file for every binary this test run starts, beside the binary.
+        let cache = Path::new(BIN).with_file_name("test-embeddings.bin");
+        command.arg(format!("--embedding-cache={}", cache.display()));
+    }
     command
         .arg("--widget-dir")
         .arg(&site)

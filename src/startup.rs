@@ -15,6 +15,7 @@ use crate::config::{ConfigError, EncoderArgs, EncoderKind, Recording, ServeArgs}
 use crate::domain::answer_pool::AnswerPool;
 use crate::domain::care::ComplaintBook;
 use crate::domain::clock::SystemClock;
+use crate::domain::console::{ConsoleSessions, MemoryConsoleSessions};
 use crate::domain::handoff::{Courier, Delivery, Dispatch, HandoffCap, HandoffDesk};
 use crate::domain::knowledge::{KbSource, Knowledge};
 use crate::domain::rate_limit::{Aggregated, FixedWindow, RateLimiter};
@@ -209,6 +210,10 @@ pub async fn state(
     let (store, recorder) = records(args).await?;
     let desk = handoffs(args, store.as_ref(), &recorder)?;
     let complaints = store.clone().map(|s| s as Arc<dyn ComplaintBook>);
+    let consoles: Arc<dyn ConsoleSessions> = match &store {
+        Some(store) => store.clone(),
+        None => Arc::new(MemoryConsoleSessions::default()),
+    };
     let records = store.map(|s| s as Arc<dyn RecordStore>);
     let hours = args.handoff.business_hours.clone().map(Arc::new);
     let redis = match &args.redis.url {
@@ -271,6 +276,7 @@ pub async fn state(
             complaints: complaints.clone(),
         },
         records,
+        consoles,
         handoff: HandoffState { desk, hours },
         guard: Guard::new(
             Arc::new(Aggregated::new(own, wider)),
@@ -330,7 +336,11 @@ pub fn admin_state(
         sessions: state.chat.sessions.clone(),
         knowledge,
         metrics: crate::telemetry::metrics(),
-        auth: AdminAuth::new(args.admin.admin_token.clone(), state.guard.identity.clone()),
+        auth: AdminAuth::new(
+            args.admin.admin_token.clone(),
+            state.guard.identity.clone(),
+            state.consoles.clone(),
+        ),
         redis: state.ready.redis.clone(),
         handoffs: state.handoff.desk.clone(),
         complaints: state.chat.complaints.clone(),

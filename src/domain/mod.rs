@@ -11,6 +11,7 @@ pub mod answer_pool;
 pub mod care;
 pub mod client_ip;
 pub mod clock;
+pub mod console;
 pub mod handoff;
 pub mod hours;
 pub mod in_flight;

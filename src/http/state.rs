@@ -12,6 +12,7 @@ use super::guard::Guard;
 use crate::domain::answer_pool::AnswerPool;
 use crate::domain::care::ComplaintBook;
 use crate::domain::clock::Clock;
+use crate::domain::console::ConsoleSessions;
 use crate::domain::handoff::HandoffDesk;
 use crate::domain::hours::BusinessHours;
 use crate::domain::records::{RecordStore, Recorder};
@@ -28,6 +29,8 @@ pub struct AppState {
     pub ready: Readiness,
     /// The records (the admin side reads them; no public handler does).
     pub records: Option<Arc<dyn RecordStore>>,
+    /// The console's signed-in sessions (the admin side's alone too).
+    pub consoles: Arc<dyn ConsoleSessions>,
     pub handoff: HandoffState,
 }
 

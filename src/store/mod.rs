@@ -1,9 +1,10 @@
 //! Stores outside the process: the domain's `RateLimiter` and
 //! `SessionStore` on Redis (several replicas; the in-memory ones in
 //! `crate::domain` stay the default), and the `RecordStore`, the handoff
-//! `Outbox` and the `ComplaintBook` on SQLite or PostgreSQL. Nothing here knows of HTTP.
+//! `Outbox`, the `ComplaintBook` and the console's sessions on SQLite or PostgreSQL. Nothing here knows of HTTP.
 
 pub mod care;
+mod console;
 pub mod outbox;
 pub mod redis;
 pub mod sql;

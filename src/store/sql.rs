@@ -82,10 +82,11 @@ pub struct SqlRecords {
 }
 
 /// The embedded migrations, oldest first.
-const MIGRATIONS: [(i64, &str, &str); 3] = [
+const MIGRATIONS: [(i64, &str, &str); 4] = [
     (1, "records", include_str!("migrations/0001_records.sql")),
     (2, "handoffs", include_str!("migrations/0002_handoffs.sql")),
     (3, "care", include_str!("migrations/0003_care.sql")),
+    (4, "console", include_str!("migrations/0004_console.sql")),
 ];
 
 #[derive(Debug)]

@@ -498,3 +498,51 @@ async fn conversations_are_searched_read_redacted_exported_and_erased() {
         404
     );
 }
+
+#[tokio::test]
+async fn a_sign_in_holds_on_every_replica_on_the_database_and_a_sign_out_ends_it_on_all() {
+    let database = fresh_database().await;
+    let (_, first, _first) = with_admin(&["--database", &database]).await;
+    let (_, second, _second) = with_admin(&["--database", &database]).await;
+    let (cookie, csrf) = sign_in(first).await;
+    let there = send(second, get("/console", Some(&cookie))).await;
+    assert_eq!(there.status, 200, "signed in on the other replica too");
+    assert_eq!(csrf_of(&text(&there)), csrf, "the same session");
+    // Filed under the cookie's SHA-256, never the cookie itself.
+    use sqlx::Connection;
+    let mut db = sqlx::AnyConnection::connect(&database).await.unwrap();
+    let filed: Vec<String> = sqlx::query_scalar("SELECT cookie_hash FROM console_sessions")
+        .fetch_all(&mut db)
+        .await
+        .unwrap();
+    let id = cookie.split_once('=').unwrap().1;
+    assert_eq!(filed, [support_chat::domain::console::cookie_hash(id)]);
+
+    let out = send(
+        second,
+        form("/console/sign-out", Some(&cookie), &format!("csrf={csrf}")),
+    )
+    .await;
+    assert_eq!(out.status, 303);
+    for replica in [first, second] {
+        let after = send(replica, get("/console", Some(&cookie))).await;
+        assert_eq!(after.status, 303, "signed out everywhere");
+        assert_eq!(after.header("location"), Some("/console/sign-in"));
+    }
+}
+
+#[tokio::test]
+async fn with_records_off_the_console_keeps_its_sessions_in_memory() {
+    let (_, admin, _setup) = with_admin(&["--record", "off"]).await;
+    let (cookie, csrf) = sign_in(admin).await;
+    let out = send(
+        admin,
+        form("/console/sign-out", Some(&cookie), &format!("csrf={csrf}")),
+    )
+    .await;
+    assert_eq!(out.status, 303);
+    assert_eq!(
+        send(admin, get("/console", Some(&cookie))).await.status,
+        303
+    );
+}

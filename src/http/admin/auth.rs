@@ -15,8 +15,10 @@ use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 
 use crate::domain::client_ip::ClientKey;
-use crate::domain::clock::SystemClock;
+use crate::domain::clock::{SystemClock, now_millis};
+use crate::domain::console::{ConsoleSession, ConsoleSessions, cookie_hash};
 use crate::domain::rate_limit::{FixedWindow, Quota};
+use crate::domain::records::RecordError;
 use crate::http::client::ClientIdentity;
 use crate::http::error::ApiError;
 
@@ -33,24 +35,13 @@ pub struct AdminAuth {
     identity: Arc<ClientIdentity>,
     failures: Arc<FixedWindow<SystemClock>>,
     blocked: Arc<Mutex<HashMap<ClientKey, Instant>>>,
-    /// The console's signed-in sessions (this replica's): id → its form
-    /// token and when it expires.
-    consoles: Arc<Mutex<HashMap<String, ConsoleSession>>>,
-}
-
-/// One signed-in console session.
-#[derive(Clone, Debug)]
-pub struct ConsoleSession {
-    /// Every form of the session carries it; a post without it is refused.
-    pub csrf: String,
-    pub expires: Instant,
+    /// The console's signed-in sessions (in the records database, or with
+    /// records off in this process).
+    consoles: Arc<dyn ConsoleSessions>,
 }
 
 /// How long a console sign-in lasts.
 pub const CONSOLE_SESSION: Duration = Duration::from_secs(8 * 60 * 60);
-
-/// Signed-in console sessions kept at most (expired ones go first).
-const CONSOLE_ENTRIES: usize = 1_000;
 
 /// 128 random bits as 32 hex digits.
 fn random_hex() -> String {
@@ -60,14 +51,18 @@ fn random_hex() -> String {
 }
 
 impl AdminAuth {
-    pub fn new(token: Option<SecretString>, identity: Arc<ClientIdentity>) -> Self {
+    pub fn new(
+        token: Option<SecretString>,
+        identity: Arc<ClientIdentity>,
+        consoles: Arc<dyn ConsoleSessions>,
+    ) -> Self {
         let quota = Quota::new(FAILURES_ALLOWED, Duration::from_secs(60)).expect("a valid quota");
         Self {
             token: token.map(|t| Sha256::digest(t.expose_secret().as_bytes()).into()),
             identity,
             failures: Arc::new(FixedWindow::new(quota, SystemClock)),
             blocked: Arc::default(),
-            consoles: Arc::default(),
+            consoles,
         }
     }
 
@@ -98,37 +93,32 @@ impl AdminAuth {
     }
 
     /// A new console session: its id (the cookie) and its form token.
-    pub fn open_console(&self) -> (String, ConsoleSession) {
+    pub async fn open_console(&self) -> Result<(String, ConsoleSession), RecordError> {
+        let now = now_millis();
+        let expires = now + i64::try_from(CONSOLE_SESSION.as_millis()).unwrap_or(i64::MAX);
         let session = ConsoleSession {
             csrf: random_hex(),
-            expires: Instant::now() + CONSOLE_SESSION,
+            expires,
         };
         let id = random_hex();
-        let mut consoles = self.consoles.lock().unwrap_or_else(PoisonError::into_inner);
-        if consoles.len() >= CONSOLE_ENTRIES {
-            let now = Instant::now();
-            consoles.retain(|_, s| s.expires > now);
-        }
-        consoles.insert(id.clone(), session.clone());
-        (id, session)
+        self.consoles.put(&cookie_hash(&id), &session, now).await?;
+        Ok((id, session))
     }
 
-    /// The live console session of this id, if any.
-    pub fn console(&self, id: &str) -> Option<ConsoleSession> {
-        let mut consoles = self.consoles.lock().unwrap_or_else(PoisonError::into_inner);
-        let session = consoles.get(id)?.clone();
-        if session.expires <= Instant::now() {
-            consoles.remove(id);
-            return None;
+    /// The live console session of this cookie, if any (none while its
+    /// store cannot be read: the operator signs in again).
+    pub async fn console(&self, id: &str) -> Option<ConsoleSession> {
+        match self.consoles.get(&cookie_hash(id), now_millis()).await {
+            Ok(session) => session,
+            Err(error) => {
+                tracing::warn!(%error, "console: its sessions cannot be read");
+                None
+            }
         }
-        Some(session)
     }
 
-    pub fn close_console(&self, id: &str) {
-        self.consoles
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(id);
+    pub async fn close_console(&self, id: &str) -> Result<(), RecordError> {
+        self.consoles.remove(&cookie_hash(id)).await
     }
 
     /// Whether the API is on.

@@ -2,7 +2,8 @@
 //! rendered on the server with Leptos, forms that work without JavaScript
 //! (the pages send none). Signing in with the admin token sets an
 //! `HttpOnly`, `SameSite=Strict` cookie (`Secure` behind a TLS proxy) that
-//! lasts [`CONSOLE_SESSION`]; every form carries the session's token and a
+//! lasts [`CONSOLE_SESSION`] (the session is kept where the records are, so
+//! every replica on that database knows it); every form carries the session's token and a
 //! post without it, or from another site, is refused. Failed sign-ins count
 //! against the admin API's limit. Every page has a strict
 //! Content-Security-Policy: its own stylesheet (and a blank icon), no script.
@@ -23,7 +24,8 @@ use leptos::prelude::*;
 use serde::Deserialize;
 
 use super::AdminState;
-use super::auth::{CONSOLE_SESSION, ConsoleSession};
+use super::auth::CONSOLE_SESSION;
+use crate::domain::console::ConsoleSession;
 use crate::http::error::ApiError;
 
 /// The session cookie's name.
@@ -282,8 +284,10 @@ impl FromRequestParts<AdminState> for Operator {
                 "A form from another site cannot change anything here.",
             ));
         }
-        let session = cookie_value(&parts.headers, COOKIE)
-            .and_then(|id| Some((id.to_owned(), state.auth.console(id)?)));
+        let session = match cookie_value(&parts.headers, COOKIE) {
+            Some(id) => state.auth.console(id).await.map(|s| (id.to_owned(), s)),
+            None => None,
+        };
         match session {
             Some((id, session)) => Ok(Operator { id, session }),
             None if post => Err(refused("Sign in first.")),
@@ -371,7 +375,13 @@ async fn sign_in(State(state): State<AdminState>, request: axum::extract::Reques
             );
         }
     }
-    let (id, _) = state.auth.open_console();
+    let Ok((id, _)) = state.auth.open_console().await else {
+        return problem(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Unavailable",
+            "The records database did not answer. Try again shortly.",
+        );
+    };
     let cookie = format!(
         "{COOKIE}={id}; Path=/console; HttpOnly; SameSite=Strict; Max-Age={}{secure}",
         CONSOLE_SESSION.as_secs()
@@ -394,7 +404,13 @@ async fn sign_out(
     if let Some(refusal) = operator.refusal(&form.csrf) {
         return refusal;
     }
-    state.auth.close_console(&operator.id);
+    if state.auth.close_console(&operator.id).await.is_err() {
+        return problem(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Unavailable",
+            "The records database did not answer, so you are still signed in. Try again shortly.",
+        );
+    }
     let cookie = format!("{COOKIE}=; Path=/console; HttpOnly; SameSite=Strict; Max-Age=0");
     (
         [(header::SET_COOKIE, cookie)],

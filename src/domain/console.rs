@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 
 use crate::domain::Pending;
 use crate::domain::clock::UnixMillis;
-use crate::domain::records::RecordError;
+use crate::domain::records::{RecordError, hex};
 
 /// One signed-in console session.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -23,10 +23,7 @@ pub struct ConsoleSession {
 
 /// The name a session is filed under: the SHA-256 of its cookie, in hex.
 pub fn cookie_hash(cookie: &str) -> String {
-    Sha256::digest(cookie.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex(&Sha256::digest(cookie.as_bytes()))
 }
 
 /// Where console sessions are kept, by [`cookie_hash`].

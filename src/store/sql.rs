@@ -22,7 +22,7 @@ use crate::domain::Pending;
 use crate::domain::clock::UnixMillis;
 use crate::domain::records::{
     ConversationFilter, ConversationSummary, DaySummary, LOW_CONFIDENCE, OpenTurn, RecordError,
-    RecordKey, RecordStore, RecordedOutcome, Review, SessionHash, TranscriptTurn, Write,
+    RecordKey, RecordStore, RecordedOutcome, Review, SessionHash, TranscriptTurn, Write, hex,
 };
 
 /// Where the records are: `sqlite://PATH` (relative to the working
@@ -437,10 +437,6 @@ fn like_pattern(text: &str) -> String {
         .filter(|c| !matches!(c, '%' | '_' | '\\'))
         .collect();
     format!("%{escaped}%")
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn unhex(text: &str) -> Option<Vec<u8>> {

@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
+use subtle::ConstantTimeEq;
 use support_chat_assistant::{ArticleRef, CareCategory};
 use tokio::sync::{Notify, mpsc, oneshot};
 
@@ -161,12 +162,7 @@ impl RecordKey {
         }
         let expected = self.sign(id, &text[..16]);
         // Constant time: the comparison must not tell how much matched.
-        let same = expected
-            .0
-            .bytes()
-            .zip(text.bytes())
-            .fold(0u8, |diff, (a, b)| diff | (a ^ b));
-        (same == 0).then_some(expected)
+        bool::from(expected.0.as_bytes().ct_eq(text.as_bytes())).then_some(expected)
     }
 }
 

@@ -13,6 +13,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 
 use crate::domain::client_ip::ClientKey;
 use crate::domain::clock::{SystemClock, now_millis};
@@ -158,11 +159,7 @@ impl AdminAuth {
             return false;
         };
         let presented: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
-        token
-            .iter()
-            .zip(presented)
-            .fold(0u8, |diff, (a, b)| diff | (a ^ b))
-            == 0
+        token.ct_eq(&presented).into()
     }
 }
 

@@ -22,6 +22,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use leptos::prelude::*;
 use serde::Deserialize;
+use subtle::ConstantTimeEq;
 
 use super::AdminState;
 use super::auth::CONSOLE_SESSION;
@@ -188,8 +189,9 @@ pub struct Operator {
 impl Operator {
     /// The refusal of a form whose token is not the session's.
     fn refusal(&self, csrf: &str) -> Option<Response> {
-        (csrf != self.session.csrf)
-            .then(|| refused("The form has expired. Reload the page and try again."))
+        // Constant time, as every secret here is compared.
+        let same: bool = csrf.as_bytes().ct_eq(self.session.csrf.as_bytes()).into();
+        (!same).then(|| refused("The form has expired. Reload the page and try again."))
     }
 
     fn csrf(&self) -> String {

@@ -145,9 +145,10 @@ async fn no_raw_personal_data_reaches_the_database() {
 
 #[tokio::test]
 async fn a_message_is_kept_as_written_whatever_characters_it_holds() {
-    // What a CSV or JSON writer could mistake for its own syntax: quotes,
-    // commas, backslashes, `COPY`'s end-of-data line and NULL mark, line
-    // breaks, tabs, and text outside ASCII.
+    // What a JSON, CSV or `COPY` text writer could mistake for its own
+    // syntax: quotes, commas, backslashes, `COPY`'s end-of-data line and NULL
+    // mark, line breaks, tabs, and text outside ASCII (PostgreSQL takes them
+    // in `COPY`'s binary format: lengths, not escapes).
     let messages = [
         r#"He said "hello", then "goodbye""#,
         "first line\n\\.\nlast line after the end-of-data mark",

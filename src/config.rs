@@ -385,7 +385,8 @@ pub struct AssistantArgs {
     pub scope_threshold: Option<f32>,
 
     /// Sentence embeddings of recent messages kept (about 1.7 KiB each), so a
-    /// repeated message skips the encoder; 0 keeps none.
+    /// repeated message skips the encoder; 0 keeps none. The training
+    /// texts' are kept apart, all of them, whatever this says.
     #[arg(long, env = "SUPPORT_CHAT_EMBEDDING_CACHE_ENTRIES", default_value_t = 4096, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(0..=1_000_000))]
     pub embedding_cache_entries: usize,
 

@@ -4,14 +4,19 @@
 //! tokenizer are read from a directory `make model` fills; nothing is
 //! downloaded here.
 //!
-//! Embeddings of recent texts are kept in a bounded LRU cache: quick replies
-//! and common questions repeat, and a repeat costs a hash lookup instead of
-//! a forward pass. The cache is keyed by the text's SHA-256, so it holds no
-//! visitor's words.
+//! Embeddings are kept by the text's SHA-256 (so nothing keeps a visitor's
+//! words), in two places. The training texts' ([`Encoder::embed_all`]: the
+//! knowledge base's questions, the built-in examples) are kept as long as
+//! the encoder, so a knowledge-base reload re-encodes only the questions it
+//! has not seen, whatever visitors sent meanwhile. Other texts' (visitors'
+//! messages) are kept in a bounded LRU cache: quick replies and common
+//! questions repeat, and a repeat costs a hash lookup instead of a forward
+//! pass.
 
+use std::collections::HashMap;
 use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use rayon::prelude::*;
 use tokenizers::{Tokenizer, TruncationParams};
@@ -74,13 +79,20 @@ pub enum EncoderError {
 pub struct Encoder {
     tokenizer: Tokenizer,
     bert: Bert,
-    /// `None` when configured with no entries.
+    /// Other texts' recent embeddings; `None` when configured with no entries.
     cache: Option<Mutex<lru::LruCache<TextHash, Embedding384>>>,
+    /// The training texts' embeddings, kept as long as the encoder: a
+    /// knowledge base of a few thousand questions is a few MiB.
+    trained: RwLock<HashMap<TextHash, Embedding384>>,
+    /// What [`Encoder::load_cache`] read and nothing has asked for yet;
+    /// emptied by [`Encoder::save_cache`], so a text gone from the
+    /// knowledge base leaves the next file.
+    stored: Mutex<HashMap<TextHash, Embedding384>>,
 }
 
 impl Encoder {
-    /// Loads the model in `dir`, keeping up to `cache_entries` embeddings
-    /// (0 disables the cache).
+    /// Loads the model in `dir`, keeping up to `cache_entries` embeddings of
+    /// texts other than training texts (0 keeps none).
     pub fn load(dir: &Path, cache_entries: usize) -> Result<Encoder, EncoderError> {
         for file in MODEL_FILES {
             if !dir.join(file).is_file() {
@@ -138,29 +150,54 @@ impl Encoder {
             tokenizer,
             bert,
             cache: NonZeroUsize::new(cache_entries).map(|n| Mutex::new(lru::LruCache::new(n))),
+            trained: RwLock::default(),
+            stored: Mutex::default(),
         })
     }
 
-    /// The embedding of one text, from the cache when it was seen recently.
+    /// The embedding of one text: a training text's or a recent text's
+    /// kept one, or computed and kept in the LRU cache.
     pub fn embed(&self, text: &str) -> Embedding384 {
-        if let Some(hit) = self.cached(text) {
+        let hash = text_hash(text);
+        if let Some(hit) = self.recent(&hash).or_else(|| self.known(&hash)) {
             return hit;
         }
-        let e = self.encode(text);
-        self.remember(text, &e);
+        let e = self.stored(&hash).unwrap_or_else(|| self.encode(text));
+        if let Some(Ok(mut cache)) = self.cache.as_ref().map(Mutex::lock) {
+            cache.put(hash, e.clone());
+        }
         e
     }
 
-    /// Embeddings of many texts, in order, each the same as [`Self::embed`]'s:
-    /// cached ones looked up, the rest encoded on the rayon pool.
+    /// Embeddings of training texts, in order, each the same as
+    /// [`Self::embed`]'s: kept ones looked up, the rest encoded on the rayon
+    /// pool; all kept as long as the encoder.
     pub fn embed_all(&self, texts: &[&str]) -> Vec<Embedding384> {
-        texts.par_iter().map(|t| self.embed(t)).collect()
+        texts
+            .par_iter()
+            .map(|text| {
+                let hash = text_hash(text);
+                if let Some(hit) = self.known(&hash) {
+                    return hit;
+                }
+                let e = self
+                    .stored(&hash)
+                    .or_else(|| self.recent(&hash))
+                    .unwrap_or_else(|| self.encode(text));
+                self.trained
+                    .write()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .insert(hash, e.clone());
+                e
+            })
+            .collect()
     }
 
-    /// Fills the cache from a file [`Encoder::save_cache`] wrote, if it was
-    /// written by this same model (its first record, a probe text, must
-    /// embed the same now). Returns how many embeddings it added; a missing
-    /// file adds none, a file that is not one is an error (and adds none).
+    /// Reads a file [`Encoder::save_cache`] wrote, if it was written by this
+    /// same model (its first record, a probe text, must embed the same now):
+    /// its embeddings are used instead of encoding the same texts, until
+    /// the next [`Encoder::save_cache`]. Returns how many it read; a missing
+    /// file reads none, a file that is not one is an error (and reads none).
     pub fn load_cache(&self, path: &Path) -> std::io::Result<usize> {
         let bytes = match std::fs::read(path) {
             Ok(bytes) => bytes,
@@ -178,23 +215,18 @@ impl Encoder {
             Some((hash, e)) if *hash == text_hash(CACHE_PROBE) && cosine(e, &probe) > 0.9999 => {}
             _ => return Ok(0),
         }
-        let Some(cache) = &self.cache else {
-            return Ok(0);
-        };
-        let mut cache = cache
-            .lock()
-            .map_err(|_| std::io::Error::other("poisoned"))?;
-        for (hash, e) in &records[1..] {
-            cache.put(*hash, e.clone());
-        }
+        let mut stored = self.stored.lock().unwrap_or_else(PoisonError::into_inner);
+        stored.extend(records[1..].iter().cloned());
         Ok(records.len() - 1)
     }
 
-    /// Writes every cached embedding to `path`, least recently used first
-    /// (see [`Encoder::load_cache`]), through a temporary file renamed into
-    /// place, so an interrupted write leaves the old file or none. The
-    /// temporary file is this process's own: servers started together on
-    /// one folder each rename a whole file of their own, never a blend.
+    /// Writes the kept embeddings to `path`: the training texts', then the
+    /// recent ones least recently used first (see [`Encoder::load_cache`]);
+    /// what was read and never asked for is dropped, and not written. The
+    /// file is written through a temporary file renamed into place, so an
+    /// interrupted write leaves the old file or none. The temporary file is
+    /// this process's own: servers started together on one folder each
+    /// rename a whole file of their own, never a blend.
     pub fn save_cache(&self, path: &Path) -> std::io::Result<()> {
         let mut out = cache_magic();
         let mut record = |hash: &TextHash, e: &[f32]| {
@@ -202,32 +234,55 @@ impl Encoder {
             out.extend(e.iter().flat_map(|v| v.to_le_bytes()));
         };
         record(&text_hash(CACHE_PROBE), &self.encode(CACHE_PROBE));
+        self.stored
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+        let trained = self.trained.read().unwrap_or_else(PoisonError::into_inner);
+        for (hash, e) in trained.iter() {
+            record(hash, e);
+        }
         if let Some(cache) = &self.cache {
-            let cache = cache
-                .lock()
-                .map_err(|_| std::io::Error::other("poisoned"))?;
-            for (hash, e) in cache.iter().rev() {
+            let cache = cache.lock().unwrap_or_else(PoisonError::into_inner);
+            for (hash, e) in cache
+                .iter()
+                .rev()
+                .filter(|(h, _)| !trained.contains_key(*h))
+            {
                 record(hash, e);
             }
         }
+        drop(trained);
         let partial = path.with_extension(format!("partial-{}", std::process::id()));
         std::fs::write(&partial, out)?;
         std::fs::rename(&partial, path)
     }
 
-    fn cached(&self, text: &str) -> Option<Embedding384> {
-        self.cache
-            .as_ref()?
-            .lock()
-            .ok()?
-            .get(&text_hash(text))
-            .cloned()
+    /// A training text's kept embedding.
+    fn known(&self, hash: &TextHash) -> Option<Embedding384> {
+        let trained = self.trained.read().unwrap_or_else(PoisonError::into_inner);
+        trained.get(hash).cloned()
     }
 
-    fn remember(&self, text: &str, e: &Embedding384) {
-        if let Some(Ok(mut cache)) = self.cache.as_ref().map(Mutex::lock) {
-            cache.put(text_hash(text), e.clone());
-        }
+    /// A recent text's kept embedding.
+    fn recent(&self, hash: &TextHash) -> Option<Embedding384> {
+        let mut cache = self.cache.as_ref()?.lock().ok()?;
+        cache.get(hash).cloned()
+    }
+
+    /// An embedding read from a file, taken from there (its caller keeps it).
+    fn stored(&self, hash: &TextHash) -> Option<Embedding384> {
+        let mut stored = self.stored.lock().unwrap_or_else(PoisonError::into_inner);
+        stored.remove(hash)
+    }
+
+    /// A text's kept embedding, wherever it is kept (tests).
+    #[cfg(test)]
+    fn cached(&self, text: &str) -> Option<Embedding384> {
+        let hash = text_hash(text);
+        self.recent(&hash)
+            .or_else(|| self.known(&hash))
+            .or_else(|| self.stored.lock().unwrap().get(&hash).cloned())
     }
 
     fn encode(&self, text: &str) -> Embedding384 {
@@ -263,13 +318,15 @@ impl Encoder {
         self.bert.eps()
     }
 
-    /// This encoder with a tuned top layer, and an empty cache.
+    /// This encoder with a tuned top layer, and nothing kept.
     #[cfg(test)]
     pub(crate) fn with_top_layer(mut self, top: &TopLayer) -> Result<Encoder, BertError> {
         self.bert.set_top_layer(top)?;
         if let Some(cache) = &self.cache {
             cache.lock().unwrap_or_else(|e| e.into_inner()).clear();
         }
+        self.trained.get_mut().unwrap().clear();
+        self.stored.get_mut().unwrap().clear();
         Ok(self)
     }
 }
@@ -372,6 +429,7 @@ mod tests {
         ];
         let together = enc.embed_all(&texts);
         for (t, e) in texts.iter().zip(&together) {
+            assert_eq!(e, &enc.encode(t), "{t:?}");
             assert_eq!(e, &enc.embed(t), "{t:?}");
         }
     }
@@ -412,6 +470,40 @@ mod tests {
         assert!(fresh.load_cache(&path).is_err(), "a truncated record");
         std::fs::write(&path, b"something else").unwrap();
         assert!(fresh.load_cache(&path).is_err(), "not a cache file");
+        std::fs::remove_file(&path).unwrap();
+    }
+
+    #[test]
+    fn training_texts_stay_kept_whatever_else_comes_and_a_file_keeps_only_what_was_asked_for() {
+        let enc = Encoder::load(&model_dir(), 1).unwrap();
+        let trained = enc.embed_all(&["first question", "second question"]);
+        enc.embed("a visitor's message");
+        enc.embed("another visitor's message");
+        for (text, e) in ["first question", "second question"].iter().zip(&trained) {
+            assert_eq!(enc.cached(text).as_ref(), Some(e), "{text}");
+        }
+        assert!(
+            enc.cached("a visitor's message").is_none(),
+            "the LRU keeps one"
+        );
+        let path = std::env::temp_dir().join(format!("emb-kept-{}.bin", std::process::id()));
+        enc.save_cache(&path).unwrap();
+        // A restart whose knowledge base lost its second question.
+        let restarted = Encoder::load(&model_dir(), 0).unwrap();
+        assert_eq!(
+            restarted.load_cache(&path).unwrap(),
+            3,
+            "two trained, one recent"
+        );
+        assert_eq!(restarted.embed_all(&["first question"]), trained[..1]);
+        restarted.save_cache(&path).unwrap();
+        let next = Encoder::load(&model_dir(), 0).unwrap();
+        assert_eq!(
+            next.load_cache(&path).unwrap(),
+            1,
+            "only what was asked for"
+        );
+        assert_eq!(next.cached("first question").as_ref(), Some(&trained[0]));
         std::fs::remove_file(&path).unwrap();
     }
 

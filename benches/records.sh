@@ -86,7 +86,7 @@ for port in 3302 3303; do
 done
 # Per load: mean requests/s of each server, and the median over rounds of
 # each round's ratio to records off (one disturbed run moves a mean, not
-# that); CPU microseconds per request over all rounds, and records off's
+# that) with the lowest and highest round's; CPU microseconds per request over all rounds, and records off's
 # divided by each one's (the throughput a saturated machine would keep).
 python3 - "$TMP/results" "$(getconf CLK_TCK)" <<'PY'
 import json, statistics, sys
@@ -100,7 +100,10 @@ for load, key in (("same", "same_question"), ("new", "new_questions")):
     rounds = sorted({r for r, _ in rps})
     result = {n: round(statistics.mean(rps[(r, n)] for r in rounds)) for n in names}
     for n in names[1:]:
-        result[f"{n}_vs_off"] = round(statistics.median(rps[(r, n)] / rps[(r, "off")] for r in rounds), 3)
+        ratios = sorted(rps[(r, n)] / rps[(r, "off")] for r in rounds)
+        result[f"{n}_vs_off"] = round(statistics.median(ratios), 3)
+        # The rounds' spread: how far one run's median can be trusted.
+        result[f"{n}_vs_off_range"] = [round(ratios[0], 3), round(ratios[-1], 3)]
     requests = {n: sum(int(c) for _, _, m, _, c, _, _ in mine if m == n) for n in names}
     cpu = {n: sum(int(t) for _, _, m, _, _, t, _ in mine if m == n) for n in names}
     cpu["postgres"] += sum(int(p) for *_, p in mine)

@@ -86,8 +86,9 @@ for port in 3302 3303; do
 done
 # Per load: mean requests/s of each server, and the median over rounds of
 # each round's ratio to records off (one disturbed run moves a mean, not
-# that) with the lowest and highest round's; CPU microseconds per request over all rounds, and records off's
-# divided by each one's (the throughput a saturated machine would keep).
+# that) with the lowest and highest round's; CPU microseconds per request
+# over all rounds, and records off's divided by each one's (the throughput
+# a saturated machine would keep).
 python3 - "$TMP/results" "$(getconf CLK_TCK)" <<'PY'
 import json, statistics, sys
 rows = [line.split() for line in open(sys.argv[1])]

@@ -2,7 +2,7 @@
 //! statement, then its votes. SQLite unpacks the turns from one JSON array
 //! bound as text; PostgreSQL reads them with `COPY` (its binary format), on
 //! the writer's own connection (sqlx's `Any` driver has no `COPY`), which
-//! costs its server about 40 % of the CPU a row of unpacking the same JSON
+//! costs its server well under half the CPU a row of unpacking the same JSON
 //! (BENCHMARKS.md).
 
 use sqlx::postgres::PgPool;

@@ -392,8 +392,9 @@ pub struct AssistantArgs {
 
     /// File of the training texts' sentence embeddings (the knowledge
     /// base's questions and the built-in duty-of-care and out-of-scope
-    /// examples), written once start-up training is done and read at the
-    /// next start, which then skips encoding them: most of start-up's time.
+    /// examples), written when start-up training and each reload are done,
+    /// and read at the next start, which then skips encoding them: most of
+    /// start-up's time.
     /// It holds each text's SHA-256 and embedding, never a text, and nothing
     /// visitors sent. `off` keeps none.
     #[arg(long, env = "SUPPORT_CHAT_EMBEDDING_CACHE", default_value = "data/embeddings.bin", value_parser = embedding_cache)]

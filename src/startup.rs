@@ -17,7 +17,7 @@ use crate::domain::care::ComplaintBook;
 use crate::domain::clock::SystemClock;
 use crate::domain::console::{ConsoleSessions, MemoryConsoleSessions};
 use crate::domain::handoff::{Courier, Delivery, Dispatch, HandoffCap, HandoffDesk};
-use crate::domain::knowledge::{KbSource, Knowledge};
+use crate::domain::knowledge::{KbSource, Knowledge, keep_embeddings};
 use crate::domain::rate_limit::{Aggregated, FixedWindow, RateLimiter};
 use crate::domain::records::{RecordError, RecordStore, Recorder, Retention, purge_every};
 use crate::domain::session::{MemorySessions, SessionLimits, SessionStore};
@@ -403,18 +403,6 @@ fn read_embeddings(encoder: &Encoder, path: &Path) {
     }
 }
 
-/// Writes the encoder's cache to `path` for the next start. A failure (a
-/// read-only folder) costs only that start's time, so it is logged.
-fn write_embeddings(encoder: &Encoder, path: &Path) {
-    let folder = path.parent().filter(|p| !p.as_os_str().is_empty());
-    let written = folder
-        .map_or(Ok(()), std::fs::create_dir_all)
-        .and_then(|()| encoder.save_cache(path));
-    if let Err(error) = written {
-        tracing::warn!(path = %path.display(), %error, "embedding cache not written");
-    }
-}
-
 /// File descriptors kept free of connections: the listener, logs, the
 /// knowledge base and asset files at start-up, and headroom.
 const RESERVED_FILES: u64 = 64;
@@ -440,14 +428,14 @@ pub async fn run(args: ServeArgs) -> Result<(), StartupError> {
         read_embeddings(encoder, path);
     }
     let engine = Arc::new(Knowledge::train(&source, encoder.clone(), &config, None)?);
-    // Now, before any visitor: the cache holds training texts alone.
     if let (Some(encoder), Some(path)) = (&encoder, cache) {
-        write_embeddings(encoder, path);
+        keep_embeddings(encoder, path);
     }
     let state = state(&args, engine.clone(), assets).await?;
     let knowledge = Arc::new(Knowledge::new(
         source,
         encoder,
+        cache.map(Path::to_path_buf),
         config,
         engine,
         state.chat.answers.clone(),

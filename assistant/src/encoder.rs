@@ -220,14 +220,26 @@ impl Encoder {
         Ok(records.len() - 1)
     }
 
-    /// Writes the kept embeddings to `path`: the training texts', then the
-    /// recent ones least recently used first (see [`Encoder::load_cache`]);
-    /// what was read and never asked for is dropped, and not written. The
-    /// file is written through a temporary file renamed into place, so an
-    /// interrupted write leaves the old file or none. The temporary file is
-    /// this process's own: servers started together on one folder each
-    /// rename a whole file of their own, never a blend.
+    /// Writes the training texts' embeddings to `path` (see
+    /// [`Encoder::load_cache`]), and nothing else: whenever it is called,
+    /// the file holds nothing of what visitors sent.
+    pub fn save_trained(&self, path: &Path) -> std::io::Result<()> {
+        self.save(path, false)
+    }
+
+    /// Writes every kept embedding to `path`: the training texts', then the
+    /// recent ones least recently used first (`eval`'s file of its texts).
     pub fn save_cache(&self, path: &Path) -> std::io::Result<()> {
+        self.save(path, true)
+    }
+
+    /// Writes the training texts' embeddings, and with `recent` the recent
+    /// ones', to `path`; what was read and never asked for is dropped, and
+    /// not written. The file is written through a temporary file renamed
+    /// into place, so an interrupted write leaves the old file or none. The
+    /// temporary file is this process's own: servers started together on
+    /// one folder each rename a whole file of their own, never a blend.
+    fn save(&self, path: &Path, recent: bool) -> std::io::Result<()> {
         let mut out = cache_magic();
         let mut record = |hash: &TextHash, e: &[f32]| {
             out.extend(hash);
@@ -242,7 +254,7 @@ impl Encoder {
         for (hash, e) in trained.iter() {
             record(hash, e);
         }
-        if let Some(cache) = &self.cache {
+        if let Some(cache) = self.cache.as_ref().filter(|_| recent) {
             let cache = cache.lock().unwrap_or_else(PoisonError::into_inner);
             for (hash, e) in cache
                 .iter()
@@ -487,6 +499,13 @@ mod tests {
             "the LRU keeps one"
         );
         let path = std::env::temp_dir().join(format!("emb-kept-{}.bin", std::process::id()));
+        enc.save_trained(&path).unwrap();
+        let reader = Encoder::load(&model_dir(), 0).unwrap();
+        assert_eq!(
+            reader.load_cache(&path).unwrap(),
+            2,
+            "the training texts alone"
+        );
         enc.save_cache(&path).unwrap();
         // A restart whose knowledge base lost its second question.
         let restarted = Encoder::load(&model_dir(), 0).unwrap();

@@ -71,10 +71,26 @@ pub enum AddQuestionError {
     Reload(#[source] KbError),
 }
 
+/// Writes the training texts' embeddings to `path` (`--embedding-cache`)
+/// for the next start, which then skips encoding them. A failure (a
+/// read-only folder) costs only that start's time, so it is logged.
+pub fn keep_embeddings(encoder: &Encoder, path: &Path) {
+    let folder = path.parent().filter(|p| !p.as_os_str().is_empty());
+    let written = folder
+        .map_or(Ok(()), std::fs::create_dir_all)
+        .and_then(|()| encoder.save_trained(path));
+    if let Err(error) = written {
+        tracing::warn!(path = %path.display(), %error, "embedding cache not written");
+    }
+}
+
 /// The knowledge base in use, and how to load it again.
 pub struct Knowledge {
     source: KbSource,
     encoder: Option<Arc<Encoder>>,
+    /// Where the training texts' embeddings are kept for the next start
+    /// (`--embedding-cache`), written again after each reload.
+    embedding_cache: Option<PathBuf>,
     /// How every reload trains (the out-of-scope rule's settings).
     config: EngineConfig,
     answers: Arc<AnswerPool>,
@@ -88,9 +104,7 @@ impl Knowledge {
     /// Loads and trains the engine from `source` (start-up: a failure stops
     /// it). The duty-of-care detectors of `previous` (the engine a reload
     /// replaces) are kept when their examples are unchanged: they depend on
-    /// nothing else, and training them is most of start-up's encoding,
-    /// which their examples, long gone from the embedding cache, would
-    /// otherwise cost every reload again.
+    /// nothing else, and training them would cost every reload again.
     pub fn train(
         source: &KbSource,
         encoder: Option<Arc<Encoder>>,
@@ -118,6 +132,7 @@ impl Knowledge {
     pub fn new(
         source: KbSource,
         encoder: Option<Arc<Encoder>>,
+        embedding_cache: Option<PathBuf>,
         config: EngineConfig,
         engine: Arc<Engine>,
         answers: Arc<AnswerPool>,
@@ -136,6 +151,7 @@ impl Knowledge {
         let knowledge = Self {
             source,
             encoder,
+            embedding_cache,
             config,
             answers,
             engine: RwLock::new(engine.clone()),
@@ -185,14 +201,19 @@ impl Knowledge {
     /// in a new engine; if it does not, the old one keeps serving.
     pub async fn reload(&self) -> Result<(), KbError> {
         let _one_at_a_time = self.reloading.lock().await;
-        let (source, encoder, config, previous) = (
+        let (source, encoder, cache, config, previous) = (
             self.source.clone(),
             self.encoder.clone(),
+            self.embedding_cache.clone(),
             self.config.clone(),
             self.engine(),
         );
         let trained = tokio::task::spawn_blocking(move || {
-            Knowledge::train(&source, encoder, &config, Some(&previous))
+            let trained = Knowledge::train(&source, encoder.clone(), &config, Some(&previous));
+            if let (Ok(_), Some(encoder), Some(path)) = (&trained, encoder, cache) {
+                keep_embeddings(&encoder, &path);
+            }
+            trained
         })
         .await
         .expect("training does not panic");

@@ -1,5 +1,6 @@
 //! The `support-chat` binary itself: start-up, graceful shutdown, failures.
 
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
@@ -381,6 +382,67 @@ async fn sighup_reloads_the_knowledge_base() {
         assert!(std::time::Instant::now() < deadline, "not reloaded");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+#[tokio::test]
+async fn a_reload_adds_its_new_questions_to_the_embeddings_file_and_never_a_visitors_message() {
+    use crate::helpers::{ADMIN_TOKEN, admin_get, sample_kb_copy, start_binary_with_admin};
+    use sha2::{Digest, Sha256};
+    // The file's texts, by their SHA-256 (after its first line, records
+    // of a 32-byte hash and 384 floats).
+    let hashes = |path: &Path| -> std::collections::HashSet<Vec<u8>> {
+        let bytes = std::fs::read(path).unwrap();
+        let start = bytes.iter().position(|&b| b == b'\n').unwrap() + 1;
+        let records = bytes[start..].chunks_exact(32 + 384 * 4);
+        records.map(|r| r[..32].to_vec()).collect()
+    };
+    let hash = |text: &str| Sha256::digest(support_chat_assistant::normalise(text)).to_vec();
+    let kb = sample_kb_copy();
+    let dir = std::env::temp_dir().join(format!("support-chat-kept-{}", unique()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cache = dir.join("embeddings.bin");
+    // Started from the test run's file, so it trains in about a second.
+    let shared = Path::new(BIN).with_file_name("test-embeddings.bin");
+    let _ = std::fs::copy(shared, &cache);
+    let flag = format!("--embedding-cache={}", cache.display());
+    let env = [("SUPPORT_CHAT_ADMIN_TOKEN", ADMIN_TOKEN)];
+    let (server, public, admin) =
+        start_binary_with_admin(&["--kb", kb.to_str().unwrap(), &flag], &env);
+    let _server = Running(server);
+    let (public, admin): (std::net::SocketAddr, std::net::SocketAddr) =
+        (public.parse().unwrap(), admin.parse().unwrap());
+    let started = hashes(&cache);
+
+    let visitor = "Could a bakery in Harrogate borrow for two new ovens?";
+    assert_eq!(
+        chat(public, &serde_json::json!({ "message": visitor }))
+            .await
+            .status,
+        200
+    );
+    let question = "can a bakery borrow for new ovens";
+    let article = kb.join("about-chat.md");
+    let text = std::fs::read_to_string(&article).unwrap();
+    let text = text.replacen("questions:\n", &format!("questions:\n  - {question}\n"), 1);
+    std::fs::write(&article, text).unwrap(); // the folder is watched
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while admin_get(admin, "/admin/api/kb").await.json()["loads"] == 1 {
+        assert!(std::time::Instant::now() < deadline, "not reloaded");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let reloaded = hashes(&cache);
+    assert!(
+        reloaded.contains(&hash(question)),
+        "the new question is kept"
+    );
+    assert!(
+        reloaded.is_superset(&started),
+        "and every text trained before"
+    );
+    assert!(!reloaded.contains(&hash(visitor)), "nothing a visitor sent");
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&kb);
 }
 
 /// Starts the binary with `flags` and returns it with its address and the

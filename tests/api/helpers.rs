@@ -569,6 +569,7 @@ pub async fn with_knowledge_and_setup(
     let knowledge = Arc::new(support_chat::domain::knowledge::Knowledge::new(
         source,
         Some(encoder()),
+        None,
         Default::default(),
         engine,
         setup.state.chat.answers.clone(),

@@ -3,6 +3,8 @@
 //! `SUPPORT_CHAT_TEST_DATABASE_URL` names a server (`benches/records.sh`
 //! runs it through `.ci/with-postgres.sh`), against building the same
 //! records alone in the same run. One JSON line of rows per second.
+//! `ROWS` (default 40,000) sets how many: the database's cost a row grows
+//! with its tables.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -15,10 +17,15 @@ use support_chat::domain::session::SessionId;
 use support_chat::store::sql::{DatabaseUrl, SqlRecords};
 use support_chat_assistant::ArticleRef;
 
-const ROWS: usize = 40_000;
+fn rows() -> usize {
+    std::env::var("ROWS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(40_000)
+}
 
 fn records(key: &RecordKey) -> Vec<Write> {
-    (0..ROWS)
+    (0..rows())
         .map(|i| {
             let session = SessionId::mint();
             Write::Turn(TurnRecord {
@@ -50,7 +57,7 @@ async fn rows_per_second(url: &str) -> f64 {
     for batch in batches {
         store.write(batch).await.unwrap();
     }
-    ROWS as f64 / started.elapsed().as_secs_f64()
+    rows() as f64 / started.elapsed().as_secs_f64()
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -58,7 +65,7 @@ async fn main() {
     let key = RecordKey::random();
     let started = Instant::now();
     std::hint::black_box(records(&key));
-    let build = ROWS as f64 / started.elapsed().as_secs_f64();
+    let build = rows() as f64 / started.elapsed().as_secs_f64();
     let folder = std::env::temp_dir().join(format!("support-chat-bench-{}", std::process::id()));
     let sqlite = rows_per_second(&format!("sqlite://{}/records.db", folder.display())).await;
     let postgres = match std::env::var("SUPPORT_CHAT_TEST_DATABASE_URL") {
@@ -69,7 +76,7 @@ async fn main() {
     println!(
         "{}",
         serde_json::json!({
-            "rows": ROWS,
+            "rows": rows(),
             "batch": BATCH,
             "build_rows_per_s": build.round(),
             "sqlite_rows_per_s": sqlite.round(),

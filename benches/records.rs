@@ -9,7 +9,6 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use support_chat::domain::clock::now_millis;
 use support_chat::domain::records::{
     BATCH, RecordKey, RecordStore, RecordedOutcome, TurnRecord, Write,
 };
@@ -31,7 +30,6 @@ fn records(key: &RecordKey) -> Vec<Write> {
             Write::Turn(TurnRecord {
                 reply_id: key.reply_id(session),
                 session: key.session_hash(session),
-                at: now_millis(),
                 message: format!("How long does an application take, question {i}?"),
                 outcome: RecordedOutcome::Answered,
                 confidence: 0.9,

@@ -79,6 +79,19 @@ impl ReplyId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// When the reply was given: the time its id begins with. A turn's
+    /// time is this, by construction ([`TurnRecord`] has no other).
+    pub fn at(&self) -> UnixMillis {
+        UnixMillis::from_str_radix(&self.0[..12], 16).expect("a reply id is hex")
+    }
+
+    /// What every reply id given at or after `at` sorts at or after, and
+    /// every one given before sorts before: the records find turns by time
+    /// through their primary key (no index of their own on the time).
+    pub fn first_at(at: UnixMillis) -> String {
+        format!("{:012x}", at.clamp(0, 0xffff_ffff_ffff))
+    }
 }
 
 fn is_hex(text: &str, len: usize) -> bool {
@@ -144,8 +157,14 @@ impl RecordKey {
     /// sessions differ by their signature; two replies of one session in
     /// the same millisecond differ by the random bits.
     pub fn reply_id(&self, id: SessionId) -> ReplyId {
+        self.reply_id_at(id, now_millis())
+    }
+
+    /// A reply id for session `id` given at `at` (tests and benchmarks
+    /// write turns of other times with it).
+    pub fn reply_id_at(&self, id: SessionId, at: UnixMillis) -> ReplyId {
         let mut nonce = [0u8; 8];
-        nonce[..6].copy_from_slice(&now_millis().to_be_bytes()[2..]);
+        nonce[..6].copy_from_slice(&at.to_be_bytes()[2..]);
         getrandom::fill(&mut nonce[6..]).expect("the OS random source is available");
         self.sign(id, &hex(&nonce))
     }
@@ -222,9 +241,9 @@ impl RecordedOutcome {
 /// One exchange, as kept.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TurnRecord {
+    /// The reply's id, which also holds when it was given ([`ReplyId::at`]).
     pub reply_id: ReplyId,
     pub session: SessionHash,
-    pub at: UnixMillis,
     /// The visitor's message, redacted.
     pub message: String,
     pub outcome: RecordedOutcome,
@@ -656,6 +675,18 @@ mod tests {
         for bad in ["", "xyz", &"A".repeat(32), &"0".repeat(33)] {
             assert_eq!(key.verify(mine, bad), None, "{bad:?}");
         }
+    }
+
+    #[test]
+    fn a_reply_id_holds_its_time_and_sorts_between_the_bounds_of_its_millisecond() {
+        let key = RecordKey::random();
+        let at = 1_796_400_000_123;
+        let reply = key.reply_id_at(SessionId::mint(), at);
+        assert_eq!(reply.at(), at);
+        assert!(ReplyId::first_at(at).as_str() <= reply.as_str());
+        assert!(reply.as_str() < ReplyId::first_at(at + 1).as_str());
+        assert_eq!(ReplyId::first_at(-5), "000000000000");
+        assert_eq!(ReplyId::first_at(i64::MAX), "ffffffffffff");
     }
 
     #[test]

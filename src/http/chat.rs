@@ -63,7 +63,6 @@ pub async fn chat(
     state.recorder.record(Write::Turn(TurnRecord {
         reply_id: reply_id.clone(),
         session: key.session_hash(session),
-        at: now_millis(),
         message: message.as_str().to_owned(),
         outcome,
         confidence: answer.turn.confidence,

@@ -11,7 +11,7 @@ use super::sql::{SqlRecords, count, failed};
 use crate::domain::Pending;
 use crate::domain::care::{Complaint, ComplaintBook, ComplaintStatus, ConversationOutcome};
 use crate::domain::clock::UnixMillis;
-use crate::domain::records::{RecordError, SessionHash};
+use crate::domain::records::{RecordError, ReplyId, SessionHash};
 
 /// A complaint's columns, in the order [`complaint`] reads them.
 const COLUMNS: &str = "reference, session_hash, made_ms, message, status, acknowledge_by_ms, \
@@ -152,9 +152,9 @@ impl SqlRecords {
                SUM(CASE WHEN f.helpful = 0 THEN 1 ELSE 0 END), \
                SUM(CASE WHEN t.complaint = 1 THEN 1 ELSE 0 END) \
              FROM turns t LEFT JOIN feedback f ON f.reply_id = t.reply_id \
-             WHERE t.at_ms >= $1 GROUP BY t.session_hash",
+             WHERE t.reply_id >= $1 GROUP BY t.session_hash",
         )
-        .bind(since)
+        .bind(ReplyId::first_at(since))
         .fetch_all(&self.pool)
         .await?;
         let mut by_session = BTreeMap::new();
@@ -178,9 +178,9 @@ impl SqlRecords {
             );
         }
         let cues = sqlx::query(
-            "SELECT DISTINCT session_hash, care FROM turns WHERE at_ms >= $1 AND care IS NOT NULL",
+            "SELECT DISTINCT session_hash, care FROM turns WHERE reply_id >= $1 AND care IS NOT NULL",
         )
-        .bind(since)
+        .bind(ReplyId::first_at(since))
         .fetch_all(&self.pool)
         .await?;
         for row in &cues {

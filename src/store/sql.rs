@@ -22,7 +22,8 @@ use crate::domain::Pending;
 use crate::domain::clock::UnixMillis;
 use crate::domain::records::{
     ConversationFilter, ConversationSummary, DaySummary, LOW_CONFIDENCE, OpenTurn, RecordError,
-    RecordKey, RecordStore, RecordedOutcome, Review, SessionHash, TranscriptTurn, Write, hex,
+    RecordKey, RecordStore, RecordedOutcome, ReplyId, Review, SessionHash, TranscriptTurn, Write,
+    hex,
 };
 
 /// Where the records are: `sqlite://PATH` (relative to the working
@@ -81,28 +82,44 @@ pub struct SqlRecords {
     pub(super) postgres: Option<PgPool>,
 }
 
-/// The embedded migrations, oldest first.
-const MIGRATIONS: [(i64, &str, &str); 4] = [
-    (1, "records", include_str!("migrations/0001_records.sql")),
-    (2, "handoffs", include_str!("migrations/0002_handoffs.sql")),
-    (3, "care", include_str!("migrations/0003_care.sql")),
-    (4, "console", include_str!("migrations/0004_console.sql")),
-];
+/// The embedded migrations, oldest first: each one's SQL on SQLite, then
+/// on PostgreSQL (the same but where a dialect differs).
+const MIGRATIONS: [(i64, &str, &str, &str); 5] = {
+    const RECORDS: &str = include_str!("migrations/0001_records.sql");
+    const HANDOFFS: &str = include_str!("migrations/0002_handoffs.sql");
+    const CARE: &str = include_str!("migrations/0003_care.sql");
+    const CONSOLE: &str = include_str!("migrations/0004_console.sql");
+    [
+        (1, "records", RECORDS, RECORDS),
+        (2, "handoffs", HANDOFFS, HANDOFFS),
+        (3, "care", CARE, CARE),
+        (4, "console", CONSOLE, CONSOLE),
+        (
+            5,
+            "time by reply id",
+            include_str!("migrations/0005_time_by_reply_id.sqlite.sql"),
+            include_str!("migrations/0005_time_by_reply_id.postgres.sql"),
+        ),
+    ]
+};
 
+/// The migrations in one database's dialect.
 #[derive(Debug)]
-struct Embedded;
+struct Embedded {
+    postgres: bool,
+}
 
 impl MigrationSource<'static> for Embedded {
     fn resolve(self) -> BoxFuture<'static, Result<Vec<Migration>, sqlx::error::BoxDynError>> {
-        Box::pin(async {
+        Box::pin(async move {
             Ok(MIGRATIONS
                 .iter()
-                .map(|(version, name, sql)| {
+                .map(|(version, name, sqlite, postgres)| {
                     Migration::new(
                         *version,
                         Cow::Borrowed(*name),
                         MigrationType::Simple,
-                        Cow::Borrowed(*sql),
+                        Cow::Borrowed(if self.postgres { *postgres } else { *sqlite }),
                         false,
                     )
                 })
@@ -139,10 +156,10 @@ impl SqlRecords {
                         // Readers do not wait for the writer; a commit waits for the log only.
                         connection.execute("PRAGMA journal_mode = WAL").await?;
                         connection.execute("PRAGMA synchronous = NORMAL").await?;
-                        // Turns land at random places in three B-trees (the reply
-                        // id, the session, the time): a 64 MiB page cache (grown as
-                        // used) and a checkpoint every ~40 MB of log rather than
-                        // ~4 MB halve the writer's CPU a row.
+                        // A 64 MiB page cache (grown as used) and a checkpoint
+                        // every ~40 MB of log rather than ~4 MB halved the
+                        // writer's CPU a row when turns landed at random places
+                        // in three B-trees; they land near the end of two now.
                         connection.execute("PRAGMA cache_size = -65536").await?;
                         connection
                             .execute("PRAGMA wal_autocheckpoint = 10000")
@@ -154,7 +171,7 @@ impl SqlRecords {
             .connect(&connect)
             .await
             .map_err(failed)?;
-        Migrator::new(Embedded)
+        Migrator::new(Embedded { postgres: !sqlite })
             .await
             .map_err(failed)?
             .run(&pool)
@@ -219,11 +236,21 @@ impl SqlRecords {
             .execute(&self.pool)
             .await?
             .rows_affected();
+        // Turns are found by time through their reply ids (`ReplyId::first_at`).
+        let turns_before = ReplyId::first_at(before);
         for sql in [
-            "DELETE FROM turns WHERE at_ms < $1 AND session_hash NOT IN (SELECT session_hash FROM complaints)",
-            "DELETE FROM feedback WHERE at_ms < $1 AND session_hash NOT IN (SELECT session_hash FROM complaints)",
+            "DELETE FROM turns WHERE reply_id < $1 AND session_hash NOT IN (SELECT session_hash FROM complaints)",
             // A kept conversation loses its vulnerability flags on time all the same.
-            "UPDATE turns SET care = NULL WHERE at_ms < $1 AND care IS NOT NULL",
+            "UPDATE turns SET care = NULL WHERE reply_id < $1 AND care IS NOT NULL",
+        ] {
+            rows += sqlx::query(sql)
+                .bind(turns_before.clone())
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+        }
+        for sql in [
+            "DELETE FROM feedback WHERE at_ms < $1 AND session_hash NOT IN (SELECT session_hash FROM complaints)",
             // A handoff still on its way is kept whatever its age.
             "DELETE FROM handoffs WHERE created_ms < $1 AND status IN ('delivered', 'failed')",
         ] {
@@ -243,9 +270,9 @@ impl SqlRecords {
                SUM(CASE WHEN outcome = 'clarified' THEN 1 ELSE 0 END), \
                SUM(CASE WHEN outcome = 'handoff' THEN 1 ELSE 0 END), \
                SUM(CASE WHEN outcome = 'out_of_scope' THEN 1 ELSE 0 END) \
-             FROM turns WHERE at_ms >= $1 GROUP BY day ORDER BY day",
+             FROM turns WHERE reply_id >= $1 GROUP BY day ORDER BY day",
         )
-        .bind(since)
+        .bind(ReplyId::first_at(since))
         .fetch_all(&self.pool)
         .await?;
         let mut days: Vec<DaySummary> = rows
@@ -295,11 +322,11 @@ impl SqlRecords {
         let rows = sqlx::query(
             "SELECT t.reply_id, t.at_ms, t.message, t.outcome, t.confidence, t.embedding, f.helpful \
              FROM turns t LEFT JOIN feedback f ON f.reply_id = t.reply_id \
-             WHERE t.at_ms >= $1 AND t.review = 'open' \
+             WHERE t.reply_id >= $1 AND t.review = 'open' \
                AND (t.outcome <> 'answered' OR t.confidence < $2 OR f.helpful = 0) \
-             ORDER BY t.at_ms DESC LIMIT $3",
+             ORDER BY t.reply_id DESC LIMIT $3",
         )
-        .bind(since)
+        .bind(ReplyId::first_at(since))
         .bind(LOW_CONFIDENCE)
         .bind(i64::try_from(limit).unwrap_or(i64::MAX))
         .fetch_all(&self.pool)
@@ -332,13 +359,13 @@ impl SqlRecords {
                SUM(CASE WHEN outcome = 'handoff' THEN 1 ELSE 0 END), \
                SUM(CASE WHEN outcome = 'out_of_scope' THEN 1 ELSE 0 END) \
              FROM turns \
-             WHERE at_ms >= $1 AND at_ms < $2 \
+             WHERE reply_id >= $1 AND reply_id < $2 \
                AND ($3 = '' OR session_hash IN (SELECT session_hash FROM turns WHERE outcome = $3)) \
                AND ($4 = '' OR session_hash IN (SELECT session_hash FROM turns WHERE LOWER(message) LIKE $4)) \
              GROUP BY session_hash ORDER BY MAX(at_ms) DESC, session_hash LIMIT $5 OFFSET $6",
         )
-        .bind(filter.from)
-        .bind(filter.to)
+        .bind(ReplyId::first_at(filter.from))
+        .bind(ReplyId::first_at(filter.to))
         .bind(filter.outcome.map_or("", RecordedOutcome::as_str))
         .bind(filter.search.as_deref().map_or(String::new(), like_pattern))
         .bind(i64::try_from(filter.per_page).unwrap_or(i64::MAX))
@@ -535,33 +562,38 @@ impl RecordStore for SqlRecords {
         &self,
         session: Option<SessionHash>,
     ) -> BoxStream<'static, Result<TranscriptTurn, RecordError>> {
-        // Page by (time, reply id): bounded memory however much is kept.
+        // Page by reply id (in time order, `ReplyId::first_at`): bounded
+        // memory however much is kept.
         let pool = self.pool.clone();
-        let start = (i64::MIN, String::new(), false);
-        stream::unfold(start, move |(at, after, done)| {
+        stream::unfold(Some(String::new()), move |after| {
             let pool = pool.clone();
             let session = session.clone();
             async move {
-                if done {
-                    return None;
-                }
+                let after = after?;
                 let page = sqlx::query(&format!(
-                    "{TRANSCRIPT_SELECT} WHERE (t.at_ms > $1 OR (t.at_ms = $1 AND t.reply_id > $2)) \
-                     AND ($3 = '' OR t.session_hash = $3) ORDER BY t.at_ms, t.reply_id LIMIT 500"
+                    "{TRANSCRIPT_SELECT} WHERE t.reply_id > $1 \
+                     AND ($2 = '' OR t.session_hash = $2) ORDER BY t.reply_id LIMIT 500"
                 ))
-                .bind(at)
                 .bind(after)
-                .bind(session.as_ref().map_or(String::new(), |s| s.as_str().to_owned()))
+                .bind(
+                    session
+                        .as_ref()
+                        .map_or(String::new(), |s| s.as_str().to_owned()),
+                )
                 .fetch_all(&pool)
                 .await
-                .and_then(|rows| rows.iter().map(transcript_turn).collect::<Result<Vec<_>, _>>());
+                .and_then(|rows| {
+                    rows.iter()
+                        .map(transcript_turn)
+                        .collect::<Result<Vec<_>, _>>()
+                });
                 match page {
-                    Err(error) => Some((vec![Err(failed(error))], (at, String::new(), true))),
+                    Err(error) => Some((vec![Err(failed(error))], None)),
                     Ok(turns) => {
-                        let last = turns.last().map(|t| (t.at, t.reply_id.clone()));
-                        let done = turns.len() < 500;
-                        let (at, after) = last.unwrap_or((at, String::new()));
-                        Some((turns.into_iter().map(Ok).collect(), (at, after, done)))
+                        let next = (turns.len() == 500)
+                            .then(|| turns.last().map(|t| t.reply_id.clone()))
+                            .flatten();
+                        Some((turns.into_iter().map(Ok).collect(), next))
                     }
                 }
             }

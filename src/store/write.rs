@@ -151,8 +151,8 @@ fn json(turns: &[&TurnRecord]) -> String {
             (
                 t.reply_id.as_str(),
                 t.session.as_str(),
-                t.at,
-                day_of(t.at),
+                t.reply_id.at(),
+                day_of(t.reply_id.at()),
                 t.message.as_str(),
                 t.outcome.as_str(),
                 f64::from(t.confidence),
@@ -200,8 +200,9 @@ fn binary(turns: &[&TurnRecord]) -> Vec<u8> {
         out.extend_from_slice(&COLUMNS.to_be_bytes());
         text(&mut out, Some(t.reply_id.as_str()));
         text(&mut out, Some(t.session.as_str()));
-        number(&mut out, t.at.to_be_bytes());
-        text(&mut out, Some(&day_of(t.at)));
+        let at = t.reply_id.at();
+        number(&mut out, at.to_be_bytes());
+        text(&mut out, Some(&day_of(at)));
         text(&mut out, Some(&t.message));
         text(&mut out, Some(t.outcome.as_str()));
         number(&mut out, f64::from(t.confidence).to_be_bytes());

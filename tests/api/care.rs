@@ -285,9 +285,8 @@ async fn a_complaints_conversation_outlives_the_retention_its_flags_do_not_and_e
     let key = setup.state.chat.recorder.key().clone();
     let day = 24 * 60 * 60 * 1000;
     let old_turn = |session, complaint, care| TurnRecord {
-        reply_id: key.reply_id(session),
+        reply_id: key.reply_id_at(session, now_millis() - 40 * day),
         session: key.session_hash(session),
-        at: now_millis() - 40 * day,
         message: "an old message".into(),
         outcome: RecordedOutcome::Answered,
         confidence: 0.9,

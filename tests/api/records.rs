@@ -305,9 +305,8 @@ async fn records_older_than_the_retention_are_purged() {
     let day = 24 * 60 * 60 * 1000;
     store
         .write(vec![Write::Turn(TurnRecord {
-            reply_id: key.reply_id(old),
+            reply_id: key.reply_id_at(old, now_millis() - 31 * day),
             session: key.session_hash(old),
-            at: now_millis() - 31 * day,
             message: "an old question".into(),
             outcome: RecordedOutcome::HandedOff,
             confidence: 0.1,
@@ -355,7 +354,6 @@ async fn a_full_record_queue_drops_records_and_never_a_chat() {
 
 #[tokio::test]
 async fn a_reply_recorded_twice_is_kept_once_and_the_rest_of_its_batch_with_it() {
-    use support_chat::domain::clock::now_millis;
     use support_chat::domain::records::{RecordStore, RecordedOutcome, TurnRecord, Write};
     use support_chat::domain::session::SessionId;
     use support_chat::store::sql::SqlRecords;
@@ -366,7 +364,6 @@ async fn a_reply_recorded_twice_is_kept_once_and_the_rest_of_its_batch_with_it()
     let turn = |message: &str| TurnRecord {
         reply_id: key.reply_id(id),
         session: key.session_hash(id),
-        at: now_millis(),
         message: message.into(),
         outcome: RecordedOutcome::OutOfScope,
         confidence: 0.25,
@@ -384,7 +381,8 @@ async fn a_reply_recorded_twice_is_kept_once_and_the_rest_of_its_batch_with_it()
         ..first.clone()
     };
     let second = TurnRecord {
-        at: first.at + 1, // the transcript's order
+        // A millisecond later: the transcript's order.
+        reply_id: key.reply_id_at(id, first.reply_id.at() + 1),
         ..turn("the second")
     };
     store
@@ -400,4 +398,77 @@ async fn a_reply_recorded_twice_is_kept_once_and_the_rest_of_its_batch_with_it()
         .collect();
     let expected = [first, second].map(|t| (t.reply_id.as_str().to_owned(), t.message));
     assert_eq!(kept, expected);
+}
+
+#[tokio::test]
+async fn turns_kept_before_reply_ids_began_with_their_time_get_ids_that_do_and_keep_their_votes() {
+    use support_chat::domain::clock::now_millis;
+    use support_chat::domain::records::{RecordStore, ReplyId, day_of};
+    use support_chat::domain::session::SessionId;
+    use support_chat::store::sql::SqlRecords;
+
+    let url = fresh_database().await;
+    let (_, key) = SqlRecords::open(&url.parse().unwrap()).await.unwrap();
+    // The database as an older server left it: migration 5 not yet run, the
+    // time index there, and turns whose reply ids do not begin with their
+    // time (random, from before, or a millisecond off).
+    let raw = sqlx::AnyPool::connect(&url).await.unwrap();
+    let session = key.session_hash(SessionId::mint());
+    let day = 24 * 60 * 60 * 1000;
+    let (old, recent) = (now_millis() - 40 * day, now_millis() - 1000);
+    let random = "f3a9c0d2e4b6a8c0e1d3f5a7b9c1d3e5";
+    let off_by_one = format!("{}a1b2c3d4e5f60718293a", ReplyId::first_at(recent - 1));
+    for statement in [
+        "CREATE INDEX turns_by_time ON turns (at_ms)",
+        "DELETE FROM _sqlx_migrations WHERE version = 5",
+    ] {
+        sqlx::query(statement).execute(&raw).await.unwrap();
+    }
+    for (reply_id, at) in [(random, old), (off_by_one.as_str(), recent)] {
+        sqlx::query(
+            "INSERT INTO turns (reply_id, session_hash, at_ms, day, message, outcome, confidence) \
+             VALUES ($1, $2, $3, $4, 'a question', 'handoff', 0.2)",
+        )
+        .bind(reply_id)
+        .bind(session.as_str())
+        .bind(at)
+        .bind(day_of(at))
+        .execute(&raw)
+        .await
+        .unwrap();
+    }
+    sqlx::query(
+        "INSERT INTO feedback (reply_id, session_hash, at_ms, day, helpful) VALUES ($1, $2, $3, $4, 0)",
+    )
+    .bind(random)
+    .bind(session.as_str())
+    .bind(old)
+    .bind(day_of(old))
+    .execute(&raw)
+    .await
+    .unwrap();
+    raw.close().await;
+
+    let (store, _) = SqlRecords::open(&url.parse().unwrap()).await.unwrap();
+    let turns = store.transcript(&session).await.unwrap();
+    assert_eq!(turns.len(), 2);
+    for turn in &turns {
+        assert!(
+            turn.reply_id.starts_with(&ReplyId::first_at(turn.at)),
+            "{} at {}",
+            turn.reply_id,
+            turn.at
+        );
+    }
+    assert_eq!(
+        turns[0].reply_id[12..],
+        random[12..],
+        "the rest of the id is kept"
+    );
+    assert_eq!(turns[0].helpful, Some(false), "its vote followed it");
+    // Found by time now: the month-old one goes with the retention.
+    store.purge(now_millis() - 30 * day, 0).await.unwrap();
+    let left = store.transcript(&session).await.unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].at, recent);
 }

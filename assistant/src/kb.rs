@@ -283,6 +283,23 @@ impl KnowledgeBase {
         Ok(kb)
     }
 
+    /// Whether [`load_dir`](Self::load_dir) of `dir` reads `path`: its
+    /// `*.md` files, [`OUT_OF_SCOPE_FILE`], and `care/`'s two files (or the
+    /// `care` folder itself). A folder watcher reloads on changes to these
+    /// and nothing else (say, an embeddings file kept in the same folder).
+    pub fn reads(dir: &Path, path: &Path) -> bool {
+        let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
+            return false;
+        };
+        let is = |folder: &Path| same_folder(folder, parent);
+        let care = dir.join("care");
+        (is(dir)
+            && (path.extension().is_some_and(|x| x == "md")
+                || name == OUT_OF_SCOPE_FILE
+                || name == "care"))
+            || (is(&care) && (name == COMPLAINT_FILE || name == VULNERABILITY_FILE))
+    }
+
     /// The built-in sample knowledge base (embedded in the binary).
     pub fn sample() -> KnowledgeBase {
         let mut articles = Vec::new();
@@ -366,6 +383,16 @@ pub fn held_out(
         .enumerate()
         .filter(move |(i, _)| (i % folds == fold) == inside)
         .map(|(_, q)| q)
+}
+
+/// Whether `a` and `b` name one folder (one may be relative, or reached
+/// through a link: a watcher reports paths its own way).
+fn same_folder(a: &Path, b: &Path) -> bool {
+    a == b
+        || matches!(
+            (a.canonicalize(), b.canonicalize()),
+            (Ok(a), Ok(b)) if a == b
+        )
 }
 
 /// The optional `care/complaint.csv` and `care/vulnerability.csv` of a
@@ -730,6 +757,31 @@ mod tests {
         assert_eq!(a.links, vec!["https://example.com/a"]);
         assert_eq!(a.body, "Body text.");
         assert!(!a.handoff);
+    }
+
+    #[test]
+    fn a_folder_is_read_from_its_articles_out_of_scope_examples_and_care_files_only() {
+        let dir = Path::new("kb");
+        for read in [
+            "kb/loans.md",
+            "kb/out-of-scope.txt",
+            "kb/care",
+            "kb/care/complaint.csv",
+            "kb/care/vulnerability.csv",
+        ] {
+            assert!(KnowledgeBase::reads(dir, Path::new(read)), "{read}");
+        }
+        for ignored in [
+            "kb/embeddings.bin",
+            "kb/notes.txt",
+            "kb/.loans.md.swp",
+            "kb/care/other.csv",
+            "kb/drafts/loans.md",
+            "elsewhere/loans.md",
+            "kb",
+        ] {
+            assert!(!KnowledgeBase::reads(dir, Path::new(ignored)), "{ignored}");
+        }
     }
 
     #[test]

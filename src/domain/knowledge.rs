@@ -263,13 +263,15 @@ impl Knowledge {
             return Ok(());
         };
         let (changed, mut changes) = tokio::sync::mpsc::unbounded_channel();
+        let folder = dir.clone();
         let mut watcher =
             notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-                if event.is_ok_and(|e| is_content_change(&e)) {
+                if event.is_ok_and(|e| is_content_change(&folder, &e)) {
                     let _ = changed.send(());
                 }
             })?;
-        watcher.watch(dir, notify::RecursiveMode::NonRecursive)?;
+        // Recursive: the care examples are in a folder of their own.
+        watcher.watch(dir, notify::RecursiveMode::Recursive)?;
         let knowledge = self.clone();
         tokio::spawn(async move {
             // The watcher lives as long as this task.
@@ -285,8 +287,9 @@ impl Knowledge {
     }
 }
 
-/// A change to a Markdown file's contents or name (not a read).
-fn is_content_change(event: &notify::Event) -> bool {
+/// A change to a file the knowledge base is read from (its articles,
+/// out-of-scope examples and care examples), not a read.
+fn is_content_change(dir: &Path, event: &notify::Event) -> bool {
     use notify::EventKind;
     matches!(
         event.kind,
@@ -294,5 +297,5 @@ fn is_content_change(event: &notify::Event) -> bool {
     ) && event
         .paths
         .iter()
-        .any(|p| p.extension().is_some_and(|e| e == "md") || Path::new(p).is_dir())
+        .any(|p| support_chat_assistant::KnowledgeBase::reads(dir, p))
 }

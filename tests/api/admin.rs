@@ -387,6 +387,41 @@ async fn an_added_example_question_is_answered_with_its_article_at_once() {
 }
 
 #[tokio::test]
+async fn an_edit_to_the_out_of_scope_or_the_care_examples_alone_is_reloaded() {
+    let (public, _, dir, knowledge) = with_kb_folder().await;
+    let question = "can you insure the vans my business uses for deliveries";
+    let mut examples = std::fs::read_to_string(dir.join("out-of-scope.txt")).unwrap();
+    examples.push_str(question);
+    examples.push('\n');
+    std::fs::write(dir.join("out-of-scope.txt"), examples).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while knowledge.status().loads < 2 {
+        assert!(Instant::now() < deadline, "not reloaded");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let reply = say(public, question).await;
+    assert_eq!(reply["handoff"], true, "{reply}");
+
+    let detectors = knowledge.engine().care().clone();
+    std::fs::create_dir_all(dir.join("care")).unwrap();
+    std::fs::write(
+        dir.join("care/complaint.csv"),
+        "text,label\nthe portal lost my documents twice and nobody cares,complaint\n",
+    )
+    .unwrap();
+    // Trained again from the new examples (the folder's creation may
+    // reload first, without them).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Arc::ptr_eq(&detectors, knowledge.engine().care()) {
+        assert!(
+            Instant::now() < deadline,
+            "the care examples were not reloaded"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
 async fn a_changed_folder_is_reloaded_and_a_broken_one_keeps_the_old_engine_serving() {
     let (public, admin, dir, knowledge) = with_kb_folder().await;
     // A new article, written by hand: picked up by the watcher.

@@ -212,10 +212,16 @@ impl Bert {
         pool(&x, self.hidden)
     }
 
-    /// The top layer's input for each token (`n × hidden`): everything of
-    /// the forward pass that tuning the top layer ([`TopLayer`]) leaves
-    /// alone, computed once per training text.
+    /// The top layer's input for each token (`n × hidden`).
     pub(super) fn below_top(&self, ids: &[u32]) -> Vec<f32> {
+        self.below(ids, 1)
+    }
+
+    /// The input of the `tuned`-th layer from the top for each token (`n ×
+    /// hidden`): everything of the forward pass that tuning the top
+    /// `tuned` layers ([`TopLayer`]) leaves alone, computed once per
+    /// training text.
+    pub(super) fn below(&self, ids: &[u32], tuned: usize) -> Vec<f32> {
         debug_assert!(!ids.is_empty(), "a text is at least [CLS] and [SEP]");
         let (n, d) = (ids.len(), self.hidden);
         let mut x = vec![0.0; n * d];
@@ -227,7 +233,7 @@ impl Bert {
             }
         }
         layer_norm(&mut x, &self.embeddings_norm, self.eps);
-        let below = &self.layers[..self.layers.len() - 1];
+        let below = &self.layers[..self.layers.len() - tuned];
         for l in below {
             let y = self.attend(l, &x, n);
             x = self.ffn(l, &y);
@@ -255,67 +261,72 @@ impl Bert {
         x
     }
 
-    /// The top layer as it is now.
+    /// The top `k` layers as they are now, the lowest first.
     #[cfg(test)]
-    pub(super) fn top_layer(&self) -> TopLayer {
-        let top = self.layers.last().expect("a model has layers");
-        TopLayer {
-            heads: self.heads,
-            qkv_w: top.qkv.weight(),
-            qkv_b: top.qkv.b.clone(),
-            out_w: top.attention_out.weight(),
-            out_b: top.attention_out.b.clone(),
-            attention_gamma: top.attention_norm.gamma.clone(),
-            attention_beta: top.attention_norm.beta.clone(),
-            up_w: top.up.weight(),
-            up_b: top.up.b.clone(),
-            down_w: top.down.weight(),
-            down_b: top.down.b.clone(),
-            gamma: top.output_norm.gamma.clone(),
-            beta: top.output_norm.beta.clone(),
-        }
+    pub(super) fn top_layers(&self, k: usize) -> Vec<TopLayer> {
+        self.layers[self.layers.len() - k..]
+            .iter()
+            .map(|l| TopLayer {
+                heads: self.heads,
+                qkv_w: l.qkv.weight(),
+                qkv_b: l.qkv.b.clone(),
+                out_w: l.attention_out.weight(),
+                out_b: l.attention_out.b.clone(),
+                attention_gamma: l.attention_norm.gamma.clone(),
+                attention_beta: l.attention_norm.beta.clone(),
+                up_w: l.up.weight(),
+                up_b: l.up.b.clone(),
+                down_w: l.down.weight(),
+                down_b: l.down.b.clone(),
+                gamma: l.output_norm.gamma.clone(),
+                beta: l.output_norm.beta.clone(),
+            })
+            .collect()
     }
 
-    /// Replaces the top layer (a tuned one, of [`Bert::top_layer`]'s shapes).
+    /// Replaces the top layers (tuned ones, of [`Bert::top_layers`]'s
+    /// shapes, the lowest first).
     #[cfg(test)]
-    pub(super) fn set_top_layer(&mut self, t: &TopLayer) -> Result<(), BertError> {
+    pub(super) fn set_top_layers(&mut self, tuned: &[TopLayer]) -> Result<(), BertError> {
         let (d, heads) = (self.hidden, self.heads);
-        let top = self.layers.last_mut().expect("a model has layers");
-        let ff = top.up.outputs;
-        let shapes = [
-            (t.heads, heads),
-            (t.qkv_w.len(), 3 * d * d),
-            (t.qkv_b.len(), 3 * d),
-            (t.out_w.len(), d * d),
-            (t.out_b.len(), d),
-            (t.attention_gamma.len(), d),
-            (t.attention_beta.len(), d),
-            (t.up_w.len(), ff * d),
-            (t.up_b.len(), ff),
-            (t.down_w.len(), d * ff),
-            (t.down_b.len(), d),
-            (t.gamma.len(), d),
-            (t.beta.len(), d),
-        ];
-        if let Some((found, expected)) = shapes.into_iter().find(|(f, e)| f != e) {
-            return Err(BertError::Shape {
-                name: "tuned top layer".to_owned(),
-                found: found.to_string(),
-                expected: expected.to_string(),
-            });
+        let first = self.layers.len() - tuned.len();
+        for (layer, t) in self.layers[first..].iter_mut().zip(tuned) {
+            let ff = layer.up.outputs;
+            let shapes = [
+                (t.heads, heads),
+                (t.qkv_w.len(), 3 * d * d),
+                (t.qkv_b.len(), 3 * d),
+                (t.out_w.len(), d * d),
+                (t.out_b.len(), d),
+                (t.attention_gamma.len(), d),
+                (t.attention_beta.len(), d),
+                (t.up_w.len(), ff * d),
+                (t.up_b.len(), ff),
+                (t.down_w.len(), d * ff),
+                (t.down_b.len(), d),
+                (t.gamma.len(), d),
+                (t.beta.len(), d),
+            ];
+            if let Some((found, expected)) = shapes.into_iter().find(|(f, e)| f != e) {
+                return Err(BertError::Shape {
+                    name: "tuned layer".to_owned(),
+                    found: found.to_string(),
+                    expected: expected.to_string(),
+                });
+            }
+            let norm = |gamma: &Vec<f32>, beta: &Vec<f32>| Norm {
+                gamma: gamma.clone(),
+                beta: beta.clone(),
+            };
+            *layer = Layer {
+                qkv: Linear::new(&t.qkv_w, t.qkv_b.clone(), d, 3 * d)?,
+                attention_out: Linear::new(&t.out_w, t.out_b.clone(), d, d)?,
+                attention_norm: norm(&t.attention_gamma, &t.attention_beta),
+                up: Linear::new(&t.up_w, t.up_b.clone(), d, ff)?,
+                down: Linear::new(&t.down_w, t.down_b.clone(), ff, d)?,
+                output_norm: norm(&t.gamma, &t.beta),
+            };
         }
-        let norm = |gamma: &Vec<f32>, beta: &Vec<f32>| Norm {
-            gamma: gamma.clone(),
-            beta: beta.clone(),
-        };
-        *top = Layer {
-            qkv: Linear::new(&t.qkv_w, t.qkv_b.clone(), d, 3 * d)?,
-            attention_out: Linear::new(&t.out_w, t.out_b.clone(), d, d)?,
-            attention_norm: norm(&t.attention_gamma, &t.attention_beta),
-            up: Linear::new(&t.up_w, t.up_b.clone(), d, ff)?,
-            down: Linear::new(&t.down_w, t.down_b.clone(), ff, d)?,
-            output_norm: norm(&t.gamma, &t.beta),
-        };
         Ok(())
     }
 
@@ -339,8 +350,8 @@ fn pool(x: &[f32], d: usize) -> Vec<f32> {
     pooled
 }
 
-/// The top layer, each weight in PyTorch's layout (out × in, row-major):
-/// what tuning changes.
+/// One of the top layers, each weight in PyTorch's layout (out × in,
+/// row-major): what tuning changes.
 #[cfg(test)]
 #[derive(Clone, Debug, PartialEq)]
 pub(super) struct TopLayer {

@@ -310,19 +310,20 @@ impl Encoder {
         }
     }
 
-    /// Each text's input to the top layer (`tokens × DIM`), which tuning
-    /// the top layer leaves as it is.
+    /// Each text's input to the `tuned`-th layer from the top (`tokens ×
+    /// DIM`), which tuning the top `tuned` layers leaves as it is.
     #[cfg(test)]
-    pub(crate) fn below_top(&self, texts: &[&str]) -> Vec<Vec<f32>> {
+    pub(crate) fn below(&self, texts: &[&str], tuned: usize) -> Vec<Vec<f32>> {
         texts
             .par_iter()
-            .map(|t| self.bert.below_top(&self.ids(t)))
+            .map(|t| self.bert.below(&self.ids(t), tuned))
             .collect()
     }
 
+    /// The top `k` layers, the lowest first.
     #[cfg(test)]
-    pub(crate) fn top_layer(&self) -> TopLayer {
-        self.bert.top_layer()
+    pub(crate) fn top_layers(&self, k: usize) -> Vec<TopLayer> {
+        self.bert.top_layers(k)
     }
 
     #[cfg(test)]
@@ -330,10 +331,10 @@ impl Encoder {
         self.bert.eps()
     }
 
-    /// This encoder with a tuned top layer, and nothing kept.
+    /// This encoder with tuned top layers (the lowest first), and nothing kept.
     #[cfg(test)]
-    pub(crate) fn with_top_layer(mut self, top: &TopLayer) -> Result<Encoder, BertError> {
-        self.bert.set_top_layer(top)?;
+    pub(crate) fn with_top_layers(mut self, top: &[TopLayer]) -> Result<Encoder, BertError> {
+        self.bert.set_top_layers(top)?;
         if let Some(cache) = &self.cache {
             cache.lock().unwrap_or_else(|e| e.into_inner()).clear();
         }

@@ -576,8 +576,8 @@ mod tests {
     /// accuracy and the held-out-intents curve with the tuned encoder.
     /// Minutes in release, so not part of `make test`:
     /// `cargo test --release -p support-chat-assistant --lib tuning_the_top_layer -- --ignored --nocapture`
-    /// (`TUNE_EPOCHS`, `TUNE_LR`, `TUNE_TEMPERATURE`, `TUNE_ATTENTION=1`
-    /// override the settings).
+    /// (`TUNE_EPOCHS`, `TUNE_LR`, `TUNE_TEMPERATURE`, `TUNE_ATTENTION=1`,
+    /// `TUNE_LAYERS` override the settings).
     #[test]
     #[ignore = "an experiment of minutes in release"]
     fn tuning_the_top_layer_on_banking77() {
@@ -592,6 +592,7 @@ mod tests {
             lr: env("TUNE_LR").unwrap_or(default.lr),
             temperature: env("TUNE_TEMPERATURE").unwrap_or(default.temperature),
             attention: env("TUNE_ATTENTION").map_or(default.attention, |v| v != 0.0),
+            layers: env("TUNE_LAYERS").map_or(default.layers, |v| v as usize),
             ..default
         };
         eprintln!("{cfg:?}");
@@ -608,13 +609,13 @@ mod tests {
             let texts: Vec<&str> = rows.iter().map(|(m, _)| m.as_str()).collect();
             let frozen = Encoder::load(&super::super::encoder::model_dir(), 1 << 16).unwrap();
             let t0 = Instant::now();
-            let (layer, losses) = tune(&frozen, &texts, &labels, cfg);
+            let (layers, losses) = tune(&frozen, &texts, &labels, cfg);
             eprintln!(
                 "tuned on {} questions in {:.1} s; loss by epoch {losses:?}",
                 texts.len(),
                 t0.elapsed().as_secs_f64()
             );
-            Arc::new(frozen.with_top_layer(&layer).unwrap())
+            Arc::new(frozen.with_top_layers(&layers).unwrap())
         };
         let (mut accuracy, mut recall, mut auc) = (0.0, 0.0, 0.0);
         for seed in 1..=3 {

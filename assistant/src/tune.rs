@@ -1,9 +1,9 @@
-//! Contrastive tuning of the encoder's top layer on a knowledge base's own
+//! Contrastive tuning of the encoder's top layers on a knowledge base's own
 //! questions (issue 20's experiment; see BENCHMARKS.md "Tuning the
-//! encoder"). Everything below the top layer stays frozen, so each
-//! question's input to it is computed once; each step then runs the layer
-//! forward and back for a batch of questions and moves it (its feed-forward
-//! block alone, or with its attention) with Adam against a supervised
+//! encoder"). Everything below the tuned layers stays frozen, so each
+//! question's input to them is computed once; each step then runs them
+//! forward and back for a batch of questions and moves them (their
+//! feed-forward blocks alone, or with their attention) with Adam against a supervised
 //! contrastive loss (questions of one article pulled together, of different
 //! articles pushed apart, as CPFT and SetFit do with the whole encoder).
 //!
@@ -31,6 +31,8 @@ pub(crate) struct TuneConfig {
     pub(crate) group: usize,
     /// Tune the attention too, not only the feed-forward block.
     pub(crate) attention: bool,
+    /// How many of the encoder's layers, from the top.
+    pub(crate) layers: usize,
     pub(crate) seed: u64,
 }
 
@@ -44,41 +46,45 @@ impl Default for TuneConfig {
             batch: 128,
             group: 4,
             attention: false,
+            layers: 1,
             seed: 1,
         }
     }
 }
 
-/// The encoder's top layer tuned on `texts`, each labelled with its
-/// article (`labels[i]` for `texts[i]`), and the mean loss of each epoch.
+/// The encoder's top `cfg.layers` layers (the lowest first) tuned on
+/// `texts`, each labelled with its article (`labels[i]` for `texts[i]`),
+/// and the mean loss of each epoch.
 pub(crate) fn tune(
     encoder: &Encoder,
     texts: &[&str],
     labels: &[usize],
     cfg: TuneConfig,
-) -> (TopLayer, Vec<f32>) {
-    let inputs = encoder.below_top(texts);
+) -> (Vec<TopLayer>, Vec<f32>) {
+    let inputs = encoder.below(texts, cfg.layers);
     let eps = encoder.layer_norm_eps();
-    let mut layer = encoder.top_layer();
-    let mut adam = Adam::new(&layer);
+    let mut layers = encoder.top_layers(cfg.layers);
+    let mut adams: Vec<Adam> = layers.iter().map(Adam::new).collect();
     let mut rng = fastrand::Rng::with_seed(cfg.seed);
     let mut losses = Vec::new();
     for _ in 0..cfg.epochs {
         let batches = batches(labels, cfg, &mut rng);
         let mut total = 0.0;
         for batch in &batches {
-            let (loss, mut grad) = gradient(&layer, &inputs, labels, batch, cfg.temperature, eps);
-            if !cfg.attention {
-                grad.parts_mut()[..ATTENTION_PARTS]
-                    .iter_mut()
-                    .for_each(|g| g.fill(0.0));
+            let (loss, grads) = gradient(&layers, &inputs, labels, batch, cfg.temperature, eps);
+            for ((layer, mut grad), adam) in layers.iter_mut().zip(grads).zip(&mut adams) {
+                if !cfg.attention {
+                    grad.parts_mut()[..ATTENTION_PARTS]
+                        .iter_mut()
+                        .for_each(|g| g.fill(0.0));
+                }
+                adam.step(layer, &grad, cfg.lr);
             }
-            adam.step(&mut layer, &grad, cfg.lr);
             total += loss;
         }
         losses.push(total / batches.len().max(1) as f32);
     }
-    (layer, losses)
+    (layers, losses)
 }
 
 /// One epoch's batches: each article's questions shuffled and cut into
@@ -191,16 +197,118 @@ impl Adam {
     }
 }
 
-/// The batch's contrastive loss and its gradient with respect to the layer.
+/// One layer's forward pass over a batch's stacked tokens, kept for its
+/// backward pass.
+struct Pass {
+    x: Vec<f32>,
+    qkv: Vec<f32>,
+    probs: Vec<Vec<f32>>,
+    context: Vec<f32>,
+    y_hat: Vec<f32>,
+    y_inv: Vec<f32>,
+    y: Vec<f32>,
+    a: Vec<f32>,
+    u: Vec<f32>,
+    xhat: Vec<f32>,
+    inv_sigma: Vec<f32>,
+}
+
+impl Pass {
+    /// `layer` on the tokens `x` (`n × d`); the output is
+    /// [`Pass::output`].
+    fn forward(layer: &TopLayer, x: Vec<f32>, heads: &Heads, eps: f32) -> Pass {
+        let (d, ff) = (layer.gamma.len(), layer.up_b.len());
+        // Attention: qkv = x·Wqkvᵀ + b, each question's heads, then
+        // o = context·Woᵀ + b + x and y = norm(o).
+        let qkv = plus_bias(times_transposed(&x, &layer.qkv_w, d, 3 * d), &layer.qkv_b);
+        let (context, probs) = heads.forward(&qkv);
+        let mut o = plus_bias(times_transposed(&context, &layer.out_w, d, d), &layer.out_b);
+        o.iter_mut().zip(&x).for_each(|(o, x)| *o += x);
+        let (y_hat, y_inv) = normalise(o, d, eps);
+        let y = scale_shift(&y_hat, &layer.attention_gamma, &layer.attention_beta);
+        // Feed-forward: a = y·Wupᵀ + b, u = gelu(a), z = u·Wdownᵀ + b + y,
+        // then the norm's x̂ = (z - mean) / σ.
+        let a = plus_bias(times_transposed(&y, &layer.up_w, d, ff), &layer.up_b);
+        let u: Vec<f32> = a.iter().map(|&v| gelu(v)).collect();
+        let mut z = plus_bias(times_transposed(&u, &layer.down_w, ff, d), &layer.down_b);
+        z.iter_mut().zip(&y).for_each(|(z, y)| *z += y);
+        let (xhat, inv_sigma) = normalise(z, d, eps);
+        Pass {
+            x,
+            qkv,
+            probs,
+            context,
+            y_hat,
+            y_inv,
+            y,
+            a,
+            u,
+            xhat,
+            inv_sigma,
+        }
+    }
+
+    /// The layer's output tokens, `γx̂ + β`.
+    fn output(&self, layer: &TopLayer) -> Vec<f32> {
+        scale_shift(&self.xhat, &layer.gamma, &layer.beta)
+    }
+
+    /// From the gradient with respect to the output tokens, the layer's
+    /// and the one with respect to its input tokens.
+    fn backward(&self, layer: &TopLayer, heads: &Heads, g_out: &[f32]) -> (TopLayer, Vec<f32>) {
+        let (d, ff) = (layer.gamma.len(), layer.up_b.len());
+        let mut grad = layer.zeros_like();
+        let g_z = norm_backward(
+            g_out,
+            &self.xhat,
+            &self.inv_sigma,
+            &layer.gamma,
+            (&mut grad.gamma, &mut grad.beta),
+        );
+        // Through the down projection, GELU and the up projection, to y
+        // (its residual path and the up projection's input).
+        let g_u;
+        (grad.down_w, grad.down_b, g_u) = linear_backward(&g_z, &self.u, &layer.down_w, (ff, d));
+        let g_a: Vec<f32> = g_u
+            .iter()
+            .zip(&self.a)
+            .map(|(g, &x)| g * gelu_derivative(x))
+            .collect();
+        let mut g_y;
+        (grad.up_w, grad.up_b, g_y) = linear_backward(&g_a, &self.y, &layer.up_w, (d, ff));
+        g_y.iter_mut().zip(&g_z).for_each(|(g, z)| *g += z);
+        // Through the attention's norm, output projection and heads, to x
+        // (its residual path and the projections' input).
+        let g_o = norm_backward(
+            &g_y,
+            &self.y_hat,
+            &self.y_inv,
+            &layer.attention_gamma,
+            (&mut grad.attention_gamma, &mut grad.attention_beta),
+        );
+        let g_context;
+        (grad.out_w, grad.out_b, g_context) =
+            linear_backward(&g_o, &self.context, &layer.out_w, (d, d));
+        let g_qkv = heads.backward(&self.qkv, &self.probs, &g_context);
+        let mut g_x;
+        (grad.qkv_w, grad.qkv_b, g_x) = linear_backward(&g_qkv, &self.x, &layer.qkv_w, (d, 3 * d));
+        g_x.iter_mut().zip(&g_o).for_each(|(g, o)| *g += o);
+        (grad, g_x)
+    }
+}
+
+/// The batch's contrastive loss and its gradient with respect to each of
+/// `layers` (the encoder's top ones, the lowest first; `inputs` are the
+/// lowest one's).
 fn gradient(
-    layer: &TopLayer,
+    layers: &[TopLayer],
     inputs: &[Vec<f32>],
     labels: &[usize],
     batch: &[usize],
     temperature: f32,
     eps: f32,
-) -> (f32, TopLayer) {
-    let (d, ff) = (layer.gamma.len(), layer.up_b.len());
+) -> (f32, Vec<TopLayer>) {
+    let d = layers[0].gamma.len();
     // The batch's tokens stacked: x (n × d), and each question's rows.
     let mut x = Vec::new();
     let mut spans = Vec::with_capacity(batch.len());
@@ -210,29 +318,19 @@ fn gradient(
         spans.push(start..x.len() / d);
     }
     let n = x.len() / d;
-    // Forward. Attention: qkv = x·Wqkvᵀ + b, each question's heads, then
-    // o = context·Woᵀ + b + x and y = norm(o).
-    let qkv = plus_bias(times_transposed(&x, &layer.qkv_w, d, 3 * d), &layer.qkv_b);
-    let heads = Heads::new(layer.heads, d, &spans);
-    let (context, probs) = heads.forward(&qkv);
-    let mut o = plus_bias(times_transposed(&context, &layer.out_w, d, d), &layer.out_b);
-    o.iter_mut().zip(&x).for_each(|(o, x)| *o += x);
-    let (y_hat, y_inv) = normalise(o, d, eps);
-    let y = scale_shift(&y_hat, &layer.attention_gamma, &layer.attention_beta);
-    // Feed-forward: a = y·Wupᵀ + b, u = gelu(a), z = u·Wdownᵀ + b + y, then
-    // the norm's x̂ = (z - mean) / σ and the pooled, normalised γx̂ + β.
-    let a = plus_bias(times_transposed(&y, &layer.up_w, d, ff), &layer.up_b);
-    let u: Vec<f32> = a.iter().map(|&v| gelu(v)).collect();
-    let mut z = plus_bias(times_transposed(&u, &layer.down_w, ff, d), &layer.down_b);
-    z.iter_mut().zip(&y).for_each(|(z, y)| *z += y);
-    let (xhat, inv_sigma) = normalise(z, d, eps);
+    let heads = Heads::new(layers[0].heads, d, &spans);
+    let mut passes = Vec::with_capacity(layers.len());
+    for layer in layers {
+        let pass = Pass::forward(layer, x, &heads, eps);
+        x = pass.output(layer);
+        passes.push(pass);
+    }
+    // Each question's pooled, normalised output.
     let mut e = vec![0.0; batch.len() * d];
     let mut norms = vec![0.0; batch.len()];
     for ((p, span), norm) in e.chunks_exact_mut(d).zip(&spans).zip(&mut norms) {
-        for row in xhat[span.start * d..span.end * d].chunks_exact(d) {
-            for (((p, x), g), b) in p.iter_mut().zip(row).zip(&layer.gamma).zip(&layer.beta) {
-                *p += g * x + b;
-            }
+        for row in x[span.start * d..span.end * d].chunks_exact(d) {
+            p.iter_mut().zip(row).for_each(|(p, v)| *p += v);
         }
         *norm = p.iter().map(|v| v * v).sum::<f32>().sqrt().max(1e-12);
         p.iter_mut().for_each(|v| *v /= *norm);
@@ -241,50 +339,25 @@ fn gradient(
     let (loss, g_e) = contrastive(&e, &batch_labels, d, temperature);
 
     // Backward, through the normalisation and the pooling to each token's
-    // output, then the output norm to z.
-    let mut grad = layer.zeros_like();
-    let mut g_h = vec![0.0; n * d];
+    // output, then down the layers.
+    let mut g = vec![0.0; n * d];
     for (j, span) in spans.iter().enumerate() {
         let (ej, gej) = (&e[j * d..][..d], &g_e[j * d..][..d]);
         let along = dot(ej, gej);
         for t in span.clone() {
-            for ((g, ge), e) in g_h[t * d..][..d].iter_mut().zip(gej).zip(ej) {
+            for ((g, ge), e) in g[t * d..][..d].iter_mut().zip(gej).zip(ej) {
                 *g = (ge - e * along) / norms[j];
             }
         }
     }
-    let g_z = norm_backward(
-        &g_h,
-        &xhat,
-        &inv_sigma,
-        &layer.gamma,
-        (&mut grad.gamma, &mut grad.beta),
-    );
-    // Through the down projection, GELU and the up projection, to y (its
-    // residual path and the up projection's input).
-    let g_u;
-    (grad.down_w, grad.down_b, g_u) = linear_backward(&g_z, &u, &layer.down_w, (ff, d));
-    let g_a: Vec<f32> = g_u
-        .iter()
-        .zip(&a)
-        .map(|(g, &x)| g * gelu_derivative(x))
-        .collect();
-    let mut g_y;
-    (grad.up_w, grad.up_b, g_y) = linear_backward(&g_a, &y, &layer.up_w, (d, ff));
-    g_y.iter_mut().zip(&g_z).for_each(|(g, z)| *g += z);
-    // Through the attention's norm, output projection and heads.
-    let g_o = norm_backward(
-        &g_y,
-        &y_hat,
-        &y_inv,
-        &layer.attention_gamma,
-        (&mut grad.attention_gamma, &mut grad.attention_beta),
-    );
-    let g_context;
-    (grad.out_w, grad.out_b, g_context) = linear_backward(&g_o, &context, &layer.out_w, (d, d));
-    let g_qkv = heads.backward(&qkv, &probs, &g_context);
-    (grad.qkv_w, grad.qkv_b, _) = linear_backward(&g_qkv, &x, &layer.qkv_w, (d, 3 * d));
-    (loss, grad)
+    let mut grads = Vec::with_capacity(layers.len());
+    for (layer, pass) in layers.iter().zip(&passes).rev() {
+        let grad;
+        (grad, g) = pass.backward(layer, &heads, &g);
+        grads.push(grad);
+    }
+    grads.reverse();
+    (loss, grads)
 }
 
 /// The backward pass of `out = input · wᵀ + b` over `n` rows, for `w` of
@@ -538,70 +611,77 @@ fn column_sums(x: &[f32], cols: usize) -> Vec<f32> {
 mod tests {
     use super::*;
 
-    /// A small layer (16 wide, two heads, 32 inside) with seeded weights,
-    /// and inputs.
-    fn small() -> (TopLayer, Vec<Vec<f32>>, Vec<usize>) {
+    /// Two small layers (16 wide, two heads, 32 inside) with seeded
+    /// weights, and inputs.
+    fn small() -> (Vec<TopLayer>, Vec<Vec<f32>>, Vec<usize>) {
         let mut rng = fastrand::Rng::with_seed(7);
         let mut r = |n: usize, scale: f32| -> Vec<f32> {
             (0..n).map(|_| (rng.f32() - 0.5) * scale).collect()
         };
         let (d, ff) = (16, 32);
-        let mut gamma = || r(d, 0.4).into_iter().map(|v| v + 1.0).collect::<Vec<_>>();
-        let (attention_gamma, gamma) = (gamma(), gamma());
-        let layer = TopLayer {
-            heads: 2,
-            qkv_w: r(3 * d * d, 0.8),
-            qkv_b: r(3 * d, 0.2),
-            out_w: r(d * d, 0.6),
-            out_b: r(d, 0.2),
-            attention_gamma,
-            attention_beta: r(d, 0.2),
-            up_w: r(ff * d, 0.6),
-            up_b: r(ff, 0.2),
-            down_w: r(d * ff, 0.6),
-            down_b: r(d, 0.2),
-            gamma,
-            beta: r(d, 0.2),
+        let mut layer = || {
+            let mut gamma = || r(d, 0.4).into_iter().map(|v| v + 1.0).collect::<Vec<_>>();
+            let (attention_gamma, gamma) = (gamma(), gamma());
+            TopLayer {
+                heads: 2,
+                qkv_w: r(3 * d * d, 0.8),
+                qkv_b: r(3 * d, 0.2),
+                out_w: r(d * d, 0.6),
+                out_b: r(d, 0.2),
+                attention_gamma,
+                attention_beta: r(d, 0.2),
+                up_w: r(ff * d, 0.6),
+                up_b: r(ff, 0.2),
+                down_w: r(d * ff, 0.6),
+                down_b: r(d, 0.2),
+                gamma,
+                beta: r(d, 0.2),
+            }
         };
+        let layers = vec![layer(), layer()];
         let inputs = [3, 5, 2, 4, 3, 6].iter().map(|&n| r(n * d, 2.0)).collect();
-        (layer, inputs, vec![0, 0, 1, 1, 0, 2])
+        (layers, inputs, vec![0, 0, 1, 1, 0, 2])
     }
 
     #[test]
-    fn the_gradient_agrees_with_finite_differences_for_every_part_of_the_layer() {
-        let (layer, inputs, labels) = small();
+    fn the_gradient_agrees_with_finite_differences_for_every_part_of_both_layers() {
+        let (layers, inputs, labels) = small();
         let batch: Vec<usize> = (0..inputs.len()).collect();
-        let loss_of = |b: &TopLayer| gradient(b, &inputs, &labels, &batch, 0.5, 1e-12).0;
-        let (_, grad) = gradient(&layer, &inputs, &labels, &batch, 0.5, 1e-12);
-        for part in 0..12 {
-            let len = layer.parts()[part].len();
-            for k in [0, len / 3, len - 1] {
-                let h = 1e-2;
-                let mut plus = layer.clone();
-                plus.parts_mut()[part][k] += h;
-                let mut minus = layer.clone();
-                minus.parts_mut()[part][k] -= h;
-                let numeric = (loss_of(&plus) - loss_of(&minus)) / (2.0 * h);
-                let analytic = grad.parts()[part][k];
-                assert!(
-                    (numeric - analytic).abs() <= 2e-3 + 0.05 * analytic.abs(),
-                    "part {part}, entry {k}: numeric {numeric}, analytic {analytic}"
-                );
+        let loss_of = |l: &[TopLayer]| gradient(l, &inputs, &labels, &batch, 0.5, 1e-12).0;
+        let (_, grads) = gradient(&layers, &inputs, &labels, &batch, 0.5, 1e-12);
+        for layer in 0..2 {
+            for part in 0..12 {
+                let len = layers[layer].parts()[part].len();
+                for k in [0, len / 3, len - 1] {
+                    let h = 1e-2;
+                    let mut plus = layers.clone();
+                    plus[layer].parts_mut()[part][k] += h;
+                    let mut minus = layers.clone();
+                    minus[layer].parts_mut()[part][k] -= h;
+                    let numeric = (loss_of(&plus) - loss_of(&minus)) / (2.0 * h);
+                    let analytic = grads[layer].parts()[part][k];
+                    assert!(
+                        (numeric - analytic).abs() <= 2e-3 + 0.05 * analytic.abs(),
+                        "layer {layer}, part {part}, entry {k}: numeric {numeric}, analytic {analytic}"
+                    );
+                }
             }
         }
     }
 
     #[test]
     fn tuning_steps_lower_the_loss_of_the_batch_they_learn_from() {
-        let (mut layer, inputs, labels) = small();
+        let (mut layers, inputs, labels) = small();
         let batch: Vec<usize> = (0..inputs.len()).collect();
-        let mut adam = Adam::new(&layer);
-        let first = gradient(&layer, &inputs, &labels, &batch, 0.5, 1e-12).0;
+        let mut adams: Vec<Adam> = layers.iter().map(Adam::new).collect();
+        let first = gradient(&layers, &inputs, &labels, &batch, 0.5, 1e-12).0;
         for _ in 0..20 {
-            let (_, grad) = gradient(&layer, &inputs, &labels, &batch, 0.5, 1e-12);
-            adam.step(&mut layer, &grad, 1e-2);
+            let (_, grads) = gradient(&layers, &inputs, &labels, &batch, 0.5, 1e-12);
+            for ((layer, grad), adam) in layers.iter_mut().zip(&grads).zip(&mut adams) {
+                adam.step(layer, grad, 1e-2);
+            }
         }
-        let last = gradient(&layer, &inputs, &labels, &batch, 0.5, 1e-12).0;
+        let last = gradient(&layers, &inputs, &labels, &batch, 0.5, 1e-12).0;
         assert!(last < first * 0.8, "{first} → {last}");
     }
 

@@ -284,7 +284,7 @@ impl KnowledgeBase {
     }
 
     /// Whether [`load_dir`](Self::load_dir) of `dir` reads `path`: its
-    /// `*.md` files, [`OUT_OF_SCOPE_FILE`], and `care/`'s two files (or the
+    /// `*.md` files, `out-of-scope.txt`, and `care/`'s two files (or the
     /// `care` folder itself). A folder watcher reloads on changes to these
     /// and nothing else (say, an embeddings file kept in the same folder).
     pub fn reads(dir: &Path, path: &Path) -> bool {

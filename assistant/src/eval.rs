@@ -577,7 +577,7 @@ mod tests {
     /// Minutes in release, so not part of `make test`:
     /// `cargo test --release -p support-chat-assistant --lib tuning_the_top_layer -- --ignored --nocapture`
     /// (`TUNE_EPOCHS`, `TUNE_LR`, `TUNE_TEMPERATURE`, `TUNE_ATTENTION=1`,
-    /// `TUNE_LAYERS` override the settings).
+    /// `TUNE_LAYERS`, `TUNE_ANCHOR` override the settings).
     #[test]
     #[ignore = "an experiment of minutes in release"]
     fn tuning_the_top_layer_on_banking77() {
@@ -593,6 +593,7 @@ mod tests {
             temperature: env("TUNE_TEMPERATURE").unwrap_or(default.temperature),
             attention: env("TUNE_ATTENTION").map_or(default.attention, |v| v != 0.0),
             layers: env("TUNE_LAYERS").map_or(default.layers, |v| v as usize),
+            anchor: env("TUNE_ANCHOR").unwrap_or(default.anchor),
             ..default
         };
         eprintln!("{cfg:?}");

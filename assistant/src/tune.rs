@@ -33,6 +33,9 @@ pub(crate) struct TuneConfig {
     pub(crate) attention: bool,
     /// How many of the encoder's layers, from the top.
     pub(crate) layers: usize,
+    /// How hard each step pulls the tuned weights back towards the frozen
+    /// ones (times the step size; 0: not at all).
+    pub(crate) anchor: f32,
     pub(crate) seed: u64,
 }
 
@@ -47,6 +50,7 @@ impl Default for TuneConfig {
             group: 4,
             attention: false,
             layers: 1,
+            anchor: 0.0,
             seed: 1,
         }
     }
@@ -64,6 +68,7 @@ pub(crate) fn tune(
     let inputs = encoder.below(texts, cfg.layers);
     let eps = encoder.layer_norm_eps();
     let mut layers = encoder.top_layers(cfg.layers);
+    let frozen = layers.clone();
     let mut adams: Vec<Adam> = layers.iter().map(Adam::new).collect();
     let mut rng = fastrand::Rng::with_seed(cfg.seed);
     let mut losses = Vec::new();
@@ -72,13 +77,22 @@ pub(crate) fn tune(
         let mut total = 0.0;
         for batch in &batches {
             let (loss, grads) = gradient(&layers, &inputs, labels, batch, cfg.temperature, eps);
-            for ((layer, mut grad), adam) in layers.iter_mut().zip(grads).zip(&mut adams) {
+            let layers_now = layers.iter_mut().zip(grads).zip(&mut adams).zip(&frozen);
+            for (((layer, mut grad), adam), frozen) in layers_now {
                 if !cfg.attention {
                     grad.parts_mut()[..ATTENTION_PARTS]
                         .iter_mut()
                         .for_each(|g| g.fill(0.0));
                 }
                 adam.step(layer, &grad, cfg.lr);
+                // Decoupled from Adam's scaling, a pull back towards the
+                // frozen weights (L2-SP, Li et al. 2018).
+                let pull = cfg.lr * cfg.anchor;
+                for (p, p0) in layer.parts_mut().into_iter().zip(frozen.parts()) {
+                    p.iter_mut()
+                        .zip(p0)
+                        .for_each(|(p, p0)| *p -= pull * (*p - p0));
+                }
             }
             total += loss;
         }

@@ -570,19 +570,22 @@ impl RecordStore for SqlRecords {
             let session = session.clone();
             async move {
                 let after = after?;
-                let page = sqlx::query(&format!(
-                    "{TRANSCRIPT_SELECT} WHERE t.reply_id > $1 \
-                     AND ($2 = '' OR t.session_hash = $2) ORDER BY t.reply_id LIMIT 500"
-                ))
-                .bind(after)
-                .bind(
-                    session
-                        .as_ref()
-                        .map_or(String::new(), |s| s.as_str().to_owned()),
-                )
-                .fetch_all(&pool)
-                .await
-                .and_then(|rows| {
+                // One conversation's through its own index, not a walk of
+                // every turn in time order looking for it.
+                let sql = match &session {
+                    Some(_) => format!(
+                        "{TRANSCRIPT_SELECT} WHERE t.session_hash = $2 AND t.reply_id > $1 \
+                         ORDER BY t.reply_id LIMIT 500"
+                    ),
+                    None => format!(
+                        "{TRANSCRIPT_SELECT} WHERE t.reply_id > $1 ORDER BY t.reply_id LIMIT 500"
+                    ),
+                };
+                let mut query = sqlx::query(&sql).bind(after);
+                if let Some(session) = &session {
+                    query = query.bind(session.as_str().to_owned());
+                }
+                let page = query.fetch_all(&pool).await.and_then(|rows| {
                     rows.iter()
                         .map(transcript_turn)
                         .collect::<Result<Vec<_>, _>>()

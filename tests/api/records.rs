@@ -472,3 +472,54 @@ async fn turns_kept_before_reply_ids_began_with_their_time_get_ids_that_do_and_k
     assert_eq!(left.len(), 1);
     assert_eq!(left[0].at, recent);
 }
+
+#[tokio::test]
+async fn an_export_pages_through_every_turn_once_in_time_order() {
+    use futures_util::StreamExt;
+    use support_chat::domain::clock::now_millis;
+    use support_chat::domain::records::{RecordStore, RecordedOutcome, TurnRecord, Write};
+    use support_chat::domain::session::SessionId;
+    use support_chat::store::sql::SqlRecords;
+
+    let url = fresh_database().await.parse().unwrap();
+    let (store, key) = SqlRecords::open(&url).await.unwrap();
+    let sessions = [SessionId::mint(), SessionId::mint(), SessionId::mint()];
+    let start = now_millis() - 60_000;
+    // Three pages and a bit (a page is 500), written out of order, three
+    // turns to a millisecond, one of each conversation (two replies of one
+    // conversation in one millisecond may share an id: 16 random bits).
+    let turns: Vec<Write> = (0..1201)
+        .rev()
+        .map(|i: i64| {
+            let session = sessions[(i % 3) as usize];
+            Write::Turn(TurnRecord {
+                reply_id: key.reply_id_at(session, start + i / 3),
+                session: key.session_hash(session),
+                message: format!("question {i}"),
+                outcome: RecordedOutcome::Answered,
+                confidence: 0.9,
+                article: None,
+                embedding: None,
+                complaint: false,
+                care: None,
+            })
+        })
+        .collect();
+    store.write(turns).await.unwrap();
+
+    let all: Vec<_> = store.export(None).map(Result::unwrap).collect().await;
+    assert_eq!(all.len(), 1201);
+    assert!(
+        all.windows(2)
+            .all(|w| w[0].reply_id < w[1].reply_id && w[0].at <= w[1].at)
+    );
+    assert_eq!((all[0].at, all[1200].at), (start, start + 400));
+    let first = key.session_hash(sessions[0]);
+    let mine: Vec<_> = store
+        .export(Some(first.clone()))
+        .map(Result::unwrap)
+        .collect()
+        .await;
+    assert_eq!(mine.len(), 401);
+    assert!(mine.iter().all(|t| t.session == first));
+}

@@ -12,9 +12,11 @@ chown postgres "$dir"
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 as_postgres() { runuser -u postgres -- "$@"; }
 as_postgres "$bin/initdb" -D "$dir/data" -U postgres --auth=trust --no-sync -E UTF8 >/dev/null
+# PG_OPTIONS: more of the server's settings, e.g. "-c autovacuum=off".
+read -ra options <<<"${PG_OPTIONS:-}"
 as_postgres "$bin/postgres" -D "$dir/data" -p "$port" -k "$dir" -h 127.0.0.1 \
   -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=400 \
-  >"$dir/server.log" 2>&1 &
+  "${options[@]}" >"$dir/server.log" 2>&1 &
 stop() {
   # The server's own pid, from its pid file (runuser's is only a parent).
   if [[ -f $dir/data/postmaster.pid ]]; then

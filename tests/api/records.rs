@@ -424,29 +424,24 @@ async fn turns_kept_before_reply_ids_began_with_their_time_get_ids_that_do_and_k
     ] {
         sqlx::query(statement).execute(&raw).await.unwrap();
     }
-    for (reply_id, at) in [(random, old), (off_by_one.as_str(), recent)] {
-        sqlx::query(
-            "INSERT INTO turns (reply_id, session_hash, at_ms, day, message, outcome, confidence) \
-             VALUES ($1, $2, $3, $4, 'a question', 'handoff', 0.2)",
-        )
-        .bind(reply_id)
-        .bind(session.as_str())
-        .bind(at)
-        .bind(day_of(at))
-        .execute(&raw)
-        .await
-        .unwrap();
+    let turn = "INSERT INTO turns (reply_id, session_hash, at_ms, day, message, outcome, confidence) \
+                VALUES ($1, $2, $3, $4, 'a question', 'handoff', 0.2)";
+    let vote = "INSERT INTO feedback (reply_id, session_hash, at_ms, day, helpful) \
+                VALUES ($1, $2, $3, $4, 0)";
+    for (sql, reply_id, at) in [
+        (turn, random, old),
+        (turn, off_by_one.as_str(), recent),
+        (vote, random, old),
+    ] {
+        sqlx::query(sql)
+            .bind(reply_id)
+            .bind(session.as_str())
+            .bind(at)
+            .bind(day_of(at))
+            .execute(&raw)
+            .await
+            .unwrap();
     }
-    sqlx::query(
-        "INSERT INTO feedback (reply_id, session_hash, at_ms, day, helpful) VALUES ($1, $2, $3, $4, 0)",
-    )
-    .bind(random)
-    .bind(session.as_str())
-    .bind(old)
-    .bind(day_of(old))
-    .execute(&raw)
-    .await
-    .unwrap();
     raw.close().await;
 
     let (store, _) = SqlRecords::open(&url.parse().unwrap()).await.unwrap();

@@ -465,7 +465,9 @@ mod tests {
         encoder.save_cache(&cache).unwrap();
         assert!(all.in_scope_accuracy >= 0.925, "{all:?}");
         let mean = few.iter().sum::<f64>() / few.len() as f64;
-        assert!(mean >= 0.80, "10-shot {few:?}");
+        // Issue 11's bar was 0.80; 0.845 measured with the nearest-example
+        // mark-down (2026-12-04): a floor against regressions.
+        assert!(mean >= 0.84, "10-shot {few:?}");
         assert!(all.oos_recall >= LEXICAL_OOS_RECALL_BANKING77, "{all:?}");
     }
 
@@ -556,11 +558,11 @@ mod tests {
                 reports.push(report);
             }
         }
-        // Measured 2026-12-04 (floors against regressions): as shipped (its
-        // examples in their own class, the rule fitted to 5 %), 5.8 % of
+        // Measured 2026-12-04, late (floors against regressions): as shipped (its
+        // examples in their own class, the rule fitted to 5 %), 5.1 % of
         // held-out own questions and 91.5 % of the near-domain ones handed
-        // off; without the rule 12.3 % and 97.1 %; without out-of-scope.txt
-        // (where Auto is Off) 8.0 % and 67.7 %.
+        // off; without the rule 12.7 % and 97.6 %; without out-of-scope.txt
+        // (where Auto is Off) 7.6 % and 69.1 %.
         let served = &reports[3];
         assert!(served.in_scope_handed_off <= 0.08, "{served:?}");
         assert!(served.oos_handed_off >= 0.80, "{served:?}");

@@ -14,15 +14,15 @@ async fn say(addr: std::net::SocketAddr, message: &str, session: Option<&str>) -
 #[tokio::test]
 async fn a_short_follow_up_is_read_in_the_context_of_the_previous_question() {
     let addr = spawn(setup().await).await;
-    let alone = say(addr, "what about LLPs?", None).await;
-    let first = say(addr, "Who can apply?", None).await;
+    let alone = say(addr, "and for directors?", None).await;
+    let first = say(addr, "Do I need a personal guarantee?", None).await;
     let session = first["session"].as_str().unwrap();
-    let follow_up = say(addr, "what about LLPs?", Some(session)).await;
+    let follow_up = say(addr, "and for directors?", Some(session)).await;
     assert_eq!(follow_up["session"], session);
     assert_eq!(follow_up["handoff"], false, "{follow_up}");
     assert_eq!(
         follow_up["reply"], first["reply"],
-        "answered as 'who can apply'"
+        "answered as 'do I need a personal guarantee'"
     );
     assert_ne!(
         alone["reply"], first["reply"],

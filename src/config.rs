@@ -114,9 +114,26 @@ pub struct EvalArgs {
     /// written after): re-running on the same texts skips the encoder.
     #[arg(long)]
     pub embedding_cache: Option<PathBuf>,
+    /// Passes of tuning the encoder's top layer to the training questions,
+    /// as the server does (0: the encoder as it ships).
+    #[arg(long, default_value_t = 10, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(0..=100))]
+    pub tune_epochs: usize,
 }
 
 impl AssistantArgs {
+    /// How the encoder is tuned to the knowledge base (`None`: it is not).
+    pub fn tune_config(&self) -> Option<support_chat_assistant::TuneConfig> {
+        tune_config(self.tune_epochs)
+    }
+
+    /// Where the tuned layer is kept: beside the embedding cache,
+    /// `embeddings.bin` → `embeddings-tuned.bin`.
+    pub fn tune_cache(&self) -> Option<PathBuf> {
+        let path = self.embedding_cache.0.as_deref()?;
+        let stem = path.file_stem()?.to_string_lossy();
+        Some(path.with_file_name(format!("{stem}-tuned.bin")))
+    }
+
     /// How the engine trains: the defaults, with the out-of-scope rule's settings.
     pub fn engine_config(&self) -> support_chat_assistant::EngineConfig {
         use support_chat_assistant::ScopeRule;
@@ -400,6 +417,14 @@ pub struct AssistantArgs {
     #[arg(long, env = "SUPPORT_CHAT_EMBEDDING_CACHE", default_value = "data/embeddings.bin", value_parser = embedding_cache)]
     pub embedding_cache: EmbeddingCache,
 
+    /// Passes of tuning the encoder's top layer to the knowledge base's
+    /// questions after each load (in the background, on one thread; the
+    /// untuned engine answers meanwhile), kept beside --embedding-cache
+    /// (`…-tuned.bin`) for the next start; 0 turns tuning off. Knowledge
+    /// bases of more than 2,000 training texts are not tuned.
+    #[arg(long, env = "SUPPORT_CHAT_TUNE_EPOCHS", default_value_t = 10, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(0..=100))]
+    pub tune_epochs: usize,
+
     /// Threads answers are computed on (the encoder runs there, never on
     /// the async workers). Default: one per CPU core.
     #[arg(long, env = "SUPPORT_CHAT_ANSWER_THREADS", value_parser = count(1, 256))]
@@ -680,6 +705,14 @@ fn embedding_cache(input: &str) -> Result<EmbeddingCache, String> {
         "off" => Ok(EmbeddingCache(None)),
         path => Ok(EmbeddingCache(Some(path.into()))),
     }
+}
+
+/// `--tune-epochs`: the default tuning with that many passes, or none.
+pub fn tune_config(epochs: usize) -> Option<support_chat_assistant::TuneConfig> {
+    (epochs > 0).then(|| support_chat_assistant::TuneConfig {
+        epochs,
+        ..support_chat_assistant::TuneConfig::default()
+    })
 }
 
 fn finite(input: &str) -> Result<f32, String> {

@@ -79,6 +79,7 @@ fn eval(args: &EvalArgs) -> Result<(), Box<dyn Error>> {
         shots,
         hold_out,
         encoder.as_ref(),
+        support_chat::config::tune_config(args.tune_epochs),
     )?;
     if let (Some(encoder), Some(path)) = (&encoder, &args.embedding_cache) {
         encoder.save_cache(path)?;

@@ -17,7 +17,7 @@ use crate::domain::care::ComplaintBook;
 use crate::domain::clock::SystemClock;
 use crate::domain::console::{ConsoleSessions, MemoryConsoleSessions};
 use crate::domain::handoff::{Courier, Delivery, Dispatch, HandoffCap, HandoffDesk};
-use crate::domain::knowledge::{KbSource, Knowledge, keep_embeddings};
+use crate::domain::knowledge::{KbSource, Knowledge, Tuning, keep_embeddings};
 use crate::domain::rate_limit::{Aggregated, FixedWindow, RateLimiter};
 use crate::domain::records::{RecordError, RecordStore, Recorder, Retention, purge_every};
 use crate::domain::session::{MemorySessions, SessionLimits, SessionStore};
@@ -437,10 +437,17 @@ pub async fn run(args: ServeArgs) -> Result<(), StartupError> {
         encoder,
         cache.map(Path::to_path_buf),
         config,
+        args.assistant.tune_config().map(|config| Tuning {
+            config,
+            cache: args.assistant.tune_cache(),
+        }),
         engine,
         state.chat.answers.clone(),
     ));
     knowledge.watch(KB_SETTLE).map_err(StartupError::Watch)?;
+    knowledge
+        .keep_tuned()
+        .map_err(StartupError::AnswerThreads)?;
     reload_on_hangup(knowledge.clone());
     let admin = admin_state(&args, &state, Some(knowledge));
     // Each connection is a file descriptor: raise the soft limit to the hard one.

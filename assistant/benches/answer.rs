@@ -3,7 +3,8 @@
 //! p99) of `Engine::reply` for a new question and for a repeated one (the
 //! embedding cache), with the encoder's kernels split over two rayon threads
 //! (as the server runs one answer on this 2-core machine) and on one
-//! thread, which gives the answers-per-second ceiling per core.
+//! thread, which gives the answers-per-second ceiling per core; and a new
+//! question to the engine tuned to the sample (`Engine::tuned`).
 //!
 //! Two sets of new questions, both asked of the sample knowledge base: the
 //! first 300 of BANKING77's dev split (real customer messages to a bank,
@@ -19,7 +20,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use support_chat_assistant::{
-    CareModel, DEFAULT_MODEL_DIR, Encoder, Engine, EngineConfig, KnowledgeBase, Message,
+    CareModel, DEFAULT_MODEL_DIR, Encoder, Engine, EngineConfig, KnowledgeBase, Message, TuneConfig,
 };
 
 const QUESTIONS: usize = 300;
@@ -124,10 +125,18 @@ fn main() {
         Arc::new(CareModel::silent()),
     );
 
+    // The encoder tuned to the sample as the server tunes it: a new
+    // question's second pass of the top feed-forward block.
+    let tuned = semantic
+        .tuned(TuneConfig::default(), None)
+        .expect("the sample is tuned")
+        .engine;
+
     let lexical_ms = summary(time_replies(&lexical, &questions));
     let new_2_ms = on_threads(2, || time_replies(&semantic, &questions));
     let new_2 = summary(new_2_ms.clone());
     let new_1 = on_threads(1, || summary(time_replies(&semantic, &questions)));
+    let tuned_2 = on_threads(2, || summary(time_replies(&tuned, &questions)));
     on_threads(2, || time_replies(&repeated, &questions));
     let repeat_2 = on_threads(2, || summary(time_replies(&repeated, &questions)));
     on_threads(2, || time_replies(&without_care, &questions));
@@ -150,6 +159,9 @@ fn main() {
             "lexical_p99_ms": round(lexical_ms.1),
             "encoder_new_question_2_threads_median_ms": round(new_2.0),
             "encoder_new_question_2_threads_p99_ms": round(new_2.1),
+            "tuned_new_question_2_threads_median_ms": round(tuned_2.0),
+            "tuned_new_question_2_threads_p99_ms": round(tuned_2.1),
+            "ratio_new_question_median_tuned_vs_untuned": round(tuned_2.0 / new_2.0),
             "encoder_new_question_1_thread_median_ms": round(new_1.0),
             "encoder_new_question_1_thread_p99_ms": round(new_1.1),
             "encoder_repeated_question_median_ms": round(repeat_2.0),

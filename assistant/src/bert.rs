@@ -14,6 +14,8 @@
 use rayon::prelude::*;
 use safetensors::{Dtype, SafeTensors};
 
+pub(crate) mod top;
+
 /// The fields of the model's `config.json` the forward pass needs.
 #[derive(serde::Deserialize)]
 pub(super) struct Config {
@@ -207,8 +209,46 @@ impl Bert {
         let x = self.below_top(ids);
         let top = self.layers.last().expect("a model has layers");
         let y = self.attend(top, &x, ids.len());
-        let mut x = self.ffn(top, &y);
-        layer_norm(&mut x, &top.output_norm, self.eps);
+        self.pooled_ffn(top, &y)
+    }
+
+    /// [`Bert::embed`] with the top layer `tuned` in place of the model's own.
+    pub(super) fn embed_tuned(&self, ids: &[u32], tuned: &TunedLayer) -> Vec<f32> {
+        let x = self.below_top(ids);
+        let y = self.attend(&tuned.layer, &x, ids.len());
+        self.pooled_ffn(&tuned.layer, &y)
+    }
+
+    /// [`Bert::embed`] and [`Bert::embed_tuned`] together, sharing the
+    /// layers below the top (and the top's attention, when `tuned` kept
+    /// it): a tuned feed-forward block costs about a tenth more than one
+    /// embedding, not twice as much.
+    pub(super) fn embed_both(&self, ids: &[u32], tuned: &TunedLayer) -> (Vec<f32>, Vec<f32>) {
+        let x = self.below_top(ids);
+        let top = self.layers.last().expect("a model has layers");
+        let y = self.attend(top, &x, ids.len());
+        let frozen = self.pooled_ffn(top, &y);
+        let tuned = if tuned.same_attention {
+            self.pooled_ffn(&tuned.layer, &y)
+        } else {
+            let y = self.attend(&tuned.layer, &x, ids.len());
+            self.pooled_ffn(&tuned.layer, &y)
+        };
+        (frozen, tuned)
+    }
+
+    /// The embedding from the top layer's input `x` (`n × hidden`, of
+    /// [`Bert::below_top`]) through `tuned`.
+    pub(super) fn embed_from_below(&self, x: &[f32], tuned: &TunedLayer) -> Vec<f32> {
+        let y = self.attend(&tuned.layer, x, x.len() / self.hidden);
+        self.pooled_ffn(&tuned.layer, &y)
+    }
+
+    /// The feed-forward block of `l` on its attention's output `y`, then its
+    /// output norm and the pooling.
+    fn pooled_ffn(&self, l: &Layer, y: &[f32]) -> Vec<f32> {
+        let mut x = self.ffn(l, y);
+        layer_norm(&mut x, &l.output_norm, self.eps);
         pool(&x, self.hidden)
     }
 
@@ -261,76 +301,6 @@ impl Bert {
         x
     }
 
-    /// The top `k` layers as they are now, the lowest first.
-    #[cfg(test)]
-    pub(super) fn top_layers(&self, k: usize) -> Vec<TopLayer> {
-        self.layers[self.layers.len() - k..]
-            .iter()
-            .map(|l| TopLayer {
-                heads: self.heads,
-                qkv_w: l.qkv.weight(),
-                qkv_b: l.qkv.b.clone(),
-                out_w: l.attention_out.weight(),
-                out_b: l.attention_out.b.clone(),
-                attention_gamma: l.attention_norm.gamma.clone(),
-                attention_beta: l.attention_norm.beta.clone(),
-                up_w: l.up.weight(),
-                up_b: l.up.b.clone(),
-                down_w: l.down.weight(),
-                down_b: l.down.b.clone(),
-                gamma: l.output_norm.gamma.clone(),
-                beta: l.output_norm.beta.clone(),
-            })
-            .collect()
-    }
-
-    /// Replaces the top layers (tuned ones, of [`Bert::top_layers`]'s
-    /// shapes, the lowest first).
-    #[cfg(test)]
-    pub(super) fn set_top_layers(&mut self, tuned: &[TopLayer]) -> Result<(), BertError> {
-        let (d, heads) = (self.hidden, self.heads);
-        let first = self.layers.len() - tuned.len();
-        for (layer, t) in self.layers[first..].iter_mut().zip(tuned) {
-            let ff = layer.up.outputs;
-            let shapes = [
-                (t.heads, heads),
-                (t.qkv_w.len(), 3 * d * d),
-                (t.qkv_b.len(), 3 * d),
-                (t.out_w.len(), d * d),
-                (t.out_b.len(), d),
-                (t.attention_gamma.len(), d),
-                (t.attention_beta.len(), d),
-                (t.up_w.len(), ff * d),
-                (t.up_b.len(), ff),
-                (t.down_w.len(), d * ff),
-                (t.down_b.len(), d),
-                (t.gamma.len(), d),
-                (t.beta.len(), d),
-            ];
-            if let Some((found, expected)) = shapes.into_iter().find(|(f, e)| f != e) {
-                return Err(BertError::Shape {
-                    name: "tuned layer".to_owned(),
-                    found: found.to_string(),
-                    expected: expected.to_string(),
-                });
-            }
-            let norm = |gamma: &Vec<f32>, beta: &Vec<f32>| Norm {
-                gamma: gamma.clone(),
-                beta: beta.clone(),
-            };
-            *layer = Layer {
-                qkv: Linear::new(&t.qkv_w, t.qkv_b.clone(), d, 3 * d)?,
-                attention_out: Linear::new(&t.out_w, t.out_b.clone(), d, d)?,
-                attention_norm: norm(&t.attention_gamma, &t.attention_beta),
-                up: Linear::new(&t.up_w, t.up_b.clone(), d, ff)?,
-                down: Linear::new(&t.down_w, t.down_b.clone(), ff, d)?,
-                output_norm: norm(&t.gamma, &t.beta),
-            };
-        }
-        Ok(())
-    }
-
-    #[cfg(test)]
     pub(super) fn eps(&self) -> f32 {
         self.eps
     }
@@ -350,35 +320,17 @@ fn pool(x: &[f32], d: usize) -> Vec<f32> {
     pooled
 }
 
-/// One of the top layers, each weight in PyTorch's layout (out × in,
-/// row-major): what tuning changes.
-#[cfg(test)]
-#[derive(Clone, Debug, PartialEq)]
-pub(super) struct TopLayer {
-    /// Attention heads (not tuned).
-    pub(super) heads: usize,
-    /// Query, key and value stacked: `3·hidden × hidden`, then `3·hidden`.
-    pub(super) qkv_w: Vec<f32>,
-    pub(super) qkv_b: Vec<f32>,
-    /// `hidden × hidden`, then `hidden`.
-    pub(super) out_w: Vec<f32>,
-    pub(super) out_b: Vec<f32>,
-    pub(super) attention_gamma: Vec<f32>,
-    pub(super) attention_beta: Vec<f32>,
-    /// `ff × hidden`, then `ff`.
-    pub(super) up_w: Vec<f32>,
-    pub(super) up_b: Vec<f32>,
-    /// `hidden × ff`, then `hidden`.
-    pub(super) down_w: Vec<f32>,
-    pub(super) down_b: Vec<f32>,
-    pub(super) gamma: Vec<f32>,
-    pub(super) beta: Vec<f32>,
+/// A top layer tuned to a knowledge base ([`Bert::tuned_layer`]), run in
+/// place of the model's own by [`Bert::embed_tuned`].
+pub(super) struct TunedLayer {
+    layer: Layer,
+    /// Tuning left the attention as it was: its output is the model's own.
+    same_attention: bool,
 }
 
 /// `a · wᵀ` for `a` of `rows × inputs` and `w` of `outputs × inputs`
 /// (`outputs` a multiple of 16): the forward pass's kernel, for
 /// fine-tuning's backward pass.
-#[cfg(test)]
 pub(super) fn times_transposed(a: &[f32], w: &[f32], inputs: usize, outputs: usize) -> Vec<f32> {
     let linear = Linear::new(w, vec![0.0; outputs], inputs, outputs)
         .expect("fine-tuning multiplies by the model's own widths");
@@ -405,20 +357,6 @@ impl Linear {
             inputs,
             outputs,
         })
-    }
-
-    /// The weight in PyTorch's layout again (`outputs × inputs`).
-    #[cfg(test)]
-    fn weight(&self) -> Vec<f32> {
-        let mut w = vec![0.0; self.outputs * self.inputs];
-        for (p, panel) in self.panels.chunks_exact(self.inputs * LANES).enumerate() {
-            for (i, lanes) in panel.chunks_exact(LANES).enumerate() {
-                for (j, v) in lanes.iter().enumerate() {
-                    w[(p * LANES + j) * self.inputs + i] = *v;
-                }
-            }
-        }
-        w
     }
 
     /// `out ← act(x · Wᵀ + b (+ residual))`, for `x` of `rows × inputs`,

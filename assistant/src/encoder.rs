@@ -21,9 +21,10 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use rayon::prelude::*;
 use tokenizers::{Tokenizer, TruncationParams};
 
-#[cfg(test)]
-use super::bert::TopLayer;
+use super::bert::top::TopLayer;
 use super::bert::{Bert, BertError, Config};
+
+pub(crate) mod tuned;
 
 /// Dimensions of an embedding.
 pub const DIM: usize = 384;
@@ -79,11 +80,7 @@ pub enum EncoderError {
 pub struct Encoder {
     tokenizer: Tokenizer,
     bert: Bert,
-    /// Other texts' recent embeddings; `None` when configured with no entries.
-    cache: Option<Mutex<lru::LruCache<TextHash, Embedding384>>>,
-    /// The training texts' embeddings, kept as long as the encoder: a
-    /// knowledge base of a few thousand questions is a few MiB.
-    trained: RwLock<HashMap<TextHash, Embedding384>>,
+    kept: Kept,
     /// What [`Encoder::load_cache`] read and nothing has asked for yet;
     /// emptied by [`Encoder::save_cache`], so a text gone from the
     /// knowledge base leaves the next file.
@@ -149,8 +146,7 @@ impl Encoder {
         Ok(Encoder {
             tokenizer,
             bert,
-            cache: NonZeroUsize::new(cache_entries).map(|n| Mutex::new(lru::LruCache::new(n))),
-            trained: RwLock::default(),
+            kept: Kept::new(cache_entries),
             stored: Mutex::default(),
         })
     }
@@ -159,13 +155,11 @@ impl Encoder {
     /// kept one, or computed and kept in the LRU cache.
     pub fn embed(&self, text: &str) -> Embedding384 {
         let hash = text_hash(text);
-        if let Some(hit) = self.recent(&hash).or_else(|| self.known(&hash)) {
+        if let Some(hit) = self.kept.get(&hash) {
             return hit;
         }
         let e = self.stored(&hash).unwrap_or_else(|| self.encode(text));
-        if let Some(Ok(mut cache)) = self.cache.as_ref().map(Mutex::lock) {
-            cache.put(hash, e.clone());
-        }
+        self.kept.keep_recent(hash, e.clone());
         e
     }
 
@@ -177,17 +171,14 @@ impl Encoder {
             .par_iter()
             .map(|text| {
                 let hash = text_hash(text);
-                if let Some(hit) = self.known(&hash) {
+                if let Some(hit) = self.kept.known(&hash) {
                     return hit;
                 }
                 let e = self
                     .stored(&hash)
-                    .or_else(|| self.recent(&hash))
+                    .or_else(|| self.kept.recent(&hash))
                     .unwrap_or_else(|| self.encode(text));
-                self.trained
-                    .write()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .insert(hash, e.clone());
+                self.kept.keep_trained(hash, e.clone());
                 e
             })
             .collect()
@@ -250,11 +241,15 @@ impl Encoder {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clear();
-        let trained = self.trained.read().unwrap_or_else(PoisonError::into_inner);
+        let trained = self
+            .kept
+            .trained
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
         for (hash, e) in trained.iter() {
             record(hash, e);
         }
-        if let Some(cache) = self.cache.as_ref().filter(|_| recent) {
+        if let Some(cache) = self.kept.cache.as_ref().filter(|_| recent) {
             let cache = cache.lock().unwrap_or_else(PoisonError::into_inner);
             for (hash, e) in cache
                 .iter()
@@ -270,18 +265,6 @@ impl Encoder {
         std::fs::rename(&partial, path)
     }
 
-    /// A training text's kept embedding.
-    fn known(&self, hash: &TextHash) -> Option<Embedding384> {
-        let trained = self.trained.read().unwrap_or_else(PoisonError::into_inner);
-        trained.get(hash).cloned()
-    }
-
-    /// A recent text's kept embedding.
-    fn recent(&self, hash: &TextHash) -> Option<Embedding384> {
-        let mut cache = self.cache.as_ref()?.lock().ok()?;
-        cache.get(hash).cloned()
-    }
-
     /// An embedding read from a file, taken from there (its caller keeps it).
     fn stored(&self, hash: &TextHash) -> Option<Embedding384> {
         let mut stored = self.stored.lock().unwrap_or_else(PoisonError::into_inner);
@@ -292,8 +275,8 @@ impl Encoder {
     #[cfg(test)]
     fn cached(&self, text: &str) -> Option<Embedding384> {
         let hash = text_hash(text);
-        self.recent(&hash)
-            .or_else(|| self.known(&hash))
+        self.kept
+            .get(&hash)
             .or_else(|| self.stored.lock().unwrap().get(&hash).cloned())
     }
 
@@ -312,7 +295,6 @@ impl Encoder {
 
     /// Each text's input to the `tuned`-th layer from the top (`tokens ×
     /// DIM`), which tuning the top `tuned` layers leaves as it is.
-    #[cfg(test)]
     pub(crate) fn below(&self, texts: &[&str], tuned: usize) -> Vec<Vec<f32>> {
         texts
             .par_iter()
@@ -321,12 +303,10 @@ impl Encoder {
     }
 
     /// The top `k` layers, the lowest first.
-    #[cfg(test)]
     pub(crate) fn top_layers(&self, k: usize) -> Vec<TopLayer> {
         self.bert.top_layers(k)
     }
 
-    #[cfg(test)]
     pub(crate) fn layer_norm_eps(&self) -> f32 {
         self.bert.eps()
     }
@@ -335,12 +315,64 @@ impl Encoder {
     #[cfg(test)]
     pub(crate) fn with_top_layers(mut self, top: &[TopLayer]) -> Result<Encoder, BertError> {
         self.bert.set_top_layers(top)?;
-        if let Some(cache) = &self.cache {
-            cache.lock().unwrap_or_else(|e| e.into_inner()).clear();
-        }
-        self.trained.get_mut().unwrap().clear();
+        self.kept = Kept::new(self.kept.capacity());
         self.stored.get_mut().unwrap().clear();
         Ok(self)
+    }
+}
+
+/// Embeddings kept by text: recent texts' in a bounded LRU cache, training
+/// texts' as long as their owner.
+struct Kept {
+    /// Other texts' recent embeddings; `None` when configured with no entries.
+    cache: Option<Mutex<lru::LruCache<TextHash, Embedding384>>>,
+    /// The training texts' embeddings: a knowledge base of a few thousand
+    /// questions is a few MiB.
+    trained: RwLock<HashMap<TextHash, Embedding384>>,
+}
+
+impl Kept {
+    fn new(cache_entries: usize) -> Kept {
+        Kept {
+            cache: NonZeroUsize::new(cache_entries).map(|n| Mutex::new(lru::LruCache::new(n))),
+            trained: RwLock::default(),
+        }
+    }
+
+    fn capacity(&self) -> usize {
+        self.cache.as_ref().map_or(0, |c| {
+            c.lock().unwrap_or_else(PoisonError::into_inner).cap().get()
+        })
+    }
+
+    /// A recent or training text's kept embedding.
+    fn get(&self, hash: &TextHash) -> Option<Embedding384> {
+        self.recent(hash).or_else(|| self.known(hash))
+    }
+
+    /// A training text's kept embedding.
+    fn known(&self, hash: &TextHash) -> Option<Embedding384> {
+        let trained = self.trained.read().unwrap_or_else(PoisonError::into_inner);
+        trained.get(hash).cloned()
+    }
+
+    /// A recent text's kept embedding.
+    fn recent(&self, hash: &TextHash) -> Option<Embedding384> {
+        let mut cache = self.cache.as_ref()?.lock().ok()?;
+        cache.get(hash).cloned()
+    }
+
+    fn keep_recent(&self, hash: TextHash, e: Embedding384) {
+        if let Some(Ok(mut cache)) = self.cache.as_ref().map(Mutex::lock) {
+            cache.put(hash, e);
+        }
+    }
+
+    fn keep_trained(&self, hash: TextHash, e: Embedding384) {
+        self.trained
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(hash, e);
     }
 }
 

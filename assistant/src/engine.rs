@@ -10,6 +10,7 @@ use super::answer::{
     Answer, ArticleRef, Assistant, Outcome, Reply, STORED_MESSAGE_BYTES, Turn, truncated,
 };
 use super::care::{CareModel, Signals};
+use super::encoder::tuned::TunedEncoder;
 use super::encoder::{DIM, Embedding384, Encoder, cosine, nearest};
 use super::features::{FeatureConfig, SparseVec, Vectorizer};
 use super::kb::{
@@ -25,6 +26,7 @@ use super::text::tokens;
 use super::vocab::Vocab;
 
 mod scope;
+pub(crate) mod tuning;
 pub use scope::{DEFAULT_HANDOFF_TARGET, SCOPE_FOLDS, Scope, ScopeRule, threshold_for};
 
 /// Used when the knowledge base has no `handoff` article.
@@ -141,6 +143,9 @@ pub struct Engine {
     vectorizer: Vectorizer,
     /// The sentence encoder; `None` is the lexical-only engine.
     encoder: Option<Arc<Encoder>>,
+    /// The encoder with its top layer tuned to this knowledge base
+    /// ([`Engine::tuned`]): with one, the classifier reads its embeddings.
+    tuned: Option<Arc<TunedEncoder>>,
     model: OvrModel,
     /// The embeddings of the articles' questions and titles (with an
     /// encoder), each with its article's index: a message's nearest one
@@ -194,15 +199,19 @@ impl Engine {
         encoder: Option<Arc<Encoder>>,
         care: Arc<CareModel>,
     ) -> Engine {
-        let mut engine = Engine::trained(kb, cfg, encoder, care);
-        engine.scope_threshold = match engine.cfg.scope.for_knowledge_base(&engine.kb) {
+        Engine::trained(kb, cfg, encoder, None, care)
+            .with_scope_threshold(|engine, target| engine.fit_scope_threshold(target))
+    }
+
+    /// This engine with the scope rule's threshold its configuration gives:
+    /// the one given, or `fit`'s for a target (with an encoder), or none.
+    fn with_scope_threshold(mut self, fit: impl FnOnce(&Engine, f32) -> Option<f32>) -> Engine {
+        self.scope_threshold = match self.cfg.scope.for_knowledge_base(&self.kb) {
             ScopeRule::Threshold(given) => Some(given),
-            ScopeRule::Target(target) if engine.encoder.is_some() => {
-                engine.fit_scope_threshold(target)
-            }
+            ScopeRule::Target(target) if self.encoder.is_some() => fit(&self, target),
             _ => None,
         };
-        engine
+        self
     }
 
     /// The [`scope_score`] threshold under which, with the other rules, at
@@ -217,8 +226,20 @@ impl Engine {
     /// Every own question's `scope_score` by an engine trained without it
     /// (its fold's), and whether that engine's other rules hand it off
     /// anyway (unsure between or of articles). Questions of handoff
-    /// articles are left out: handing them off is their answer.
+    /// articles are left out: handing them off is their answer. The folds'
+    /// engines are untuned ([`Engine::tuned`] fits with tuned ones).
     pub fn held_out_scope(&self) -> Vec<(f32, bool)> {
+        self.held_out_scope_by(|kb, cfg| {
+            Engine::with_care(kb, cfg, self.encoder.clone(), self.care.clone())
+        })
+    }
+
+    /// [`Engine::held_out_scope`], each fold's engine trained by `fold_engine`
+    /// from its knowledge base and configuration.
+    fn held_out_scope_by(
+        &self,
+        fold_engine: impl Fn(KnowledgeBase, EngineConfig) -> Engine,
+    ) -> Vec<(f32, bool)> {
         let cfg = EngineConfig {
             // A rule that never hands off: the other rules alone decide,
             // with the out-of-scope class's margin read by the score.
@@ -227,17 +248,11 @@ impl Engine {
         };
         let mut held = Vec::new();
         for fold in 0..SCOPE_FOLDS {
-            let engine = Engine::with_care(
-                self.kb.training_fold(SCOPE_FOLDS, fold),
-                cfg.clone(),
-                self.encoder.clone(),
-                self.care.clone(),
-            );
+            let engine = fold_engine(self.kb.training_fold(SCOPE_FOLDS, fold), cfg.clone());
             for article in self.kb.articles().iter().filter(|a| !a.handoff) {
                 for q in held_out(article, SCOPE_FOLDS, fold, true) {
                     let norm = normalise(q);
-                    let embedding = engine.encoder.as_ref().map(|e| e.embed(&norm));
-                    let sc = engine.classify_embedded(&norm, embedding.as_deref());
+                    let sc = engine.classify(&norm);
                     let other = !matches!(engine.decide(&sc), Verdict::Answer(_));
                     held.push((scope_score(&sc), other));
                 }
@@ -246,46 +261,28 @@ impl Engine {
         held
     }
 
-    /// Trains on the knowledge base, without fitting a scope threshold.
+    /// Trains on the knowledge base, without fitting a scope threshold; the
+    /// classifier reads `tuned`'s embeddings when given (of `encoder`).
     fn trained(
         kb: KnowledgeBase,
         cfg: EngineConfig,
         encoder: Option<Arc<Encoder>>,
+        tuned: Option<Arc<TunedEncoder>>,
         care: Arc<CareModel>,
     ) -> Engine {
         let n_art = kb.articles().len();
-        let mut docs: Vec<String> = Vec::new();
-        let mut labels: Vec<usize> = Vec::new();
-        for (i, a) in kb.articles().iter().enumerate() {
-            for q in a.questions.iter().chain(std::iter::once(&a.title)) {
-                let n = normalise(q);
-                if !n.is_empty() {
-                    docs.push(n);
-                    labels.push(i);
-                }
-            }
-        }
-        // Out of scope, two classes: the built-in general examples (weather,
-        // jokes: far from any article) as class `n_art`, the author's own
-        // near-domain ones (`out-of-scope.txt`) as `n_art + 1`. In one
-        // class, the linear model had to cover two far-apart clusters, and
-        // adding the near-domain ones let far-domain questions through
-        // ("what about the weather?" answered). Scoring merges them.
-        if cfg.use_oos_class {
-            let general = super::oos::training_examples().map(|q| (normalise(q), n_art));
-            let own = kb.out_of_scope().iter().map(|q| (normalise(q), n_art + 1));
-            for (q, label) in general.chain(own) {
-                docs.push(q);
-                labels.push(label);
-            }
-        }
+        let (docs, labels) = training_texts(&kb, &cfg);
         let vectorizer = Vectorizer::fit(&docs, cfg.features.clone());
         let mut xs: Vec<_> = docs.iter().map(|d| vectorizer.transform(d)).collect();
         let mut dim = vectorizer.dim();
         let (mut examples, mut oos_examples) = (Vec::new(), Vec::new());
         if let Some(encoder) = &encoder {
             let texts: Vec<&str> = docs.iter().map(String::as_str).collect();
-            for ((x, e), &label) in xs.iter_mut().zip(encoder.embed_all(&texts)).zip(&labels) {
+            let embedded = match &tuned {
+                Some(tuned) => tuned.embed_all(&texts),
+                None => encoder.embed_all(&texts),
+            };
+            for ((x, e), &label) in xs.iter_mut().zip(embedded).zip(&labels) {
                 append_embedding(x, dim, &e, cfg.semantic_weight);
                 if label < n_art {
                     examples.push((label, e));
@@ -340,6 +337,7 @@ impl Engine {
             cfg,
             vectorizer,
             encoder,
+            tuned,
             model,
             examples,
             oos_examples,
@@ -360,6 +358,12 @@ impl Engine {
         &self.care
     }
 
+    /// Whether the classifier reads an encoder tuned to this knowledge base
+    /// ([`Engine::tuned`]).
+    pub fn is_tuned(&self) -> bool {
+        self.tuned.is_some()
+    }
+
     pub fn knowledge_base(&self) -> &KnowledgeBase {
         &self.kb
     }
@@ -374,16 +378,28 @@ impl Engine {
 
     /// Scores a normalised text.
     pub fn classify(&self, normalised: &str) -> Scored {
-        let embedding = self.encoder.as_ref().map(|e| e.embed(normalised));
+        let embedding = self.embed(normalised).map(|(_, classified)| classified);
         self.classify_embedded(normalised, embedding.as_deref())
+    }
+
+    /// A normalised text's embeddings: the encoder's own (the duty-of-care
+    /// detectors' and the records'), and the one the classifier reads (the
+    /// tuned encoder's, or the same). `None` without an encoder.
+    fn embed(&self, normalised: &str) -> Option<(Embedding384, Embedding384)> {
+        let encoder = self.encoder.as_ref()?;
+        Some(match &self.tuned {
+            Some(tuned) => tuned.embed(normalised),
+            None => {
+                let e = encoder.embed(normalised);
+                (e.clone(), e)
+            }
+        })
     }
 
     /// How in scope a message looks, by each measure the handoff decision
     /// may use (the evaluation compares them: `eval::scope`).
     pub fn scope(&self, message: &str) -> Scope {
-        let norm = normalise(message);
-        let embedding = self.encoder.as_ref().map(|e| e.embed(&norm));
-        let sc = self.classify_embedded(&norm, embedding.as_deref());
+        let sc = self.classify(&normalise(message));
         let p_answer = if sc.best == self.n_articles() {
             0.0
         } else {
@@ -570,15 +586,12 @@ impl Engine {
     /// clarify or not understand goes to a person rather than a guess.
     pub fn reply(&self, message: &Message, history: &[Turn]) -> Answer {
         let norm = normalise(message.as_str());
-        // Computed once: the detectors, the classifier and the record share it.
-        let embedding = self
-            .encoder
-            .as_ref()
-            .filter(|_| !norm.is_empty())
-            .map(|e| e.embed(&norm));
+        // Computed once: the detectors and the record share the encoder's
+        // own, the classifier reads its own (the same unless tuned).
+        let (embedding, classified) = self.embed(&norm).filter(|_| !norm.is_empty()).unzip();
         let signals = self.care.signals(&norm, embedding.as_deref());
         let (mut decision, mut confidence) =
-            self.decide_in_context(&norm, embedding.as_deref(), history);
+            self.decide_in_context(&norm, classified.as_deref(), history);
         let care_article = match signals {
             Signals {
                 complaint: true, ..
@@ -709,6 +722,39 @@ impl Engine {
             handoff: true,
         }
     }
+}
+
+/// The texts the engine trains on, normalised, each with its class: each
+/// article's questions and title (class: the article's index), then with
+/// `cfg.use_oos_class` the out-of-scope examples.
+fn training_texts(kb: &KnowledgeBase, cfg: &EngineConfig) -> (Vec<String>, Vec<usize>) {
+    let n_art = kb.articles().len();
+    let mut docs: Vec<String> = Vec::new();
+    let mut labels: Vec<usize> = Vec::new();
+    for (i, a) in kb.articles().iter().enumerate() {
+        for q in a.questions.iter().chain(std::iter::once(&a.title)) {
+            let n = normalise(q);
+            if !n.is_empty() {
+                docs.push(n);
+                labels.push(i);
+            }
+        }
+    }
+    // Out of scope, two classes: the built-in general examples (weather,
+    // jokes: far from any article) as class `n_art`, the author's own
+    // near-domain ones (`out-of-scope.txt`) as `n_art + 1`. In one
+    // class, the linear model had to cover two far-apart clusters, and
+    // adding the near-domain ones let far-domain questions through
+    // ("what about the weather?" answered). Scoring merges them.
+    if cfg.use_oos_class {
+        let general = super::oos::training_examples().map(|q| (normalise(q), n_art));
+        let own = kb.out_of_scope().iter().map(|q| (normalise(q), n_art + 1));
+        for (q, label) in general.chain(own) {
+            docs.push(q);
+            labels.push(label);
+        }
+    }
+    (docs, labels)
 }
 
 /// Appends `weight × embedding` to a lexical vector as features

@@ -16,6 +16,7 @@ use super::encoder::Encoder;
 use super::engine::{Engine, EngineConfig};
 use super::kb::{Article, KbError, KnowledgeBase};
 use super::message::{Message, MessageError};
+use super::tune::TuneConfig;
 
 pub mod scope;
 
@@ -148,14 +149,16 @@ pub struct HoldOut {
 }
 
 /// Trains on `train_csv` (all of it, or `shots` per category, less the
-/// held-out intents) and answers every row of `test_csv` with empty history
-/// through `Engine::reply`.
+/// held-out intents), with `tune` the encoder's top layer tuned to it as
+/// served ([`Engine::tuned`]), and answers every row of `test_csv` with
+/// empty history through `Engine::reply`.
 pub fn evaluate(
     train_csv: &Path,
     test_csv: &Path,
     shots: Option<Shots>,
     hold_out: Option<HoldOut>,
     encoder: Option<&Arc<Encoder>>,
+    tune: Option<TuneConfig>,
 ) -> Result<EvalReport, EvalError> {
     evaluate_with(
         train_csv,
@@ -164,6 +167,7 @@ pub fn evaluate(
         hold_out,
         EngineConfig::default(),
         encoder,
+        tune,
     )
 }
 
@@ -216,6 +220,7 @@ fn evaluate_with(
     hold_out: Option<HoldOut>,
     cfg: EngineConfig,
     encoder: Option<&Arc<Encoder>>,
+    tune: Option<TuneConfig>,
 ) -> Result<EvalReport, EvalError> {
     let mut train = read_labelled_csv(train_csv)?;
     let mut test = Vec::new();
@@ -237,12 +242,21 @@ fn evaluate_with(
     let kb = kb_from_rows(&train)?;
     let t0 = Instant::now();
     let care = Arc::new(CareModel::silent());
-    let engine = Engine::with_care(kb, cfg, encoder.cloned(), care);
+    let engine = as_served(Engine::with_care(kb, cfg, encoder.cloned(), care), tune);
     let train_ms = t0.elapsed().as_secs_f64() * 1000.0;
     Ok(EvalReport {
         train_n: train.iter().filter(|(_, c)| c != OOS_CATEGORY).count(),
         ..evaluate_engine(&engine, &test, train_ms)
     })
+}
+
+/// `engine`, with `tune` tuned as the server tunes it ([`Engine::tuned`]:
+/// unless the knowledge base is too large for it).
+fn as_served(engine: Engine, tune: Option<TuneConfig>) -> Engine {
+    match tune.and_then(|tune| engine.tuned(tune, None)) {
+        Some(tuned) => tuned.engine,
+        None => engine,
+    }
 }
 
 /// Scores an already trained engine on labelled rows.
@@ -447,6 +461,7 @@ mod tests {
                 None,
                 EngineConfig::default(),
                 Some(&encoder),
+                Some(TuneConfig::default()),
             );
             let r = r.unwrap();
             eprintln!("{shots:?}: {}", serde_json::to_string(&r).unwrap());
@@ -465,9 +480,9 @@ mod tests {
         encoder.save_cache(&cache).unwrap();
         assert!(all.in_scope_accuracy >= 0.925, "{all:?}");
         let mean = few.iter().sum::<f64>() / few.len() as f64;
-        // Issue 11's bar was 0.80; 0.845 measured with the nearest-example
-        // mark-down (2026-12-04): a floor against regressions.
-        assert!(mean >= 0.84, "10-shot {few:?}");
+        // Issue 20's bar: 0.855 measured with the encoder tuned as served
+        // (2026-12-05; 0.845 untuned).
+        assert!(mean >= 0.85, "10-shot {few:?}");
         assert!(all.oos_recall >= LEXICAL_OOS_RECALL_BANKING77, "{all:?}");
     }
 
@@ -501,6 +516,7 @@ mod tests {
                     (10, known, use_known),
                     Some(shots),
                     &encoder,
+                    Some(TuneConfig::default()),
                 )
                 .unwrap();
                 eprintln!(
@@ -521,10 +537,11 @@ mod tests {
         eprintln!(
             "mean of splits 1-3; none, 20 more left out, those 20 as examples: recall at 5 % {recall:?}, AUC {auc:?}"
         );
-        // Measured 0.848, 0.863 and 0.836 (2026-12-04): floors against
-        // regressions, not goals.
+        // Measured 0.827, 0.846 and 0.820 with the encoder tuned as served
+        // (2026-12-05; 0.848, 0.863 and 0.836 untuned, while recall at 5 %
+        // rose 0.36 → 0.38): floors against regressions, not goals.
         assert!(
-            auc[0] >= 0.84 && auc[1] >= 0.85 && auc[2] >= 0.82,
+            auc[0] >= 0.82 && auc[1] >= 0.84 && auc[2] >= 0.81,
             "{auc:?}"
         );
     }
@@ -550,7 +567,14 @@ mod tests {
             ("sample as shipped", KnowledgeBase::sample()),
         ] {
             for rule in [ScopeRule::Off, ScopeRule::Auto] {
-                let report = scope::compare::knowledge_base_curves(&kb, &oos, 5, &encoder, rule);
+                let report = scope::compare::knowledge_base_curves(
+                    &kb,
+                    &oos,
+                    5,
+                    &encoder,
+                    rule,
+                    Some(TuneConfig::default()),
+                );
                 eprintln!(
                     "{name}, {rule:?}: {}",
                     serde_json::to_string(&report).unwrap()
@@ -558,19 +582,21 @@ mod tests {
                 reports.push(report);
             }
         }
-        // Measured 2026-12-04, late (floors against regressions): as shipped (its
-        // examples in their own class, the rule fitted to 5 %), 5.1 % of
-        // held-out own questions and 91.5 % of the near-domain ones handed
-        // off; without the rule 12.7 % and 97.6 %; without out-of-scope.txt
-        // (where Auto is Off) 7.6 % and 69.1 %.
+        // Measured 2026-12-05 with the encoder tuned as served (floors
+        // against regressions): as shipped (its examples in their own
+        // class, the rule fitted to 5 %), 5.8 % of held-out own questions
+        // and 93.2 % of the near-domain ones handed off; without the rule
+        // 10.9 % and 97.9 %; without out-of-scope.txt (where Auto is Off)
+        // 6.2 % and 60.5 %. Untuned (2026-12-04): 5.1 % and 91.5 %, 12.7 %
+        // and 97.6 %, 7.6 % and 69.1 %.
         let served = &reports[3];
         assert!(served.in_scope_handed_off <= 0.08, "{served:?}");
-        assert!(served.oos_handed_off >= 0.80, "{served:?}");
+        assert!(served.oos_handed_off >= 0.85, "{served:?}");
         assert_eq!(
             reports[0].in_scope_handed_off,
             reports[1].in_scope_handed_off
         );
-        assert!(reports[0].oos_handed_off >= 0.6, "{:?}", reports[0]);
+        assert!(reports[0].oos_handed_off >= 0.58, "{:?}", reports[0]);
     }
 
     /// Issue 20's experiment: the encoder's top layer (its feed-forward
@@ -635,6 +661,7 @@ mod tests {
                 None,
                 EngineConfig::default(),
                 Some(&tuned),
+                None,
             )
             .unwrap();
             eprintln!("seed {seed}: 10-shot accuracy {:.3}", r.in_scope_accuracy);
@@ -656,6 +683,7 @@ mod tests {
                 (10, 0, false),
                 Some(shots),
                 &tuned,
+                None,
             )
             .unwrap();
             let score = r.score();
@@ -673,7 +701,7 @@ mod tests {
         let Some((train, dev)) = banking77() else {
             return;
         };
-        let r = evaluate(&train, &dev, None, None, None).unwrap();
+        let r = evaluate(&train, &dev, None, None, None, None).unwrap();
         eprintln!("{}", serde_json::to_string(&r).unwrap());
         assert!(r.in_scope_accuracy >= 0.905, "{r:?}");
     }
@@ -683,7 +711,10 @@ mod tests {
         let rows = read_labelled_csv(&oos_dev()).unwrap();
         assert!(rows.iter().all(|(_, c)| c == OOS_CATEGORY));
         let encoder = super::super::encoder::test_encoder();
-        let engine = Engine::new(KnowledgeBase::sample(), Some(encoder));
+        let engine = as_served(
+            Engine::new(KnowledgeBase::sample(), Some(encoder)),
+            Some(TuneConfig::default()),
+        );
         let r = evaluate_engine(&engine, &rows, 0.0);
         eprintln!(
             "sample KB on oos_dev: {}",

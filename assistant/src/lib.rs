@@ -89,7 +89,6 @@ mod redact;
 mod svm;
 mod text;
 // Issue 20's experiment, run by a test in eval.rs until it earns a place.
-#[cfg(test)]
 mod tune;
 mod vocab;
 
@@ -103,6 +102,7 @@ pub use care::{
 };
 pub use check::{DEFAULT_MAX_MISDIRECTED, KbCheck, RECOMMENDED_QUESTIONS, check_kb};
 pub use encoder::{DEFAULT_MODEL_DIR, DIM, Encoder, EncoderError, MAX_TOKENS, cosine};
+pub use engine::tuning::TunedEngine;
 pub use engine::{
     DEFAULT_CONTACT, DEFAULT_HANDOFF_TARGET, Engine, EngineConfig, ScopeRule, Scored,
 };
@@ -118,6 +118,7 @@ pub use promotion::{Finding, REPRESENTATIVE_EXAMPLE, Severity, WARNING_PHRASES, 
 pub use redact::redact;
 pub use svm::SvmConfig;
 pub use text::normalise;
+pub use tune::TuneConfig;
 
 #[cfg(test)]
 mod test_support;

@@ -12,31 +12,40 @@
 
 use std::collections::BTreeMap;
 
-use super::bert::{TopLayer, dot, erf, gelu, times_transposed};
+use super::bert::top::TopLayer;
+use super::bert::{dot, erf, gelu, times_transposed};
+#[cfg(test)]
 use super::encoder::Encoder;
 
 /// How long and how hard to tune.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub(crate) struct TuneConfig {
+pub struct TuneConfig {
     /// Passes over the questions.
-    pub(crate) epochs: usize,
+    pub epochs: usize,
     /// Adam's step size.
-    pub(crate) lr: f32,
+    pub lr: f32,
     /// The contrastive loss's temperature (similarities are divided by it).
-    pub(crate) temperature: f32,
+    pub temperature: f32,
     /// Questions per step, at most.
-    pub(crate) batch: usize,
+    pub batch: usize,
     /// Questions of one article that go into a batch together (its
     /// positives).
-    pub(crate) group: usize,
+    pub group: usize,
     /// Tune the attention too, not only the feed-forward block.
-    pub(crate) attention: bool,
+    pub attention: bool,
     /// How many of the encoder's layers, from the top.
-    pub(crate) layers: usize,
+    pub layers: usize,
     /// How hard each step pulls the tuned weights back towards the frozen
     /// ones (times the step size; 0: not at all).
-    pub(crate) anchor: f32,
-    pub(crate) seed: u64,
+    pub anchor: f32,
+    pub seed: u64,
+    /// Knowledge bases with more training texts (questions, titles and
+    /// out-of-scope examples) than this are not tuned
+    /// ([`crate::Engine::tuned`]): it bounds the time (about 45 s on one
+    /// thread for the sample's 780) and the memory (each text's input to
+    /// the top layer, up to 48 KiB), and tuning pays with few questions an
+    /// article, not with thousands.
+    pub max_texts: usize,
 }
 
 impl Default for TuneConfig {
@@ -52,6 +61,7 @@ impl Default for TuneConfig {
             layers: 1,
             anchor: 0.0,
             seed: 1,
+            max_texts: 2_000,
         }
     }
 }
@@ -59,6 +69,7 @@ impl Default for TuneConfig {
 /// The encoder's top `cfg.layers` layers (the lowest first) tuned on
 /// `texts`, each labelled with its article (`labels[i]` for `texts[i]`),
 /// and the mean loss of each epoch.
+#[cfg(test)]
 pub(crate) fn tune(
     encoder: &Encoder,
     texts: &[&str],
@@ -66,8 +77,20 @@ pub(crate) fn tune(
     cfg: TuneConfig,
 ) -> (Vec<TopLayer>, Vec<f32>) {
     let inputs = encoder.below(texts, cfg.layers);
-    let eps = encoder.layer_norm_eps();
-    let mut layers = encoder.top_layers(cfg.layers);
+    let layers = encoder.top_layers(cfg.layers);
+    tune_from(layers, &inputs, labels, encoder.layer_norm_eps(), cfg)
+}
+
+/// `layers` (the model's top ones, the lowest first) tuned on the texts
+/// whose inputs to them are `inputs`, labelled by `labels`; with the mean
+/// loss of each epoch.
+pub(crate) fn tune_from(
+    mut layers: Vec<TopLayer>,
+    inputs: &[Vec<f32>],
+    labels: &[usize],
+    eps: f32,
+    cfg: TuneConfig,
+) -> (Vec<TopLayer>, Vec<f32>) {
     let frozen = layers.clone();
     let mut adams: Vec<Adam> = layers.iter().map(Adam::new).collect();
     let mut rng = fastrand::Rng::with_seed(cfg.seed);
@@ -76,7 +99,7 @@ pub(crate) fn tune(
         let batches = batches(labels, cfg, &mut rng);
         let mut total = 0.0;
         for batch in &batches {
-            let (loss, grads) = gradient(&layers, &inputs, labels, batch, cfg.temperature, eps);
+            let (loss, grads) = gradient(&layers, inputs, labels, batch, cfg.temperature, eps);
             let layers_now = layers.iter_mut().zip(grads).zip(&mut adams).zip(&frozen);
             for (((layer, mut grad), adam), frozen) in layers_now {
                 if !cfg.attention {
@@ -85,13 +108,15 @@ pub(crate) fn tune(
                         .for_each(|g| g.fill(0.0));
                 }
                 adam.step(layer, &grad, cfg.lr);
-                // Decoupled from Adam's scaling, a pull back towards the
-                // frozen weights (L2-SP, Li et al. 2018).
-                let pull = cfg.lr * cfg.anchor;
-                for (p, p0) in layer.parts_mut().into_iter().zip(frozen.parts()) {
-                    p.iter_mut()
-                        .zip(p0)
-                        .for_each(|(p, p0)| *p -= pull * (*p - p0));
+                if cfg.anchor > 0.0 {
+                    // Decoupled from Adam's scaling, a pull back towards the
+                    // frozen weights (L2-SP, Li et al. 2018).
+                    let pull = cfg.lr * cfg.anchor;
+                    for (p, p0) in layer.parts_mut().into_iter().zip(frozen.parts()) {
+                        p.iter_mut()
+                            .zip(p0)
+                            .for_each(|(p, p0)| *p -= pull * (*p - p0));
+                    }
                 }
             }
             total += loss;
@@ -133,7 +158,7 @@ fn batches(labels: &[usize], cfg: TuneConfig, rng: &mut fastrand::Rng) -> Vec<Ve
 const ATTENTION_PARTS: usize = 6;
 
 impl TopLayer {
-    fn parts(&self) -> [&Vec<f32>; 12] {
+    pub(crate) fn parts(&self) -> [&Vec<f32>; 12] {
         [
             &self.qkv_w,
             &self.qkv_b,
@@ -150,7 +175,7 @@ impl TopLayer {
         ]
     }
 
-    fn parts_mut(&mut self) -> [&mut Vec<f32>; 12] {
+    pub(crate) fn parts_mut(&mut self) -> [&mut Vec<f32>; 12] {
         [
             &mut self.qkv_w,
             &mut self.qkv_b,

@@ -7,13 +7,20 @@
 //! not load keeps the old engine serving; the file and the problem are
 //! logged, counted (`kb_reload_failures_total`) and shown by the admin API.
 //! On several replicas each reloads from its own folder.
+//!
+//! Each engine loaded is then tuned in the background ([`Knowledge::keep_tuned`]):
+//! the encoder's top layer fitted to the knowledge base's questions, on a
+//! thread of its own, and swapped in the same way unless a reload came
+//! first.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
 use serde::Serialize;
-use support_chat_assistant::{Encoder, Engine, EngineConfig, KbEditError, KbError, KnowledgeBase};
+use support_chat_assistant::{
+    Encoder, Engine, EngineConfig, KbEditError, KbError, KnowledgeBase, TuneConfig,
+};
 
 use crate::domain::answer_pool::AnswerPool;
 use crate::domain::clock::{UnixMillis, now_millis};
@@ -46,6 +53,9 @@ pub struct KbStatus {
     pub loaded_at: UnixMillis,
     /// Loads since start-up, the first included.
     pub loads: u64,
+    /// The engine answering reads an encoder tuned to this load's questions
+    /// (false until its tuning, in the background, is done).
+    pub tuned: bool,
     /// The newest failed reload, if it came after the last load.
     pub error: Option<KbFailure>,
 }
@@ -84,6 +94,14 @@ pub fn keep_embeddings(encoder: &Encoder, path: &Path) {
     }
 }
 
+/// How each loaded engine is tuned ([`Engine::tuned`]).
+#[derive(Clone, Debug)]
+pub struct Tuning {
+    pub config: TuneConfig,
+    /// Where the last tuning is kept for the next start.
+    pub cache: Option<PathBuf>,
+}
+
 /// The knowledge base in use, and how to load it again.
 pub struct Knowledge {
     source: KbSource,
@@ -96,8 +114,12 @@ pub struct Knowledge {
     answers: Arc<AnswerPool>,
     engine: RwLock<Arc<Engine>>,
     status: Mutex<KbStatus>,
-    /// One reload at a time; a change during one is picked up by the next.
+    /// One reload (or tuned engine's swap) at a time; a change during one
+    /// is picked up by the next.
     reloading: tokio::sync::Mutex<()>,
+    tuning: Option<Tuning>,
+    /// Woken by each load, for [`Knowledge::keep_tuned`].
+    loaded_new: tokio::sync::Notify,
 }
 
 impl Knowledge {
@@ -134,6 +156,7 @@ impl Knowledge {
         encoder: Option<Arc<Encoder>>,
         embedding_cache: Option<PathBuf>,
         config: EngineConfig,
+        tuning: Option<Tuning>,
         engine: Arc<Engine>,
         answers: Arc<AnswerPool>,
     ) -> Self {
@@ -146,6 +169,7 @@ impl Knowledge {
             questions: 0,
             loaded_at: 0,
             loads: 0,
+            tuned: false,
             error: None,
         };
         let knowledge = Self {
@@ -157,6 +181,8 @@ impl Knowledge {
             engine: RwLock::new(engine.clone()),
             status: Mutex::new(status),
             reloading: tokio::sync::Mutex::new(()),
+            tuning,
+            loaded_new: tokio::sync::Notify::new(),
         };
         knowledge.loaded(&engine);
         knowledge
@@ -169,7 +195,14 @@ impl Knowledge {
         status.questions = kb.articles().iter().map(|a| a.questions.len()).sum();
         status.loaded_at = now_millis();
         status.loads += 1;
+        status.tuned = engine.is_tuned();
         status.error = None;
+    }
+
+    /// Makes `engine` the one answering.
+    fn swap(&self, engine: Arc<Engine>) {
+        self.answers.swap(engine.clone());
+        *self.engine.write().unwrap_or_else(PoisonError::into_inner) = engine;
     }
 
     fn lock_status(&self) -> std::sync::MutexGuard<'_, KbStatus> {
@@ -220,9 +253,9 @@ impl Knowledge {
         match trained {
             Ok(engine) => {
                 let engine = Arc::new(engine);
-                self.answers.swap(engine.clone());
-                *self.engine.write().unwrap_or_else(PoisonError::into_inner) = engine.clone();
+                self.swap(engine.clone());
                 self.loaded(&engine);
+                self.loaded_new.notify_one();
                 metrics::counter!("kb_reloads_total").increment(1);
                 Ok(())
             }
@@ -237,6 +270,66 @@ impl Knowledge {
                 Err(error)
             }
         }
+    }
+
+    /// Tunes each engine loaded, the first included, in the background
+    /// ([`Engine::tuned`], on one thread of its own so that answers keep
+    /// the others), and swaps the tuned one in unless a reload replaced the
+    /// engine meanwhile (then that one is tuned next). Runs for the
+    /// process's life; does nothing without tuning or an encoder.
+    pub fn keep_tuned(self: &Arc<Self>) -> Result<(), rayon::ThreadPoolBuildError> {
+        let Some(tuning) = self.tuning.clone().filter(|_| self.encoder.is_some()) else {
+            return Ok(());
+        };
+        let pool = Arc::new(
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(1)
+                .thread_name(|_| "kb-tuning".to_owned())
+                .build()?,
+        );
+        let knowledge = self.clone();
+        tokio::spawn(async move {
+            loop {
+                let engine = knowledge.engine();
+                if !engine.is_tuned() {
+                    knowledge.tune(engine, &tuning, &pool).await;
+                }
+                // A load since `engine` was read left a permit: no wait then.
+                knowledge.loaded_new.notified().await;
+            }
+        });
+        Ok(())
+    }
+
+    async fn tune(&self, base: Arc<Engine>, tuning: &Tuning, pool: &Arc<rayon::ThreadPool>) {
+        let started = std::time::Instant::now();
+        let (engine, tuning, pool) = (base.clone(), tuning.clone(), pool.clone());
+        let tuned = tokio::task::spawn_blocking(move || {
+            pool.install(|| engine.tuned(tuning.config, tuning.cache.as_deref()))
+        })
+        .await
+        .expect("tuning does not panic");
+        let Some(tuned) = tuned else {
+            tracing::info!("knowledge base not tuned: more training texts than tuning takes");
+            return;
+        };
+        if let Some(error) = &tuned.cache_error {
+            tracing::warn!(%error, "tuned layer not kept for the next start");
+        }
+        let _one_at_a_time = self.reloading.lock().await;
+        if !Arc::ptr_eq(&self.engine(), &base) {
+            tracing::info!("tuned engine dropped: the knowledge base reloaded meanwhile");
+            return;
+        }
+        self.swap(Arc::new(tuned.engine));
+        self.lock_status().tuned = true;
+        let source = if tuned.from_cache { "cache" } else { "tuning" };
+        metrics::counter!("kb_tunings_total", "source" => source).increment(1);
+        tracing::info!(
+            tune_ms = started.elapsed().as_millis() as u64,
+            from_cache = tuned.from_cache,
+            "encoder tuned to the knowledge base"
+        );
     }
 
     /// Adds `question` to article `id`'s examples in its file, and reloads:

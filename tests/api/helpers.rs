@@ -354,6 +354,12 @@ pub fn binary_with_fixture_and(flags: &[&str]) -> std::process::Command {
         let records = site.parent().unwrap().join("records.db");
         command.arg(format!("--database=sqlite://{}", records.display()));
     }
+    if !flags.iter().any(|f| f.starts_with("--tune-epochs")) {
+        // Answers that change when the tuned engine swaps in would race
+        // the tests that read them: only the tuning tests (`api::tuning`)
+        // tune.
+        command.arg("--tune-epochs=0");
+    }
     if !flags.iter().any(|f| f.starts_with("--embedding-cache")) {
         // One file for every binary this test run starts, beside the binary.
         let cache = Path::new(BIN).with_file_name("test-embeddings.bin");
@@ -571,6 +577,7 @@ pub async fn with_knowledge_and_setup(
         Some(encoder()),
         None,
         Default::default(),
+        None,
         engine,
         setup.state.chat.answers.clone(),
     ));

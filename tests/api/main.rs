@@ -16,3 +16,4 @@ mod limits;
 mod paraphrase;
 mod records;
 mod replicas;
+mod tuning;

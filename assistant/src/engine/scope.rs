@@ -66,7 +66,7 @@ pub fn threshold_for(held: &[(f32, bool)], target: f32) -> Option<f32> {
 pub const SCOPE_FOLDS: usize = 5;
 
 /// How in scope one message looks; higher is more, by each measure.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Scope {
     /// The best article's calibrated probability (0 when the out-of-scope
     /// class wins): what the decision has used so far.

@@ -465,6 +465,7 @@ pub fn knowledge_status(state: &AdminState) -> Result<Value, ApiError> {
         "questions": status.questions,
         "loaded_at": time(status.loaded_at),
         "loads": status.loads,
+        "tuned": status.tuned,
         "error": status.error.map(|e| json!({ "at": time(e.at), "file": e.file, "message": e.message })),
     }))
 }

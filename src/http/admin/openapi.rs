@@ -202,7 +202,7 @@ pub async fn document() -> Json<Value> {
                 })),
             } },
             "/admin/api/kb": { "get": {
-                "summary": "The knowledge base: its source, articles (with question counts and versions), the last load and any reload error since.",
+                "summary": "The knowledge base: its source, articles (with question counts and versions), the last load, whether the engine answering reads an encoder tuned to it (`tuned`: false until the background tuning after each load is done) and any reload error since.",
                 "responses": guarded(json!({ "200": ok("The knowledge base.", json!({ "type": "object" })) })),
             } },
             "/admin/api/kb/{article}/questions": { "post": {

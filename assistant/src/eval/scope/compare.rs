@@ -12,7 +12,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use super::super::{
-    EvalError, HoldOut, OOS_CATEGORY, Shots, draw, held_out_categories, kb_from_rows,
+    EvalError, HoldOut, OOS_CATEGORY, Shots, as_served, draw, held_out_categories, kb_from_rows,
     read_labelled_csv,
 };
 use super::{Curve, curve};
@@ -21,6 +21,7 @@ use crate::encoder::Encoder;
 use crate::engine::{Engine, EngineConfig, Scope, ScopeRule};
 use crate::kb::{KnowledgeBase, held_out};
 use crate::message::Message;
+use crate::tune::TuneConfig;
 
 /// Added to a split's seed for its draw of known out-of-scope intents, so
 /// that draw differs from the held-out one.
@@ -90,6 +91,7 @@ pub fn held_out_intents(
     (held, known, use_known): (usize, usize, bool),
     shots: Option<Shots>,
     encoder: &Arc<Encoder>,
+    tune: Option<TuneConfig>,
 ) -> Result<SplitReport, EvalError> {
     let train = read_labelled_csv(train_csv)?;
     let dev = read_labelled_csv(dev_csv)?;
@@ -131,6 +133,7 @@ pub fn held_out_intents(
         Some(encoder.clone()),
         Arc::new(CareModel::silent()),
     );
+    let engine = as_served(engine, tune);
     let scopes: Vec<(bool, Scope)> = dev
         .iter()
         .filter(|(_, c)| !known_out.contains(c))
@@ -167,6 +170,7 @@ pub fn knowledge_base_curves(
     folds: usize,
     encoder: &Arc<Encoder>,
     scope: ScopeRule,
+    tune: Option<TuneConfig>,
 ) -> KnowledgeBaseReport {
     let care = Arc::new(CareModel::silent());
     let mut in_scope: Vec<Scope> = Vec::new();
@@ -183,6 +187,7 @@ pub fn knowledge_base_curves(
             Some(encoder.clone()),
             care.clone(),
         );
+        let engine = as_served(engine, tune);
         for article in kb.articles() {
             for q in held_out(article, folds, fold, true) {
                 in_scope.push(engine.scope(q));

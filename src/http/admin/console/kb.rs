@@ -88,7 +88,8 @@ pub async fn kb(
             <h1>"Knowledge base"</h1>
             <p>
                 {status.source} ": " {status.articles} " articles, " {status.questions}
-                " example questions; loaded " {time(status.loaded_at)} " (" {status.loads} " loads since start)."
+                " example questions; loaded " {time(status.loaded_at)} " (" {status.loads} " loads since start); "
+                {if status.tuned { "the encoder is tuned to it." } else { "the encoder is not tuned to it (yet)." }}
             </p>
             {error}
             {table("Articles", &["Article", "Title", "Example questions", "Version"], rows.into_any())}

@@ -51,6 +51,8 @@ pub enum StartupError {
     Redis(#[source] redis::RedisError),
     #[error("cannot start the answer threads")]
     AnswerThreads(#[source] rayon::ThreadPoolBuildError),
+    #[error("cannot start the thread that tunes the encoder to the knowledge base")]
+    TuningThread(#[source] rayon::ThreadPoolBuildError),
     #[error("cannot read the open-files limit")]
     FilesLimit(#[source] std::io::Error),
     #[error("cannot listen on {addr}")]
@@ -445,9 +447,7 @@ pub async fn run(args: ServeArgs) -> Result<(), StartupError> {
         state.chat.answers.clone(),
     ));
     knowledge.watch(KB_SETTLE).map_err(StartupError::Watch)?;
-    knowledge
-        .keep_tuned()
-        .map_err(StartupError::AnswerThreads)?;
+    knowledge.keep_tuned().map_err(StartupError::TuningThread)?;
     reload_on_hangup(knowledge.clone());
     let admin = admin_state(&args, &state, Some(knowledge));
     // Each connection is a file descriptor: raise the soft limit to the hard one.

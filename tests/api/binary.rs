@@ -147,6 +147,7 @@ fn bad_flags_are_refused_with_the_reason() {
         ),
         ("--max-message-chars", "0", "0"),
         ("--embedding-cache", "", "expected a file, or off"),
+        ("--tune-epochs", "101", "101"),
         ("--max-body-bytes", "0", "0"),
         (
             "--ipv6-aggregate-limits",

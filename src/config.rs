@@ -83,6 +83,11 @@ pub struct CheckKbArgs {
     /// Cross-validation folds (2 to 20).
     #[arg(long, default_value_t = 5, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(2..=20))]
     pub folds: usize,
+    /// Passes of tuning each fold's encoder to its fold, as the server
+    /// tunes it (0: the encoder as it ships; minutes for a few hundred
+    /// questions otherwise).
+    #[arg(long, default_value_t = 10, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(0..=100))]
+    pub tune_epochs: usize,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -102,6 +102,7 @@ fn check_kb(args: &CheckKbArgs) -> ExitCode {
             args.folds,
             args.max_misdirected,
             encoder.as_ref(),
+            support_chat::config::tune_config(args.tune_epochs),
         )?)
     })();
     let check = match checked {

@@ -42,6 +42,7 @@ use super::kb::{
 };
 use super::message::Message;
 use super::promotion::{Finding, Severity, check_promotions};
+use super::tune::TuneConfig;
 
 /// Fewer example questions than this and an article is flagged: the
 /// knowledge-base format recommends 8 to 20.
@@ -58,6 +59,9 @@ const BINS: usize = 10;
 #[derive(Clone, Debug, Serialize)]
 pub struct KbCheck {
     pub folds: usize,
+    /// Each fold's engine had its encoder tuned to its fold, as the server
+    /// tunes it (`--tune-epochs`); the scope thresholds were fitted so too.
+    pub tuned: bool,
     pub questions: usize,
     /// Held-out questions answered with their own article.
     pub accuracy: f64,
@@ -125,12 +129,14 @@ pub struct Missed {
     pub went_to: String,
 }
 
-/// Cross-validates `kb` in `folds` folds (at least 2).
+/// Cross-validates `kb` in `folds` folds (at least 2), each fold's engine
+/// as the server serves it with `tune` ([`Engine::as_served`]).
 pub fn check_kb(
     kb: &KnowledgeBase,
     folds: usize,
     max_misdirected: f64,
     encoder: Option<&Arc<Encoder>>,
+    tune: Option<TuneConfig>,
 ) -> Result<KbCheck, KbError> {
     let folds = folds.max(2);
     let cfg = EngineConfig::default();
@@ -151,6 +157,7 @@ pub fn check_kb(
     let mut right = vec![0usize; articles.len()];
     let mut wrong = vec![0usize; articles.len()];
     let mut histogram = [0usize; BINS];
+    let mut tuned = false;
     // The detectors learn from the `care/` examples, not the articles:
     // trained once, shared by every fold's engine.
     let care = Arc::new(CareModel::train(&kb.care_training(), encoder.map(|e| &**e)));
@@ -160,7 +167,9 @@ pub fn check_kb(
             cfg.clone(),
             encoder.cloned(),
             care.clone(),
-        );
+        )
+        .as_served(tune);
+        tuned = engine.is_tuned();
         for (i, article) in articles.iter().enumerate() {
             for question in held_out(article, folds, fold, true) {
                 // The knowledge base's loader keeps only questions that are messages.
@@ -213,13 +222,14 @@ pub fn check_kb(
     }
     let questions = results.iter().map(|r| r.questions).sum();
     let scope = encoder.map(|encoder| {
-        // `held_out_scope` trains its own folds: no threshold to fit here.
+        // The held-out scores come from folds of its own: no threshold to
+        // fit here.
         let unfitted = EngineConfig {
             scope: ScopeRule::Off,
             ..cfg.clone()
         };
         let held = Engine::with_care(kb.clone(), unfitted, Some(encoder.clone()), care.clone())
-            .held_out_scope();
+            .held_out_scope_as_served(tune);
         ScopeCheck {
             questions: held.len(),
             already_handed_off: ratio(held.iter().filter(|(_, other)| *other).count(), held.len()),
@@ -238,6 +248,7 @@ pub fn check_kb(
     let promotions_pass = promotions.iter().all(|p| p.severity != Severity::Error);
     Ok(KbCheck {
         folds,
+        tuned,
         questions,
         accuracy: ratio(right.iter().sum(), questions),
         misdirected: ratio(wrong.iter().sum(), questions),
@@ -275,6 +286,15 @@ impl fmt::Display for KbCheck {
             self.folds,
             100.0 * self.accuracy,
             100.0 * self.misdirected
+        )?;
+        writeln!(
+            f,
+            "{}",
+            if self.tuned {
+                "Each fold's encoder tuned to its fold, as the server tunes it."
+            } else {
+                "Each fold's engine untuned: the encoder as it ships."
+            }
         )?;
         writeln!(f)?;
         writeln!(
@@ -500,7 +520,7 @@ mod tests {
             &["a".into(), "b".into()],
         )
         .unwrap();
-        let check = check_kb(&kb, 2, 0.5, None).unwrap();
+        let check = check_kb(&kb, 2, 0.5, None, None).unwrap();
         assert_eq!(check.questions, 8);
         assert_eq!(check.confidence_histogram.iter().sum::<usize>(), 8);
         assert_eq!(check.articles.len(), 2);
@@ -538,7 +558,7 @@ mod tests {
             &["a".into(), "b".into()],
         )
         .unwrap();
-        let check = check_kb(&kb, 2, 1.0, None).unwrap();
+        let check = check_kb(&kb, 2, 1.0, None, None).unwrap();
         assert!(!check.passed, "{check}");
         let text = check.to_string();
         assert!(text.contains("Financial promotions: ERROR: cost"), "{text}");
@@ -556,7 +576,7 @@ mod tests {
             &["a".into(), "b".into()],
         )
         .unwrap();
-        assert!(check_kb(&kb, 2, 1.0, None).unwrap().passed);
+        assert!(check_kb(&kb, 2, 1.0, None, None).unwrap().passed);
     }
 
     #[test]
@@ -573,7 +593,7 @@ mod tests {
             &["a".into(), "b".into()],
         )
         .unwrap();
-        let check = check_kb(&kb, 2, 0.1, None).unwrap();
+        let check = check_kb(&kb, 2, 0.1, None, None).unwrap();
         assert!(!check.passed, "{check}");
         assert!(check.misdirected > 0.1, "{check}");
         assert!(

@@ -167,21 +167,11 @@ impl Encoder {
     /// [`Self::embed`]'s: kept ones looked up, the rest encoded on the rayon
     /// pool; all kept as long as the encoder.
     pub fn embed_all(&self, texts: &[&str]) -> Vec<Embedding384> {
-        texts
-            .par_iter()
-            .map(|text| {
-                let hash = text_hash(text);
-                if let Some(hit) = self.kept.known(&hash) {
-                    return hit;
-                }
-                let e = self
-                    .stored(&hash)
-                    .or_else(|| self.kept.recent(&hash))
-                    .unwrap_or_else(|| self.encode(text));
-                self.kept.keep_trained(hash, e.clone());
-                e
-            })
-            .collect()
+        self.kept.known_or_train(texts, |hash, text| {
+            self.stored(hash)
+                .or_else(|| self.kept.recent(hash))
+                .unwrap_or_else(|| self.encode(text))
+        })
     }
 
     /// Reads a file [`Encoder::save_cache`] wrote, if it was written by this
@@ -366,6 +356,27 @@ impl Kept {
         if let Some(Ok(mut cache)) = self.cache.as_ref().map(Mutex::lock) {
             cache.put(hash, e);
         }
+    }
+
+    /// Training texts' embeddings, in order: kept ones looked up, the rest
+    /// made by `compute` on the rayon pool and kept as training texts'.
+    fn known_or_train(
+        &self,
+        texts: &[&str],
+        compute: impl Fn(&TextHash, &str) -> Embedding384 + Sync,
+    ) -> Vec<Embedding384> {
+        texts
+            .par_iter()
+            .map(|text| {
+                let hash = text_hash(text);
+                if let Some(hit) = self.known(&hash) {
+                    return hit;
+                }
+                let e = compute(&hash, text);
+                self.keep_trained(hash, e.clone());
+                e
+            })
+            .collect()
     }
 
     fn keep_trained(&self, hash: TextHash, e: Embedding384) {

@@ -242,21 +242,12 @@ fn evaluate_with(
     let kb = kb_from_rows(&train)?;
     let t0 = Instant::now();
     let care = Arc::new(CareModel::silent());
-    let engine = as_served(Engine::with_care(kb, cfg, encoder.cloned(), care), tune);
+    let engine = Engine::with_care(kb, cfg, encoder.cloned(), care).as_served(tune);
     let train_ms = t0.elapsed().as_secs_f64() * 1000.0;
     Ok(EvalReport {
         train_n: train.iter().filter(|(_, c)| c != OOS_CATEGORY).count(),
         ..evaluate_engine(&engine, &test, train_ms)
     })
-}
-
-/// `engine`, with `tune` tuned as the server tunes it ([`Engine::tuned`]:
-/// unless the knowledge base is too large for it).
-fn as_served(engine: Engine, tune: Option<TuneConfig>) -> Engine {
-    match tune.and_then(|tune| engine.tuned(tune, None)) {
-        Some(tuned) => tuned.engine,
-        None => engine,
-    }
 }
 
 /// Scores an already trained engine on labelled rows.
@@ -711,10 +702,8 @@ mod tests {
         let rows = read_labelled_csv(&oos_dev()).unwrap();
         assert!(rows.iter().all(|(_, c)| c == OOS_CATEGORY));
         let encoder = super::super::encoder::test_encoder();
-        let engine = as_served(
-            Engine::new(KnowledgeBase::sample(), Some(encoder)),
-            Some(TuneConfig::default()),
-        );
+        let engine = Engine::new(KnowledgeBase::sample(), Some(encoder))
+            .as_served(Some(TuneConfig::default()));
         let r = evaluate_engine(&engine, &rows, 0.0);
         eprintln!(
             "sample KB on oos_dev: {}",

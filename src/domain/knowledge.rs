@@ -307,8 +307,15 @@ impl Knowledge {
         let tuned = tokio::task::spawn_blocking(move || {
             pool.install(|| engine.tuned(tuning.config, tuning.cache.as_deref()))
         })
-        .await
-        .expect("tuning does not panic");
+        .await;
+        // A bug in tuning leaves this load untuned, said so; the next load
+        // is tuned again.
+        let Ok(tuned) = tuned.inspect_err(|error| {
+            metrics::counter!("kb_tuning_failures_total").increment(1);
+            tracing::error!(%error, "tuning failed: the untuned engine keeps answering");
+        }) else {
+            return;
+        };
         let Some(tuned) = tuned else {
             tracing::info!("knowledge base not tuned: more training texts than tuning takes");
             return;

@@ -233,15 +233,20 @@ fn eval_prints_one_json_object_as_its_last_line() {
 
 #[test]
 fn check_kb_reports_the_sample_and_fails_a_knowledge_base_that_confuses_itself() {
-    let sample = Command::new(BIN).arg("check-kb").output().unwrap();
+    // Untuned here (minutes otherwise): `make check-kb` runs it tuned.
+    let sample = Command::new(BIN)
+        .args(["check-kb", "--tune-epochs", "0"])
+        .output()
+        .unwrap();
     let report = String::from_utf8_lossy(&sample.stdout);
     assert!(
         report.contains("334 questions, 5-fold cross-validation"),
         "{report}"
     );
     assert!(report.contains("<- threshold"), "{report}");
+    assert!(report.contains("untuned"), "{report}");
     let json = Command::new(BIN)
-        .args(["check-kb", "--json"])
+        .args(["check-kb", "--json", "--tune-epochs", "0"])
         .output()
         .unwrap();
     let value: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
@@ -264,7 +269,14 @@ fn check_kb_reports_the_sample_and_fails_a_knowledge_base_that_confuses_itself()
         .unwrap();
     }
     let failing = Command::new(BIN)
-        .args(["check-kb", "--max-misdirected", "0.1", "--kb"])
+        .args([
+            "check-kb",
+            "--tune-epochs",
+            "0",
+            "--max-misdirected",
+            "0.1",
+            "--kb",
+        ])
         .arg(&dir)
         .output()
         .unwrap();

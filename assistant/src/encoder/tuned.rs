@@ -71,19 +71,10 @@ impl TunedEncoder {
     /// Tuned embeddings of training texts, in order, kept as long as this
     /// encoder.
     pub(crate) fn embed_all(&self, texts: &[&str]) -> Vec<Embedding384> {
-        texts
-            .par_iter()
-            .map(|text| {
-                let hash = text_hash(text);
-                if let Some(hit) = self.kept.known(&hash) {
-                    return hit;
-                }
-                let ids = self.encoder.ids(text);
-                let e: Embedding384 = self.encoder.bert.embed_tuned(&ids, &self.top).into();
-                self.kept.keep_trained(hash, e.clone());
-                e
-            })
-            .collect()
+        self.kept.known_or_train(texts, |_, text| {
+            let ids = self.encoder.ids(text);
+            self.encoder.bert.embed_tuned(&ids, &self.top).into()
+        })
     }
 }
 

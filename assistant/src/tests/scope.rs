@@ -89,8 +89,21 @@ fn a_given_threshold_is_used_as_it_is_and_without_out_of_scope_examples_there_is
 }
 
 #[test]
-fn check_kb_reports_the_threshold_each_target_fits_in_order() {
-    let check = crate::check_kb(&KnowledgeBase::sample(), 5, 1.0, Some(&test_encoder())).unwrap();
+fn check_kb_reports_in_order_the_threshold_each_target_fits_with_tuned_folds_as_served() {
+    let one_epoch = crate::TuneConfig {
+        epochs: 1,
+        ..crate::TuneConfig::default()
+    };
+    let encoder = test_encoder();
+    let check = crate::check_kb(
+        &KnowledgeBase::sample(),
+        2,
+        1.0,
+        Some(&encoder),
+        Some(one_epoch),
+    )
+    .unwrap();
+    assert!(check.tuned);
     let scope = check.scope.as_ref().expect("with the encoder");
     assert!(scope.questions > 200, "{scope:?}");
     let targets: Vec<f32> = scope.thresholds.iter().map(|(t, _)| *t).collect();
@@ -100,11 +113,19 @@ fn check_kb_reports_the_threshold_each_target_fits_in_order() {
         thresholds.windows(2).all(|w| w[0] <= w[1]),
         "{thresholds:?}"
     );
-    assert!(
-        check
-            .to_string()
-            .contains("Out-of-scope rule (--handoff-target)")
+    assert_eq!(scope.default_target, Some(0.05));
+    let served = Engine::new(KnowledgeBase::sample(), Some(encoder))
+        .tuned(one_epoch, None)
+        .unwrap()
+        .engine;
+    assert_eq!(
+        served.scope_threshold(),
+        Some(thresholds[1]),
+        "the point reported at the default target is the one served"
     );
+    let text = check.to_string();
+    assert!(text.contains("Out-of-scope rule (--handoff-target)"));
+    assert!(text.contains("encoder tuned to its fold"), "{text}");
 }
 
 #[test]

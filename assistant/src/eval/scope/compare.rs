@@ -12,7 +12,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use super::super::{
-    EvalError, HoldOut, OOS_CATEGORY, Shots, as_served, draw, held_out_categories, kb_from_rows,
+    EvalError, HoldOut, OOS_CATEGORY, Shots, draw, held_out_categories, kb_from_rows,
     read_labelled_csv,
 };
 use super::{Curve, curve};
@@ -133,7 +133,7 @@ pub fn held_out_intents(
         Some(encoder.clone()),
         Arc::new(CareModel::silent()),
     );
-    let engine = as_served(engine, tune);
+    let engine = engine.as_served(tune);
     let scopes: Vec<(bool, Scope)> = dev
         .iter()
         .filter(|(_, c)| !known_out.contains(c))
@@ -187,7 +187,7 @@ pub fn knowledge_base_curves(
             Some(encoder.clone()),
             care.clone(),
         );
-        let engine = as_served(engine, tune);
+        let engine = engine.as_served(tune);
         for article in kb.articles() {
             for q in held_out(article, folds, fold, true) {
                 in_scope.push(engine.scope(q));

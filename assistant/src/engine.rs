@@ -385,7 +385,7 @@ impl Engine {
     /// A normalised text's embeddings: the encoder's own (the duty-of-care
     /// detectors' and the records'), and the one the classifier reads (the
     /// tuned encoder's, or the same). `None` without an encoder.
-    fn embed(&self, normalised: &str) -> Option<(Embedding384, Embedding384)> {
+    pub(crate) fn embed(&self, normalised: &str) -> Option<(Embedding384, Embedding384)> {
         let encoder = self.encoder.as_ref()?;
         Some(match &self.tuned {
             Some(tuned) => tuned.embed(normalised),

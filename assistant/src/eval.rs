@@ -743,3 +743,68 @@ mod tests {
         assert_eq!(all, rows, "a category with fewer keeps all, in order");
     }
 }
+
+/// The held-out-intents protocol's embeddings, for measures the engine does
+/// not compute (`benches/scope_measures.py`; BENCHMARKS.md "Out of scope").
+#[cfg(test)]
+mod held_out_dump {
+    use super::*;
+    use crate::engine::ScopeRule;
+    use std::io::Write;
+
+    /// Writes, for splits 1-3 (10 intents held out, 10 shots of each other
+    /// intent, the engine tuned as served), `target/held-out-dump/splitN.bin`
+    /// (each row's own and tuned embeddings, 768 f32 LE) and `splitN.tsv`
+    /// (train or dev, intent, held out, and the engine's score, margin,
+    /// neighbour and p_answer).
+    #[test]
+    #[ignore]
+    fn dump_the_held_out_intents_embeddings() {
+        let root = crate::test_support::repository_root();
+        let data = root.join("../shared/data/banking77");
+        let train = read_labelled_csv(&data.join("train.csv")).unwrap();
+        let dev = read_labelled_csv(&data.join("dev.csv")).unwrap();
+        let encoder = super::super::encoder::test_encoder();
+        let _ = encoder.load_cache(&root.join("target/embeddings/banking77.bin"));
+        let out = root.join("target/held-out-dump");
+        std::fs::create_dir_all(&out).unwrap();
+        for split in 1..=3u64 {
+            let held = held_out_categories(&train, HoldOut { intents: 10, split });
+            let rest: Vec<_> = train
+                .iter()
+                .filter(|(_, c)| !held.contains(c) && c != OOS_CATEGORY)
+                .cloned()
+                .collect();
+            let shots = Shots {
+                per_category: 10,
+                seed: split,
+            };
+            let kept = draw(rest, shots);
+            let cfg = EngineConfig {
+                scope: ScopeRule::Off,
+                ..EngineConfig::default()
+            };
+            let care = Arc::new(CareModel::silent());
+            let engine = Engine::with_care(
+                kb_from_rows(&kept).unwrap(),
+                cfg,
+                Some(encoder.clone()),
+                care,
+            )
+            .as_served(Some(TuneConfig::default()));
+            let file = |ext: &str| std::fs::File::create(out.join(format!("split{split}.{ext}")));
+            let (mut bin, mut tsv) = (file("bin").unwrap(), file("tsv").unwrap());
+            let rows = kept.iter().map(|r| ("train", r));
+            for (kind, (m, c)) in rows.chain(dev.iter().map(|r| ("dev", r))) {
+                let (own, tuned) = engine.embed(&crate::text::normalise(m.as_str())).unwrap();
+                for v in own.iter().chain(tuned.iter()) {
+                    bin.write_all(&v.to_le_bytes()).unwrap();
+                }
+                let s = engine.scope(m.as_str());
+                let held = u8::from(held.contains(c));
+                let (score, margin, nn, p) = (s.score, s.article_over_oos, s.neighbour, s.p_answer);
+                writeln!(tsv, "{kind}\t{c}\t{held}\t{score}\t{margin}\t{nn}\t{p}").unwrap();
+            }
+        }
+    }
+}

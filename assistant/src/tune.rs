@@ -41,7 +41,7 @@ pub struct TuneConfig {
     pub seed: u64,
     /// Knowledge bases with more training texts (questions, titles and
     /// out-of-scope examples) than this are not tuned
-    /// ([`crate::Engine::tuned`]): it bounds the time (about 45 s on one
+    /// ([`crate::Engine::tuned`]): it bounds the time (about 28 s on one
     /// thread for the sample's 780) and the memory (each text's input to
     /// the top layer, up to 48 KiB), and tuning pays with few questions an
     /// article, not with thousands.
@@ -92,6 +92,14 @@ pub(crate) fn tune_from(
     cfg: TuneConfig,
 ) -> (Vec<TopLayer>, Vec<f32>) {
     let frozen = layers.clone();
+    // The lowest layer's attention reads the frozen inputs: when it is not
+    // tuned its output never changes, so it is computed once, not each step.
+    let attended: Option<Vec<Vec<f32>>> =
+        (!cfg.attention).then(|| inputs.iter().map(|x| attend(&layers[0], x, eps)).collect());
+    let below = match &attended {
+        Some(attended) => Below::Attended(attended),
+        None => Below::Inputs(inputs),
+    };
     let mut adams: Vec<Adam> = layers.iter().map(Adam::new).collect();
     let mut rng = fastrand::Rng::with_seed(cfg.seed);
     let mut losses = Vec::new();
@@ -99,7 +107,7 @@ pub(crate) fn tune_from(
         let batches = batches(labels, cfg, &mut rng);
         let mut total = 0.0;
         for batch in &batches {
-            let (loss, grads) = gradient(&layers, inputs, labels, batch, cfg.temperature, eps);
+            let (loss, grads) = gradient(&layers, below, labels, batch, cfg.temperature, eps);
             let layers_now = layers.iter_mut().zip(grads).zip(&mut adams).zip(&frozen);
             for (((layer, mut grad), adam), frozen) in layers_now {
                 if !cfg.attention {
@@ -236,15 +244,96 @@ impl Adam {
     }
 }
 
-/// One layer's forward pass over a batch's stacked tokens, kept for its
+/// What the lowest layer reads of each text: its inputs, or, with that
+/// layer's attention frozen, the attention's output (computed once).
+#[derive(Clone, Copy)]
+enum Below<'a> {
+    Inputs(&'a [Vec<f32>]),
+    Attended(&'a [Vec<f32>]),
+}
+
+/// The output tokens of `layer`'s attention (before its feed-forward block)
+/// on one text's input tokens `x`.
+fn attend(layer: &TopLayer, x: &[f32], eps: f32) -> Vec<f32> {
+    let d = layer.gamma.len();
+    let tokens = 0..x.len() / d;
+    let heads = Heads::new(layer.heads, d, std::slice::from_ref(&tokens));
+    AttentionPass::forward(layer, x.to_vec(), &heads, eps).1
+}
+
+/// One layer's attention over a batch's stacked tokens, kept for its
 /// backward pass.
-struct Pass {
+struct AttentionPass {
     x: Vec<f32>,
     qkv: Vec<f32>,
     probs: Vec<Vec<f32>>,
     context: Vec<f32>,
     y_hat: Vec<f32>,
     y_inv: Vec<f32>,
+}
+
+impl AttentionPass {
+    /// `layer`'s attention on the tokens `x` (`n × d`), and its output
+    /// tokens `y`.
+    fn forward(
+        layer: &TopLayer,
+        x: Vec<f32>,
+        heads: &Heads,
+        eps: f32,
+    ) -> (AttentionPass, Vec<f32>) {
+        let d = layer.gamma.len();
+        // qkv = x·Wqkvᵀ + b, each question's heads, then
+        // o = context·Woᵀ + b + x and y = norm(o).
+        let qkv = plus_bias(times_transposed(&x, &layer.qkv_w, d, 3 * d), &layer.qkv_b);
+        let (context, probs) = heads.forward(&qkv);
+        let mut o = plus_bias(times_transposed(&context, &layer.out_w, d, d), &layer.out_b);
+        o.iter_mut().zip(&x).for_each(|(o, x)| *o += x);
+        let (y_hat, y_inv) = normalise(o, d, eps);
+        let y = scale_shift(&y_hat, &layer.attention_gamma, &layer.attention_beta);
+        let pass = AttentionPass {
+            x,
+            qkv,
+            probs,
+            context,
+            y_hat,
+            y_inv,
+        };
+        (pass, y)
+    }
+
+    /// From the gradient with respect to its output tokens, the attention's
+    /// parts of `grad` and the gradient with respect to its input tokens.
+    fn backward(
+        &self,
+        layer: &TopLayer,
+        heads: &Heads,
+        g_y: &[f32],
+        grad: &mut TopLayer,
+    ) -> Vec<f32> {
+        let d = layer.gamma.len();
+        let g_o = norm_backward(
+            g_y,
+            &self.y_hat,
+            &self.y_inv,
+            &layer.attention_gamma,
+            (&mut grad.attention_gamma, &mut grad.attention_beta),
+        );
+        let g_context;
+        (grad.out_w, grad.out_b, g_context) =
+            linear_backward(&g_o, &self.context, &layer.out_w, (d, d));
+        let g_qkv = heads.backward(&self.qkv, &self.probs, &g_context);
+        let mut g_x;
+        (grad.qkv_w, grad.qkv_b, g_x) = linear_backward(&g_qkv, &self.x, &layer.qkv_w, (d, 3 * d));
+        g_x.iter_mut().zip(&g_o).for_each(|(g, o)| *g += o);
+        g_x
+    }
+}
+
+/// One layer's forward pass over a batch's stacked tokens, kept for its
+/// backward pass.
+struct Pass {
+    /// The attention's, unless its output was given (frozen).
+    attention: Option<AttentionPass>,
     y: Vec<f32>,
     a: Vec<f32>,
     u: Vec<f32>,
@@ -256,29 +345,27 @@ impl Pass {
     /// `layer` on the tokens `x` (`n × d`); the output is
     /// [`Pass::output`].
     fn forward(layer: &TopLayer, x: Vec<f32>, heads: &Heads, eps: f32) -> Pass {
+        let (attention, y) = AttentionPass::forward(layer, x, heads, eps);
+        Pass::feed_forward(layer, Some(attention), y, eps)
+    }
+
+    /// `layer`'s feed-forward block on its attention's output tokens `y`.
+    fn feed_forward(
+        layer: &TopLayer,
+        attention: Option<AttentionPass>,
+        y: Vec<f32>,
+        eps: f32,
+    ) -> Pass {
         let (d, ff) = (layer.gamma.len(), layer.up_b.len());
-        // Attention: qkv = x·Wqkvᵀ + b, each question's heads, then
-        // o = context·Woᵀ + b + x and y = norm(o).
-        let qkv = plus_bias(times_transposed(&x, &layer.qkv_w, d, 3 * d), &layer.qkv_b);
-        let (context, probs) = heads.forward(&qkv);
-        let mut o = plus_bias(times_transposed(&context, &layer.out_w, d, d), &layer.out_b);
-        o.iter_mut().zip(&x).for_each(|(o, x)| *o += x);
-        let (y_hat, y_inv) = normalise(o, d, eps);
-        let y = scale_shift(&y_hat, &layer.attention_gamma, &layer.attention_beta);
-        // Feed-forward: a = y·Wupᵀ + b, u = gelu(a), z = u·Wdownᵀ + b + y,
-        // then the norm's x̂ = (z - mean) / σ.
+        // a = y·Wupᵀ + b, u = gelu(a), z = u·Wdownᵀ + b + y, then the
+        // norm's x̂ = (z - mean) / σ.
         let a = plus_bias(times_transposed(&y, &layer.up_w, d, ff), &layer.up_b);
         let u: Vec<f32> = a.iter().map(|&v| gelu(v)).collect();
         let mut z = plus_bias(times_transposed(&u, &layer.down_w, ff, d), &layer.down_b);
         z.iter_mut().zip(&y).for_each(|(z, y)| *z += y);
         let (xhat, inv_sigma) = normalise(z, d, eps);
         Pass {
-            x,
-            qkv,
-            probs,
-            context,
-            y_hat,
-            y_inv,
+            attention,
             y,
             a,
             u,
@@ -293,8 +380,14 @@ impl Pass {
     }
 
     /// From the gradient with respect to the output tokens, the layer's
-    /// and the one with respect to its input tokens.
-    fn backward(&self, layer: &TopLayer, heads: &Heads, g_out: &[f32]) -> (TopLayer, Vec<f32>) {
+    /// and, unless its attention was given, the one with respect to its
+    /// input tokens (the attention's parts of the layer's stay zero then).
+    fn backward(
+        &self,
+        layer: &TopLayer,
+        heads: &Heads,
+        g_out: &[f32],
+    ) -> (TopLayer, Option<Vec<f32>>) {
         let (d, ff) = (layer.gamma.len(), layer.up_b.len());
         let mut grad = layer.zeros_like();
         let g_z = norm_backward(
@@ -313,26 +406,15 @@ impl Pass {
             .zip(&self.a)
             .map(|(g, &x)| g * gelu_derivative(x))
             .collect();
+        let Some(attention) = &self.attention else {
+            (grad.up_w, grad.up_b) = weight_backward(&g_a, &self.y, (d, ff));
+            return (grad, None);
+        };
         let mut g_y;
         (grad.up_w, grad.up_b, g_y) = linear_backward(&g_a, &self.y, &layer.up_w, (d, ff));
         g_y.iter_mut().zip(&g_z).for_each(|(g, z)| *g += z);
-        // Through the attention's norm, output projection and heads, to x
-        // (its residual path and the projections' input).
-        let g_o = norm_backward(
-            &g_y,
-            &self.y_hat,
-            &self.y_inv,
-            &layer.attention_gamma,
-            (&mut grad.attention_gamma, &mut grad.attention_beta),
-        );
-        let g_context;
-        (grad.out_w, grad.out_b, g_context) =
-            linear_backward(&g_o, &self.context, &layer.out_w, (d, d));
-        let g_qkv = heads.backward(&self.qkv, &self.probs, &g_context);
-        let mut g_x;
-        (grad.qkv_w, grad.qkv_b, g_x) = linear_backward(&g_qkv, &self.x, &layer.qkv_w, (d, 3 * d));
-        g_x.iter_mut().zip(&g_o).for_each(|(g, o)| *g += o);
-        (grad, g_x)
+        let g_x = attention.backward(layer, heads, &g_y, &mut grad);
+        (grad, Some(g_x))
     }
 }
 
@@ -341,7 +423,7 @@ impl Pass {
 /// lowest one's).
 fn gradient(
     layers: &[TopLayer],
-    inputs: &[Vec<f32>],
+    below: Below,
     labels: &[usize],
     batch: &[usize],
     temperature: f32,
@@ -349,18 +431,22 @@ fn gradient(
 ) -> (f32, Vec<TopLayer>) {
     let d = layers[0].gamma.len();
     // The batch's tokens stacked: x (n × d), and each question's rows.
+    let (Below::Inputs(rows) | Below::Attended(rows)) = below;
     let mut x = Vec::new();
     let mut spans = Vec::with_capacity(batch.len());
     for &i in batch {
         let start = x.len() / d;
-        x.extend_from_slice(&inputs[i]);
+        x.extend_from_slice(&rows[i]);
         spans.push(start..x.len() / d);
     }
     let n = x.len() / d;
     let heads = Heads::new(layers[0].heads, d, &spans);
     let mut passes = Vec::with_capacity(layers.len());
-    for layer in layers {
-        let pass = Pass::forward(layer, x, &heads, eps);
+    for (k, layer) in layers.iter().enumerate() {
+        let pass = match below {
+            Below::Attended(_) if k == 0 => Pass::feed_forward(layer, None, x, eps),
+            _ => Pass::forward(layer, x, &heads, eps),
+        };
         x = pass.output(layer);
         passes.push(pass);
     }
@@ -391,9 +477,10 @@ fn gradient(
     }
     let mut grads = Vec::with_capacity(layers.len());
     for (layer, pass) in layers.iter().zip(&passes).rev() {
-        let grad;
-        (grad, g) = pass.backward(layer, &heads, &g);
+        let (grad, g_in) = pass.backward(layer, &heads, &g);
         grads.push(grad);
+        // None only from the lowest layer: nothing is below it.
+        g = g_in.unwrap_or_default();
     }
     grads.reverse();
     (loss, grads)
@@ -408,6 +495,17 @@ fn linear_backward(
     w: &[f32],
     (inputs, outputs): (usize, usize),
 ) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+    let (g_w, g_b) = weight_backward(g_out, input, (inputs, outputs));
+    let g_in = times_transposed(g_out, &transpose(w, outputs, inputs), outputs, inputs);
+    (g_w, g_b, g_in)
+}
+
+/// [`linear_backward`] without the gradient with respect to `input`.
+fn weight_backward(
+    g_out: &[f32],
+    input: &[f32],
+    (inputs, outputs): (usize, usize),
+) -> (Vec<f32>, Vec<f32>) {
     let n = input.len() / inputs;
     let g_w = times_transposed(
         &transpose(g_out, n, outputs),
@@ -415,8 +513,7 @@ fn linear_backward(
         n,
         inputs,
     );
-    let g_in = times_transposed(g_out, &transpose(w, outputs, inputs), outputs, inputs);
-    (g_w, column_sums(g_out, outputs), g_in)
+    (g_w, column_sums(g_out, outputs))
 }
 
 /// Each question's multi-head attention over its own tokens, as `Bert`
@@ -686,8 +783,9 @@ mod tests {
     fn the_gradient_agrees_with_finite_differences_for_every_part_of_both_layers() {
         let (layers, inputs, labels) = small();
         let batch: Vec<usize> = (0..inputs.len()).collect();
-        let loss_of = |l: &[TopLayer]| gradient(l, &inputs, &labels, &batch, 0.5, 1e-12).0;
-        let (_, grads) = gradient(&layers, &inputs, &labels, &batch, 0.5, 1e-12);
+        let loss_of =
+            |l: &[TopLayer]| gradient(l, Below::Inputs(&inputs), &labels, &batch, 0.5, 1e-12).0;
+        let (_, grads) = gradient(&layers, Below::Inputs(&inputs), &labels, &batch, 0.5, 1e-12);
         for layer in 0..2 {
             for part in 0..12 {
                 let len = layers[layer].parts()[part].len();
@@ -709,18 +807,51 @@ mod tests {
     }
 
     #[test]
+    fn the_lowest_attention_computed_once_gives_the_same_loss_and_feed_forward_gradient() {
+        let (layers, inputs, labels) = small();
+        let batch: Vec<usize> = (0..inputs.len()).collect();
+        let attended: Vec<Vec<f32>> = inputs
+            .iter()
+            .map(|x| attend(&layers[0], x, 1e-12))
+            .collect();
+        let (loss, full) = gradient(&layers, Below::Inputs(&inputs), &labels, &batch, 0.5, 1e-12);
+        let (given_loss, given) = gradient(
+            &layers,
+            Below::Attended(&attended),
+            &labels,
+            &batch,
+            0.5,
+            1e-12,
+        );
+        assert!((loss - given_loss).abs() < 1e-5, "{loss} {given_loss}");
+        let close = |a: &[f32], b: &[f32]| a.iter().zip(b).all(|(a, b)| (a - b).abs() <= 1e-5);
+        for part in 0..12 {
+            let (lowest, top) = (given[0].parts()[part], given[1].parts()[part]);
+            assert!(close(top, full[1].parts()[part]), "top layer, part {part}");
+            if part < ATTENTION_PARTS {
+                assert!(lowest.iter().all(|g| *g == 0.0), "part {part}");
+            } else {
+                assert!(
+                    close(lowest, full[0].parts()[part]),
+                    "lowest layer, part {part}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn tuning_steps_lower_the_loss_of_the_batch_they_learn_from() {
         let (mut layers, inputs, labels) = small();
         let batch: Vec<usize> = (0..inputs.len()).collect();
         let mut adams: Vec<Adam> = layers.iter().map(Adam::new).collect();
-        let first = gradient(&layers, &inputs, &labels, &batch, 0.5, 1e-12).0;
+        let first = gradient(&layers, Below::Inputs(&inputs), &labels, &batch, 0.5, 1e-12).0;
         for _ in 0..20 {
-            let (_, grads) = gradient(&layers, &inputs, &labels, &batch, 0.5, 1e-12);
+            let (_, grads) = gradient(&layers, Below::Inputs(&inputs), &labels, &batch, 0.5, 1e-12);
             for ((layer, grad), adam) in layers.iter_mut().zip(&grads).zip(&mut adams) {
                 adam.step(layer, grad, 1e-2);
             }
         }
-        let last = gradient(&layers, &inputs, &labels, &batch, 0.5, 1e-12).0;
+        let last = gradient(&layers, Below::Inputs(&inputs), &labels, &batch, 0.5, 1e-12).0;
         assert!(last < first * 0.8, "{first} → {last}");
     }
 

@@ -93,15 +93,31 @@ pub struct ScopeCheck {
     pub questions: usize,
     /// Share the other rules hand off anyway (unsure between articles).
     pub already_handed_off: f64,
-    /// `(target, threshold)`: the threshold `--handoff-target` fits for
-    /// that share of own questions handed off in all (minus infinity: no
-    /// rule, the others reach it alone).
-    pub thresholds: Vec<(f32, f32)>,
+    /// The curve's points, at 2, 5 and 10 % of own questions handed off.
+    pub points: Vec<ScopePoint>,
     /// The target the engine fits by default ([`ScopeRule::Auto`]): the
     /// default share with an `out-of-scope.txt`, none (no rule) without.
     pub default_target: Option<f32>,
     /// Examples in the knowledge base's `out-of-scope.txt`.
     pub out_of_scope_examples: usize,
+    /// Share of those examples handed off, each by the engine of the
+    /// cross-validation fold that held it out (as served: its fitted rule
+    /// and the others); `None` without examples.
+    pub out_of_scope_handed_off: Option<f64>,
+}
+
+/// One point of the out-of-scope rule's curve.
+#[derive(Clone, Debug, Serialize)]
+pub struct ScopePoint {
+    /// Share of own questions handed off in all.
+    pub target: f32,
+    /// The threshold `--handoff-target` fits for it (minus infinity: no
+    /// rule, the other rules reach the target alone).
+    pub threshold: f32,
+    /// Share of `out-of-scope.txt`'s examples under it or handed off by
+    /// the other rules, each scored by a fold's engine that held it out;
+    /// `None` without examples.
+    pub out_of_scope_handed_off: Option<f64>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -158,18 +174,35 @@ pub fn check_kb(
     let mut wrong = vec![0usize; articles.len()];
     let mut histogram = [0usize; BINS];
     let mut tuned = false;
+    // The out-of-scope examples are dealt into the folds too (line `j` to
+    // fold `j mod folds`), so each is scored by an engine that did not see
+    // it: where each stands against the rule, and whether it is handed off.
+    let lines = kb.out_of_scope();
+    let (mut line_points, mut lines_handed_off) = (Vec::new(), 0usize);
     // The detectors learn from the `care/` examples, not the articles:
     // trained once, shared by every fold's engine.
     let care = Arc::new(CareModel::train(&kb.care_training(), encoder.map(|e| &**e)));
     for fold in 0..folds {
+        let kept: Vec<&str> = (0..lines.len())
+            .filter(|j| j % folds != fold)
+            .map(|j| lines[j].as_str())
+            .collect();
         let engine = Engine::with_care(
-            kb.training_fold(folds, fold),
+            kb.training_fold(folds, fold)
+                .with_out_of_scope(&kept.join("\n")),
             cfg.clone(),
             encoder.cloned(),
             care.clone(),
         )
         .as_served(tune);
         tuned = engine.is_tuned();
+        for line in lines.iter().skip(fold).step_by(folds) {
+            let Ok(message) = Message::parse(line, usize::MAX) else {
+                continue;
+            };
+            line_points.push(engine.scope_point(line));
+            lines_handed_off += usize::from(engine.reply(&message, &[]).reply.handoff);
+        }
         for (i, article) in articles.iter().enumerate() {
             for question in held_out(article, folds, fold, true) {
                 // The knowledge base's loader keeps only questions that are messages.
@@ -233,15 +266,29 @@ pub fn check_kb(
         ScopeCheck {
             questions: held.len(),
             already_handed_off: ratio(held.iter().filter(|(_, other)| *other).count(), held.len()),
-            thresholds: [0.02, 0.05, 0.10]
+            points: [0.02, 0.05, 0.10]
                 .into_iter()
-                .filter_map(|t| Some((t, threshold_for(&held, t)?)))
+                .filter_map(|target| {
+                    let threshold = threshold_for(&held, target)?;
+                    let under = line_points
+                        .iter()
+                        .filter(|(score, other)| *score < threshold || *other)
+                        .count();
+                    Some(ScopePoint {
+                        target,
+                        threshold,
+                        out_of_scope_handed_off: (!line_points.is_empty())
+                            .then(|| ratio(under, line_points.len())),
+                    })
+                })
                 .collect(),
             default_target: match ScopeRule::Auto.for_knowledge_base(kb) {
                 ScopeRule::Target(target) => Some(target),
                 _ => None,
             },
             out_of_scope_examples: kb.out_of_scope().len(),
+            out_of_scope_handed_off: (!line_points.is_empty())
+                .then(|| ratio(lines_handed_off, line_points.len())),
         }
     });
     let promotions = check_promotions(kb);
@@ -382,18 +429,24 @@ impl fmt::Display for KbCheck {
             )?;
         }
         if let Some(scope) = &self.scope {
-            let points: Vec<String> = scope
-                .thresholds
-                .iter()
-                .map(|(target, t)| format!("{:.0} % -> {t:.3}", 100.0 * target))
-                .collect();
             writeln!(
                 f,
-                "Out-of-scope rule (--handoff-target): of {} held-out questions the other rules hand off {:.1} %; the threshold each target fits: {}",
+                "Out-of-scope rule (--handoff-target): of {} held-out questions the other rules hand off {:.1} %. The threshold each share of own questions handed off fits{}:",
                 scope.questions,
                 100.0 * scope.already_handed_off,
-                points.join(", ")
+                if scope.out_of_scope_handed_off.is_some() {
+                    ", and the out-of-scope examples it hands off (each held out)"
+                } else {
+                    ""
+                }
             )?;
+            for p in &scope.points {
+                write!(f, "  {:>3.0} % -> {:.3}", 100.0 * p.target, p.threshold)?;
+                match p.out_of_scope_handed_off {
+                    Some(r) => writeln!(f, ": {:.0} % of out-of-scope examples", 100.0 * r)?,
+                    None => writeln!(f)?,
+                }
+            }
             match scope.default_target {
                 Some(target) => writeln!(
                     f,
@@ -405,6 +458,13 @@ impl fmt::Display for KbCheck {
                     f,
                     "  off by default: no out-of-scope.txt to fit against (--handoff-target turns it on)"
                 )?,
+            }
+            if let Some(r) = scope.out_of_scope_handed_off {
+                writeln!(
+                    f,
+                    "  as served, each by a fold's engine that did not see it: {:.0} % of the out-of-scope examples handed off",
+                    100.0 * r
+                )?;
             }
         }
         let redirected: usize = self.articles.iter().map(|a| a.care_redirected).sum();

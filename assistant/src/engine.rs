@@ -241,8 +241,8 @@ impl Engine {
         fold_engine: impl Fn(KnowledgeBase, EngineConfig) -> Engine,
     ) -> Vec<(f32, bool)> {
         let cfg = EngineConfig {
-            // A rule that never hands off: the other rules alone decide,
-            // with the out-of-scope class's margin read by the score.
+            // A given rule, so the folds fit no threshold of their own
+            // (`scope_point` reads the other rules apart from it).
             scope: ScopeRule::Threshold(f32::NEG_INFINITY),
             ..self.cfg.clone()
         };
@@ -251,10 +251,7 @@ impl Engine {
             let engine = fold_engine(self.kb.training_fold(SCOPE_FOLDS, fold), cfg.clone());
             for article in self.kb.articles().iter().filter(|a| !a.handoff) {
                 for q in held_out(article, SCOPE_FOLDS, fold, true) {
-                    let norm = normalise(q);
-                    let sc = engine.classify(&norm);
-                    let other = !matches!(engine.decide(&sc), Verdict::Answer(_));
-                    held.push((scope_score(&sc), other));
+                    held.push(engine.scope_point(q));
                 }
             }
         }
@@ -479,18 +476,31 @@ impl Engine {
     }
 
     fn decide(&self, sc: &Scored) -> Verdict {
-        let oos = self.n_articles();
-        let c = &self.cfg;
         // With a fitted threshold the scope rule alone decides what is out
         // of scope: the out-of-scope class's margin is part of its score.
         // Without one, the class winning hands off.
         let out_of_scope = match self.scope_threshold {
             Some(t) => scope_score(sc) < t,
-            None => sc.best == oos,
+            None => sc.best == self.n_articles(),
         };
         if out_of_scope {
             return Verdict::Handoff { out_of_scope: true };
         }
+        self.decide_in_scope(sc)
+    }
+
+    /// A message's [`scope_score`], and whether the rules but the scope
+    /// rule hand it off anyway: where it stands against any threshold.
+    pub(crate) fn scope_point(&self, message: &str) -> (f32, bool) {
+        let sc = self.classify(&normalise(message));
+        let other = !matches!(self.decide_in_scope(&sc), Verdict::Answer(_));
+        (scope_score(&sc), other)
+    }
+
+    /// The other rules' verdict on a message the scope rule keeps.
+    fn decide_in_scope(&self, sc: &Scored) -> Verdict {
+        let oos = self.n_articles();
+        let c = &self.cfg;
         if sc.best == oos {
             // In scope by the rule: the best article is the runner-up class.
             return Verdict::Answer(sc.second);

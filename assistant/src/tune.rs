@@ -96,10 +96,9 @@ pub(crate) fn tune_from(
     // tuned its output never changes, so it is computed once, not each step.
     let attended: Option<Vec<Vec<f32>>> =
         (!cfg.attention).then(|| inputs.iter().map(|x| attend(&layers[0], x, eps)).collect());
-    let below = match &attended {
-        Some(attended) => Below::Attended(attended),
-        None => Below::Inputs(inputs),
-    };
+    let below = attended
+        .as_deref()
+        .map_or(Below::Inputs(inputs), Below::Attended);
     let mut adams: Vec<Adam> = layers.iter().map(Adam::new).collect();
     let mut rng = fastrand::Rng::with_seed(cfg.seed);
     let mut losses = Vec::new();

@@ -371,6 +371,10 @@ async fn an_unanswered_question_added_from_the_inbox_is_answered_by_that_article
     let checked = text(&send(admin, get("/console/kb?check=1", Some(&cookie))).await);
     assert!(checked.contains("5-fold cross-validation"), "{checked}");
     assert!(checked.contains("Duty-of-care detectors"), "{checked}");
+    assert!(
+        checked.contains("Each fold's engine untuned"),
+        "the console's check says it is the untuned one: {checked}"
+    );
 
     // The next visitor asking it gets that article.
     chat(public, &json!({ "message": item_text })).await;

@@ -106,13 +106,23 @@ fn check_kb_reports_in_order_the_threshold_each_target_fits_with_tuned_folds_as_
     assert!(check.tuned);
     let scope = check.scope.as_ref().expect("with the encoder");
     assert!(scope.questions > 200, "{scope:?}");
-    let targets: Vec<f32> = scope.thresholds.iter().map(|(t, _)| *t).collect();
+    let targets: Vec<f32> = scope.points.iter().map(|p| p.target).collect();
     assert_eq!(targets, [0.02, 0.05, 0.10]);
-    let thresholds: Vec<f32> = scope.thresholds.iter().map(|(_, t)| *t).collect();
+    let thresholds: Vec<f32> = scope.points.iter().map(|p| p.threshold).collect();
     assert!(
         thresholds.windows(2).all(|w| w[0] <= w[1]),
         "{thresholds:?}"
     );
+    // Each out-of-scope example held out by a fold: a higher threshold
+    // hands off more of them, and most of them at the default.
+    let caught: Vec<f64> = scope
+        .points
+        .iter()
+        .map(|p| p.out_of_scope_handed_off.unwrap())
+        .collect();
+    assert!(caught.windows(2).all(|w| w[0] <= w[1]), "{caught:?}");
+    assert!(caught[1] > 0.5, "{caught:?}");
+    assert!(scope.out_of_scope_handed_off.unwrap() > 0.5, "{scope:?}");
     assert_eq!(scope.default_target, Some(0.05));
     let served = Engine::new(KnowledgeBase::sample(), Some(encoder))
         .tuned(one_epoch, None)

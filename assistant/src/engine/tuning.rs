@@ -32,6 +32,18 @@ pub struct TunedEngine {
     pub cache_error: Option<io::Error>,
 }
 
+/// What a tuning starts from.
+struct TuningInputs {
+    encoder: Arc<Encoder>,
+    /// The settings, the top layer alone.
+    tune: TuneConfig,
+    /// The training texts and their classes.
+    docs: Vec<String>,
+    labels: Vec<usize>,
+    /// Each text's input to the top layer.
+    inputs: Vec<Vec<f32>>,
+}
+
 /// A tuning's result: what the cache file keeps.
 struct Tuning {
     top: TopLayer,
@@ -51,7 +63,13 @@ impl Engine {
     /// an earlier tuning with the same key is used instead, and a new tuning
     /// is written there.
     pub fn tuned(&self, tune: TuneConfig, cache: Option<&Path>) -> Option<TunedEngine> {
-        let (encoder, tune, docs, labels, inputs) = self.tuning_inputs(tune)?;
+        let TuningInputs {
+            encoder,
+            tune,
+            docs,
+            labels,
+            inputs,
+        } = self.tuning_inputs(tune)?;
         let below = pairs(&docs, &inputs);
         let key = key(&encoder, &docs, &labels, &self.cfg, tune);
         let cached = cache.and_then(|path| read(path, &key, &encoder));
@@ -94,27 +112,17 @@ impl Engine {
     /// [`Engine::tuned`] does (untuned where that tunes nothing).
     pub fn held_out_scope_as_served(&self, tune: Option<TuneConfig>) -> Vec<(f32, bool)> {
         match tune.and_then(|tune| self.tuning_inputs(tune)) {
-            Some((encoder, tune, docs, _, inputs)) => {
-                self.held_out_scope_tuned(&encoder, &pairs(&docs, &inputs), tune)
+            Some(start) => {
+                let below = pairs(&start.docs, &start.inputs);
+                self.held_out_scope_tuned(&start.encoder, &below, start.tune)
             }
             None => self.held_out_scope(),
         }
     }
 
-    /// What a tuning starts from: the encoder, the settings (the top layer
-    /// alone), the training texts and their classes, and each text's input
-    /// to the top layer. `None` where nothing is tuned.
-    #[allow(clippy::type_complexity)]
-    fn tuning_inputs(
-        &self,
-        tune: TuneConfig,
-    ) -> Option<(
-        Arc<Encoder>,
-        TuneConfig,
-        Vec<String>,
-        Vec<usize>,
-        Vec<Vec<f32>>,
-    )> {
+    /// What a tuning with `tune` starts from; `None` where nothing is
+    /// tuned.
+    fn tuning_inputs(&self, tune: TuneConfig) -> Option<TuningInputs> {
         let encoder = self.encoder.clone().filter(|_| tune.epochs > 0)?;
         let tune = TuneConfig { layers: 1, ..tune };
         let (docs, labels) = training_texts(&self.kb, &self.cfg);
@@ -123,7 +131,13 @@ impl Engine {
         }
         let texts: Vec<&str> = docs.iter().map(String::as_str).collect();
         let inputs = encoder.below(&texts, 1);
-        Some((encoder, tune, docs, labels, inputs))
+        Some(TuningInputs {
+            encoder,
+            tune,
+            docs,
+            labels,
+            inputs,
+        })
     }
 
     /// Tunes the top layer on the training texts (of `below`, each with

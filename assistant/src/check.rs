@@ -146,7 +146,7 @@ pub struct Missed {
 }
 
 /// Cross-validates `kb` in `folds` folds (at least 2), each fold's engine
-/// as the server serves it with `tune` ([`Engine::as_served`]).
+/// as the server serves it with `tune` ([`Engine::served`]).
 pub fn check_kb(
     kb: &KnowledgeBase,
     folds: usize,
@@ -187,14 +187,14 @@ pub fn check_kb(
             .filter(|j| j % folds != fold)
             .map(|j| lines[j].as_str())
             .collect();
-        let engine = Engine::with_care(
+        let engine = Engine::served(
             kb.training_fold(folds, fold)
                 .with_out_of_scope(&kept.join("\n")),
             cfg.clone(),
             encoder.cloned(),
             care.clone(),
-        )
-        .as_served(tune);
+            tune,
+        );
         tuned = engine.is_tuned();
         for line in lines.iter().skip(fold).step_by(folds) {
             let Ok(message) = Message::parse(line, usize::MAX) else {

@@ -242,7 +242,7 @@ fn evaluate_with(
     let kb = kb_from_rows(&train)?;
     let t0 = Instant::now();
     let care = Arc::new(CareModel::silent());
-    let engine = Engine::with_care(kb, cfg, encoder.cloned(), care).as_served(tune);
+    let engine = Engine::served(kb, cfg, encoder.cloned(), care, tune);
     let train_ms = t0.elapsed().as_secs_f64() * 1000.0;
     Ok(EvalReport {
         train_n: train.iter().filter(|(_, c)| c != OOS_CATEGORY).count(),
@@ -702,8 +702,15 @@ mod tests {
         let rows = read_labelled_csv(&oos_dev()).unwrap();
         assert!(rows.iter().all(|(_, c)| c == OOS_CATEGORY));
         let encoder = super::super::encoder::test_encoder();
-        let engine = Engine::new(KnowledgeBase::sample(), Some(encoder))
-            .as_served(Some(TuneConfig::default()));
+        let kb = KnowledgeBase::sample();
+        let care = Arc::new(CareModel::train(&kb.care_training(), Some(&encoder)));
+        let engine = Engine::served(
+            kb,
+            EngineConfig::default(),
+            Some(encoder),
+            care,
+            Some(TuneConfig::default()),
+        );
         let r = evaluate_engine(&engine, &rows, 0.0);
         eprintln!(
             "sample KB on oos_dev: {}",
@@ -785,13 +792,13 @@ mod held_out_dump {
                 ..EngineConfig::default()
             };
             let care = Arc::new(CareModel::silent());
-            let engine = Engine::with_care(
+            let engine = Engine::served(
                 kb_from_rows(&kept).unwrap(),
                 cfg,
                 Some(encoder.clone()),
                 care,
-            )
-            .as_served(Some(TuneConfig::default()));
+                Some(TuneConfig::default()),
+            );
             let file = |ext: &str| std::fs::File::create(out.join(format!("split{split}.{ext}")));
             let (mut bin, mut tsv) = (file("bin").unwrap(), file("tsv").unwrap());
             let rows = kept.iter().map(|r| ("train", r));

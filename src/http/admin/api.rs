@@ -417,6 +417,7 @@ fn json_line(turn: &TranscriptTurn) -> Vec<u8> {
 fn csv_line(turn: &TranscriptTurn) -> Vec<u8> {
     let mut writer = csv::Writer::from_writer(Vec::new());
     let t = TurnJson::from(turn);
+    let message = inert_in_a_spreadsheet(t.message);
     let confidence = format!("{:.3}", t.confidence);
     let helpful = t.helpful.map_or("", |h| if h { "true" } else { "false" });
     writer
@@ -424,7 +425,7 @@ fn csv_line(turn: &TranscriptTurn) -> Vec<u8> {
             t.conversation,
             t.reply_id,
             &t.at,
-            t.message,
+            &message,
             t.outcome,
             &confidence,
             t.article_id.unwrap_or(""),
@@ -435,6 +436,19 @@ fn csv_line(turn: &TranscriptTurn) -> Vec<u8> {
         ])
         .expect("writing to memory");
     writer.into_inner().expect("writing to memory")
+}
+
+/// A visitor's text as a spreadsheet shows it and never runs it: one that
+/// begins as a formula would (`=`, `+`, `-`, `@`, a tab or a carriage
+/// return; OWASP "CSV injection") gets a leading `'`, which Excel, Calc and
+/// Sheets read as "text" and do not display. Only the message column is
+/// visitor text; the others are the server's own ids, times and names.
+fn inert_in_a_spreadsheet(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{text}").into()
+    } else {
+        text.into()
+    }
 }
 
 pub(super) fn knowledge_of(state: &AdminState) -> Result<&Arc<Knowledge>, ApiError> {

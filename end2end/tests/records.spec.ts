@@ -97,4 +97,93 @@ test.describe("deleting a conversation", () => {
     await ask(page, "hello again");
     expect(chats[chats.length - 1].session).toBeUndefined();
   });
+
+  test("while a reply is on its way the conversation is not deleted; once it is in, it is, on the server too", async ({ page }) => {
+    const deletes = requests(page, SESSION, "DELETE");
+    const CHAT = `${API}/public/v1/support/chat`;
+    // The reply takes a while: time to try Delete while it comes.
+    let replied: (session: string) => void = () => {};
+    const reply = new Promise<string>((resolve) => (replied = resolve));
+    await page.route(CHAT, async (route) => {
+      await new Promise((r) => setTimeout(r, 1500));
+      const response = await route.fetch();
+      const { session } = await response.json();
+      await route.fulfill({ response });
+      replied(session);
+    });
+    await page.goto(`${SITE}/index.html`);
+    await ready(page);
+    const w = widget(page);
+    const erase = w.host.getByRole("button", { name: "Delete this conversation" });
+    const confirm = w.host.getByRole("group", { name: "Delete this conversation?" });
+    await w.launcher.click();
+    await w.input.fill("How long does an application take?");
+    await w.input.press("Enter");
+    await expect(w.typing).toBeVisible();
+    await expect(erase).toBeHidden();
+    const session = await reply;
+    await expect(w.assistantMessages).toHaveCount(2);
+    await expect(erase).toBeVisible();
+
+    // Asked to confirm, then another message: Delete does nothing until its reply is in.
+    await erase.click();
+    await expect(confirm).toBeVisible();
+    await w.input.fill("Who can apply?");
+    await w.input.press("Enter");
+    await expect(w.typing).toBeVisible();
+    const remove = confirm.getByRole("button", { name: "Delete", exact: true });
+    await remove.click();
+    await expect(w.visitorMessages).toHaveCount(2);
+    expect(deletes).toHaveLength(0);
+    await expect(w.assistantMessages).toHaveCount(3);
+    await remove.click();
+    await expect.poll(() => deletes.map((d) => d.session)).toEqual([session]);
+    await expect(w.visitorMessages).toHaveCount(0);
+    await expect(w.notices).toHaveText(["Your conversation has been deleted."]);
+  });
+
+  test.describe(() => {
+    test.use({ expectedConsoleErrors: [/status of 503/] });
+
+    test("when the server cannot delete it now, the session stays, after a reload too, to delete again", async ({ page }) => {
+      const deletes = requests(page, SESSION, "DELETE");
+      await page.goto(`${SITE}/index.html`);
+      await ready(page);
+      const w = widget(page);
+      const erase = w.host.getByRole("button", { name: "Delete this conversation" });
+      const confirm = w.host.getByRole("group", { name: "Delete this conversation?" });
+      await ask(page, "hello");
+      const stored = () => page.evaluate(() => JSON.parse(sessionStorage.getItem("support-chat:v1") ?? "{}").s);
+      const session = await stored();
+      // The records database not answering is not something to provoke from here: stub one 503.
+      await page.route(
+        SESSION,
+        (route) =>
+          route.fulfill({
+            status: 503,
+            headers: { "access-control-allow-origin": "*", "content-type": "application/json" },
+            body: JSON.stringify({
+              error: { code: "unavailable", message: "Please try again in a minute.", status: 503, request_id: "r1" },
+            }),
+          }),
+        { times: 1 },
+      );
+      await erase.click();
+      await confirm.getByRole("button", { name: "Delete", exact: true }).click();
+      await expect(w.notices.last()).toHaveText(
+        "Your conversation could not be deleted on our side yet: Please try again in a minute.",
+      );
+      expect(await stored()).toBe(session);
+
+      await page.reload();
+      await ready(page);
+      await expect(erase).toBeVisible();
+      await erase.click();
+      await confirm.getByRole("button", { name: "Delete", exact: true }).click();
+      await expect.poll(() => deletes.length).toBe(2);
+      expect(deletes.map((d) => d.session)).toEqual([session, session]);
+      await expect(w.notices.last()).toHaveText("Your conversation has been deleted.");
+      expect(await stored()).toBeUndefined();
+    });
+  });
 });

@@ -309,6 +309,10 @@ impl Widget {
 
     /// Erases the conversation here and on the server.
     fn erase(self) {
+        // Not while a reply is on its way (see `erase`, the view).
+        if self.conversation.with_untracked(|c| c.pending) {
+            return;
+        }
         self.confirming.set(false);
         let session = self
             .conversation
@@ -327,13 +331,15 @@ impl Widget {
                     Failure::RateLimited { retry_after } => text::rate_limited(retry_after),
                 };
                 self.conversation.update(|c| {
-                    // Not erased on the server: the session stays, to try again.
+                    // Not erased on the server: the session stays, here and
+                    // in the tab's storage, to try again (after a reload too).
                     c.session = Some(session);
                     c.entries.push(Entry::new(
                         Kind::Notice,
                         [text::ERASE_FAILED, &message].concat(),
                     ));
                 });
+                self.save();
             }
         });
     }
@@ -717,13 +723,18 @@ fn composer(w: Widget, max_chars: u32) -> impl IntoView {
 }
 
 /// "Delete this conversation", asked twice: here and on the server.
+///
+/// Not while a reply is on its way: the server records a turn before it
+/// answers, and the erase must come after it, or the turn would outlive it.
+/// So the button hides meanwhile (as the quick replies do), and a "Delete"
+/// already on show does nothing until the reply is in (`Widget::erase`).
 fn erase(w: Widget) -> impl IntoView {
-    let started = move || w.conversation.with(Conversation::started);
+    let may_erase = move || w.conversation.with(|c| c.started() && !c.pending);
     view! {
         <button
             type="button"
             class="erase"
-            hidden=move || !started() || w.confirming.get()
+            hidden=move || !may_erase() || w.confirming.get()
             on:click=move |_| w.confirming.set(true)
         >
             "Delete this conversation"

@@ -484,7 +484,12 @@ async fn conversations_are_searched_read_redacted_exported_and_erased() {
         "signed in only"
     );
 
-    let erased = send(
+    let page = text(&send(admin, get(&href, Some(&cookie))).await);
+    assert!(
+        page.contains(r#"<input type="checkbox" name="confirm" value="yes" required"#),
+        "{page}"
+    );
+    let unconfirmed = send(
         admin,
         form(
             &format!("{href}/erase"),
@@ -493,7 +498,20 @@ async fn conversations_are_searched_read_redacted_exported_and_erased() {
         ),
     )
     .await;
-    assert_eq!(erased.status, 303, "{}", text(&erased));
+    assert_eq!(unconfirmed.status, 400, "{}", text(&unconfirmed));
+    assert!(text(&unconfirmed).contains("Nothing was erased"));
+    assert_eq!(send(admin, get(&href, Some(&cookie))).await.status, 200);
+    let erased = send(
+        admin,
+        form(
+            &format!("{href}/erase"),
+            Some(&cookie),
+            &format!("csrf={csrf}&confirm=yes"),
+        ),
+    )
+    .await;
+    assert_eq!(erased.status, 200, "{}", text(&erased));
+    assert!(text(&erased).contains("was erased"));
     assert_eq!(send(admin, get(&href, Some(&cookie))).await.status, 404);
     assert_eq!(
         admin_get(admin, &format!("/admin/api/conversations/{id}"))

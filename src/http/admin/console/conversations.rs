@@ -4,13 +4,13 @@
 
 use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use leptos::prelude::*;
 use serde::Deserialize;
 
 use support_chat_assistant::CareCategory;
 
-use super::{ConsoleForm, CsrfOnly, Operator, page, table};
+use super::{ConsoleForm, Operator, page, table};
 use crate::domain::records::{ConversationFilter, SessionHash};
 use crate::http::admin::AdminState;
 use crate::http::admin::api::{export as export_api, time};
@@ -200,6 +200,10 @@ pub async fn transcript(
             <p>"Export: " <a href=csv>"CSV"</a> " · " <a href=jsonl>"JSON lines"</a></p>
             <form method="post" action=erase>
                 <input type="hidden" name="csrf" value=operator.csrf() />
+                <label class="confirm">
+                    <input type="checkbox" name="confirm" value="yes" required />
+                    " Erase it for good: nothing of it can be brought back"
+                </label>
                 <button type="submit" class="secondary">"Erase this conversation"</button>
             </form>
         }
@@ -207,16 +211,33 @@ pub async fn transcript(
     )
 }
 
-/// `POST /console/conversations/{id}/erase`: everything kept of it goes
-/// (a complaint record stays, as the rules require).
+/// The erase form: the box ticked, or nothing is erased.
+#[derive(Deserialize)]
+pub struct EraseForm {
+    csrf: String,
+    #[serde(default)]
+    confirm: Option<String>,
+}
+
+/// `POST /console/conversations/{id}/erase` with the box ticked: everything
+/// kept of it goes (a complaint record stays, as the rules require). One
+/// click cannot do it: the browser asks for the box, and so does this.
 pub async fn erase(
     State(state): State<AdminState>,
     operator: Operator,
     Path(id): Path<String>,
-    ConsoleForm(form): ConsoleForm<CsrfOnly>,
+    ConsoleForm(form): ConsoleForm<EraseForm>,
 ) -> Response {
     if let Some(refusal) = operator.refusal(&form.csrf) {
         return refusal;
+    }
+    if form.confirm.as_deref() != Some("yes") {
+        return notice(
+            StatusCode::BAD_REQUEST,
+            &operator,
+            "Not erased",
+            "Nothing was erased: tick “Erase it for good” beside the button to confirm.",
+        );
     }
     let Some(hash) = SessionHash::parse(&id).filter(|_| state.records.is_some()) else {
         return notice(
@@ -235,7 +256,12 @@ pub async fn erase(
         );
     }
     tracing::info!("console: a conversation erased");
-    Redirect::to("/console/conversations").into_response()
+    notice(
+        StatusCode::OK,
+        &operator,
+        "Erased",
+        "Everything kept of the conversation was erased, except a complaint record, which the rules require us to keep.",
+    )
 }
 
 /// `GET /console/export?format=csv|jsonl[&conversation=ID]`: the admin

@@ -341,6 +341,8 @@ pub struct ConversationFilter {
     pub outcome: Option<RecordedOutcome>,
     /// Only conversations where a message holds this text.
     pub search: Option<String>,
+    /// Only this conversation (subject access by a visitor's session id).
+    pub session: Option<SessionHash>,
     pub page: usize,
     pub per_page: usize,
 }

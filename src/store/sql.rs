@@ -362,6 +362,7 @@ impl SqlRecords {
              WHERE reply_id >= $1 AND reply_id < $2 \
                AND ($3 = '' OR session_hash IN (SELECT session_hash FROM turns WHERE outcome = $3)) \
                AND ($4 = '' OR session_hash IN (SELECT session_hash FROM turns WHERE LOWER(message) LIKE $4)) \
+               AND ($7 = '' OR session_hash = $7) \
              GROUP BY session_hash ORDER BY MAX(at_ms) DESC, session_hash LIMIT $5 OFFSET $6",
         )
         .bind(ReplyId::first_at(filter.from))
@@ -370,6 +371,7 @@ impl SqlRecords {
         .bind(filter.search.as_deref().map_or(String::new(), like_pattern))
         .bind(i64::try_from(filter.per_page).unwrap_or(i64::MAX))
         .bind(i64::try_from(filter.page * filter.per_page).unwrap_or(i64::MAX))
+        .bind(filter.session.as_ref().map_or("", SessionHash::as_str).to_owned())
         .fetch_all(&self.pool)
         .await?;
         rows.iter()

@@ -219,6 +219,21 @@ async fn conversations_are_listed_filtered_read_exported_as_csv_and_erased() {
         id.as_str(),
         "subject access by session id"
     );
+    // Found among all of them, not only on the page asked for.
+    let beyond_the_page = admin_get(
+        admin,
+        &format!(
+            "/admin/api/conversations?per_page=1&session={}",
+            handed["session"].as_str().unwrap()
+        ),
+    )
+    .await
+    .json();
+    assert_eq!(
+        beyond_the_page["conversations"][0]["id"],
+        id.as_str(),
+        "{beyond_the_page}"
+    );
     let searched = admin_get(admin, "/admin/api/conversations?q=WEATHER")
         .await
         .json();

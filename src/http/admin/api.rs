@@ -241,25 +241,29 @@ pub async fn conversations(
     let from = params.date("from")?.unwrap_or(i64::MIN);
     let to = params.date("to")?.map_or(i64::MAX, |to| to + DAY_MS);
     let search = params.get("q").map(|q| q.chars().take(200).collect());
+    // A visitor's own session id (subject access): only that conversation,
+    // found by the database among all of them, not within one page.
+    let session = match params.get("session") {
+        None => None,
+        Some(session) => {
+            let id = SessionId::parse(session).ok_or(ApiError::InvalidQuery {
+                param: "session",
+                expected: "a session id, 32 lowercase hex digits",
+            })?;
+            Some(state.recorder.key().session_hash(id))
+        }
+    };
     let filter = ConversationFilter {
         from,
         to,
         outcome,
         search,
+        session,
         page,
         per_page,
     };
     let records = records(&state)?;
-    let mut list = records.conversations(filter).await.map_err(unavailable)?;
-    // A visitor's own session id (subject access): only that conversation.
-    if let Some(session) = params.get("session") {
-        let id = SessionId::parse(session).ok_or(ApiError::InvalidQuery {
-            param: "session",
-            expected: "a session id, 32 lowercase hex digits",
-        })?;
-        let hash = state.recorder.key().session_hash(id);
-        list.retain(|c| c.session == hash);
-    }
+    let list = records.conversations(filter).await.map_err(unavailable)?;
     let conversations: Vec<Value> = list
         .iter()
         .map(|c| {

@@ -60,6 +60,7 @@ pub async fn list(
         to: i64::MAX,
         outcome: None,
         search: search.clone(),
+        session: None,
         page: page_number,
         per_page: PER_PAGE,
     };

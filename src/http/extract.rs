@@ -11,7 +11,7 @@
 //! takes it from there ([`ReadBody`]) and never reads the request again.
 
 use axum::body::Bytes;
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRequestParts, Path};
 use axum::http::{header, request::Parts};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -21,6 +21,22 @@ use super::error::{ApiError, BodyProblem};
 
 /// A public POST's JSON body as its wire type `T`.
 pub struct ApiJson<T>(pub T);
+
+/// A route's one path parameter, as `Path<String>` reads it, but with its
+/// refusal in the one envelope: a segment that does not decode to UTF-8
+/// names nothing there is, so it is `404 not_found`, not axum's plain text.
+pub struct Segment(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for Segment {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match Path::<String>::from_request_parts(parts, state).await {
+            Ok(Path(segment)) => Ok(Segment(segment)),
+            Err(_) => Err(ApiError::NotFound),
+        }
+    }
+}
 
 /// The body the guard read, handed to the handler's extractor.
 #[derive(Clone, Debug)]

@@ -261,6 +261,18 @@ async fn conversations_are_listed_filtered_read_exported_as_csv_and_erased() {
         400,
         "invalid_query",
     );
+    // An id that is not UTF-8 once decoded names nothing: the one envelope.
+    for (method, path) in [
+        ("GET", "/admin/api/conversations/%FF"),
+        ("PATCH", "/admin/api/complaints/%C3%28"),
+        ("POST", "/admin/api/unanswered/%FF/dismiss"),
+    ] {
+        envelope(
+            &send(admin, admin_request(method, path, None)).await,
+            404,
+            "not_found",
+        );
+    }
 
     let erased = send(
         admin,

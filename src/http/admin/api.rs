@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, RawQuery, Request, State};
+use axum::extract::{RawQuery, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -28,7 +28,7 @@ use crate::domain::records::{
 };
 use crate::domain::session::SessionId;
 use crate::http::error::{ApiError, BodyProblem};
-use crate::http::extract::{ApiJson, WireShape};
+use crate::http::extract::{ApiJson, Segment, WireShape};
 use crate::http::guard::read_body;
 
 const DAY_MS: i64 = 86_400_000;
@@ -204,7 +204,7 @@ pub async fn unanswered(
 /// the inbox for good (questions asked later form new items).
 pub async fn dismiss(
     State(state): State<AdminState>,
-    Path(id): Path<String>,
+    Segment(id): Segment,
 ) -> Result<StatusCode, ApiError> {
     review(&state, &id, Review::Dismissed).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -325,7 +325,7 @@ impl<'a> From<&'a TranscriptTurn> for TurnJson<'a> {
 /// `GET /admin/api/conversations/{id}`: the transcript, redacted as kept.
 pub async fn conversation(
     State(state): State<AdminState>,
-    Path(id): Path<String>,
+    Segment(id): Segment,
 ) -> Result<Json<Value>, ApiError> {
     let hash = conversation_id(&id)?;
     let turns = records(&state)?
@@ -342,7 +342,7 @@ pub async fn conversation(
 /// `DELETE /admin/api/conversations/{id}`: erases everything kept of it.
 pub async fn erase_conversation(
     State(state): State<AdminState>,
-    Path(id): Path<String>,
+    Segment(id): Segment,
 ) -> Result<StatusCode, ApiError> {
     let hash = conversation_id(&id)?;
     records(&state)?;
@@ -509,7 +509,7 @@ impl WireShape for AddQuestion {
 /// article's file and reloads; `201` once the new engine answers.
 pub async fn add_question(
     State(state): State<AdminState>,
-    Path(article): Path<String>,
+    Segment(article): Segment,
     ApiJson(body): ApiJson<AddQuestion>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     use support_chat_assistant::KbEditError;
@@ -593,7 +593,7 @@ pub async fn handoffs(
 /// `POST /admin/api/handoffs/{reference}/retry`: a failed handoff, tried again.
 pub async fn retry_handoff(
     State(state): State<AdminState>,
-    Path(reference): Path<String>,
+    Segment(reference): Segment,
 ) -> Result<StatusCode, ApiError> {
     if desk(&state)?.retry(&reference).await.map_err(unavailable)? {
         tracing::info!(%reference, "handoff put back in line by hand");

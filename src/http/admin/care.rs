@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -13,6 +13,7 @@ use super::api::{Params, days_back, time, unavailable};
 use crate::domain::care::{Complaint, ComplaintBook, ComplaintStatus};
 use crate::domain::clock::now_millis;
 use crate::http::error::{ApiError, BodyProblem};
+use crate::http::extract::Segment;
 use crate::http::extract::{ApiJson, WireShape};
 
 fn book(state: &AdminState) -> Result<&Arc<dyn ComplaintBook>, ApiError> {
@@ -89,7 +90,7 @@ const MAX_HANDLER_CHARS: usize = 100;
 /// `PATCH /admin/api/complaints/{reference}`: the complaint, changed.
 pub async fn update_complaint(
     State(state): State<AdminState>,
-    Path(reference): Path<String>,
+    Segment(reference): Segment,
     ApiJson(change): ApiJson<ComplaintChange>,
 ) -> Result<Json<Value>, ApiError> {
     let invalid = |param: &str| ApiError::InvalidRequest {

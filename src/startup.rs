@@ -172,6 +172,7 @@ pub fn handoffs(
         by_webhook: webhook.is_some(),
         wake,
         worker,
+        taking: tokio::sync::Mutex::new(()),
     };
     Ok(Some(Arc::new(desk)))
 }

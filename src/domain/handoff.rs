@@ -283,6 +283,10 @@ pub struct HandoffDesk {
     pub wake: Arc<Notify>,
     /// This replica's worker, stopped at shutdown.
     pub worker: Worker,
+    /// One [`HandoffDesk::take`] at a time on this replica: counting the
+    /// recent handoffs and storing the new one are one step, or requests
+    /// sent at once would each count fewer than the cap and all be stored.
+    pub taking: tokio::sync::Mutex<()>,
 }
 
 impl HandoffDesk {
@@ -307,12 +311,15 @@ impl HandoffDesk {
         let key = self.recorder.key();
         let hash = key.session_hash(session);
         let client = key.client_hash(client);
+        let _one_at_a_time = self.taking.lock().await;
         let now = now_millis();
         let window = i64::try_from(self.cap.window.as_millis()).unwrap_or(i64::MAX);
         let recent = self.outbox.recent(&hash, &client, now - window).await?;
         if recent.by_session >= self.cap.per_window || recent.by_client >= self.cap.per_window {
             let frees = recent.oldest.unwrap_or(now) + window;
-            let retry_after_secs = u64::try_from((frees - now).max(1000) / 1000).unwrap_or(1);
+            // Rounded up: retrying after it never meets the cap again.
+            let retry_after_secs =
+                u64::try_from(((frees - now).max(1000) + 999) / 1000).unwrap_or(1);
             return Err(HandoffError::Capped { retry_after_secs });
         }
         if !self.has_conversation(&hash).await? {

@@ -570,6 +570,23 @@ async fn a_conversation_and_a_client_may_ask_a_few_times_an_hour_then_get_429_wi
 }
 
 #[tokio::test]
+async fn asked_for_many_times_at_once_a_conversation_still_gets_no_more_handoffs_than_its_cap() {
+    let receiver = Receiver::start(0, Duration::ZERO).await;
+    let mut flags = webhook_flags(&receiver);
+    flags.extend(["--handoff-limit", "2/1h"].map(str::to_owned));
+    let (public, _admin, _setup) = with_admin(&strs(&flags)).await;
+    let session = conversation(public, QUESTION).await;
+    let body = json!({ "session": session, "email": "jo@example.com" });
+    let replies = futures_util::future::join_all((0..8).map(|_| hand_off(public, &body))).await;
+    let mut statuses: Vec<u16> = replies.iter().map(|r| r.status.as_u16()).collect();
+    statuses.sort_unstable();
+    assert_eq!(statuses, [202, 202, 429, 429, 429, 429, 429, 429]);
+    assert_eq!(receiver.wait_for(2, Duration::from_secs(20)).await.len(), 2);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(receiver.deliveries().len(), 2, "no more went out");
+}
+
+#[tokio::test]
 async fn an_undelivered_handoff_is_retried_with_backoff_then_failed_visibly_and_retried_by_hand() {
     // Two failures, then success: delivered on the third attempt.
     let receiver = Receiver::start(2, Duration::ZERO).await;

@@ -201,6 +201,9 @@ async fn a_wrong_token_is_told_and_counted_and_ten_a_minute_lock_the_client_out(
         "even the right token, until the minute is over"
     );
     assert!(text(&locked).contains("Too many failed attempts"));
+    let retry_after: u64 = locked.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry_after), "{retry_after}");
+    assert!(text(&locked).contains(&format!("Try again in {retry_after} seconds")));
 }
 
 #[tokio::test]

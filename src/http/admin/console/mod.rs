@@ -363,12 +363,15 @@ async fn sign_in(State(state): State<AdminState>, request: axum::extract::Reques
     match state.auth.check(client, Some(form.token.trim())) {
         Ok(()) => {}
         Err(ApiError::RateLimited { retry_after }) => {
-            return sign_in_form(
+            let mut page = sign_in_form(
                 StatusCode::TOO_MANY_REQUESTS,
                 Some(format!(
                     "Too many failed attempts. Try again in {retry_after} seconds."
                 )),
             );
+            page.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+            return page;
         }
         Err(_) => {
             return sign_in_form(

@@ -208,7 +208,9 @@ pub struct ErrorBody {
     /// The request field at fault, where there is one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub param: Option<String>,
-    /// On `429`: seconds until the client may send again (as `Retry-After`).
+    /// On `429`, and on `503` when the server is overloaded or its records
+    /// are unavailable: seconds until the client may send again (as
+    /// `Retry-After`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_after: Option<u64>,
 }

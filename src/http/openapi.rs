@@ -118,7 +118,7 @@ fn schemas(max_message_chars: usize) -> Value {
             (field::STATUS, json!({ "description": "The HTTP status, repeated.", "type": "integer", "minimum": 400, "maximum": 599 })),
             (field::REQUEST_ID, json!({ "description": "The `X-Request-Id` of the response.", "type": "string" })),
             (field::PARAM, json!({ "description": "The request field at fault, where there is one.", "type": "string" })),
-            (field::RETRY_AFTER, json!({ "description": "On `429` and `503`: seconds until the client may send again (as `Retry-After`).", "type": "integer", "minimum": 1 })),
+            (field::RETRY_AFTER, json!({ "description": "On `429`, and on `503` when the server is overloaded or its records are unavailable (not on `timeout` or `handoff_unavailable`): seconds until the client may send again (as `Retry-After`).", "type": "integer", "minimum": 1 })),
         ], &[field::CODE, field::ERROR_MESSAGE, field::STATUS, field::REQUEST_ID], false),
     })
 }

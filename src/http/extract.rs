@@ -9,6 +9,8 @@
 //! The body itself was read once, by the guard in front of every public
 //! POST (`guard.rs`), under one size limit and one deadline; the extractor
 //! takes it from there ([`ReadBody`]) and never reads the request again.
+//!
+//! [`Segment`]: the admin API's one path parameter, refused in the envelope.
 
 use axum::body::Bytes;
 use axum::extract::{FromRequestParts, Path};

@@ -15,7 +15,7 @@ use super::encoder::{DIM, Embedding384, Encoder, cosine, nearest};
 use super::features::{FeatureConfig, SparseVec, Vectorizer};
 use super::kb::{
     Article, COMPLAINTS_ARTICLE_ID, CONTACT_PLACEHOLDER, HANDOFF_ARTICLE_ID, KnowledgeBase,
-    SUPPORT_ARTICLE_ID, held_out,
+    SUPPORT_ARTICLE_ID,
 };
 use super::message::Message;
 use super::svm::{OvrModel, SvmConfig, train_ovr};
@@ -232,30 +232,6 @@ impl Engine {
         self.held_out_scope_by(|kb, cfg| {
             Engine::with_care(kb, cfg, self.encoder.clone(), self.care.clone())
         })
-    }
-
-    /// [`Engine::held_out_scope`], each fold's engine trained by `fold_engine`
-    /// from its knowledge base and configuration.
-    fn held_out_scope_by(
-        &self,
-        fold_engine: impl Fn(KnowledgeBase, EngineConfig) -> Engine,
-    ) -> Vec<(f32, bool)> {
-        let cfg = EngineConfig {
-            // A given rule, so the folds fit no threshold of their own
-            // (`scope_point` reads the other rules apart from it).
-            scope: ScopeRule::Threshold(f32::NEG_INFINITY),
-            ..self.cfg.clone()
-        };
-        let mut held = Vec::new();
-        for fold in 0..SCOPE_FOLDS {
-            let engine = fold_engine(self.kb.training_fold(SCOPE_FOLDS, fold), cfg.clone());
-            for article in self.kb.articles().iter().filter(|a| !a.handoff) {
-                for q in held_out(article, SCOPE_FOLDS, fold, true) {
-                    held.push(engine.scope_point(q));
-                }
-            }
-        }
-        held
     }
 
     /// Trains on the knowledge base, without fitting a scope threshold; the

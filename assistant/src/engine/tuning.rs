@@ -15,12 +15,12 @@ use std::io;
 use std::path::Path;
 use std::sync::Arc;
 
-use super::{Engine, EngineConfig, ScopeRule, threshold_for, training_texts};
+use super::{Engine, EngineConfig, SCOPE_FOLDS, ScopeRule, threshold_for, training_texts};
 use crate::bert::top::TopLayer;
 use crate::care::CareModel;
 use crate::encoder::Encoder;
 use crate::encoder::tuned::TunedEncoder;
-use crate::kb::KnowledgeBase;
+use crate::kb::{KnowledgeBase, held_out};
 use crate::tune::{TuneConfig, tune_from};
 
 /// What [`Engine::tuned`] made.
@@ -171,6 +171,30 @@ impl Engine {
             _ => None,
         };
         Tuning { top, threshold }
+    }
+
+    /// [`Engine::held_out_scope`], each fold's engine trained by `fold_engine`
+    /// from its knowledge base and configuration.
+    pub(super) fn held_out_scope_by(
+        &self,
+        fold_engine: impl Fn(KnowledgeBase, EngineConfig) -> Engine,
+    ) -> Vec<(f32, bool)> {
+        let cfg = EngineConfig {
+            // A given rule, so the folds fit no threshold of their own
+            // (`scope_point` reads the other rules apart from it).
+            scope: ScopeRule::Threshold(f32::NEG_INFINITY),
+            ..self.cfg.clone()
+        };
+        let mut held = Vec::new();
+        for fold in 0..SCOPE_FOLDS {
+            let engine = fold_engine(self.kb.training_fold(SCOPE_FOLDS, fold), cfg.clone());
+            for article in self.kb.articles().iter().filter(|a| !a.handoff) {
+                for q in held_out(article, SCOPE_FOLDS, fold, true) {
+                    held.push(engine.scope_point(q));
+                }
+            }
+        }
+        held
     }
 
     /// [`Engine::held_out_scope`] with each fold's engine tuned to its

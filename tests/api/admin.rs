@@ -289,7 +289,6 @@ async fn conversations_are_listed_filtered_read_exported_as_csv_and_erased() {
     assert_eq!(left["conversations"].as_array().unwrap().len(), 1);
 }
 
-/// `POST /admin/api/kb/{article}/questions` with `text`: teaches it.
 #[tokio::test]
 async fn a_message_written_as_a_spreadsheet_formula_is_exported_as_text() {
     let (public, admin, setup) = with_admin(&[]).await;
@@ -327,6 +326,7 @@ async fn a_message_written_as_a_spreadsheet_formula_is_exported_as_text() {
     assert!(lines.contains("\"message\":\"=HYPERLINK("), "{lines}");
 }
 
+/// `POST /admin/api/kb/{article}/questions` with `text`: teaches it.
 async fn teach(admin: SocketAddr, article: &str, text: &str) -> Reply {
     let path = format!("/admin/api/kb/{article}/questions");
     send(

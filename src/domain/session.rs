@@ -51,6 +51,12 @@ impl fmt::Display for SessionId {
     }
 }
 
+/// The session store did not answer (Redis down or slow), so what it holds
+/// is unknown: a conversation to erase may still be there.
+#[derive(Debug, thiserror::Error)]
+#[error("the conversations' store did not answer")]
+pub struct SessionsUnavailable;
+
 pub trait SessionStore: Send + Sync + 'static {
     /// The conversation's turns, oldest first, and the id to answer with: the
     /// same id while it is alive, a fresh one when `id` is absent, unknown or
@@ -58,8 +64,9 @@ pub trait SessionStore: Send + Sync + 'static {
     fn resume(&self, id: Option<SessionId>, now: Instant) -> Pending<'_, (SessionId, Arc<[Turn]>)>;
     /// Records a turn, creating the conversation if it is new.
     fn append(&self, id: SessionId, turn: Turn, now: Instant) -> Pending<'_, ()>;
-    /// Forgets the conversation (the visitor erased it): its id starts a new one.
-    fn forget(&self, id: SessionId) -> Pending<'_, ()>;
+    /// Forgets the conversation (the visitor erased it): its id starts a new
+    /// one. An error when the store did not answer: it may still hold it.
+    fn forget(&self, id: SessionId) -> Pending<'_, Result<(), SessionsUnavailable>>;
     /// Conversations kept now (`None` when the store does not answer).
     fn live(&self) -> Pending<'_, Option<usize>>;
 }
@@ -153,12 +160,12 @@ impl SessionStore for MemorySessions {
         Box::pin(std::future::ready(()))
     }
 
-    fn forget(&self, id: SessionId) -> Pending<'_, ()> {
+    fn forget(&self, id: SessionId) -> Pending<'_, Result<(), SessionsUnavailable>> {
         let mut conversations = self.lock();
         if let Some(gone) = conversations.lru.pop(&id) {
             conversations.bytes -= gone.bytes;
         }
-        Box::pin(std::future::ready(()))
+        Box::pin(std::future::ready(Ok(())))
     }
 
     fn live(&self) -> Pending<'_, Option<usize>> {
@@ -382,7 +389,7 @@ mod tests {
         let (sessions, now) = (store(10), Instant::now());
         let id = SessionId::mint();
         sessions.append_now(id, turn("hello"), now);
-        sessions.forget(id).await;
+        sessions.forget(id).await.unwrap();
         assert!(sessions.is_empty());
         assert_eq!(sessions.bytes(), 0);
         assert_ne!(sessions.resume_now(Some(id), now).0, id);

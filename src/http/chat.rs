@@ -149,18 +149,26 @@ pub async fn feedback(
 }
 
 /// Erases a conversation: its live turns, and everything recorded of it
-/// (after whatever of it is still queued). An unknown one is a `204` too.
+/// (after whatever of it is still queued). An unknown one is a `204` too;
+/// a `503` when either store did not answer, so the visitor tries again
+/// rather than being told it is gone (both steps can be repeated).
 pub async fn delete_session(
     State(state): State<ChatState>,
     ApiJson(request): ApiJson<DeleteSessionRequest>,
 ) -> Result<StatusCode, ApiError> {
     let session = session_of(&request.session)?;
-    state.sessions.forget(session).await;
+    let forgotten = state.sessions.forget(session).await;
     let hash = state.recorder.key().session_hash(session);
-    state.recorder.erase(hash).await.map_err(|error| {
-        tracing::warn!(%error, "a visitor's conversation could not be erased now");
-        ApiError::Unavailable { retry_after: 5 }
-    })?;
+    let erased = state.recorder.erase(hash).await;
+    if let Err(error) = &forgotten {
+        tracing::warn!(%error, "a visitor's live conversation could not be erased now");
+    }
+    if let Err(error) = &erased {
+        tracing::warn!(%error, "a visitor's recorded conversation could not be erased now");
+    }
+    if forgotten.is_err() || erased.is_err() {
+        return Err(ApiError::Unavailable { retry_after: 5 });
+    }
     metrics::counter!("sessions_erased_total").increment(1);
     Ok(StatusCode::NO_CONTENT)
 }

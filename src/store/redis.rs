@@ -37,7 +37,7 @@ use crate::domain::Pending;
 use crate::domain::client_ip::ClientKey;
 use crate::domain::clock::SystemClock;
 use crate::domain::rate_limit::{Decision, FixedWindow, Quota, RateLimiter};
-use crate::domain::session::{SessionId, SessionLimits, SessionStore};
+use crate::domain::session::{SessionId, SessionLimits, SessionStore, SessionsUnavailable};
 use support_chat_assistant::Turn;
 
 /// A Redis connection shared by the limiter and the sessions, with the
@@ -424,7 +424,7 @@ impl SessionStore for RedisSessions {
         })
     }
 
-    fn forget(&self, id: SessionId) -> Pending<'_, ()> {
+    fn forget(&self, id: SessionId) -> Pending<'_, Result<(), SessionsUnavailable>> {
         Box::pin(async move {
             let key = Self::key(id);
             self.redis
@@ -436,7 +436,8 @@ impl SessionStore for RedisSessions {
                         .query_async::<()>(&mut connection)
                         .await
                 })
-                .await;
+                .await
+                .ok_or(SessionsUnavailable)
         })
     }
 

@@ -186,6 +186,44 @@ async fn a_conversation_started_on_one_replica_continues_on_the_other() {
 }
 
 #[tokio::test]
+async fn an_erase_redis_does_not_carry_out_is_a_503_and_its_retry_erases() {
+    let redis = RedisServer::start();
+    let a = replica(&redis, &[]).await;
+    let first = send(a, from("198.51.100.19", "hello", None)).await.json();
+    let session = first["session"].as_str().unwrap().to_owned();
+    let key = format!("support-chat:s:{session}");
+    assert_eq!(redis.cli(&["EXISTS", &key]), "1");
+    let erase = || {
+        let mut request = Request::delete(support_chat_api::SESSION_PATH)
+            .header("host", "localhost")
+            .header("content-type", "application/json")
+            .body(Full::new(json!({ "session": session }).to_string().into()))
+            .unwrap();
+        request
+            .headers_mut()
+            .insert("x-forwarded-for", "198.51.100.19".parse().unwrap());
+        request
+    };
+    // Redis holds every write for 2 s: longer than the replica waits (250 ms).
+    assert_eq!(redis.cli(&["CLIENT", "PAUSE", "2000", "WRITE"]), "OK");
+    let refused = send(a, erase()).await;
+    envelope(&refused, 503, "unavailable");
+    assert_eq!(refused.header("retry-after"), Some("5"));
+    assert_eq!(redis.cli(&["CLIENT", "UNPAUSE"]), "OK");
+    assert_eq!(
+        redis.cli(&["EXISTS", &key]),
+        "1",
+        "not erased, not said to be"
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while send(a, erase()).await.status != 204 {
+        assert!(Instant::now() < deadline, "the retry never erased");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(redis.cli(&["EXISTS", &key]), "0");
+}
+
+#[tokio::test]
 async fn concurrent_turns_of_one_conversation_are_all_kept() {
     let redis = RedisServer::start();
     let a = replica(&redis, &["--max-turns", "50"]).await;

@@ -465,7 +465,8 @@ pub struct RecordArgs {
     pub retention: Duration,
 
     /// Days a complaint record, and its conversation, are kept (three years
-    /// by default, as complaint records must be); at least --retention-days.
+    /// by default, as complaint records must be), and longer while it is not
+    /// resolved; at least --retention-days.
     #[arg(long = "complaint-retention-days", env = "SUPPORT_CHAT_COMPLAINT_RETENTION_DAYS", default_value = "1095", value_parser = days(1, 36500))]
     pub complaint_retention: Duration,
 

@@ -391,10 +391,11 @@ pub trait RecordStore: Send + Sync + 'static {
     fn write(&self, batch: Vec<Write>) -> Pending<'_, Result<(), RecordError>>;
     /// Erases everything kept of one conversation; how many rows went.
     fn erase(&self, session: &SessionHash) -> Pending<'_, Result<u64, RecordError>>;
-    /// Erases what is older than `before` and no other duty keeps; how many rows went.
-    /// Purges what is older than `before`, but keeps the conversations of
-    /// complaints made since `complaints_before` (without their vulnerability
-    /// flags), and purges older complaints.
+    /// Purges what is older than `before` and no other duty keeps: the
+    /// complaints made since `complaints_before`, and any not yet resolved,
+    /// are kept with their conversations (without their vulnerability
+    /// flags); a handoff is kept until `before` has passed since it was
+    /// delivered or failed. How many rows went.
     fn purge(
         &self,
         before: UnixMillis,

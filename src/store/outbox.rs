@@ -132,6 +132,7 @@ impl SqlRecords {
         .bind(h.status.as_str())
         .bind(i64::from(h.attempts))
         .bind(h.last_error.clone())
+        // A settled handoff's is when it settled: its retention runs from there.
         .bind(next.unwrap_or(now))
         .bind((h.status == Status::Delivered).then_some(now))
         .bind(h.reference.clone())
@@ -323,6 +324,31 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(again.attempts, 1);
+    }
+
+    #[tokio::test]
+    async fn a_settled_handoff_is_kept_the_retention_from_when_it_settled_not_when_it_was_asked() {
+        use crate::domain::records::RecordStore;
+        let outbox = store().await;
+        let day = 24 * 60 * 60 * 1000;
+        // Asked for 40 days ago, delivered only now (after a long outage).
+        outbox
+            .put(&handoff("HO-FFFF-FFFF", now_millis() - 40 * day))
+            .await
+            .unwrap();
+        let mut delivered = outbox
+            .claim("a", now_millis(), LEASE)
+            .await
+            .unwrap()
+            .unwrap();
+        delivered.status = Status::Delivered;
+        delivered.email = Channel::Done;
+        outbox.settle("a", &delivered, None).await.unwrap();
+        let thirty_days_ago = now_millis() - 30 * day;
+        outbox.purge(thirty_days_ago, 0).await.unwrap();
+        assert_eq!(outbox.handoffs(None, 10).await.unwrap().len(), 1);
+        outbox.purge(now_millis() + 1, 0).await.unwrap();
+        assert!(outbox.handoffs(None, 10).await.unwrap().is_empty());
     }
 
     #[tokio::test]

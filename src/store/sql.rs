@@ -19,7 +19,7 @@ use sqlx::{AnyPool, Executor, Row};
 use support_chat_assistant::CareCategory;
 
 use crate::domain::Pending;
-use crate::domain::clock::UnixMillis;
+use crate::domain::clock::{UnixMillis, now_millis};
 use crate::domain::records::{
     ConversationFilter, ConversationSummary, DaySummary, LOW_CONFIDENCE, OpenTurn, RecordError,
     RecordKey, RecordStore, RecordedOutcome, ReplyId, Review, SessionHash, TranscriptTurn, Write,
@@ -82,13 +82,18 @@ pub struct SqlRecords {
     pub(super) postgres: Option<PgPool>,
 }
 
+/// The PostgreSQL advisory lock between erasing and writing: each writer
+/// holds it shared for its batch's transaction, an erase exclusively.
+pub(super) const ERASE_LOCK: i64 = 0x0053_4345_5241_5345; // "SCERASE"
+
 /// The embedded migrations, oldest first: each one's SQL on SQLite, then
 /// on PostgreSQL (the same but where a dialect differs).
-const MIGRATIONS: [(i64, &str, &str, &str); 5] = {
+const MIGRATIONS: [(i64, &str, &str, &str); 6] = {
     const RECORDS: &str = include_str!("migrations/0001_records.sql");
     const HANDOFFS: &str = include_str!("migrations/0002_handoffs.sql");
     const CARE: &str = include_str!("migrations/0003_care.sql");
     const CONSOLE: &str = include_str!("migrations/0004_console.sql");
+    const ERASURES: &str = include_str!("migrations/0006_erasures.sql");
     [
         (1, "records", RECORDS, RECORDS),
         (2, "handoffs", HANDOFFS, HANDOFFS),
@@ -100,6 +105,7 @@ const MIGRATIONS: [(i64, &str, &str, &str); 5] = {
             include_str!("migrations/0005_time_by_reply_id.sqlite.sql"),
             include_str!("migrations/0005_time_by_reply_id.postgres.sql"),
         ),
+        (6, "erasures", ERASURES, ERASURES),
     ]
 };
 
@@ -206,8 +212,28 @@ impl SqlRecords {
         Ok(RecordKey::new(&bytes))
     }
 
+    /// Leaves a tombstone, then erases, with every writer held off: a batch
+    /// written before is erased, one written after sees the tombstone.
     async fn erase_session(&self, session: &SessionHash) -> Result<u64, sqlx::Error> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = if self.postgres.is_none() {
+            // The database's write lock up front, as a writer takes it.
+            self.pool.begin_with("BEGIN IMMEDIATE").await?
+        } else {
+            let mut tx = self.pool.begin().await?;
+            sqlx::query("SELECT count(*) FROM (SELECT pg_advisory_xact_lock($1)) AS l")
+                .bind(ERASE_LOCK)
+                .fetch_one(&mut *tx)
+                .await?;
+            tx
+        };
+        sqlx::query(
+            "INSERT INTO erasures (session_hash, erased_ms) VALUES ($1, $2) \
+             ON CONFLICT (session_hash) DO UPDATE SET erased_ms = excluded.erased_ms",
+        )
+        .bind(session.as_str().to_owned())
+        .bind(now_millis())
+        .execute(&mut *tx)
+        .await?;
         let mut rows = 0;
         for sql in [
             "DELETE FROM turns WHERE session_hash = $1",
@@ -230,8 +256,9 @@ impl SqlRecords {
         complaints_before: UnixMillis,
     ) -> Result<u64, sqlx::Error> {
         let mut rows = 0;
-        // Complaints first: their conversations are kept while they are.
-        rows += sqlx::query("DELETE FROM complaints WHERE made_ms < $1")
+        // Complaints first: their conversations are kept while they are. One
+        // not yet resolved is kept whatever its age: it is still being handled.
+        rows += sqlx::query("DELETE FROM complaints WHERE made_ms < $1 AND status = 'resolved'")
             .bind(complaints_before)
             .execute(&self.pool)
             .await?
@@ -251,8 +278,11 @@ impl SqlRecords {
         }
         for sql in [
             "DELETE FROM feedback WHERE at_ms < $1 AND session_hash NOT IN (SELECT session_hash FROM complaints)",
-            // A handoff still on its way is kept whatever its age.
-            "DELETE FROM handoffs WHERE created_ms < $1 AND status IN ('delivered', 'failed')",
+            // Nothing of a conversation older than this is still on its way.
+            "DELETE FROM erasures WHERE erased_ms < $1",
+            // A handoff still on its way is kept whatever its age; a delivered
+            // or failed one from when it settled (`next_attempt_ms`, `outbox.rs`).
+            "DELETE FROM handoffs WHERE next_attempt_ms < $1 AND status IN ('delivered', 'failed')",
         ] {
             rows += sqlx::query(sql)
                 .bind(before)

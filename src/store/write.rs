@@ -1,5 +1,6 @@
 //! Writing a batch of records: one transaction, all its turns in one
-//! statement, then its votes. SQLite unpacks the turns from one JSON array
+//! statement, then its votes, leaving out the conversations erased while
+//! they were queued (`erasures`, under the lock `SqlRecords::erase` takes). SQLite unpacks the turns from one JSON array
 //! bound as text; PostgreSQL reads them with `COPY` (its binary format), on
 //! the writer's own connection (sqlx's `Any` driver has no `COPY`), which
 //! costs its server well under half the CPU a row of unpacking the same JSON
@@ -9,8 +10,15 @@ use sqlx::postgres::PgPool;
 
 use support_chat_assistant::CareCategory;
 
-use super::sql::{SqlRecords, quantise};
+use super::sql::{ERASE_LOCK, SqlRecords, quantise};
 use crate::domain::records::{FeedbackRecord, TurnRecord, Write, day_of};
+
+/// Which of a batch's conversations (a JSON array of session hashes) were
+/// erased: on SQLite, then on PostgreSQL.
+const ERASED_SQLITE: &str =
+    "SELECT session_hash FROM erasures WHERE session_hash IN (SELECT value FROM json_each($1))";
+const ERASED_POSTGRES: &str = "SELECT session_hash FROM erasures \
+     WHERE session_hash IN (SELECT jsonb_array_elements_text($1::jsonb))";
 
 /// A batch of turns in one statement and one bound value, a JSON array of
 /// rows (each an array of the columns in order) that SQLite unpacks itself.
@@ -46,21 +54,50 @@ enum Turns {
     InsertNew,
 }
 
+/// The batch's turns and votes, but those of the `erased` conversations.
+fn kept<'a>(
+    batch: &'a [Write],
+    erased: &[String],
+) -> (Vec<&'a TurnRecord>, Vec<&'a FeedbackRecord>) {
+    let erased = |session: &crate::domain::records::SessionHash| {
+        erased.iter().any(|e| e == session.as_str())
+    };
+    let mut turns = Vec::with_capacity(batch.len());
+    let mut votes = Vec::new();
+    for write in batch {
+        match write {
+            Write::Turn(t) if !erased(&t.session) => turns.push(t),
+            Write::Feedback(f) if !erased(&f.session) => votes.push(f),
+            Write::Turn(_) | Write::Feedback(_) => {}
+        }
+    }
+    (turns, votes)
+}
+
+/// The batch's conversations, as one JSON array of their session hashes.
+fn sessions(batch: &[Write]) -> String {
+    let mut sessions: Vec<&str> = batch
+        .iter()
+        .map(|w| match w {
+            Write::Turn(t) => t.session.as_str(),
+            Write::Feedback(f) => f.session.as_str(),
+        })
+        .collect();
+    sessions.sort_unstable();
+    sessions.dedup();
+    serde_json::to_string(&sessions).expect("hex strings serialise")
+}
+
 impl SqlRecords {
     pub(super) async fn write_batch(&self, batch: &[Write]) -> Result<(), sqlx::Error> {
-        let turns: Vec<&TurnRecord> = batch
-            .iter()
-            .filter_map(|w| match w {
-                Write::Turn(t) => Some(t),
-                Write::Feedback(_) => None,
-            })
-            .collect();
-        let votes = batch.iter().filter_map(|w| match w {
-            Write::Feedback(f) => Some(f),
-            Write::Turn(_) => None,
-        });
         let Some(postgres) = &self.postgres else {
-            let mut tx = self.pool.begin().await?;
+            // The write lock up front, so no erase lands between the check and the write.
+            let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+            let erased: Vec<String> = sqlx::query_scalar(ERASED_SQLITE)
+                .bind(sessions(batch))
+                .fetch_all(&mut *tx)
+                .await?;
+            let (turns, votes) = kept(batch, &erased);
             if !turns.is_empty() {
                 let rows = json(&turns);
                 sqlx::query(INSERT_TURNS_SQLITE)
@@ -73,22 +110,28 @@ impl SqlRecords {
             }
             return tx.commit().await;
         };
-        match write_postgres(postgres, &turns, votes.clone(), Turns::Copy).await {
+        match write_postgres(postgres, batch, Turns::Copy).await {
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-                write_postgres(postgres, &turns, votes, Turns::InsertNew).await
+                write_postgres(postgres, batch, Turns::InsertNew).await
             }
             written => written,
         }
     }
 }
 
-async fn write_postgres(
-    pool: &PgPool,
-    turns: &[&TurnRecord],
-    votes: impl Iterator<Item = &FeedbackRecord>,
-    how: Turns,
-) -> Result<(), sqlx::Error> {
+async fn write_postgres(pool: &PgPool, batch: &[Write], how: Turns) -> Result<(), sqlx::Error> {
     let mut tx = pool.begin().await?;
+    // Shared with other writers, exclusive of an erase (until the commit).
+    sqlx::query("SELECT pg_advisory_xact_lock_shared($1)")
+        .bind(ERASE_LOCK)
+        .execute(&mut *tx)
+        .await?;
+    let erased: Vec<String> = sqlx::query_scalar(ERASED_POSTGRES)
+        .bind(sessions(batch))
+        .fetch_all(&mut *tx)
+        .await?;
+    let (turns, votes) = kept(batch, &erased);
+    let turns = turns.as_slice();
     if !turns.is_empty() {
         match how {
             Turns::Copy => {

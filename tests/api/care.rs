@@ -268,7 +268,7 @@ async fn questions_about_complaints_and_repayments_are_answered_as_ordinary_ques
 #[tokio::test]
 async fn a_complaints_conversation_outlives_the_retention_its_flags_do_not_and_erasure_keeps_the_record()
  {
-    use support_chat::domain::care::Complaint;
+    use support_chat::domain::care::{Complaint, ComplaintStatus};
     use support_chat::domain::clock::now_millis;
     use support_chat::domain::records::{RecordedOutcome, TurnRecord, Write};
     use support_chat_assistant::CareCategory;
@@ -295,7 +295,8 @@ async fn a_complaints_conversation_outlives_the_retention_its_flags_do_not_and_e
         complaint,
         care,
     };
-    let (kept, gone, ancient) = (
+    let (kept, gone, ancient, unresolved) = (
+        support_chat::domain::session::SessionId::mint(),
         support_chat::domain::session::SessionId::mint(),
         support_chat::domain::session::SessionId::mint(),
         support_chat::domain::session::SessionId::mint(),
@@ -305,6 +306,7 @@ async fn a_complaints_conversation_outlives_the_retention_its_flags_do_not_and_e
             Write::Turn(old_turn(kept, true, Some(CareCategory::Health))),
             Write::Turn(old_turn(gone, false, Some(CareCategory::Resilience))),
             Write::Turn(old_turn(ancient, true, None)),
+            Write::Turn(old_turn(unresolved, true, None)),
         ])
         .await
         .unwrap();
@@ -314,12 +316,20 @@ async fn a_complaints_conversation_outlives_the_retention_its_flags_do_not_and_e
         now_millis() - 40 * day,
     );
     book.open(&recent).await.unwrap();
-    let expired = Complaint::new(
+    let mut expired = Complaint::new(
         key.session_hash(ancient),
         "a very old complaint".into(),
         now_millis() - 1100 * day,
     );
+    expired.set_status(ComplaintStatus::Resolved, now_millis() - 1090 * day);
     book.open(&expired).await.unwrap();
+    // As old, but never resolved: still being handled, so kept.
+    let standing = Complaint::new(
+        key.session_hash(unresolved),
+        "a very old complaint still open".into(),
+        now_millis() - 1100 * day,
+    );
+    book.open(&standing).await.unwrap();
 
     store
         .purge(now_millis() - 30 * day, now_millis() - 1095 * day)
@@ -344,7 +354,12 @@ async fn a_complaints_conversation_outlives_the_retention_its_flags_do_not_and_e
     assert_eq!(
         admin_get(admin, &conversation(ancient)).await.status,
         404,
-        "the complaint's three years are over"
+        "the resolved complaint's three years are over"
+    );
+    assert_eq!(
+        admin_get(admin, &conversation(unresolved)).await.status,
+        200,
+        "kept with its unresolved complaint"
     );
     let complaints = admin_get(admin, "/admin/api/complaints").await.json();
     let references: Vec<&str> = complaints["items"]
@@ -353,7 +368,10 @@ async fn a_complaints_conversation_outlives_the_retention_its_flags_do_not_and_e
         .iter()
         .map(|c| c["reference"].as_str().unwrap())
         .collect();
-    assert_eq!(references, [recent.reference.as_str()]);
+    assert_eq!(
+        references,
+        [standing.reference.as_str(), recent.reference.as_str()]
+    );
     let care = admin_get(admin, "/admin/api/care?days=60").await.json();
     assert!(
         care["items"].as_array().unwrap().is_empty(),

@@ -523,3 +523,80 @@ async fn an_export_pages_through_every_turn_once_in_time_order() {
     assert_eq!(mine.len(), 401);
     assert!(mine.iter().all(|t| t.session == first));
 }
+
+#[tokio::test]
+async fn what_another_replica_still_had_queued_of_an_erased_conversation_is_never_written() {
+    use support_chat::domain::clock::now_millis;
+    use support_chat::domain::records::{
+        FeedbackRecord, RecordStore, RecordedOutcome, TurnRecord, Write,
+    };
+    use support_chat::domain::session::SessionId;
+    use support_chat::store::sql::SqlRecords;
+
+    let url = fresh_database().await.parse().unwrap();
+    let (store, key) = SqlRecords::open(&url).await.unwrap();
+    let turn = |session, message: &str| {
+        Write::Turn(TurnRecord {
+            reply_id: key.reply_id_at(session, now_millis()),
+            session: key.session_hash(session),
+            message: message.into(),
+            outcome: RecordedOutcome::Answered,
+            confidence: 0.9,
+            article: None,
+            embedding: None,
+            complaint: false,
+            care: None,
+        })
+    };
+    let (erased, other) = (SessionId::mint(), SessionId::mint());
+    store.write(vec![turn(erased, "before")]).await.unwrap();
+    assert_eq!(store.erase(&key.session_hash(erased)).await.unwrap(), 1);
+    // One replica erased it; another's writer now writes what it had queued.
+    let vote = Write::Feedback(FeedbackRecord {
+        reply_id: key.reply_id_at(erased, now_millis()),
+        session: key.session_hash(erased),
+        at: now_millis(),
+        helpful: true,
+    });
+    store
+        .write(vec![
+            turn(erased, "queued"),
+            vote,
+            turn(other, "someone else"),
+        ])
+        .await
+        .unwrap();
+    assert!(
+        store
+            .transcript(&key.session_hash(erased))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store
+            .transcript(&key.session_hash(other))
+            .await
+            .unwrap()
+            .len(),
+        1,
+        "the rest of the batch is written"
+    );
+    // A write and an erase at once: whichever goes first, nothing is left.
+    for _ in 0..20 {
+        let session = SessionId::mint();
+        let (written, gone) = tokio::join!(
+            store.write(vec![turn(session, "racing")]),
+            store.erase(&key.session_hash(session))
+        );
+        written.unwrap();
+        gone.unwrap();
+        assert!(
+            store
+                .transcript(&key.session_hash(session))
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+}

@@ -391,7 +391,7 @@ impl SqlRecords {
              FROM turns \
              WHERE reply_id >= $1 AND reply_id < $2 \
                AND ($3 = '' OR session_hash IN (SELECT session_hash FROM turns WHERE outcome = $3)) \
-               AND ($4 = '' OR session_hash IN (SELECT session_hash FROM turns WHERE LOWER(message) LIKE $4)) \
+               AND ($4 = '' OR session_hash IN (SELECT session_hash FROM turns WHERE LOWER(message) LIKE $4 ESCAPE '\\')) \
                AND ($7 = '' OR session_hash = $7) \
              GROUP BY session_hash ORDER BY MAX(at_ms) DESC, session_hash LIMIT $5 OFFSET $6",
         )
@@ -488,14 +488,18 @@ pub(super) fn count(row: &AnyRow, index: usize) -> Result<u64, sqlx::Error> {
     Ok(u64::try_from(value.unwrap_or(0)).unwrap_or(0))
 }
 
-/// A `LIKE` pattern that finds `text` anywhere, its own `%` and `_` taken literally.
+/// A `LIKE … ESCAPE '\'` pattern that finds `text` anywhere, its own `%`,
+/// `_` and `\` taken literally.
 fn like_pattern(text: &str) -> String {
-    let escaped: String = text
-        .to_lowercase()
-        .chars()
-        .filter(|c| !matches!(c, '%' | '_' | '\\'))
-        .collect();
-    format!("%{escaped}%")
+    let mut pattern = String::from("%");
+    for c in text.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
 }
 
 fn unhex(text: &str) -> Option<Vec<u8>> {
@@ -675,6 +679,6 @@ mod tests {
 
     #[test]
     fn a_search_takes_the_users_wildcards_literally() {
-        assert_eq!(like_pattern("Loan_100%"), "%loan100%");
+        assert_eq!(like_pattern(r"Loan_100%\"), r"%loan\_100\%\\%");
     }
 }

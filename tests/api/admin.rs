@@ -290,6 +290,30 @@ async fn conversations_are_listed_filtered_read_exported_as_csv_and_erased() {
 }
 
 #[tokio::test]
+async fn a_conversation_search_takes_percent_and_underscore_literally() {
+    let (public, admin, setup) = with_admin(&[]).await;
+    for message in [
+        "can I borrow 100% of the price",
+        "can I borrow 1000 pounds",
+        "my reference is AB_12",
+        "my reference is AB312",
+    ] {
+        say(public, message).await;
+    }
+    setup.state.chat.recorder.flush().await;
+    for (q, found) in [("100%25", 1), ("100", 2), ("ab_12", 1), ("AB%5C", 0)] {
+        let listed = admin_get(admin, &format!("/admin/api/conversations?q={q}"))
+            .await
+            .json();
+        assert_eq!(
+            listed["conversations"].as_array().unwrap().len(),
+            found,
+            "q={q}: {listed}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn a_message_written_as_a_spreadsheet_formula_is_exported_as_text() {
     let (public, admin, setup) = with_admin(&[]).await;
     let formulas = [

@@ -325,6 +325,8 @@ async fn a_message_written_as_a_spreadsheet_formula_is_exported_as_text() {
     for formula in formulas {
         say(public, formula).await;
     }
+    // Split on `;` (a European locale's separator), this would be a formula cell.
+    say(public, "weather;=1+1").await;
     say(public, "what's the weather in Leeds").await;
     setup.state.chat.recorder.flush().await;
     let csv = admin_get(admin, "/admin/api/export?format=csv").await;
@@ -343,6 +345,10 @@ async fn a_message_written_as_a_spreadsheet_formula_is_exported_as_text() {
     assert!(
         messages.contains(&"what's the weather in Leeds".to_owned()),
         "ordinary text as written: {messages:?}"
+    );
+    assert!(
+        text.contains(r#","weather;=1+1","#),
+        "every field quoted: {text}"
     );
     // The JSON lines keep the text exactly as recorded.
     let jsonl = admin_get(admin, "/admin/api/export?format=jsonl").await;

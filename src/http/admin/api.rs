@@ -419,7 +419,11 @@ fn json_line(turn: &TranscriptTurn) -> Vec<u8> {
 }
 
 fn csv_line(turn: &TranscriptTurn) -> Vec<u8> {
-    let mut writer = csv::Writer::from_writer(Vec::new());
+    // Every field quoted: a spreadsheet that splits on `;` (as Excel does in
+    // many European locales) keeps "thanks;=HYPERLINK(…)" one text cell.
+    let mut writer = csv::WriterBuilder::new()
+        .quote_style(csv::QuoteStyle::Always)
+        .from_writer(Vec::new());
     let t = TurnJson::from(turn);
     let message = inert_in_a_spreadsheet(t.message);
     let confidence = format!("{:.3}", t.confidence);

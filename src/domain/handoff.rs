@@ -206,8 +206,26 @@ pub trait Outbox: Send + Sync + 'static {
 pub struct Recent {
     pub by_session: u32,
     pub by_client: u32,
-    /// The oldest of them (its window ends first).
-    pub oldest: Option<UnixMillis>,
+    /// The oldest of the session's, and of the client's (each count falls
+    /// when its oldest leaves the window).
+    pub oldest_by_session: Option<UnixMillis>,
+    pub oldest_by_client: Option<UnixMillis>,
+}
+
+impl Recent {
+    /// Whether either count is at `per_window`, and if so when a window
+    /// starting then holds fewer on both: a window after the later of the
+    /// oldest handoffs of the counts at the cap.
+    pub fn capped_until(&self, per_window: u32, window: i64) -> Option<UnixMillis> {
+        [
+            (self.by_session, self.oldest_by_session),
+            (self.by_client, self.oldest_by_client),
+        ]
+        .into_iter()
+        .filter(|(count, _)| *count >= per_window)
+        .map(|(_, oldest)| oldest.unwrap_or(0).saturating_add(window))
+        .max()
+    }
 }
 
 /// What a delivery carries: the handoff and its conversation.
@@ -315,8 +333,7 @@ impl HandoffDesk {
         let now = now_millis();
         let window = i64::try_from(self.cap.window.as_millis()).unwrap_or(i64::MAX);
         let recent = self.outbox.recent(&hash, &client, now - window).await?;
-        if recent.by_session >= self.cap.per_window || recent.by_client >= self.cap.per_window {
-            let frees = recent.oldest.unwrap_or(now) + window;
+        if let Some(frees) = recent.capped_until(self.cap.per_window, window) {
             // Rounded up: retrying after it never meets the cap again.
             let retry_after_secs =
                 u64::try_from(((frees - now).max(1000) + 999) / 1000).unwrap_or(1);
@@ -497,6 +514,26 @@ impl Dispatch {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_capped_request_may_retry_when_every_count_at_the_cap_has_fallen() {
+        let recent = Recent {
+            by_session: 1,
+            by_client: 3,
+            oldest_by_session: Some(1_000),
+            oldest_by_client: Some(5_000),
+        };
+        assert_eq!(recent.capped_until(4, 60_000), None);
+        assert_eq!(recent.capped_until(3, 60_000), Some(65_000));
+        // The session's older handoff does not cap it: the client's frees later.
+        assert_eq!(recent.capped_until(1, 60_000), Some(65_000));
+        let session_only = Recent {
+            by_client: 0,
+            oldest_by_client: None,
+            ..recent
+        };
+        assert_eq!(session_only.capped_until(1, 60_000), Some(61_000));
+    }
 
     #[test]
     fn a_contact_is_an_address_a_one_line_name_and_a_plain_note() {

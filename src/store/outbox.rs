@@ -74,7 +74,9 @@ impl SqlRecords {
     ) -> Result<Recent, sqlx::Error> {
         let row = sqlx::query(
             "SELECT SUM(CASE WHEN session_hash = $1 THEN 1 ELSE 0 END), \
-                    SUM(CASE WHEN client_hash = $2 THEN 1 ELSE 0 END), MIN(created_ms) \
+                    SUM(CASE WHEN client_hash = $2 THEN 1 ELSE 0 END), \
+                    MIN(CASE WHEN session_hash = $1 THEN created_ms END), \
+                    MIN(CASE WHEN client_hash = $2 THEN created_ms END) \
              FROM handoffs WHERE created_ms >= $3 AND (session_hash = $1 OR client_hash = $2)",
         )
         .bind(session.as_str().to_owned())
@@ -85,7 +87,8 @@ impl SqlRecords {
         Ok(Recent {
             by_session: u32::try_from(count(&row, 0)?).unwrap_or(u32::MAX),
             by_client: u32::try_from(count(&row, 1)?).unwrap_or(u32::MAX),
-            oldest: row.try_get(2)?,
+            oldest_by_session: row.try_get(2)?,
+            oldest_by_client: row.try_get(3)?,
         })
     }
 
@@ -392,14 +395,22 @@ mod tests {
             .await
             .unwrap();
         assert_eq!((recent.by_session, recent.by_client), (1, 2));
-        assert_eq!(recent.oldest, Some(now));
+        assert_eq!(
+            (recent.oldest_by_session, recent.oldest_by_client),
+            (Some(now), Some(now))
+        );
         let all = outbox
             .recent(&session, "nobody", now - 60_000)
             .await
             .unwrap();
         assert_eq!(
-            (all.by_session, all.by_client, all.oldest),
-            (2, 0, Some(now - 10_000))
+            (all.by_session, all.by_client),
+            (2, 0),
+            "no handoff of a client \"nobody\""
+        );
+        assert_eq!(
+            (all.oldest_by_session, all.oldest_by_client),
+            (Some(now - 10_000), None)
         );
     }
 }

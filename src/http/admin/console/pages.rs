@@ -200,8 +200,12 @@ pub async fn complaints(State(state): State<AdminState>, operator: Operator) -> 
         return unavailable(&operator);
     };
     // Each conversation's newest handoff, if it asked for a person.
+    // Not "No handoff asked for" when the outbox did not answer.
     let handoffs = match &state.handoffs {
-        Some(desk) => desk.outbox.handoffs(None, 1000).await.unwrap_or_default(),
+        Some(desk) => match desk.outbox.handoffs(None, 1000).await {
+            Ok(handoffs) => handoffs,
+            Err(_) => return unavailable(&operator),
+        },
         None => Vec::new(),
     };
     let now = now_millis();

@@ -106,6 +106,7 @@ pub fn handoffs(
     args: &ServeArgs,
     store: Option<&Arc<SqlRecords>>,
     recorder: &Recorder,
+    sessions: &Arc<dyn SessionStore>,
 ) -> Result<Option<Arc<HandoffDesk>>, StartupError> {
     let handoff = &args.handoff;
     let Some(store) = store.filter(|_| handoff.configured()) else {
@@ -164,6 +165,7 @@ pub fn handoffs(
         outbox: store.clone(),
         records: store.clone(),
         recorder: recorder.clone(),
+        sessions: sessions.clone(),
         cap: HandoffCap {
             per_window: handoff.handoff_limit.limit(),
             window: handoff.handoff_limit.window(),
@@ -211,7 +213,15 @@ pub async fn state(
     // Metrics recorded from here on are kept.
     crate::telemetry::metrics();
     let (store, recorder) = records(args).await?;
-    let desk = handoffs(args, store.as_ref(), &recorder)?;
+    let redis = match &args.redis.url {
+        Some(url) => Some(Redis::connect(url, args.redis.timeout).map_err(StartupError::Redis)?),
+        None => None,
+    };
+    let sessions: Arc<dyn SessionStore> = match &redis {
+        Some(redis) => Arc::new(RedisSessions::new(redis.clone(), session_limits(args))),
+        None => Arc::new(memory_sessions(args)),
+    };
+    let desk = handoffs(args, store.as_ref(), &recorder, &sessions)?;
     let complaints = store.clone().map(|s| s as Arc<dyn ComplaintBook>);
     let consoles: Arc<dyn ConsoleSessions> = match &store {
         Some(store) => store.clone(),
@@ -219,10 +229,6 @@ pub async fn state(
     };
     let records = store.map(|s| s as Arc<dyn RecordStore>);
     let hours = args.handoff.business_hours.clone().map(Arc::new);
-    let redis = match &args.redis.url {
-        Some(url) => Some(Redis::connect(url, args.redis.timeout).map_err(StartupError::Redis)?),
-        None => None,
-    };
     let secret: Arc<[u8]> = args
         .redis
         .key_secret
@@ -250,10 +256,6 @@ pub async fn state(
         .map(|n| (n.prefix, limiter(&format!("chat/{}", n.prefix), n.quota)))
         .collect();
     let own = limiter("chat", chat.chat_rate_limit);
-    let sessions: Arc<dyn SessionStore> = match &redis {
-        Some(redis) => Arc::new(RedisSessions::new(redis.clone(), session_limits(args))),
-        None => Arc::new(memory_sessions(args)),
-    };
     let threads = args
         .assistant
         .answer_threads

@@ -7,7 +7,7 @@
 //! replicas on one database only one delivers a given handoff at a time.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use tokio::sync::Notify;
@@ -15,7 +15,7 @@ use tokio::sync::Notify;
 use crate::domain::Pending;
 use crate::domain::clock::{UnixMillis, now_millis};
 use crate::domain::records::{RecordError, RecordStore, Recorder, SessionHash, TranscriptTurn};
-use crate::domain::session::SessionId;
+use crate::domain::session::{SessionId, SessionStore};
 
 pub use support_chat_api::{MAX_EMAIL_BYTES, MAX_NAME_CHARS, MAX_NOTE_CHARS};
 
@@ -293,6 +293,9 @@ pub struct HandoffDesk {
     pub outbox: Arc<dyn Outbox>,
     pub records: Arc<dyn RecordStore>,
     pub recorder: Recorder,
+    /// The live conversations (on Redis, every replica's): one another
+    /// replica has not written to the records yet is known here.
+    pub sessions: Arc<dyn SessionStore>,
     pub cap: HandoffCap,
     /// Which ways a new handoff is to go (at least one).
     pub by_email: bool,
@@ -339,7 +342,7 @@ impl HandoffDesk {
                 u64::try_from(((frees - now).max(1000) + 999) / 1000).unwrap_or(1);
             return Err(HandoffError::Capped { retry_after_secs });
         }
-        if !self.has_conversation(&hash).await? {
+        if !self.has_conversation(session, &hash).await? {
             return Err(HandoffError::UnknownSession);
         }
         let handoff = Handoff {
@@ -368,13 +371,21 @@ impl HandoffDesk {
         Ok(handoff)
     }
 
-    /// Whether anything of `session` is recorded, once what is queued is written.
-    async fn has_conversation(&self, session: &SessionHash) -> Result<bool, RecordError> {
-        if !self.records.transcript(session).await?.is_empty() {
+    /// Whether `session` has a conversation, live or recorded, once what
+    /// this replica has queued is written (so the delivery's transcript
+    /// holds it). Live is every replica's on Redis: a conversation another
+    /// replica has not written yet is known.
+    async fn has_conversation(
+        &self,
+        session: SessionId,
+        hash: &SessionHash,
+    ) -> Result<bool, RecordError> {
+        self.recorder.flush().await;
+        let (live, turns) = self.sessions.resume(Some(session), Instant::now()).await;
+        if live == session && !turns.is_empty() {
             return Ok(true);
         }
-        self.recorder.flush().await;
-        Ok(!self.records.transcript(session).await?.is_empty())
+        Ok(!self.records.transcript(hash).await?.is_empty())
     }
 }
 

@@ -224,6 +224,46 @@ async fn an_erase_redis_does_not_carry_out_is_a_503_and_its_retry_erases() {
 }
 
 #[tokio::test]
+async fn a_handoff_asked_of_a_replica_that_has_not_recorded_the_conversation_yet_is_taken() {
+    // Each replica here records to a database of its own, so b never sees
+    // a's turns: as when a has them still queued. Redis, shared, knows the
+    // conversation is live.
+    let redis = RedisServer::start();
+    let hook = [
+        "--handoff-webhook-url",
+        "http://127.0.0.1:9/hook",
+        "--handoff-webhook-secret",
+        "a webhook secret of some length",
+    ];
+    let (a, b) = (replica(&redis, &hook).await, replica(&redis, &hook).await);
+    let first = send(a, from("198.51.100.20", "hello", None)).await.json();
+    let ask = |session: &str| {
+        let mut request = Request::post(support_chat_api::HANDOFF_PATH)
+            .header("host", "localhost")
+            .header("content-type", "application/json")
+            .body(Full::new(
+                json!({ "session": session, "email": "jo@example.com" })
+                    .to_string()
+                    .into(),
+            ))
+            .unwrap();
+        request
+            .headers_mut()
+            .insert("x-forwarded-for", "198.51.100.20".parse().unwrap());
+        request
+    };
+    let taken = send(b, ask(first["session"].as_str().unwrap())).await;
+    assert_eq!(
+        taken.status,
+        202,
+        "{}",
+        String::from_utf8_lossy(&taken.body)
+    );
+    let never = support_chat::domain::session::SessionId::mint().to_string();
+    envelope(&send(b, ask(&never)).await, 404, "unknown_session");
+}
+
+#[tokio::test]
 async fn concurrent_turns_of_one_conversation_are_all_kept() {
     let redis = RedisServer::start();
     let a = replica(&redis, &["--max-turns", "50"]).await;

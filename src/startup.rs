@@ -174,7 +174,6 @@ pub fn handoffs(
         by_webhook: webhook.is_some(),
         wake,
         worker,
-        taking: tokio::sync::Mutex::new(()),
     };
     Ok(Some(Arc::new(desk)))
 }

@@ -165,15 +165,17 @@ impl Status {
 
 /// The outbox, in the records database.
 pub trait Outbox: Send + Sync + 'static {
-    /// Stores a new handoff; the request is accepted only once this returns `Ok`.
-    fn put(&self, handoff: &Handoff) -> Pending<'_, Result<(), RecordError>>;
-    /// Handoffs created since `since` by this session or this client.
-    fn recent(
+    /// Stores a new handoff, unless its session or its client already asked
+    /// `per_window` times since `since`: then what the cap counted. Counting
+    /// and storing are one step on every replica on the database, so
+    /// requests sent at once never each count fewer than the cap. The
+    /// request is accepted only once this returns `Ok(Ok(()))`.
+    fn put_capped(
         &self,
-        session: &SessionHash,
-        client: &str,
+        handoff: &Handoff,
         since: UnixMillis,
-    ) -> Pending<'_, Result<Recent, RecordError>>;
+        per_window: u32,
+    ) -> Pending<'_, Result<Result<(), Recent>, RecordError>>;
     /// Claims one due handoff for `lease` as `owner`, if there is one.
     fn claim(
         &self,
@@ -304,10 +306,6 @@ pub struct HandoffDesk {
     pub wake: Arc<Notify>,
     /// This replica's worker, stopped at shutdown.
     pub worker: Worker,
-    /// One [`HandoffDesk::take`] at a time on this replica: counting the
-    /// recent handoffs and storing the new one are one step, or requests
-    /// sent at once would each count fewer than the cap and all be stored.
-    pub taking: tokio::sync::Mutex<()>,
 }
 
 impl HandoffDesk {
@@ -332,19 +330,11 @@ impl HandoffDesk {
         let key = self.recorder.key();
         let hash = key.session_hash(session);
         let client = key.client_hash(client);
-        let _one_at_a_time = self.taking.lock().await;
-        let now = now_millis();
-        let window = i64::try_from(self.cap.window.as_millis()).unwrap_or(i64::MAX);
-        let recent = self.outbox.recent(&hash, &client, now - window).await?;
-        if let Some(frees) = recent.capped_until(self.cap.per_window, window) {
-            // Rounded up: retrying after it never meets the cap again.
-            let retry_after_secs =
-                u64::try_from(((frees - now).max(1000) + 999) / 1000).unwrap_or(1);
-            return Err(HandoffError::Capped { retry_after_secs });
-        }
         if !self.has_conversation(session, &hash).await? {
             return Err(HandoffError::UnknownSession);
         }
+        let now = now_millis();
+        let window = i64::try_from(self.cap.window.as_millis()).unwrap_or(i64::MAX);
         let handoff = Handoff {
             reference: super::reference::new("HO"),
             session: hash,
@@ -365,7 +355,19 @@ impl HandoffDesk {
             status: Status::Pending,
             last_error: None,
         };
-        self.outbox.put(&handoff).await?;
+        let stored = self
+            .outbox
+            .put_capped(&handoff, now - window, self.cap.per_window)
+            .await?;
+        if let Err(recent) = stored {
+            let frees = recent
+                .capped_until(self.cap.per_window, window)
+                .unwrap_or(now + window);
+            // Rounded up: retrying after it never meets the cap again.
+            let retry_after_secs =
+                u64::try_from(((frees - now).max(1000) + 999) / 1000).unwrap_or(1);
+            return Err(HandoffError::Capped { retry_after_secs });
+        }
         metrics::counter!("handoffs_taken_total").increment(1);
         self.wake.notify_one();
         Ok(handoff)

@@ -15,6 +15,10 @@ use crate::domain::clock::{UnixMillis, now_millis};
 use crate::domain::handoff::{Channel, Contact, Handoff, Outbox, Recent, Status};
 use crate::domain::records::{RecordError, SessionHash};
 
+/// The PostgreSQL advisory lock a handoff is counted against its caps and
+/// stored under ("SCTAKE"): one at a time across replicas (they are rare).
+const TAKE_LOCK: i64 = 0x5343_5441_4b45;
+
 /// A handoff's columns, in the order [`handoff`] reads them.
 const HANDOFF_COLUMNS: &str = "reference, session_hash, client_hash, created_ms, email, name, note, \
      email_channel, webhook_channel, status, attempts, last_error";
@@ -43,7 +47,36 @@ fn handoff(row: &AnyRow) -> Result<Handoff, sqlx::Error> {
 }
 
 impl SqlRecords {
-    async fn put_handoff(&self, h: &Handoff) -> Result<(), sqlx::Error> {
+    /// Counts the session's and the client's handoffs since `since` and
+    /// stores `h` if both are under `per_window`, holding [`TAKE_LOCK`].
+    async fn put_capped_handoff(
+        &self,
+        h: &Handoff,
+        since: UnixMillis,
+        per_window: u32,
+    ) -> Result<Result<(), Recent>, sqlx::Error> {
+        let mut tx = self.begin_locked(TAKE_LOCK).await?;
+        let row = sqlx::query(
+            "SELECT SUM(CASE WHEN session_hash = $1 THEN 1 ELSE 0 END), \
+                    SUM(CASE WHEN client_hash = $2 THEN 1 ELSE 0 END), \
+                    MIN(CASE WHEN session_hash = $1 THEN created_ms END), \
+                    MIN(CASE WHEN client_hash = $2 THEN created_ms END) \
+             FROM handoffs WHERE created_ms >= $3 AND (session_hash = $1 OR client_hash = $2)",
+        )
+        .bind(h.session.as_str().to_owned())
+        .bind(h.client.clone())
+        .bind(since)
+        .fetch_one(&mut *tx)
+        .await?;
+        let recent = Recent {
+            by_session: u32::try_from(count(&row, 0)?).unwrap_or(u32::MAX),
+            by_client: u32::try_from(count(&row, 1)?).unwrap_or(u32::MAX),
+            oldest_by_session: row.try_get(2)?,
+            oldest_by_client: row.try_get(3)?,
+        };
+        if recent.by_session >= per_window || recent.by_client >= per_window {
+            return Ok(Err(recent));
+        }
         sqlx::query(&format!(
             "INSERT INTO handoffs ({HANDOFF_COLUMNS}, next_attempt_ms, lease_until_ms) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 0)"
@@ -61,35 +94,10 @@ impl SqlRecords {
         .bind(i64::from(h.attempts))
         .bind(h.last_error.clone())
         .bind(h.created)
-        .execute(&self.pool)
-        .await
-        .map(drop)
-    }
-
-    async fn recent_handoffs(
-        &self,
-        session: &SessionHash,
-        client: &str,
-        since: UnixMillis,
-    ) -> Result<Recent, sqlx::Error> {
-        let row = sqlx::query(
-            "SELECT SUM(CASE WHEN session_hash = $1 THEN 1 ELSE 0 END), \
-                    SUM(CASE WHEN client_hash = $2 THEN 1 ELSE 0 END), \
-                    MIN(CASE WHEN session_hash = $1 THEN created_ms END), \
-                    MIN(CASE WHEN client_hash = $2 THEN created_ms END) \
-             FROM handoffs WHERE created_ms >= $3 AND (session_hash = $1 OR client_hash = $2)",
-        )
-        .bind(session.as_str().to_owned())
-        .bind(client.to_owned())
-        .bind(since)
-        .fetch_one(&self.pool)
+        .execute(&mut *tx)
         .await?;
-        Ok(Recent {
-            by_session: u32::try_from(count(&row, 0)?).unwrap_or(u32::MAX),
-            by_client: u32::try_from(count(&row, 1)?).unwrap_or(u32::MAX),
-            oldest_by_session: row.try_get(2)?,
-            oldest_by_client: row.try_get(3)?,
-        })
+        tx.commit().await?;
+        Ok(Ok(()))
     }
 
     async fn claim_one(
@@ -191,20 +199,15 @@ impl SqlRecords {
 }
 
 impl Outbox for SqlRecords {
-    fn put(&self, handoff: &Handoff) -> Pending<'_, Result<(), RecordError>> {
-        let handoff = handoff.clone();
-        Box::pin(async move { self.put_handoff(&handoff).await.map_err(failed) })
-    }
-
-    fn recent(
+    fn put_capped(
         &self,
-        session: &SessionHash,
-        client: &str,
+        handoff: &Handoff,
         since: UnixMillis,
-    ) -> Pending<'_, Result<Recent, RecordError>> {
-        let (session, client) = (session.clone(), client.to_owned());
+        per_window: u32,
+    ) -> Pending<'_, Result<Result<(), Recent>, RecordError>> {
+        let handoff = handoff.clone();
         Box::pin(async move {
-            self.recent_handoffs(&session, &client, since)
+            self.put_capped_handoff(&handoff, since, per_window)
                 .await
                 .map_err(failed)
         })
@@ -289,7 +292,7 @@ mod tests {
     async fn a_claim_is_one_replicas_until_it_is_settled_or_its_lease_lapses() {
         let outbox = store().await;
         let now = now_millis();
-        outbox.put(&handoff("HO-AAAA-AAAA", now)).await.unwrap();
+        put(&outbox, &handoff("HO-AAAA-AAAA", now)).await;
         let mine = outbox.claim("a", now, LEASE).await.unwrap().unwrap();
         assert_eq!(mine.reference, "HO-AAAA-AAAA");
         assert!(
@@ -335,10 +338,7 @@ mod tests {
         let outbox = store().await;
         let day = 24 * 60 * 60 * 1000;
         // Asked for 40 days ago, delivered only now (after a long outage).
-        outbox
-            .put(&handoff("HO-FFFF-FFFF", now_millis() - 40 * day))
-            .await
-            .unwrap();
+        put(&outbox, &handoff("HO-FFFF-FFFF", now_millis() - 40 * day)).await;
         let mut delivered = outbox
             .claim("a", now_millis(), LEASE)
             .await
@@ -358,7 +358,7 @@ mod tests {
     async fn only_a_failed_handoff_goes_back_in_line_and_counts_follow_statuses() {
         let outbox = store().await;
         let now = now_millis();
-        outbox.put(&handoff("HO-BBBB-BBBB", now)).await.unwrap();
+        put(&outbox, &handoff("HO-BBBB-BBBB", now)).await;
         assert!(
             !outbox.retry("HO-BBBB-BBBB", now).await.unwrap(),
             "not failed"
@@ -378,39 +378,46 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn recent_counts_a_sessions_and_a_clients_handoffs_in_the_window() {
+    async fn a_handoff_is_stored_only_while_its_session_and_its_client_are_under_the_cap() {
         let outbox = store().await;
         let now = now_millis();
-        outbox
-            .put(&handoff("HO-CCCC-CCCC", now - 10_000))
-            .await
-            .unwrap();
-        outbox.put(&handoff("HO-DDDD-DDDD", now)).await.unwrap();
+        put(&outbox, &handoff("HO-CCCC-CCCC", now - 10_000)).await;
+        put(&outbox, &handoff("HO-DDDD-DDDD", now)).await;
         let mut other = handoff("HO-EEEE-EEEE", now);
         other.session = SessionHash::unchecked("cd".repeat(16));
-        outbox.put(&other).await.unwrap();
-        let session = SessionHash::unchecked("ab".repeat(16));
+        put(&outbox, &other).await;
+        let mut next = handoff("HO-FFFF-FFFF", now);
+        // The client's two in the last 5 s cap it; the session has one.
         let recent = outbox
-            .recent(&session, "client", now - 5_000)
+            .put_capped(&next, now - 5_000, 2)
             .await
-            .unwrap();
+            .unwrap()
+            .unwrap_err();
         assert_eq!((recent.by_session, recent.by_client), (1, 2));
         assert_eq!(
             (recent.oldest_by_session, recent.oldest_by_client),
             (Some(now), Some(now))
         );
-        let all = outbox
-            .recent(&session, "nobody", now - 60_000)
+        // Another client: only the session's two in the last minute count.
+        next.client = "nobody".into();
+        let recent = outbox
+            .put_capped(&next, now - 60_000, 2)
             .await
-            .unwrap();
+            .unwrap()
+            .unwrap_err();
+        assert_eq!((recent.by_session, recent.by_client), (2, 0));
         assert_eq!(
-            (all.by_session, all.by_client),
-            (2, 0),
-            "no handoff of a client \"nobody\""
-        );
-        assert_eq!(
-            (all.oldest_by_session, all.oldest_by_client),
+            (recent.oldest_by_session, recent.oldest_by_client),
             (Some(now - 10_000), None)
         );
+        assert_eq!(outbox.handoffs(None, 10).await.unwrap().len(), 3);
+        let stored = outbox.put_capped(&next, now - 5_000, 2).await.unwrap();
+        assert_eq!(stored, Ok(()));
+        assert_eq!(outbox.handoffs(None, 10).await.unwrap().len(), 4);
+    }
+
+    /// Stores `h` whatever the caps.
+    async fn put(outbox: &SqlRecords, h: &Handoff) {
+        outbox.put_capped(h, 0, u32::MAX).await.unwrap().unwrap();
     }
 }

@@ -212,20 +212,28 @@ impl SqlRecords {
         Ok(RecordKey::new(&bytes))
     }
 
+    /// A transaction that holds `lock` (a PostgreSQL advisory lock) until it
+    /// ends; on SQLite, the database's write lock, which holds off every other
+    /// writer. Read committed: what the holder before it wrote is seen.
+    pub(super) async fn begin_locked(
+        &self,
+        lock: i64,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
+        if self.postgres.is_none() {
+            return self.pool.begin_with("BEGIN IMMEDIATE").await;
+        }
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SELECT count(*) FROM (SELECT pg_advisory_xact_lock($1)) AS l")
+            .bind(lock)
+            .fetch_one(&mut *tx)
+            .await?;
+        Ok(tx)
+    }
+
     /// Leaves a tombstone, then erases, with every writer held off: a batch
     /// written before is erased, one written after sees the tombstone.
     async fn erase_session(&self, session: &SessionHash) -> Result<u64, sqlx::Error> {
-        let mut tx = if self.postgres.is_none() {
-            // The database's write lock up front, as a writer takes it.
-            self.pool.begin_with("BEGIN IMMEDIATE").await?
-        } else {
-            let mut tx = self.pool.begin().await?;
-            sqlx::query("SELECT count(*) FROM (SELECT pg_advisory_xact_lock($1)) AS l")
-                .bind(ERASE_LOCK)
-                .fetch_one(&mut *tx)
-                .await?;
-            tx
-        };
+        let mut tx = self.begin_locked(ERASE_LOCK).await?;
         sqlx::query(
             "INSERT INTO erasures (session_hash, erased_ms) VALUES ($1, $2) \
              ON CONFLICT (session_hash) DO UPDATE SET erased_ms = excluded.erased_ms",

@@ -587,6 +587,30 @@ async fn asked_for_many_times_at_once_a_conversation_still_gets_no_more_handoffs
 }
 
 #[tokio::test]
+async fn asked_for_at_once_through_two_replicas_a_conversation_still_gets_no_more_than_its_cap() {
+    let receiver = Receiver::start(0, Duration::ZERO).await;
+    let mut flags = webhook_flags(&receiver);
+    flags.extend(["--handoff-limit", "2/1h"].map(str::to_owned));
+    flags.extend(["--database".to_owned(), fresh_database().await]);
+    let setup = setup_with(&args(&strs(&flags)), Default::default()).await;
+    let recorder = setup.state.chat.recorder.clone();
+    let one = spawn(setup).await;
+    let two = spawn(setup_with(&args(&strs(&flags)), Default::default()).await).await;
+    let session = conversation(one, QUESTION).await;
+    // Written, so the other replica finds the conversation in the records.
+    recorder.flush().await;
+    let body = json!({ "session": session, "email": "jo@example.com" });
+    let replies = futures_util::future::join_all(
+        (0..8).map(|i| hand_off(if i % 2 == 0 { one } else { two }, &body)),
+    )
+    .await;
+    let mut statuses: Vec<u16> = replies.iter().map(|r| r.status.as_u16()).collect();
+    statuses.sort_unstable();
+    assert_eq!(statuses, [202, 202, 429, 429, 429, 429, 429, 429]);
+    assert_eq!(receiver.wait_for(2, Duration::from_secs(20)).await.len(), 2);
+}
+
+#[tokio::test]
 async fn an_undelivered_handoff_is_retried_with_backoff_then_failed_visibly_and_retried_by_hand() {
     // Two failures, then success: delivered on the third attempt.
     let receiver = Receiver::start(2, Duration::ZERO).await;

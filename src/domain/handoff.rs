@@ -197,6 +197,11 @@ pub trait Outbox: Send + Sync + 'static {
         status: Option<Status>,
         limit: usize,
     ) -> Pending<'_, Result<Vec<Handoff>, RecordError>>;
+    /// Every handoff of these conversations, the newest first.
+    fn handoffs_of(
+        &self,
+        sessions: &[SessionHash],
+    ) -> Pending<'_, Result<Vec<Handoff>, RecordError>>;
     /// Puts a failed handoff back in line; false if there is none such.
     fn retry(&self, reference: &str, now: UnixMillis) -> Pending<'_, Result<bool, RecordError>>;
     /// How many handoffs are in each status.

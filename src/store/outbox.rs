@@ -169,6 +169,26 @@ impl SqlRecords {
         rows.iter().map(handoff).collect()
     }
 
+    async fn handoffs_of_sessions(
+        &self,
+        sessions: &[SessionHash],
+    ) -> Result<Vec<Handoff>, sqlx::Error> {
+        let list: Vec<&str> = sessions.iter().map(SessionHash::as_str).collect();
+        let of_list = if self.postgres.is_some() {
+            "SELECT jsonb_array_elements_text($1::jsonb)"
+        } else {
+            "SELECT value FROM json_each($1)"
+        };
+        let rows = sqlx::query(&format!(
+            "SELECT {HANDOFF_COLUMNS} FROM handoffs WHERE session_hash IN ({of_list}) \
+             ORDER BY created_ms DESC, reference"
+        ))
+        .bind(serde_json::to_string(&list).expect("strings serialise"))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(handoff).collect()
+    }
+
     async fn retry_failed(&self, reference: &str, now: UnixMillis) -> Result<bool, sqlx::Error> {
         let done = sqlx::query(
             "UPDATE handoffs SET status = 'retrying', attempts = 0, next_attempt_ms = $1, lease_until_ms = 0 \
@@ -243,6 +263,14 @@ impl Outbox for SqlRecords {
         limit: usize,
     ) -> Pending<'_, Result<Vec<Handoff>, RecordError>> {
         Box::pin(async move { self.list_handoffs(status, limit).await.map_err(failed) })
+    }
+
+    fn handoffs_of(
+        &self,
+        sessions: &[SessionHash],
+    ) -> Pending<'_, Result<Vec<Handoff>, RecordError>> {
+        let sessions = sessions.to_vec();
+        Box::pin(async move { self.handoffs_of_sessions(&sessions).await.map_err(failed) })
     }
 
     fn retry(&self, reference: &str, now: UnixMillis) -> Pending<'_, Result<bool, RecordError>> {

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 
 use axum::http::Request;
 use http_body_util::Full;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::helpers::*;
 
@@ -306,6 +306,50 @@ async fn the_overview_counts_the_conversations_and_a_complaint_is_worked_through
         send(admin, get("/console", Some(&cookie))).await.status,
         303
     );
+}
+
+#[tokio::test]
+async fn each_complaint_says_whether_its_conversation_asked_for_a_person() {
+    let (public, admin, setup) = with_admin(&[
+        "--handoff-webhook-url",
+        "http://127.0.0.1:9/hook",
+        "--handoff-webhook-secret",
+        "a webhook secret of some length",
+    ])
+    .await;
+    let complaint = "I've been waiting weeks and nobody answers my emails, this is a disgrace";
+    let asked = chat(public, &json!({ "message": complaint })).await.json();
+    let alone = chat(public, &json!({ "message": complaint })).await.json();
+    setup.state.chat.recorder.flush().await;
+    let handoff = Request::post(support_chat_api::HANDOFF_PATH)
+        .header("host", "localhost")
+        .header("content-type", "application/json")
+        .body(Full::new(
+            json!({ "session": asked["session"], "email": "jo@example.com" })
+                .to_string()
+                .into(),
+        ))
+        .unwrap();
+    let taken = send(public, handoff).await;
+    assert_eq!(taken.status, 202, "{}", text(&taken));
+    let reference = taken.json()["reference"].as_str().unwrap().to_owned();
+
+    let (cookie, _) = sign_in(admin).await;
+    let queue = text(&send(admin, get("/console/complaints", Some(&cookie))).await);
+    let item = |complaint: &Value| {
+        let at = queue
+            .find(&format!(
+                "<h2>{}</h2>",
+                complaint["complaint"].as_str().unwrap()
+            ))
+            .expect("listed");
+        queue[at..at + queue[at..].find("</li>").unwrap()].to_owned()
+    };
+    assert!(
+        item(&asked).contains(&format!("Handoff {reference}: ")),
+        "{queue}"
+    );
+    assert!(item(&alone).contains("No handoff asked for."), "{queue}");
 }
 
 #[tokio::test]

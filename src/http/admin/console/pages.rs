@@ -10,7 +10,7 @@ use serde::Deserialize;
 use super::{ConsoleForm, Operator, page, table};
 use crate::domain::care::{CareComparison, ComplaintStatus, Totals};
 use crate::domain::clock::{UnixMillis, now_millis};
-use crate::domain::records::DaySummary;
+use crate::domain::records::{DaySummary, SessionHash};
 use crate::http::admin::AdminState;
 use crate::http::admin::api::{days_back, time};
 
@@ -199,10 +199,11 @@ pub async fn complaints(State(state): State<AdminState>, operator: Operator) -> 
     let Ok(all) = book.complaints(None, 500).await else {
         return unavailable(&operator);
     };
-    // Each conversation's newest handoff, if it asked for a person.
-    // Not "No handoff asked for" when the outbox did not answer.
+    // Each conversation's newest handoff, if it asked for a person; not
+    // "No handoff asked for" when the outbox did not answer.
+    let sessions: Vec<SessionHash> = all.iter().map(|c| c.session.clone()).collect();
     let handoffs = match &state.handoffs {
-        Some(desk) => match desk.outbox.handoffs(None, 1000).await {
+        Some(desk) => match desk.outbox.handoffs_of(&sessions).await {
             Ok(handoffs) => handoffs,
             Err(_) => return unavailable(&operator),
         },

@@ -416,11 +416,14 @@ const RESERVED_FILES: u64 = 64;
 /// queue drain. `args` were checked where they were read.
 pub async fn run(args: ServeArgs) -> Result<(), StartupError> {
     // Cheap checks first: a missing file fails before the encoder runs.
+    let started = std::time::Instant::now();
     let assets = Assets::load(
         &args.site.widget_dir,
         &args.site.public_dir,
         args.chat.max_message_chars.get(),
     )?;
+    let compress_ms = started.elapsed().as_millis();
+    tracing::info!(compress_ms, "assets read and compressed");
     let source = kb_source(&args);
     let encoder = encoder(
         &args.assistant.encoder,

@@ -275,6 +275,26 @@ test.describe("storage", () => {
     expect(await context.cookies()).toEqual([]);
   });
 
+  test("a message still on its way when the visitor goes to another page can be sent again there", async ({ page }) => {
+    const sent = chatRequests(page, API);
+    const w = await openWidget(page);
+    await ask(page, "hello");
+    // The reply to the next message never comes before the visitor leaves.
+    await page.route(CHAT, () => new Promise(() => {}), { times: 1 });
+    await w.input.fill("How long does an application take?");
+    await w.input.press("Enter");
+    await expect(w.visitorMessages).toHaveCount(2);
+    await page.goto(`${SITE}/async.html`);
+    await ready(page);
+    await expect(w.visitorMessages).toHaveText(["hello", "How long does an application take?"]);
+    await expect(w.retry).toBeVisible();
+    await w.retry.click();
+    await expect(w.assistantMessages).toHaveCount(3);
+    await expect(w.retry).toBeHidden();
+    await expect(w.visitorMessages).toHaveCount(2);
+    expect(sent.at(-1)).toEqual(sent[1]);
+  });
+
   test("the stored transcript is capped", async ({ page }) => {
     const w = await openWidget(page);
     await ask(page, "hello");

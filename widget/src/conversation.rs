@@ -72,7 +72,14 @@ pub struct Conversation {
 
 impl Conversation {
     /// The conversation after `greeting`, with what a reload kept.
+    /// A message left unanswered (the visitor moved on while it was on the
+    /// wire) can be sent again with "Try again".
     pub fn restore(greeting: String, saved: Saved) -> Self {
+        let retry = saved
+            .entries
+            .last()
+            .filter(|e| e.kind == Kind::Visitor)
+            .map(|e| e.text.clone());
         let mut entries = vec![Entry::new(Kind::Assistant, greeting)];
         entries.extend(saved.entries);
         Self {
@@ -81,7 +88,7 @@ impl Conversation {
             suggestions: saved.suggestions,
             pending: false,
             wait_until: None,
-            retry: None,
+            retry,
             offline: false,
             offer_person: false,
         }
@@ -435,5 +442,21 @@ mod tests {
         assert_eq!(restored.entries, c.entries);
         assert_eq!(restored.session, c.session);
         assert_eq!(restored.suggestions, c.suggestions);
+        assert_eq!(restored.retry, None, "answered: nothing to try again");
+    }
+
+    #[test]
+    fn a_message_left_on_the_wire_by_a_reload_can_be_sent_again() {
+        let mut c = fresh();
+        c.send("hi", 0.0);
+        c.received(reply("Hello again.", false));
+        c.send("how long does it take?", 0.0);
+        // The page went away before the reply came.
+        let mut restored = Conversation::restore("Hello!".into(), c.saved(true).unwrap());
+        assert_eq!(restored.retry.as_deref(), Some("how long does it take?"));
+        let again = restored.resend(0.0).unwrap();
+        assert_eq!(again.text, "how long does it take?");
+        assert_eq!(again.session.as_deref(), Some("s1"));
+        assert_eq!(restored.entries.len(), 4, "the message is not shown twice");
     }
 }

@@ -81,10 +81,15 @@ test.describe("deleting a conversation", () => {
     const session = await page.evaluate(() => JSON.parse(sessionStorage.getItem("support-chat:v1") ?? "{}").s);
     expect(session).toMatch(/^[0-9a-f]{32}$/);
 
-    await erase.click();
+    // By keyboard: focus moves to the safe answer, and back when it is chosen.
+    await erase.focus();
+    await page.keyboard.press("Enter");
     const confirm = w.host.getByRole("group", { name: "Delete this conversation?" });
-    await confirm.getByRole("button", { name: "Keep it" }).click();
+    const keep = confirm.getByRole("button", { name: "Keep it" });
+    await expect(keep).toBeFocused();
+    await page.keyboard.press("Enter");
     await expect(confirm).toBeHidden();
+    await expect(erase).toBeFocused();
     expect(deletes).toHaveLength(0);
     await erase.click();
     await confirm.getByRole("button", { name: "Delete", exact: true }).click();

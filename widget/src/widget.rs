@@ -728,21 +728,37 @@ fn composer(w: Widget, max_chars: u32) -> impl IntoView {
 /// answers, and the erase must come after it, or the turn would outlive it.
 /// So the button hides meanwhile (as the quick replies do), and a "Delete"
 /// already on show does nothing until the reply is in (`Widget::erase`).
+///
+/// Focus follows the question (the button asked hides): to "Keep it", the
+/// safe answer, when it opens, and back to the button when it is kept.
 fn erase(w: Widget) -> impl IntoView {
     let may_erase = move || w.conversation.with(|c| c.started() && !c.pending);
+    let (ask, keep) = (
+        NodeRef::<html::Button>::new(),
+        NodeRef::<html::Button>::new(),
+    );
+    let confirming = move |open: bool| {
+        w.confirming.set(open);
+        request_animation_frame(move || {
+            let _ = if open { keep } else { ask }
+                .get_untracked()
+                .map(|e| e.focus());
+        });
+    };
     view! {
         <button
+            node_ref=ask
             type="button"
             class="erase"
             hidden=move || !may_erase() || w.confirming.get()
-            on:click=move |_| w.confirming.set(true)
+            on:click=move |_| confirming(true)
         >
             "Delete this conversation"
         </button>
         <p class="confirm" role="group" aria-label="Delete this conversation?" hidden=move || !w.confirming.get()>
             <span>{text::CONFIRM_ERASE}</span>
             <button type="button" on:click=move |_| w.erase()>"Delete"</button>
-            <button type="button" on:click=move |_| w.confirming.set(false)>"Keep it"</button>
+            <button node_ref=keep type="button" on:click=move |_| confirming(false)>"Keep it"</button>
         </p>
     }
 }

@@ -59,11 +59,32 @@ test.describe("answer feedback", () => {
     await ready(page);
     await ask(page, "Do I need a personal guarantee?");
     const w = widget(page);
-    await w.host.getByRole("button", { name: "Helpful", exact: true }).click();
-    await expect(w.host.getByRole("button", { name: "Helpful", exact: true })).toHaveAttribute("aria-pressed", "true");
+    const helpful = w.host.getByRole("button", { name: "Helpful", exact: true });
+    const recorded = page.waitForResponse((r) => r.url() === FEEDBACK && r.request().method() === "POST");
+    await helpful.click();
+    await expect(helpful).toHaveAttribute("aria-pressed", "true");
+    expect((await recorded).status()).toBe(204);
     await page.reload();
     await ready(page);
-    await expect(w.host.getByRole("button", { name: "Helpful", exact: true })).toHaveAttribute("aria-pressed", "true");
+    await expect(helpful).toHaveAttribute("aria-pressed", "true");
+  });
+
+  test("a vote the page left with before the server had it is offered again, not thanked", async ({ page }) => {
+    await page.goto(`${SITE}/index.html`);
+    await ready(page);
+    await ask(page, "Do I need a personal guarantee?");
+    const w = widget(page);
+    const helpful = w.host.getByRole("button", { name: "Helpful", exact: true });
+    // The vote never reaches the server before the visitor moves on.
+    await page.route(FEEDBACK, () => new Promise(() => {}), { times: 1 });
+    await helpful.click();
+    await expect(helpful).toHaveAttribute("aria-pressed", "true");
+    await page.goto(`${SITE}/async.html`);
+    await ready(page);
+    await expect(helpful).toHaveAttribute("aria-pressed", "false");
+    const recorded = page.waitForResponse((r) => r.url() === FEEDBACK && r.request().method() === "POST");
+    await helpful.click();
+    expect((await recorded).status()).toBe(204);
   });
 });
 

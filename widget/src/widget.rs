@@ -288,7 +288,8 @@ impl Widget {
         self.emit("message", &detail);
     }
 
-    /// Sends a vote on entry `index` (once).
+    /// Sends a vote on entry `index` (once). Kept for a reload only once the
+    /// server has it: one the page left with is offered again, not thanked.
     fn vote(self, index: usize, helpful: bool) {
         let Some(vote) = self
             .conversation
@@ -297,7 +298,6 @@ impl Widget {
         else {
             return;
         };
-        self.save();
         spawn_local(async move {
             if post_feedback(&self.api.get_value(), &vote).await.is_err() {
                 self.conversation

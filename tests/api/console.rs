@@ -135,6 +135,26 @@ async fn signing_in_sets_a_strict_http_only_cookie_and_every_page_has_a_strict_p
             "{path}"
         );
     }
+    // A console address that is no page gets a page too, with the same
+    // policy; the API's get the JSON envelope.
+    let missing = send(admin, get("/console/no-such-page", Some(&cookie))).await;
+    assert_eq!(missing.status, 404);
+    assert!(
+        text(&missing).contains("<h1>Not found</h1>"),
+        "{}",
+        text(&missing)
+    );
+    assert!(
+        missing
+            .header("content-security-policy")
+            .unwrap()
+            .contains("default-src 'none'")
+    );
+    envelope(
+        &admin_get(admin, "/admin/api/no-such-thing").await,
+        404,
+        "not_found",
+    );
 }
 
 #[tokio::test]

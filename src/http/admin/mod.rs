@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderValue, Uri, header};
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get, patch, post};
@@ -108,7 +108,13 @@ pub fn admin_app(state: AdminState) -> Router {
         )
         .merge(api)
         .merge(console::routes())
-        .fallback(|| async { ApiError::NotFound })
+        .fallback(|uri: Uri| async move {
+            if uri.path().starts_with("/console/") {
+                console::not_found()
+            } else {
+                ApiError::NotFound.into_response()
+            }
+        })
         .with_state(state)
         .layer(
             ServiceBuilder::new()

@@ -199,6 +199,16 @@ impl Operator {
     }
 }
 
+/// A console address that is no page: a page saying so, not the API's
+/// JSON envelope.
+pub fn not_found() -> Response {
+    problem(
+        StatusCode::NOT_FOUND,
+        "Not found",
+        "There is no such page in the console.",
+    )
+}
+
 fn refused(why: &str) -> Response {
     problem(StatusCode::FORBIDDEN, "Refused", why)
 }

@@ -166,16 +166,17 @@ impl Status {
 /// The outbox, in the records database.
 pub trait Outbox: Send + Sync + 'static {
     /// Stores a new handoff, unless its session or its client already asked
-    /// `per_window` times since `since`: then what the cap counted. Counting
-    /// and storing are one step on every replica on the database, so
-    /// requests sent at once never each count fewer than the cap. The
+    /// `per_window` times since `since`, or its conversation was erased
+    /// after it was asked for. Counting, checking and storing are one step
+    /// on every replica on the database, so requests sent at once never
+    /// each count fewer than the cap, and an erase never misses it. The
     /// request is accepted only once this returns `Ok(Ok(()))`.
     fn put_capped(
         &self,
         handoff: &Handoff,
         since: UnixMillis,
         per_window: u32,
-    ) -> Pending<'_, Result<Result<(), Recent>, RecordError>>;
+    ) -> Pending<'_, Result<Result<(), NotStored>, RecordError>>;
     /// Claims one due handoff for `lease` as `owner`, if there is one.
     fn claim(
         &self,
@@ -208,6 +209,15 @@ pub trait Outbox: Send + Sync + 'static {
     fn counts(&self) -> Pending<'_, Result<Vec<(Status, u64)>, RecordError>>;
 }
 
+/// Why [`Outbox::put_capped`] did not store a handoff.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NotStored {
+    /// A cap was met: what it counted.
+    Capped(Recent),
+    /// The conversation was erased while the handoff was being asked for.
+    Erased,
+}
+
 /// What the caps count.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Recent {
@@ -221,8 +231,9 @@ pub struct Recent {
 
 impl Recent {
     /// Whether either count is at `per_window`, and if so when a window
-    /// starting then holds fewer on both: a window after the later of the
-    /// oldest handoffs of the counts at the cap.
+    /// starting then holds fewer on both: just over a window after the later
+    /// of the oldest handoffs of the counts at the cap (a count over the cap,
+    /// after the cap was lowered, may need longer).
     pub fn capped_until(&self, per_window: u32, window: i64) -> Option<UnixMillis> {
         [
             (self.by_session, self.oldest_by_session),
@@ -230,7 +241,7 @@ impl Recent {
         ]
         .into_iter()
         .filter(|(count, _)| *count >= per_window)
-        .map(|(_, oldest)| oldest.unwrap_or(0).saturating_add(window))
+        .map(|(_, oldest)| oldest.unwrap_or(0).saturating_add(window) + 1)
         .max()
     }
 }
@@ -364,14 +375,18 @@ impl HandoffDesk {
             .outbox
             .put_capped(&handoff, now - window, self.cap.per_window)
             .await?;
-        if let Err(recent) = stored {
-            let frees = recent
-                .capped_until(self.cap.per_window, window)
-                .unwrap_or(now + window);
-            // Rounded up: retrying after it never meets the cap again.
-            let retry_after_secs =
-                u64::try_from(((frees - now).max(1000) + 999) / 1000).unwrap_or(1);
-            return Err(HandoffError::Capped { retry_after_secs });
+        match stored {
+            Ok(()) => {}
+            Err(NotStored::Erased) => return Err(HandoffError::UnknownSession),
+            Err(NotStored::Capped(recent)) => {
+                let frees = recent
+                    .capped_until(self.cap.per_window, window)
+                    .unwrap_or(now + window);
+                // Rounded up: the oldest has left the window by then.
+                let retry_after_secs =
+                    u64::try_from(((frees - now).max(1000) + 999) / 1000).unwrap_or(1);
+                return Err(HandoffError::Capped { retry_after_secs });
+            }
         }
         metrics::counter!("handoffs_taken_total").increment(1);
         self.wake.notify_one();
@@ -542,15 +557,15 @@ mod tests {
             oldest_by_client: Some(5_000),
         };
         assert_eq!(recent.capped_until(4, 60_000), None);
-        assert_eq!(recent.capped_until(3, 60_000), Some(65_000));
+        assert_eq!(recent.capped_until(3, 60_000), Some(65_001));
         // The session's older handoff does not cap it: the client's frees later.
-        assert_eq!(recent.capped_until(1, 60_000), Some(65_000));
+        assert_eq!(recent.capped_until(1, 60_000), Some(65_001));
         let session_only = Recent {
             by_client: 0,
             oldest_by_client: None,
             ..recent
         };
-        assert_eq!(session_only.capped_until(1, 60_000), Some(61_000));
+        assert_eq!(session_only.capped_until(1, 60_000), Some(61_001));
     }
 
     #[test]

@@ -9,10 +9,10 @@ use std::time::Duration;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::sql::{SqlRecords, count, failed};
+use super::sql::{ERASE_LOCK, Erased, SqlRecords, count, failed};
 use crate::domain::Pending;
 use crate::domain::clock::{UnixMillis, now_millis};
-use crate::domain::handoff::{Channel, Contact, Handoff, Outbox, Recent, Status};
+use crate::domain::handoff::{Channel, Contact, Handoff, NotStored, Outbox, Recent, Status};
 use crate::domain::records::{RecordError, SessionHash};
 
 /// The PostgreSQL advisory lock a handoff is counted against its caps and
@@ -48,14 +48,31 @@ fn handoff(row: &AnyRow) -> Result<Handoff, sqlx::Error> {
 
 impl SqlRecords {
     /// Counts the session's and the client's handoffs since `since` and
-    /// stores `h` if both are under `per_window`, holding [`TAKE_LOCK`].
+    /// stores `h` if both are under `per_window` and its conversation was not
+    /// erased since it was asked for, holding [`TAKE_LOCK`] (and on
+    /// PostgreSQL [`ERASE_LOCK`] shared, as the records' writer does).
     async fn put_capped_handoff(
         &self,
         h: &Handoff,
         since: UnixMillis,
         per_window: u32,
-    ) -> Result<Result<(), Recent>, sqlx::Error> {
+    ) -> Result<Result<(), NotStored>, sqlx::Error> {
         let mut tx = self.begin_locked(TAKE_LOCK).await?;
+        if self.postgres.is_some() {
+            sqlx::query("SELECT count(*) FROM (SELECT pg_advisory_xact_lock_shared($1)) AS l")
+                .bind(ERASE_LOCK)
+                .fetch_one(&mut *tx)
+                .await?;
+        }
+        let erased = Erased(
+            sqlx::query_as("SELECT session_hash, erased_ms FROM erasures WHERE session_hash = $1")
+                .bind(h.session.as_str().to_owned())
+                .fetch_all(&mut *tx)
+                .await?,
+        );
+        if erased.covers(&h.session, h.created) {
+            return Ok(Err(NotStored::Erased));
+        }
         let row = sqlx::query(
             "SELECT SUM(CASE WHEN session_hash = $1 THEN 1 ELSE 0 END), \
                     SUM(CASE WHEN client_hash = $2 THEN 1 ELSE 0 END), \
@@ -75,7 +92,7 @@ impl SqlRecords {
             oldest_by_client: row.try_get(3)?,
         };
         if recent.by_session >= per_window || recent.by_client >= per_window {
-            return Ok(Err(recent));
+            return Ok(Err(NotStored::Capped(recent)));
         }
         sqlx::query(&format!(
             "INSERT INTO handoffs ({HANDOFF_COLUMNS}, next_attempt_ms, lease_until_ms) \
@@ -224,7 +241,7 @@ impl Outbox for SqlRecords {
         handoff: &Handoff,
         since: UnixMillis,
         per_window: u32,
-    ) -> Pending<'_, Result<Result<(), Recent>, RecordError>> {
+    ) -> Pending<'_, Result<Result<(), NotStored>, RecordError>> {
         let handoff = handoff.clone();
         Box::pin(async move {
             self.put_capped_handoff(&handoff, since, per_window)
@@ -416,11 +433,7 @@ mod tests {
         put(&outbox, &other).await;
         let mut next = handoff("HO-FFFF-FFFF", now);
         // The client's two in the last 5 s cap it; the session has one.
-        let recent = outbox
-            .put_capped(&next, now - 5_000, 2)
-            .await
-            .unwrap()
-            .unwrap_err();
+        let recent = capped(&outbox, &next, now - 5_000, 2).await;
         assert_eq!((recent.by_session, recent.by_client), (1, 2));
         assert_eq!(
             (recent.oldest_by_session, recent.oldest_by_client),
@@ -428,11 +441,7 @@ mod tests {
         );
         // Another client: only the session's two in the last minute count.
         next.client = "nobody".into();
-        let recent = outbox
-            .put_capped(&next, now - 60_000, 2)
-            .await
-            .unwrap()
-            .unwrap_err();
+        let recent = capped(&outbox, &next, now - 60_000, 2).await;
         assert_eq!((recent.by_session, recent.by_client), (2, 0));
         assert_eq!(
             (recent.oldest_by_session, recent.oldest_by_client),
@@ -444,8 +453,43 @@ mod tests {
         assert_eq!(outbox.handoffs(None, 10).await.unwrap().len(), 4);
     }
 
+    #[tokio::test]
+    async fn a_handoff_asked_for_before_its_conversation_was_erased_is_not_stored_after() {
+        use crate::domain::records::RecordStore;
+        let outbox = store().await;
+        let asked = now_millis();
+        let session = SessionHash::unchecked("ab".repeat(16));
+        outbox.erase(&session).await.unwrap();
+        let refused = outbox
+            .put_capped(&handoff("HO-GGGG-GGGG", asked), 0, u32::MAX)
+            .await
+            .unwrap();
+        assert_eq!(refused, Err(NotStored::Erased));
+        assert!(outbox.handoffs(None, 10).await.unwrap().is_empty());
+        // Asked for well after the erase (the team erased it; the visitor
+        // went on): taken.
+        let later = handoff("HO-HHHH-HHHH", asked + 60_000);
+        assert_eq!(
+            outbox.put_capped(&later, 0, u32::MAX).await.unwrap(),
+            Ok(())
+        );
+    }
+
     /// Stores `h` whatever the caps.
     async fn put(outbox: &SqlRecords, h: &Handoff) {
         outbox.put_capped(h, 0, u32::MAX).await.unwrap().unwrap();
+    }
+
+    /// What the cap counted when it refused `h`.
+    async fn capped(
+        outbox: &SqlRecords,
+        h: &Handoff,
+        since: UnixMillis,
+        per_window: u32,
+    ) -> Recent {
+        match outbox.put_capped(h, since, per_window).await.unwrap() {
+            Err(NotStored::Capped(recent)) => recent,
+            other => panic!("not capped: {other:?}"),
+        }
     }
 }

@@ -83,8 +83,28 @@ pub struct SqlRecords {
 }
 
 /// The PostgreSQL advisory lock between erasing and writing: each writer
-/// holds it shared for its batch's transaction, an erase exclusively.
+/// (and each new handoff) holds it shared for its transaction, an erase
+/// exclusively.
 pub(super) const ERASE_LOCK: i64 = 0x0053_4345_5241_5345; // "SCERASE"
+
+/// How far apart two replicas' clocks may be: a write made up to this long
+/// after its conversation was erased (by another replica's clock) still
+/// counts as made before.
+const CLOCK_SKEW_MS: UnixMillis = 5_000;
+
+/// Some conversations' tombstones: session hash and when it was erased.
+pub(super) struct Erased(pub(super) Vec<(String, i64)>);
+
+impl Erased {
+    /// Whether something of `session` made at `at` was made before it was
+    /// erased, and so must not be written. What comes later (the team erased
+    /// a conversation whose visitor chats on) is written as usual.
+    pub(super) fn covers(&self, session: &SessionHash, at: UnixMillis) -> bool {
+        self.0
+            .iter()
+            .any(|(hash, erased)| hash == session.as_str() && at < erased + CLOCK_SKEW_MS)
+    }
+}
 
 /// The embedded migrations, oldest first: each one's SQL on SQLite, then
 /// on PostgreSQL (the same but where a dialect differs).

@@ -1,7 +1,8 @@
 //! Writing a batch of records: one transaction, all its turns in one
-//! statement, then its votes, leaving out the conversations erased while
-//! they were queued (`erasures`, under the lock `SqlRecords::erase` takes). SQLite unpacks the turns from one JSON array
-//! bound as text; PostgreSQL reads them with `COPY` (its binary format), on
+//! statement, then its votes, leaving out what was made before its
+//! conversation was erased (`erasures`, under the lock `SqlRecords::erase`
+//! takes: what another replica still had queued). SQLite unpacks the turns
+//! from one JSON array bound as text; PostgreSQL reads them with `COPY` (its binary format), on
 //! the writer's own connection (sqlx's `Any` driver has no `COPY`), which
 //! costs its server well under half the CPU a row of unpacking the same JSON
 //! (BENCHMARKS.md).
@@ -10,14 +11,14 @@ use sqlx::postgres::PgPool;
 
 use support_chat_assistant::CareCategory;
 
-use super::sql::{ERASE_LOCK, SqlRecords, quantise};
+use super::sql::{ERASE_LOCK, Erased, SqlRecords, quantise};
 use crate::domain::records::{FeedbackRecord, TurnRecord, Write, day_of};
 
 /// Which of a batch's conversations (a JSON array of session hashes) were
-/// erased: on SQLite, then on PostgreSQL.
-const ERASED_SQLITE: &str =
-    "SELECT session_hash FROM erasures WHERE session_hash IN (SELECT value FROM json_each($1))";
-const ERASED_POSTGRES: &str = "SELECT session_hash FROM erasures \
+/// erased, and when: on SQLite, then on PostgreSQL.
+const ERASED_SQLITE: &str = "SELECT session_hash, erased_ms FROM erasures \
+     WHERE session_hash IN (SELECT value FROM json_each($1))";
+const ERASED_POSTGRES: &str = "SELECT session_hash, erased_ms FROM erasures \
      WHERE session_hash IN (SELECT jsonb_array_elements_text($1::jsonb))";
 
 /// A batch of turns in one statement and one bound value, a JSON array of
@@ -54,20 +55,15 @@ enum Turns {
     InsertNew,
 }
 
-/// The batch's turns and votes, but those of the `erased` conversations.
-fn kept<'a>(
-    batch: &'a [Write],
-    erased: &[String],
-) -> (Vec<&'a TurnRecord>, Vec<&'a FeedbackRecord>) {
-    let erased = |session: &crate::domain::records::SessionHash| {
-        erased.iter().any(|e| e == session.as_str())
-    };
+/// The batch's turns and votes, but those made before their conversation
+/// was erased.
+fn kept<'a>(batch: &'a [Write], erased: &Erased) -> (Vec<&'a TurnRecord>, Vec<&'a FeedbackRecord>) {
     let mut turns = Vec::with_capacity(batch.len());
     let mut votes = Vec::new();
     for write in batch {
         match write {
-            Write::Turn(t) if !erased(&t.session) => turns.push(t),
-            Write::Feedback(f) if !erased(&f.session) => votes.push(f),
+            Write::Turn(t) if !erased.covers(&t.session, t.reply_id.at()) => turns.push(t),
+            Write::Feedback(f) if !erased.covers(&f.session, f.at) => votes.push(f),
             Write::Turn(_) | Write::Feedback(_) => {}
         }
     }
@@ -93,10 +89,12 @@ impl SqlRecords {
         let Some(postgres) = &self.postgres else {
             // The write lock up front, so no erase lands between the check and the write.
             let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-            let erased: Vec<String> = sqlx::query_scalar(ERASED_SQLITE)
-                .bind(sessions(batch))
-                .fetch_all(&mut *tx)
-                .await?;
+            let erased = Erased(
+                sqlx::query_as(ERASED_SQLITE)
+                    .bind(sessions(batch))
+                    .fetch_all(&mut *tx)
+                    .await?,
+            );
             let (turns, votes) = kept(batch, &erased);
             if !turns.is_empty() {
                 let rows = json(&turns);
@@ -126,10 +124,12 @@ async fn write_postgres(pool: &PgPool, batch: &[Write], how: Turns) -> Result<()
         .bind(ERASE_LOCK)
         .execute(&mut *tx)
         .await?;
-    let erased: Vec<String> = sqlx::query_scalar(ERASED_POSTGRES)
-        .bind(sessions(batch))
-        .fetch_all(&mut *tx)
-        .await?;
+    let erased = Erased(
+        sqlx::query_as(ERASED_POSTGRES)
+            .bind(sessions(batch))
+            .fetch_all(&mut *tx)
+            .await?,
+    );
     let (turns, votes) = kept(batch, &erased);
     let turns = turns.as_slice();
     if !turns.is_empty() {

@@ -582,6 +582,23 @@ async fn what_another_replica_still_had_queued_of_an_erased_conversation_is_neve
         1,
         "the rest of the batch is written"
     );
+    // What is said in it well after the erase (the team erased it, the
+    // visitor chats on under the same session) is recorded as usual.
+    let later = Write::Turn(TurnRecord {
+        reply_id: key.reply_id_at(erased, now_millis() + 60_000),
+        session: key.session_hash(erased),
+        message: "a minute later".into(),
+        outcome: RecordedOutcome::Answered,
+        confidence: 0.9,
+        article: None,
+        embedding: None,
+        complaint: false,
+        care: None,
+    });
+    store.write(vec![later]).await.unwrap();
+    let kept = store.transcript(&key.session_hash(erased)).await.unwrap();
+    assert_eq!(kept.len(), 1);
+    assert_eq!(kept[0].message, "a minute later");
     // A write and an erase at once: whichever goes first, nothing is left.
     for _ in 0..20 {
         let session = SessionId::mint();

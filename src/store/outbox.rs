@@ -9,7 +9,7 @@ use std::time::Duration;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::sql::{ERASE_LOCK, Erased, SqlRecords, count, failed};
+use super::sql::{ERASE_LOCK, Erased, SqlRecords, count, failed, json_strings};
 use crate::domain::Pending;
 use crate::domain::clock::{UnixMillis, now_millis};
 use crate::domain::handoff::{Channel, Contact, Handoff, NotStored, Outbox, Recent, Status};
@@ -191,14 +191,10 @@ impl SqlRecords {
         sessions: &[SessionHash],
     ) -> Result<Vec<Handoff>, sqlx::Error> {
         let list: Vec<&str> = sessions.iter().map(SessionHash::as_str).collect();
-        let of_list = if self.postgres.is_some() {
-            "SELECT jsonb_array_elements_text($1::jsonb)"
-        } else {
-            "SELECT value FROM json_each($1)"
-        };
         let rows = sqlx::query(&format!(
-            "SELECT {HANDOFF_COLUMNS} FROM handoffs WHERE session_hash IN ({of_list}) \
-             ORDER BY created_ms DESC, reference"
+            "SELECT {HANDOFF_COLUMNS} FROM handoffs WHERE session_hash IN ({}) \
+             ORDER BY created_ms DESC, reference",
+            json_strings(self.postgres.is_some())
         ))
         .bind(serde_json::to_string(&list).expect("strings serialise"))
         .fetch_all(&self.pool)

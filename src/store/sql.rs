@@ -92,6 +92,25 @@ pub(super) const ERASE_LOCK: i64 = 0x0053_4345_5241_5345; // "SCERASE"
 /// counts as made before.
 const CLOCK_SKEW_MS: UnixMillis = 5_000;
 
+/// The strings of the JSON array bound as `$1`, as a subquery, in SQLite's
+/// dialect or PostgreSQL's.
+pub(super) fn json_strings(postgres: bool) -> &'static str {
+    if postgres {
+        "SELECT jsonb_array_elements_text($1::jsonb)"
+    } else {
+        "SELECT value FROM json_each($1)"
+    }
+}
+
+/// Which of the conversations in the JSON array bound as `$1` were erased,
+/// and when.
+pub(super) fn erased_among(postgres: bool) -> String {
+    format!(
+        "SELECT session_hash, erased_ms FROM erasures WHERE session_hash IN ({})",
+        json_strings(postgres)
+    )
+}
+
 /// Some conversations' tombstones: session hash and when it was erased.
 pub(super) struct Erased(pub(super) Vec<(String, i64)>);
 

@@ -11,15 +11,8 @@ use sqlx::postgres::PgPool;
 
 use support_chat_assistant::CareCategory;
 
-use super::sql::{ERASE_LOCK, Erased, SqlRecords, quantise};
+use super::sql::{ERASE_LOCK, Erased, SqlRecords, erased_among, quantise};
 use crate::domain::records::{FeedbackRecord, TurnRecord, Write, day_of};
-
-/// Which of a batch's conversations (a JSON array of session hashes) were
-/// erased, and when: on SQLite, then on PostgreSQL.
-const ERASED_SQLITE: &str = "SELECT session_hash, erased_ms FROM erasures \
-     WHERE session_hash IN (SELECT value FROM json_each($1))";
-const ERASED_POSTGRES: &str = "SELECT session_hash, erased_ms FROM erasures \
-     WHERE session_hash IN (SELECT jsonb_array_elements_text($1::jsonb))";
 
 /// A batch of turns in one statement and one bound value, a JSON array of
 /// rows (each an array of the columns in order) that SQLite unpacks itself.
@@ -90,7 +83,7 @@ impl SqlRecords {
             // The write lock up front, so no erase lands between the check and the write.
             let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
             let erased = Erased(
-                sqlx::query_as(ERASED_SQLITE)
+                sqlx::query_as(&erased_among(false))
                     .bind(sessions(batch))
                     .fetch_all(&mut *tx)
                     .await?,
@@ -125,7 +118,7 @@ async fn write_postgres(pool: &PgPool, batch: &[Write], how: Turns) -> Result<()
         .execute(&mut *tx)
         .await?;
     let erased = Erased(
-        sqlx::query_as(ERASED_POSTGRES)
+        sqlx::query_as(&erased_among(true))
             .bind(sessions(batch))
             .fetch_all(&mut *tx)
             .await?,

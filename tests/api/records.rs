@@ -44,6 +44,27 @@ fn json_request(method: &str, path: &str, body: Value) -> Request<Full<axum::bod
         .unwrap()
 }
 
+/// An answered turn of `session` at `at`, saying `message`, as the writer takes it.
+fn answered_turn(
+    key: &support_chat::domain::records::RecordKey,
+    session: support_chat::domain::session::SessionId,
+    at: support_chat::domain::clock::UnixMillis,
+    message: &str,
+) -> support_chat::domain::records::Write {
+    use support_chat::domain::records::{RecordedOutcome, TurnRecord, Write};
+    Write::Turn(TurnRecord {
+        reply_id: key.reply_id_at(session, at),
+        session: key.session_hash(session),
+        message: message.into(),
+        outcome: RecordedOutcome::Answered,
+        confidence: 0.9,
+        article: None,
+        embedding: None,
+        complaint: false,
+        care: None,
+    })
+}
+
 /// Every turn recorded, oldest first, through the admin API's export.
 async fn exported(admin: std::net::SocketAddr) -> Vec<Value> {
     let reply = admin_get(admin, "/admin/api/export?format=jsonl").await;
@@ -477,7 +498,7 @@ async fn turns_kept_before_reply_ids_began_with_their_time_get_ids_that_do_and_k
 async fn an_export_pages_through_every_turn_once_in_time_order() {
     use futures_util::StreamExt;
     use support_chat::domain::clock::now_millis;
-    use support_chat::domain::records::{RecordStore, RecordedOutcome, TurnRecord, Write};
+    use support_chat::domain::records::{RecordStore, Write};
     use support_chat::domain::session::SessionId;
     use support_chat::store::sql::SqlRecords;
 
@@ -492,17 +513,7 @@ async fn an_export_pages_through_every_turn_once_in_time_order() {
         .rev()
         .map(|i: i64| {
             let session = sessions[(i % 3) as usize];
-            Write::Turn(TurnRecord {
-                reply_id: key.reply_id_at(session, start + i / 3),
-                session: key.session_hash(session),
-                message: format!("question {i}"),
-                outcome: RecordedOutcome::Answered,
-                confidence: 0.9,
-                article: None,
-                embedding: None,
-                complaint: false,
-                care: None,
-            })
+            answered_turn(&key, session, start + i / 3, &format!("question {i}"))
         })
         .collect();
     store.write(turns).await.unwrap();
@@ -527,27 +538,13 @@ async fn an_export_pages_through_every_turn_once_in_time_order() {
 #[tokio::test]
 async fn what_another_replica_still_had_queued_of_an_erased_conversation_is_never_written() {
     use support_chat::domain::clock::now_millis;
-    use support_chat::domain::records::{
-        FeedbackRecord, RecordStore, RecordedOutcome, TurnRecord, Write,
-    };
+    use support_chat::domain::records::{FeedbackRecord, RecordStore, Write};
     use support_chat::domain::session::SessionId;
     use support_chat::store::sql::SqlRecords;
 
     let url = fresh_database().await.parse().unwrap();
     let (store, key) = SqlRecords::open(&url).await.unwrap();
-    let turn = |session, message: &str| {
-        Write::Turn(TurnRecord {
-            reply_id: key.reply_id_at(session, now_millis()),
-            session: key.session_hash(session),
-            message: message.into(),
-            outcome: RecordedOutcome::Answered,
-            confidence: 0.9,
-            article: None,
-            embedding: None,
-            complaint: false,
-            care: None,
-        })
-    };
+    let turn = |session, message: &str| answered_turn(&key, session, now_millis(), message);
     let (erased, other) = (SessionId::mint(), SessionId::mint());
     store.write(vec![turn(erased, "before")]).await.unwrap();
     assert_eq!(store.erase(&key.session_hash(erased)).await.unwrap(), 1);
@@ -584,17 +581,7 @@ async fn what_another_replica_still_had_queued_of_an_erased_conversation_is_neve
     );
     // What is said in it well after the erase (the team erased it, the
     // visitor chats on under the same session) is recorded as usual.
-    let later = Write::Turn(TurnRecord {
-        reply_id: key.reply_id_at(erased, now_millis() + 60_000),
-        session: key.session_hash(erased),
-        message: "a minute later".into(),
-        outcome: RecordedOutcome::Answered,
-        confidence: 0.9,
-        article: None,
-        embedding: None,
-        complaint: false,
-        care: None,
-    });
+    let later = answered_turn(&key, erased, now_millis() + 60_000, "a minute later");
     store.write(vec![later]).await.unwrap();
     let kept = store.transcript(&key.session_hash(erased)).await.unwrap();
     assert_eq!(kept.len(), 1);

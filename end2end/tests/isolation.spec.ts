@@ -14,7 +14,7 @@ async function widgetStyles(page: Page) {
       const el = root.querySelector(selector)!;
       const cs = getComputedStyle(el);
       const box = el.getBoundingClientRect();
-      return Object.fromEntries([...props.map((p) => [p, cs.getPropertyValue(p)]), ["size", `${box.width}x${box.height}`]]);
+      return Object.fromEntries([...props.map((p) => [p, cs.getPropertyValue(p)]), ["size", `${box.width.toFixed(2)}x${box.height.toFixed(2)}`]]);
     };
     const text = ["font-family", "font-size", "font-style", "color", "letter-spacing", "text-transform", "line-height", "margin", "padding", "box-sizing"];
     const host_ = getComputedStyle(host);

@@ -62,13 +62,36 @@ pub trait SessionStore: Send + Sync + 'static {
     /// same id while it is alive, a fresh one when `id` is absent, unknown or
     /// expired. The turns are shared, not copied.
     fn resume(&self, id: Option<SessionId>, now: Instant) -> Pending<'_, (SessionId, Arc<[Turn]>)>;
-    /// Records a turn, creating the conversation if it is new.
-    fn append(&self, id: SessionId, turn: Turn, now: Instant) -> Pending<'_, ()>;
+    /// Records a turn: a [`Begun::New`] conversation is created; a
+    /// [`Begun::Before`] one gets the turn only while it is still there, so a
+    /// turn whose reply was being made while the conversation was erased (or
+    /// expired) does not bring it back.
+    fn append(&self, id: SessionId, turn: Turn, begun: Begun, now: Instant) -> Pending<'_, ()>;
     /// Forgets the conversation (the visitor erased it): its id starts a new
     /// one. An error when the store did not answer: it may still hold it.
     fn forget(&self, id: SessionId) -> Pending<'_, Result<(), SessionsUnavailable>>;
     /// Conversations kept now (`None` when the store does not answer).
     fn live(&self) -> Pending<'_, Option<usize>>;
+}
+
+/// Whether a turn's conversation was there when its message arrived.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Begun {
+    /// [`SessionStore::resume`] found no turns: the turn starts it.
+    New,
+    /// [`SessionStore::resume`] found its turns: the turn continues it.
+    Before,
+}
+
+impl Begun {
+    /// What `history`, as [`SessionStore::resume`] gave it, says.
+    pub fn by(history: &[Turn]) -> Self {
+        if history.is_empty() {
+            Self::New
+        } else {
+            Self::Before
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -155,8 +178,8 @@ impl SessionStore for MemorySessions {
         Box::pin(std::future::ready(self.resume_now(id, now)))
     }
 
-    fn append(&self, id: SessionId, turn: Turn, now: Instant) -> Pending<'_, ()> {
-        self.append_now(id, turn, now);
+    fn append(&self, id: SessionId, turn: Turn, begun: Begun, now: Instant) -> Pending<'_, ()> {
+        self.append_now(id, turn, begun, now);
         Box::pin(std::future::ready(()))
     }
 
@@ -192,7 +215,7 @@ impl MemorySessions {
     }
 
     /// [`SessionStore::append`], at once.
-    pub fn append_now(&self, id: SessionId, turn: Turn, now: Instant) {
+    pub fn append_now(&self, id: SessionId, turn: Turn, begun: Begun, now: Instant) {
         let mut conversations = self.lock();
         // Forget idle conversations from the cold end, so expiry frees memory
         // without a background task.
@@ -209,6 +232,7 @@ impl MemorySessions {
                 conversations.bytes -= c.bytes;
                 c.turns
             }
+            None if begun == Begun::Before => return, // erased or expired meanwhile
             None => Arc::from([]),
         };
         // A new list of at most `max_turns` (small: the engine reads a few),
@@ -295,7 +319,7 @@ mod tests {
         let (id, history) = sessions.resume_now(None, now);
         assert!(history.is_empty());
         for text in ["a", "b", "c", "d"] {
-            sessions.append_now(id, turn(text), now);
+            sessions.append_now(id, turn(text), Begun::New, now);
         }
         let (same, history) = sessions.resume_now(Some(id), now);
         assert_eq!(same, id);
@@ -314,7 +338,7 @@ mod tests {
         let unknown = SessionId::mint();
         assert_ne!(sessions.resume_now(Some(unknown), now).0, unknown);
         let (id, _) = sessions.resume_now(None, now);
-        sessions.append_now(id, turn("hi"), now);
+        sessions.append_now(id, turn("hi"), Begun::New, now);
         let later = now + Duration::from_secs(60);
         let (fresh, history) = sessions.resume_now(Some(id), later);
         assert_ne!(fresh, id);
@@ -326,10 +350,10 @@ mod tests {
     fn the_least_recently_used_conversation_is_evicted_at_the_cap() {
         let (sessions, now) = (store(2), Instant::now());
         let ids: Vec<_> = (0..3).map(|_| SessionId::mint()).collect();
-        sessions.append_now(ids[0], turn("0"), now);
-        sessions.append_now(ids[1], turn("1"), now);
-        sessions.append_now(ids[0], turn("0 again"), now);
-        sessions.append_now(ids[2], turn("2"), now);
+        sessions.append_now(ids[0], turn("0"), Begun::New, now);
+        sessions.append_now(ids[1], turn("1"), Begun::New, now);
+        sessions.append_now(ids[0], turn("0 again"), Begun::New, now);
+        sessions.append_now(ids[2], turn("2"), Begun::New, now);
         assert_eq!(sessions.len(), 2);
         assert_eq!(sessions.resume_now(Some(ids[0]), now).0, ids[0]);
         assert_ne!(sessions.resume_now(Some(ids[1]), now).0, ids[1]);
@@ -339,11 +363,11 @@ mod tests {
     fn resuming_shares_the_turns_instead_of_copying_them() {
         let (sessions, now) = (store(10), Instant::now());
         let id = SessionId::mint();
-        sessions.append_now(id, turn("a"), now);
+        sessions.append_now(id, turn("a"), Begun::New, now);
         let (_, first) = sessions.resume_now(Some(id), now);
         let (_, second) = sessions.resume_now(Some(id), now);
         assert!(Arc::ptr_eq(&first, &second));
-        sessions.append_now(id, turn("b"), now);
+        sessions.append_now(id, turn("b"), Begun::New, now);
         assert_eq!(first.len(), 1, "a reader's turns do not change under it");
     }
 
@@ -356,7 +380,7 @@ mod tests {
         let ids: Vec<_> = (0..50).map(|_| SessionId::mint()).collect();
         for id in &ids {
             for _ in 0..5 {
-                sessions.append_now(*id, big(256), now);
+                sessions.append_now(*id, big(256), Begun::New, now);
                 assert!(
                     sessions.bytes() <= budget,
                     "{} > {budget}",
@@ -376,7 +400,12 @@ mod tests {
             "the oldest went"
         );
         // The count matches what is held: drain by expiry and it returns to zero.
-        sessions.append_now(SessionId::mint(), big(1), now + Duration::from_secs(61));
+        sessions.append_now(
+            SessionId::mint(),
+            big(1),
+            Begun::New,
+            now + Duration::from_secs(61),
+        );
         assert_eq!(sessions.len(), 1);
         assert_eq!(
             sessions.bytes(),
@@ -388,10 +417,24 @@ mod tests {
     async fn a_forgotten_conversation_is_gone_and_its_bytes_are_given_back() {
         let (sessions, now) = (store(10), Instant::now());
         let id = SessionId::mint();
-        sessions.append_now(id, turn("hello"), now);
+        sessions.append_now(id, turn("hello"), Begun::New, now);
         sessions.forget(id).await.unwrap();
         assert!(sessions.is_empty());
         assert_eq!(sessions.bytes(), 0);
+        assert_ne!(sessions.resume_now(Some(id), now).0, id);
+    }
+
+    #[tokio::test]
+    async fn a_reply_finished_after_its_conversation_was_erased_does_not_bring_it_back() {
+        let (sessions, now) = (store(10), Instant::now());
+        let id = SessionId::mint();
+        sessions.append_now(id, turn("hello"), Begun::New, now);
+        let (same, history) = sessions.resume_now(Some(id), now);
+        assert_eq!(same, id);
+        // The visitor erases it (another tab) while the reply is being made.
+        sessions.forget(id).await.unwrap();
+        sessions.append_now(id, turn("my account is 12345678"), Begun::by(&history), now);
+        assert!(sessions.is_empty(), "the erased conversation stays erased");
         assert_ne!(sessions.resume_now(Some(id), now).0, id);
     }
 
@@ -399,7 +442,7 @@ mod tests {
     fn a_conversation_larger_than_the_whole_budget_is_not_kept() {
         let (sessions, now) = (store_with_budget(10, 100), Instant::now());
         let id = SessionId::mint();
-        sessions.append_now(id, turn("hello"), now);
+        sessions.append_now(id, turn("hello"), Begun::New, now);
         assert!(sessions.is_empty());
         assert_eq!(sessions.bytes(), 0);
     }

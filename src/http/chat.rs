@@ -17,7 +17,7 @@ use crate::domain::clock::now_millis;
 use crate::domain::records::{
     FeedbackRecord, RecordedOutcome, SessionHash, TurnRecord, Write, inbox_candidate,
 };
-use crate::domain::session::SessionId;
+use crate::domain::session::{Begun, SessionId};
 
 fn session_of(text: &str) -> Result<SessionId, ApiError> {
     SessionId::parse(text).ok_or(ApiError::InvalidSession)
@@ -32,6 +32,7 @@ pub async fn chat(
     let session = request.session.as_deref().map(session_of).transpose()?;
     let now = state.clock.now();
     let (session, history) = state.sessions.resume(session, now).await;
+    let begun = Begun::by(&history);
     let answer = state
         .answers
         .reply(message.clone(), history)
@@ -45,7 +46,7 @@ pub async fn chat(
         })?;
     state
         .sessions
-        .append(session, answer.turn.clone(), now)
+        .append(session, answer.turn.clone(), begun, now)
         .await;
     let key = state.recorder.key();
     let reply_id = key.reply_id(session);

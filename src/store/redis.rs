@@ -37,7 +37,7 @@ use crate::domain::Pending;
 use crate::domain::client_ip::ClientKey;
 use crate::domain::clock::SystemClock;
 use crate::domain::rate_limit::{Decision, FixedWindow, Quota, RateLimiter};
-use crate::domain::session::{SessionId, SessionLimits, SessionStore, SessionsUnavailable};
+use crate::domain::session::{Begun, SessionId, SessionLimits, SessionStore, SessionsUnavailable};
 use support_chat_assistant::Turn;
 
 /// A Redis connection shared by the limiter and the sessions, with the
@@ -337,13 +337,19 @@ impl OverLimit {
 /// Appends a turn and keeps the store within its bounds, atomically.
 /// `KEYS[1]`: the conversation (a list); `KEYS[2]`: the index of conversations
 /// by last use (a sorted set). ARGV: the turn's JSON, the turns to keep, the
-/// idle expiry in milliseconds, the most conversations to keep. Expired
-/// conversations leave the index; beyond the most, the least recently used
-/// are deleted. (It deletes keys it is not passed: standalone Redis only.)
+/// idle expiry in milliseconds, the most conversations to keep, and `1` when
+/// the turn continues a conversation ([`Begun::Before`]): then nothing is
+/// written if it is gone (erased or expired since the message arrived).
+/// Expired conversations leave the index; beyond the most, the least
+/// recently used are deleted. (It deletes keys it is not passed: standalone
+/// Redis only.)
 pub const APPEND_SCRIPT: &str = r"
 local keep = tonumber(ARGV[2])
 local idle = tonumber(ARGV[3])
 local most = tonumber(ARGV[4])
+if ARGV[5] == '1' and redis.call('EXISTS', KEYS[1]) == 0 then
+  return 1
+end
 redis.call('RPUSH', KEYS[1], ARGV[1])
 redis.call('LTRIM', KEYS[1], -keep, -1)
 redis.call('PEXPIRE', KEYS[1], idle)
@@ -478,7 +484,7 @@ impl SessionStore for RedisSessions {
         })
     }
 
-    fn append(&self, id: SessionId, turn: Turn, _now: Instant) -> Pending<'_, ()> {
+    fn append(&self, id: SessionId, turn: Turn, begun: Begun, _now: Instant) -> Pending<'_, ()> {
         Box::pin(async move {
             let key = Self::key(id);
             let json = serde_json::to_string(&turn).expect("a turn serialises");
@@ -492,6 +498,7 @@ impl SessionStore for RedisSessions {
                         .arg(self.max_turns)
                         .arg(idle_ms)
                         .arg(self.max_conversations)
+                        .arg(u8::from(begun == Begun::Before))
                         .invoke_async::<i64>(&mut connection)
                         .await
                 })

@@ -593,6 +593,60 @@ async fn redis_keeps_the_most_recent_conversations_within_the_cap() {
     );
 }
 
+#[tokio::test]
+async fn a_reply_finished_after_its_conversation_was_erased_leaves_nothing_on_redis() {
+    use std::num::NonZeroUsize;
+    use support_chat::domain::session::{Begun, SessionLimits, SessionStore};
+    use support_chat::store::redis::{Redis, RedisSessions};
+    use support_chat_assistant::{Outcome, Turn};
+    let redis = RedisServer::start();
+    let sessions = RedisSessions::new(
+        Redis::connect(&redis.url(), Duration::from_secs(2)).unwrap(),
+        SessionLimits {
+            idle: Duration::from_secs(60),
+            max_turns: NonZeroUsize::new(8).unwrap(),
+            max_sessions: NonZeroUsize::new(100).unwrap(),
+            max_bytes: 1 << 20,
+        },
+    );
+    let turn = |message: &str| Turn {
+        message: message.into(),
+        outcome: Outcome::Handoff {
+            out_of_scope: false,
+        },
+        confidence: 0.0,
+        complaint: false,
+    };
+    let (id, history) = sessions.resume(None, Instant::now()).await;
+    assert_eq!(Begun::by(&history), Begun::New);
+    sessions
+        .append(id, turn("hello"), Begun::New, Instant::now())
+        .await;
+    let key = format!("support-chat:s:{id}");
+    assert_eq!(
+        redis.cli(&["EXISTS", &key]),
+        "1",
+        "a new conversation is kept"
+    );
+
+    // A second message arrives, and while its reply is being made the
+    // visitor erases the conversation (from another tab).
+    let (same, history) = sessions.resume(Some(id), Instant::now()).await;
+    assert_eq!((same, Begun::by(&history)), (id, Begun::Before));
+    sessions.forget(id).await.unwrap();
+    sessions
+        .append(
+            id,
+            turn("my sort code is [sort code]"),
+            Begun::by(&history),
+            Instant::now(),
+        )
+        .await;
+    assert_eq!(redis.cli(&["EXISTS", &key]), "0", "the erase is not undone");
+    assert_eq!(redis.cli(&["ZSCORE", "support-chat:sessions", &key]), "");
+    assert_ne!(sessions.resume(Some(id), Instant::now()).await.0, id);
+}
+
 #[test]
 fn the_largest_turn_fits_what_a_redis_conversation_is_counted_at() {
     use support_chat_assistant::{MAX_ID_BYTES, Outcome, STORED_MESSAGE_BYTES, Turn};

@@ -150,6 +150,24 @@ async fn signing_in_sets_a_strict_http_only_cookie_and_every_page_has_a_strict_p
             .unwrap()
             .contains("default-src 'none'")
     );
+    // A page asked for with a method it does not take: a page too, and
+    // the methods it does take.
+    let mut delete = get("/console/inbox", Some(&cookie));
+    *delete.method_mut() = axum::http::Method::DELETE;
+    let refused = send(admin, delete).await;
+    assert_eq!(refused.status, 405);
+    assert_eq!(refused.header("allow"), Some("GET,HEAD"));
+    assert!(
+        text(&refused).contains("<h1>Not allowed</h1>"),
+        "{}",
+        text(&refused)
+    );
+    assert!(
+        refused
+            .header("content-security-policy")
+            .unwrap()
+            .contains("default-src 'none'")
+    );
     envelope(
         &admin_get(admin, "/admin/api/no-such-thing").await,
         404,

@@ -26,8 +26,46 @@ use crate::http::error::ApiError;
 /// Failed attempts one client may make per minute.
 pub const FAILURES_ALLOWED: u32 = 10;
 
-/// Clients kept in the refusal list at most (expired ones go first).
+/// Clients kept in the refusal list at most.
 const BLOCKED_ENTRIES: usize = 10_000;
+
+/// Clients refused until a time, at most `cap` of them: when full, expired
+/// refusals go first, then the one that ends soonest.
+struct Refusals {
+    until: HashMap<ClientKey, Instant>,
+    cap: usize,
+}
+
+impl Refusals {
+    fn new(cap: usize) -> Self {
+        Self {
+            until: HashMap::new(),
+            cap,
+        }
+    }
+
+    /// How long `client` is still refused at `now`, if it is.
+    fn left(&mut self, client: &ClientKey, now: Instant) -> Option<Duration> {
+        let left = self.until.get(client)?.saturating_duration_since(now);
+        if left.is_zero() {
+            self.until.remove(client);
+            return None;
+        }
+        Some(left)
+    }
+
+    fn refuse(&mut self, client: ClientKey, until: Instant, now: Instant) {
+        if self.until.len() >= self.cap && !self.until.contains_key(&client) {
+            self.until.retain(|_, until| *until > now);
+            let soonest = self.until.iter().min_by_key(|(_, until)| **until);
+            if let Some(soonest) = soonest.filter(|_| self.until.len() >= self.cap) {
+                let soonest = *soonest.0;
+                self.until.remove(&soonest);
+            }
+        }
+        self.until.insert(client, until);
+    }
+}
 
 #[derive(Clone)]
 pub struct AdminAuth {
@@ -35,7 +73,7 @@ pub struct AdminAuth {
     token: Option<[u8; 32]>,
     identity: Arc<ClientIdentity>,
     failures: Arc<FixedWindow<SystemClock>>,
-    blocked: Arc<Mutex<HashMap<ClientKey, Instant>>>,
+    blocked: Arc<Mutex<Refusals>>,
     /// The console's signed-in sessions (in the records database, or with
     /// records off in this process).
     consoles: Arc<dyn ConsoleSessions>,
@@ -62,7 +100,7 @@ impl AdminAuth {
             token: token.map(|t| Sha256::digest(t.expose_secret().as_bytes()).into()),
             identity,
             failures: Arc::new(FixedWindow::new(quota, SystemClock)),
-            blocked: Arc::default(),
+            blocked: Arc::new(Mutex::new(Refusals::new(BLOCKED_ENTRIES))),
             consoles,
         }
     }
@@ -130,12 +168,7 @@ impl AdminAuth {
     /// Seconds `client` must still wait, if it is refused now.
     fn refused(&self, client: ClientKey) -> Option<u64> {
         let mut blocked = self.blocked.lock().unwrap_or_else(PoisonError::into_inner);
-        let until = *blocked.get(&client)?;
-        let left = until.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            blocked.remove(&client);
-            return None;
-        }
+        let left = blocked.left(&client, Instant::now())?;
         Some(left.as_secs() + 1)
     }
 
@@ -145,12 +178,9 @@ impl AdminAuth {
         if decision.allowed {
             return None;
         }
+        let now = Instant::now();
         let mut blocked = self.blocked.lock().unwrap_or_else(PoisonError::into_inner);
-        if blocked.len() >= BLOCKED_ENTRIES {
-            let now = Instant::now();
-            blocked.retain(|_, until| *until > now);
-        }
-        blocked.insert(client, Instant::now() + decision.reset_after);
+        blocked.refuse(client, now + decision.reset_after, now);
         Some(decision.retry_after_secs())
     }
 
@@ -182,5 +212,49 @@ pub async fn require_token(
     match auth.check(client, presented) {
         Ok(()) => next.run(request).await,
         Err(error) => error.into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::{IpAddr, Ipv4Addr};
+
+    fn client(n: u32) -> ClientKey {
+        ClientKey::from_ip(IpAddr::V4(Ipv4Addr::from(0x0a00_0000 + n)))
+    }
+
+    #[test]
+    fn the_refusal_list_never_holds_more_than_its_cap_even_when_none_has_expired() {
+        let (mut refusals, now) = (Refusals::new(3), Instant::now());
+        let minute = Duration::from_secs(60);
+        for n in 0..10 {
+            refusals.refuse(client(n), now + minute + Duration::from_secs(n.into()), now);
+            assert!(refusals.until.len() <= 3, "{} held", refusals.until.len());
+        }
+        // The newest stay; the ones that would have ended soonest went.
+        for n in 7..10 {
+            assert!(refusals.left(&client(n), now).is_some(), "client {n}");
+        }
+        assert_eq!(refusals.left(&client(0), now), None);
+    }
+
+    #[test]
+    fn expired_refusals_go_first_and_a_refused_client_waits_out_what_is_left() {
+        let (mut refusals, now) = (Refusals::new(2), Instant::now());
+        refusals.refuse(client(1), now + Duration::from_secs(1), now);
+        refusals.refuse(client(2), now + Duration::from_secs(60), now);
+        let later = now + Duration::from_secs(2);
+        refusals.refuse(client(3), later + Duration::from_secs(60), later);
+        assert_eq!(refusals.left(&client(1), later), None, "expired");
+        assert_eq!(
+            refusals.left(&client(2), later),
+            Some(Duration::from_secs(58)),
+            "not expired, so kept"
+        );
+        assert!(refusals.left(&client(3), later).is_some());
+        // Refusing one already listed again does not push another out.
+        refusals.refuse(client(3), later + Duration::from_secs(90), later);
+        assert!(refusals.left(&client(2), later).is_some());
     }
 }

@@ -67,6 +67,7 @@ pub fn routes() -> Router<AdminState> {
             post(pages::retry_handoff),
         )
         .route("/console/console.css", get(stylesheet))
+        .method_not_allowed_fallback(|| async { method_not_allowed() })
 }
 
 async fn stylesheet() -> Response {
@@ -206,6 +207,16 @@ pub fn not_found() -> Response {
         StatusCode::NOT_FOUND,
         "Not found",
         "There is no such page in the console.",
+    )
+}
+
+/// A console page asked for with a method it does not take (axum adds
+/// `Allow`): a page saying so, not an empty body.
+fn method_not_allowed() -> Response {
+    problem(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "Not allowed",
+        "This console page cannot be asked for that way.",
     )
 }
 

@@ -223,21 +223,22 @@ pub enum NotStored {
 pub struct Recent {
     pub by_session: u32,
     pub by_client: u32,
-    /// The oldest of the session's, and of the client's (each count falls
-    /// when its oldest leaves the window).
-    pub oldest_by_session: Option<UnixMillis>,
-    pub oldest_by_client: Option<UnixMillis>,
+    /// Of each count at the cap, the time of the handoff whose leaving the
+    /// window takes it under the cap: its oldest, or (when it is over the
+    /// cap, after the cap was lowered) the one as many places from the
+    /// newest as the cap.
+    pub frees_session: Option<UnixMillis>,
+    pub frees_client: Option<UnixMillis>,
 }
 
 impl Recent {
     /// Whether either count is at `per_window`, and if so when a window
     /// starting then holds fewer on both: just over a window after the later
-    /// of the oldest handoffs of the counts at the cap (a count over the cap,
-    /// after the cap was lowered, may need longer).
+    /// of the handoffs that free the counts at the cap.
     pub fn capped_until(&self, per_window: u32, window: i64) -> Option<UnixMillis> {
         [
-            (self.by_session, self.oldest_by_session),
-            (self.by_client, self.oldest_by_client),
+            (self.by_session, self.frees_session),
+            (self.by_client, self.frees_client),
         ]
         .into_iter()
         .filter(|(count, _)| *count >= per_window)
@@ -553,8 +554,8 @@ mod tests {
         let recent = Recent {
             by_session: 1,
             by_client: 3,
-            oldest_by_session: Some(1_000),
-            oldest_by_client: Some(5_000),
+            frees_session: Some(1_000),
+            frees_client: Some(5_000),
         };
         assert_eq!(recent.capped_until(4, 60_000), None);
         assert_eq!(recent.capped_until(3, 60_000), Some(65_001));
@@ -562,7 +563,7 @@ mod tests {
         assert_eq!(recent.capped_until(1, 60_000), Some(65_001));
         let session_only = Recent {
             by_client: 0,
-            oldest_by_client: None,
+            frees_client: None,
             ..recent
         };
         assert_eq!(session_only.capped_until(1, 60_000), Some(61_001));

@@ -75,9 +75,7 @@ impl SqlRecords {
         }
         let row = sqlx::query(
             "SELECT SUM(CASE WHEN session_hash = $1 THEN 1 ELSE 0 END), \
-                    SUM(CASE WHEN client_hash = $2 THEN 1 ELSE 0 END), \
-                    MIN(CASE WHEN session_hash = $1 THEN created_ms END), \
-                    MIN(CASE WHEN client_hash = $2 THEN created_ms END) \
+                    SUM(CASE WHEN client_hash = $2 THEN 1 ELSE 0 END) \
              FROM handoffs WHERE created_ms >= $3 AND (session_hash = $1 OR client_hash = $2)",
         )
         .bind(h.session.as_str().to_owned())
@@ -85,14 +83,33 @@ impl SqlRecords {
         .bind(since)
         .fetch_one(&mut *tx)
         .await?;
-        let recent = Recent {
-            by_session: u32::try_from(count(&row, 0)?).unwrap_or(u32::MAX),
-            by_client: u32::try_from(count(&row, 1)?).unwrap_or(u32::MAX),
-            oldest_by_session: row.try_get(2)?,
-            oldest_by_client: row.try_get(3)?,
-        };
-        if recent.by_session >= per_window || recent.by_client >= per_window {
-            return Ok(Err(NotStored::Capped(recent)));
+        let (by_session, by_client) = (count(&row, 0)?, count(&row, 1)?);
+        if by_session.max(by_client) >= u64::from(per_window) {
+            // When each count at the cap falls under it: when its handoff
+            // `per_window` places from the newest leaves the window.
+            let mut frees = async |column: &str, value: String, counted: u64| {
+                let Some(offset) = counted.checked_sub(u64::from(per_window)) else {
+                    return Ok::<_, sqlx::Error>(None);
+                };
+                sqlx::query_scalar(&format!(
+                    "SELECT created_ms FROM handoffs WHERE {column} = $1 AND created_ms >= $2 \
+                     ORDER BY created_ms LIMIT 1 OFFSET $3"
+                ))
+                .bind(value)
+                .bind(since)
+                .bind(i64::try_from(offset).unwrap_or(i64::MAX))
+                .fetch_optional(&mut *tx)
+                .await
+            };
+            let frees_session =
+                frees("session_hash", h.session.as_str().to_owned(), by_session).await?;
+            let frees_client = frees("client_hash", h.client.clone(), by_client).await?;
+            return Ok(Err(NotStored::Capped(Recent {
+                by_session: u32::try_from(by_session).unwrap_or(u32::MAX),
+                by_client: u32::try_from(by_client).unwrap_or(u32::MAX),
+                frees_session,
+                frees_client,
+            })));
         }
         sqlx::query(&format!(
             "INSERT INTO handoffs ({HANDOFF_COLUMNS}, next_attempt_ms, lease_until_ms) \
@@ -432,17 +449,22 @@ mod tests {
         let recent = capped(&outbox, &next, now - 5_000, 2).await;
         assert_eq!((recent.by_session, recent.by_client), (1, 2));
         assert_eq!(
-            (recent.oldest_by_session, recent.oldest_by_client),
-            (Some(now), Some(now))
+            (recent.frees_session, recent.frees_client),
+            (None, Some(now)),
+            "only the count at the cap frees"
         );
         // Another client: only the session's two in the last minute count.
         next.client = "nobody".into();
         let recent = capped(&outbox, &next, now - 60_000, 2).await;
         assert_eq!((recent.by_session, recent.by_client), (2, 0));
         assert_eq!(
-            (recent.oldest_by_session, recent.oldest_by_client),
+            (recent.frees_session, recent.frees_client),
             (Some(now - 10_000), None)
         );
+        // Over a lowered cap of one, the session's count falls under it only
+        // when its newer handoff leaves the window too.
+        let recent = capped(&outbox, &next, now - 60_000, 1).await;
+        assert_eq!(recent.frees_session, Some(now));
         assert_eq!(outbox.handoffs(None, 10).await.unwrap().len(), 3);
         let stored = outbox.put_capped(&next, now - 5_000, 2).await.unwrap();
         assert_eq!(stored, Ok(()));

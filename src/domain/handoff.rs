@@ -224,9 +224,8 @@ pub struct Recent {
     pub by_session: u32,
     pub by_client: u32,
     /// Of each count at the cap, the time of the handoff whose leaving the
-    /// window takes it under the cap: its oldest, or (when it is over the
-    /// cap, after the cap was lowered) the one as many places from the
-    /// newest as the cap.
+    /// window takes it under the cap: its `per_window`-th newest (its
+    /// oldest, unless the count is over a cap since lowered).
     pub frees_session: Option<UnixMillis>,
     pub frees_client: Option<UnixMillis>,
 }
@@ -242,7 +241,7 @@ impl Recent {
         ]
         .into_iter()
         .filter(|(count, _)| *count >= per_window)
-        .map(|(_, oldest)| oldest.unwrap_or(0).saturating_add(window) + 1)
+        .map(|(_, frees)| frees.unwrap_or(0).saturating_add(window) + 1)
         .max()
     }
 }
@@ -383,7 +382,7 @@ impl HandoffDesk {
                 let frees = recent
                     .capped_until(self.cap.per_window, window)
                     .unwrap_or(now + window);
-                // Rounded up: the oldest has left the window by then.
+                // Rounded up: what frees the counts has left the window by then.
                 let retry_after_secs =
                     u64::try_from(((frees - now).max(1000) + 999) / 1000).unwrap_or(1);
                 return Err(HandoffError::Capped { retry_after_secs });

@@ -60,7 +60,8 @@ pub struct SessionsUnavailable;
 pub trait SessionStore: Send + Sync + 'static {
     /// The conversation's turns, oldest first, and the id to answer with: the
     /// same id while it is alive, a fresh one when `id` is absent, unknown or
-    /// expired. The turns are shared, not copied.
+    /// expired (a store that cannot tell, Redis down, gives `id` back with
+    /// no turns). The turns are shared, not copied.
     fn resume(&self, id: Option<SessionId>, now: Instant) -> Pending<'_, (SessionId, Arc<[Turn]>)>;
     /// Records a turn: a [`Begun::New`] conversation is created; a
     /// [`Begun::Before`] one gets the turn only while it is still there, so a
@@ -77,19 +78,20 @@ pub trait SessionStore: Send + Sync + 'static {
 /// Whether a turn's conversation was there when its message arrived.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Begun {
-    /// [`SessionStore::resume`] found no turns: the turn starts it.
+    /// [`SessionStore::resume`] gave a new id: the turn starts it.
     New,
-    /// [`SessionStore::resume`] found its turns: the turn continues it.
+    /// [`SessionStore::resume`] gave back the id asked for (its conversation,
+    /// or a store that could not tell): the turn continues it.
     Before,
 }
 
 impl Begun {
-    /// What `history`, as [`SessionStore::resume`] gave it, says.
-    pub fn by(history: &[Turn]) -> Self {
-        if history.is_empty() {
-            Self::New
-        } else {
+    /// What [`SessionStore::resume`] giving `given` for `asked` says.
+    pub fn of(asked: Option<SessionId>, given: SessionId) -> Self {
+        if asked == Some(given) {
             Self::Before
+        } else {
+            Self::New
         }
     }
 }
@@ -232,7 +234,12 @@ impl MemorySessions {
                 conversations.bytes -= c.bytes;
                 c.turns
             }
-            None if begun == Begun::Before => return, // erased or expired meanwhile
+            None if begun == Begun::Before => {
+                tracing::debug!(
+                    "a turn of a conversation gone meanwhile (erased, expired) is not kept"
+                );
+                return;
+            }
             None => Arc::from([]),
         };
         // A new list of at most `max_turns` (small: the engine reads a few),
@@ -429,11 +436,11 @@ mod tests {
         let (sessions, now) = (store(10), Instant::now());
         let id = SessionId::mint();
         sessions.append_now(id, turn("hello"), Begun::New, now);
-        let (same, history) = sessions.resume_now(Some(id), now);
-        assert_eq!(same, id);
+        let (same, _) = sessions.resume_now(Some(id), now);
+        assert_eq!(Begun::of(Some(id), same), Begun::Before);
         // The visitor erases it (another tab) while the reply is being made.
         sessions.forget(id).await.unwrap();
-        sessions.append_now(id, turn("my account is 12345678"), Begun::by(&history), now);
+        sessions.append_now(id, turn("my account is 12345678"), Begun::Before, now);
         assert!(sessions.is_empty(), "the erased conversation stays erased");
         assert_ne!(sessions.resume_now(Some(id), now).0, id);
     }

@@ -29,10 +29,10 @@ pub async fn chat(
 ) -> Result<Json<ChatResponse>, ApiError> {
     // Redacted at once: neither the engine nor the records see personal data.
     let message = Message::parse(&request.message, state.max_message_chars.get())?.redacted();
-    let session = request.session.as_deref().map(session_of).transpose()?;
+    let asked = request.session.as_deref().map(session_of).transpose()?;
     let now = state.clock.now();
-    let (session, history) = state.sessions.resume(session, now).await;
-    let begun = Begun::by(&history);
+    let (session, history) = state.sessions.resume(asked, now).await;
+    let begun = Begun::of(asked, session);
     let answer = state
         .answers
         .reply(message.clone(), history)

@@ -85,8 +85,9 @@ impl SqlRecords {
         .await?;
         let (by_session, by_client) = (count(&row, 0)?, count(&row, 1)?);
         if by_session.max(by_client) >= u64::from(per_window) {
-            // When each count at the cap falls under it: when its handoff
-            // `per_window` places from the newest leaves the window.
+            // When each count at the cap falls under it: when its
+            // `per_window`-th newest handoff (index `count - per_window`
+            // from the oldest) leaves the window.
             let mut frees = async |column: &str, value: String, counted: u64| {
                 let Some(offset) = counted.checked_sub(u64::from(per_window)) else {
                     return Ok::<_, sqlx::Error>(None);

@@ -489,7 +489,8 @@ impl SessionStore for RedisSessions {
             let key = Self::key(id);
             let json = serde_json::to_string(&turn).expect("a turn serialises");
             let idle_ms = self.idle.as_millis() as u64;
-            self.redis
+            let written = self
+                .redis
                 .run("sessions", |mut connection| async move {
                     self.script
                         .key(&key)
@@ -503,6 +504,11 @@ impl SessionStore for RedisSessions {
                         .await
                 })
                 .await;
+            if written == Some(1) {
+                tracing::debug!(
+                    "a turn of a conversation gone meanwhile (erased, expired) is not kept"
+                );
+            }
         })
     }
 }

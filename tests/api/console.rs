@@ -168,6 +168,9 @@ async fn signing_in_sets_a_strict_http_only_cookie_and_every_page_has_a_strict_p
             .unwrap()
             .contains("default-src 'none'")
     );
+    let sign_out = send(admin, get("/console/sign-out", Some(&cookie))).await;
+    assert_eq!(sign_out.status, 405);
+    assert_eq!(sign_out.header("allow"), Some("POST"));
     envelope(
         &admin_get(admin, "/admin/api/no-such-thing").await,
         404,

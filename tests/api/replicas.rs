@@ -593,34 +593,42 @@ async fn redis_keeps_the_most_recent_conversations_within_the_cap() {
     );
 }
 
-#[tokio::test]
-async fn a_reply_finished_after_its_conversation_was_erased_leaves_nothing_on_redis() {
+/// Sessions on `redis`, waiting 250 ms for an answer, as a replica does.
+fn redis_sessions(redis: &RedisServer) -> support_chat::store::redis::RedisSessions {
     use std::num::NonZeroUsize;
-    use support_chat::domain::session::{Begun, SessionLimits, SessionStore};
+    use support_chat::domain::session::SessionLimits;
     use support_chat::store::redis::{Redis, RedisSessions};
-    use support_chat_assistant::{Outcome, Turn};
-    let redis = RedisServer::start();
-    let sessions = RedisSessions::new(
-        Redis::connect(&redis.url(), Duration::from_secs(2)).unwrap(),
+    RedisSessions::new(
+        Redis::connect(&redis.url(), Duration::from_millis(250)).unwrap(),
         SessionLimits {
             idle: Duration::from_secs(60),
             max_turns: NonZeroUsize::new(8).unwrap(),
             max_sessions: NonZeroUsize::new(100).unwrap(),
             max_bytes: 1 << 20,
         },
-    );
-    let turn = |message: &str| Turn {
+    )
+}
+
+fn stored_turn(message: &str) -> support_chat_assistant::Turn {
+    support_chat_assistant::Turn {
         message: message.into(),
-        outcome: Outcome::Handoff {
+        outcome: support_chat_assistant::Outcome::Handoff {
             out_of_scope: false,
         },
         confidence: 0.0,
         complaint: false,
-    };
-    let (id, history) = sessions.resume(None, Instant::now()).await;
-    assert_eq!(Begun::by(&history), Begun::New);
+    }
+}
+
+#[tokio::test]
+async fn a_reply_finished_after_its_conversation_was_erased_leaves_nothing_on_redis() {
+    use support_chat::domain::session::{Begun, SessionStore};
+    let redis = RedisServer::start();
+    let sessions = redis_sessions(&redis);
+    let (id, _) = sessions.resume(None, Instant::now()).await;
+    assert_eq!(Begun::of(None, id), Begun::New);
     sessions
-        .append(id, turn("hello"), Begun::New, Instant::now())
+        .append(id, stored_turn("hello"), Begun::New, Instant::now())
         .await;
     let key = format!("support-chat:s:{id}");
     assert_eq!(
@@ -631,20 +639,59 @@ async fn a_reply_finished_after_its_conversation_was_erased_leaves_nothing_on_re
 
     // A second message arrives, and while its reply is being made the
     // visitor erases the conversation (from another tab).
-    let (same, history) = sessions.resume(Some(id), Instant::now()).await;
-    assert_eq!((same, Begun::by(&history)), (id, Begun::Before));
+    let (same, _) = sessions.resume(Some(id), Instant::now()).await;
+    assert_eq!(Begun::of(Some(id), same), Begun::Before);
     sessions.forget(id).await.unwrap();
+    let late = stored_turn("my sort code is [sort code]");
     sessions
-        .append(
-            id,
-            turn("my sort code is [sort code]"),
-            Begun::by(&history),
-            Instant::now(),
-        )
+        .append(id, late, Begun::Before, Instant::now())
         .await;
     assert_eq!(redis.cli(&["EXISTS", &key]), "0", "the erase is not undone");
     assert_eq!(redis.cli(&["ZSCORE", "support-chat:sessions", &key]), "");
     assert_ne!(sessions.resume(Some(id), Instant::now()).await.0, id);
+}
+
+#[tokio::test]
+async fn a_conversation_erased_while_redis_could_not_say_it_was_there_stays_erased() {
+    use support_chat::domain::session::{Begun, SessionStore};
+    let redis = RedisServer::start();
+    let sessions = redis_sessions(&redis);
+    let id = sessions.resume(None, Instant::now()).await.0;
+    sessions
+        .append(id, stored_turn("hello"), Begun::New, Instant::now())
+        .await;
+    let key = format!("support-chat:s:{id}");
+    // Redis answers nothing for 1 s: the message's resume falls back to
+    // the same id without its turns.
+    assert_eq!(redis.cli(&["CLIENT", "PAUSE", "1000", "ALL"]), "OK");
+    let (same, history) = sessions.resume(Some(id), Instant::now()).await;
+    assert_eq!((same, history.len()), (id, 0));
+    assert_eq!(Begun::of(Some(id), same), Begun::Before);
+    // Redis is back, the visitor erases, then that message's reply is done.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while sessions.forget(id).await.is_err() {
+        assert!(Instant::now() < deadline, "the erase never went through");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(redis.cli(&["EXISTS", &key]), "0");
+    sessions
+        .append(
+            id,
+            stored_turn("hello again"),
+            Begun::Before,
+            Instant::now(),
+        )
+        .await;
+    assert_eq!(redis.cli(&["EXISTS", &key]), "0", "the erase is not undone");
+    // And an id Redis never had does not become a conversation either.
+    let stranger = support_chat::domain::session::SessionId::mint();
+    sessions
+        .append(stranger, stored_turn("hi"), Begun::Before, Instant::now())
+        .await;
+    assert_eq!(
+        redis.cli(&["EXISTS", &format!("support-chat:s:{stranger}")]),
+        "0"
+    );
 }
 
 #[test]

@@ -724,9 +724,9 @@ fn composer(w: Widget, max_chars: u32) -> impl IntoView {
 
 /// "Delete this conversation", asked twice: here and on the server.
 ///
-/// Not while a reply is on its way: the server records a turn before it
-/// answers, and the erase must come after it, or the turn would outlive it.
-/// So the button hides meanwhile (as the quick replies do), and a "Delete"
+/// Not while a reply is on its way: that turn would be kept if it came more
+/// than 5 s after the erase (the records' allowance for replicas' clocks), and
+/// a complaint it opens is kept whatever. So the button hides meanwhile (as the quick replies do), and a "Delete"
 /// already on show does nothing until the reply is in (`Widget::erase`).
 ///
 /// Focus follows the question (the button asked hides): to "Keep it", the

@@ -57,10 +57,11 @@ impl Refusals {
     fn refuse(&mut self, client: ClientKey, until: Instant, now: Instant) {
         if self.until.len() >= self.cap && !self.until.contains_key(&client) {
             self.until.retain(|_, until| *until > now);
-            let soonest = self.until.iter().min_by_key(|(_, until)| **until);
-            if let Some(soonest) = soonest.filter(|_| self.until.len() >= self.cap) {
-                let soonest = *soonest.0;
-                self.until.remove(&soonest);
+            if self.until.len() >= self.cap {
+                let soonest = self.until.iter().min_by_key(|(_, until)| **until);
+                if let Some(soonest) = soonest.map(|(client, _)| *client) {
+                    self.until.remove(&soonest);
+                }
             }
         }
         self.until.insert(client, until);

@@ -22,6 +22,8 @@ trap 'kill $server $lexical 2>/dev/null || true; rm -rf "$TMP"' EXIT
 for port in $PORT $LEXICAL_PORT; do
   for _ in $(seq 150); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.2; done
 done
+source benches/wait-tuned.sh
+wait_tuned /tmp/support-chat-bench.log # the lexical server has no encoder to tune
 
 run() { wrk -t2 -c"$CONNECTIONS" -d"$DURATION" --latency "$@"; }
 healthz=$(run "http://127.0.0.1:$PORT/healthz")

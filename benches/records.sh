@@ -45,6 +45,8 @@ start() { # name port flags...
 start off 3301 --record off
 start sqlite 3302 --database "sqlite://$TMP/records.db"
 start postgres 3303 --database "$PG_URL"
+source benches/wait-tuned.sh
+wait_tuned "$TMP/off.log" "$TMP/sqlite.log" "$TMP/postgres.log"
 
 # The database server: the postmaster listening on the URL's port, and its
 # children (backends, checkpointer, autovacuum).

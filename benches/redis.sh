@@ -27,6 +27,8 @@ pids+=($!)
 for port in 3201 3202; do
   for _ in $(seq 50); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.2; done
 done
+source benches/wait-tuned.sh
+wait_tuned "$TMP/memory.log" "$TMP/redis.log"
 
 run() { wrk -t2 -c"$CONNECTIONS" -d"$DURATION" --latency -s benches/chat.lua "http://127.0.0.1:$1/public/v1/support/chat"; }
 memory=$(run 3201)

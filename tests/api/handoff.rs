@@ -611,6 +611,64 @@ async fn asked_for_at_once_through_two_replicas_a_conversation_still_gets_no_mor
 }
 
 #[tokio::test]
+async fn started_again_with_a_lower_cap_a_client_is_told_to_come_back_when_it_is_under_that_cap() {
+    let receiver = Receiver::start(0, Duration::ZERO).await;
+    let database = fresh_database().await;
+    let capped = |cap: &str| {
+        let mut flags = webhook_flags(&receiver);
+        flags.extend(["--database", &database, "--handoff-limit", cap].map(str::to_owned));
+        flags
+    };
+    let (public, _admin, setup) = with_admin(&strs(&capped("3/1h"))).await;
+    let session = conversation(public, QUESTION).await;
+    let body = json!({ "session": session, "email": "jo@example.com" });
+    for _ in 0..3 {
+        assert_eq!(hand_off(public, &body).await.status, 202);
+    }
+    setup.state.chat.recorder.flush().await;
+    back_date_handoffs(&database, &[50, 30, 10]).await;
+    // Under a cap of 1 the count is under it once the newest (10 minutes
+    // old) leaves the hour; under 2, once the one 30 minutes old does.
+    for (cap, minutes_left) in [("1/1h", 50), ("2/1h", 30)] {
+        let (again, _admin, _setup) = with_admin(&strs(&capped(cap))).await;
+        let refused = hand_off(again, &body).await;
+        let envelope_body = envelope(&refused, 429, "handoff_limit");
+        let retry_after: u64 = refused.header("retry-after").unwrap().parse().unwrap();
+        let expected = minutes_left * 60;
+        assert!(
+            (expected - 10..=expected + 1).contains(&retry_after),
+            "{cap}: {retry_after} s, not about {expected} s"
+        );
+        assert_eq!(envelope_body["error"]["retry_after"], retry_after);
+    }
+}
+
+/// Moves the handoffs in `database` back in time: one to each age in
+/// `minutes` (which one gets which does not matter to the caps).
+async fn back_date_handoffs(database: &str, minutes: &[i64]) {
+    use sqlx::{Connection, Row};
+    sqlx::any::install_default_drivers();
+    let mut db = sqlx::AnyConnection::connect(database).await.unwrap();
+    let references: Vec<String> = sqlx::query("SELECT reference FROM handoffs")
+        .fetch_all(&mut db)
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    assert_eq!(references.len(), minutes.len());
+    let now = support_chat::domain::clock::now_millis();
+    for (reference, minutes) in references.iter().zip(minutes) {
+        sqlx::query("UPDATE handoffs SET created_ms = $1 WHERE reference = $2")
+            .bind(now - minutes * 60_000)
+            .bind(reference)
+            .execute(&mut db)
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test]
 async fn an_undelivered_handoff_is_retried_with_backoff_then_failed_visibly_and_retried_by_hand() {
     // Two failures, then success: delivered on the third attempt.
     let receiver = Receiver::start(2, Duration::ZERO).await;

@@ -604,3 +604,33 @@ async fn what_another_replica_still_had_queued_of_an_erased_conversation_is_neve
         );
     }
 }
+
+#[tokio::test]
+async fn a_conversation_erased_while_one_of_its_replies_is_being_made_stays_erased() {
+    let (public, admin, setup) = with_admin(&["--chat-rate-limit", "1000/60s"]).await;
+    for round in 0..15 {
+        let first = say(public, "How long does an application take?", None).await;
+        let session = first["session"].as_str().unwrap().to_owned();
+        // A new question, so that its reply takes the engine's time; the
+        // erase (from another tab) lands before, during or after it.
+        let follow_up = format!("and what do I need for a loan of {round}0,000 pounds?");
+        let asked = json!({ "message": follow_up, "session": session });
+        let erase = json_request("DELETE", SESSION_PATH, json!({ "session": session }));
+        let (reply, gone) = tokio::join!(chat(public, &asked), send(public, erase));
+        assert_eq!(reply.status, 200);
+        assert_eq!(gone.status, 204);
+        let after = say(public, "hello", Some(&session)).await;
+        assert_ne!(
+            after["session"], session,
+            "round {round}: the erased conversation came back"
+        );
+    }
+    setup.state.chat.recorder.flush().await;
+    let turns = exported(admin).await;
+    assert!(
+        turns
+            .iter()
+            .all(|t| t["message"] != "How long does an application take?"),
+        "{turns:?}"
+    );
+}

@@ -429,7 +429,17 @@ impl SqlRecords {
         &self,
         filter: &ConversationFilter,
     ) -> Result<Vec<ConversationSummary>, sqlx::Error> {
-        let rows = sqlx::query(
+        // SQLite's `LOWER` and `LIKE` fold ASCII letters only; its `GLOB`
+        // takes a class of a letter's cases (`Zo[ëË]`) at any code point.
+        let postgres = self.postgres.is_some();
+        let search = filter.search.as_deref().map_or(String::new(), |text| {
+            if postgres {
+                like_pattern(text)
+            } else {
+                glob_pattern(text)
+            }
+        });
+        let rows = sqlx::query(&format!(
             "SELECT session_hash, MIN(at_ms), MAX(at_ms), COUNT(*), \
                SUM(CASE WHEN outcome = 'answered' THEN 1 ELSE 0 END), \
                SUM(CASE WHEN outcome = 'clarified' THEN 1 ELSE 0 END), \
@@ -438,14 +448,19 @@ impl SqlRecords {
              FROM turns \
              WHERE reply_id >= $1 AND reply_id < $2 \
                AND ($3 = '' OR session_hash IN (SELECT session_hash FROM turns WHERE outcome = $3)) \
-               AND ($4 = '' OR session_hash IN (SELECT session_hash FROM turns WHERE LOWER(message) LIKE $4 ESCAPE '\\')) \
+               AND ($4 = '' OR session_hash IN (SELECT session_hash FROM turns WHERE {holds})) \
                AND ($7 = '' OR session_hash = $7) \
              GROUP BY session_hash ORDER BY MAX(at_ms) DESC, session_hash LIMIT $5 OFFSET $6",
-        )
+            holds = if postgres {
+                "LOWER(message) LIKE $4 ESCAPE '\\'"
+            } else {
+                "message GLOB $4"
+            },
+        ))
         .bind(ReplyId::first_at(filter.from))
         .bind(ReplyId::first_at(filter.to))
         .bind(filter.outcome.map_or("", RecordedOutcome::as_str))
-        .bind(filter.search.as_deref().map_or(String::new(), like_pattern))
+        .bind(search)
         .bind(i64::try_from(filter.per_page).unwrap_or(i64::MAX))
         .bind(i64::try_from(filter.page * filter.per_page).unwrap_or(i64::MAX))
         .bind(filter.session.as_ref().map_or("", SessionHash::as_str).to_owned())
@@ -547,6 +562,39 @@ fn like_pattern(text: &str) -> String {
     }
     pattern.push('%');
     pattern
+}
+
+/// A `GLOB` pattern that finds `text` anywhere whatever its letters' case:
+/// each letter a class of its cases, and `*`, `?` and `[` taken literally.
+fn glob_pattern(text: &str) -> String {
+    let mut pattern = String::from("*");
+    for c in text.chars() {
+        // A case that is several letters (`ß` as `SS`) cannot be a class
+        // member; `ς` and `σ` are both `Σ` upper-cased, so the upper case's
+        // lower one joins too.
+        let upper = single(c.to_uppercase());
+        let mut cases: Vec<char> = [Some(c), single(c.to_lowercase()), upper]
+            .into_iter()
+            .chain([upper.and_then(|u| single(u.to_lowercase()))])
+            .flatten()
+            .collect();
+        cases.sort_unstable();
+        cases.dedup();
+        if cases.len() > 1 || matches!(c, '*' | '?' | '[') {
+            pattern.push('[');
+            pattern.extend(cases);
+            pattern.push(']');
+        } else {
+            pattern.push(c);
+        }
+    }
+    pattern.push('*');
+    pattern
+}
+
+/// The one letter `letters` holds, if it holds one.
+fn single(mut letters: impl Iterator<Item = char>) -> Option<char> {
+    letters.next().filter(|_| letters.next().is_none())
 }
 
 fn unhex(text: &str) -> Option<Vec<u8>> {
@@ -727,5 +775,16 @@ mod tests {
     #[test]
     fn a_search_takes_the_users_wildcards_literally() {
         assert_eq!(like_pattern(r"Loan_100%\"), r"%loan\_100\%\\%");
+        assert_eq!(glob_pattern("1*2?[3]_%"), "*1[*]2[?][[]3]_%*");
+    }
+
+    #[test]
+    fn a_sqlite_search_matches_each_letter_in_either_case_outside_ascii_too() {
+        assert_eq!(glob_pattern("Zoë 1"), "*[Zz][Oo][Ëë] 1*");
+        assert_eq!(glob_pattern("ÉTÉ"), "*[Éé][Tt][Éé]*");
+        // One letter's cases that are several letters stay as written.
+        assert_eq!(glob_pattern("ß"), "*ß*");
+        assert_eq!(glob_pattern("ς"), "*[Σςσ]*");
+        assert_eq!(glob_pattern("İ"), "*İ*");
     }
 }

@@ -314,6 +314,29 @@ async fn a_conversation_search_takes_percent_and_underscore_literally() {
 }
 
 #[tokio::test]
+async fn a_conversation_search_ignores_case_outside_ascii_too() {
+    let (public, admin, setup) = with_admin(&[]).await;
+    for message in [
+        "ZOË from SOCIÉTÉ GÉNÉRALE here",
+        "zoe from societe generale",
+    ] {
+        say(public, message).await;
+    }
+    setup.state.chat.recorder.flush().await;
+    for (q, found) in [("zoë", 1), ("Société", 1), ("société gén", 1), ("Zo", 2)] {
+        let encoded: String = url::form_urlencoded::byte_serialize(q.as_bytes()).collect();
+        let listed = admin_get(admin, &format!("/admin/api/conversations?q={encoded}"))
+            .await
+            .json();
+        assert_eq!(
+            listed["conversations"].as_array().unwrap().len(),
+            found,
+            "q={q}: {listed}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn a_message_written_as_a_spreadsheet_formula_is_exported_as_text() {
     let (public, admin, setup) = with_admin(&[]).await;
     let formulas = [

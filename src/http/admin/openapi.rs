@@ -121,7 +121,7 @@ pub async fn document() -> Json<Value> {
                     query("outcome", "Only those with a turn of this outcome.", json!({ "enum": ["answered", "clarified", "handoff", "out_of_scope"] })),
                     query("from", "From this UTC day.", json!({ "type": "string", "format": "date" })),
                     query("to", "To this UTC day, inclusive.", json!({ "type": "string", "format": "date" })),
-                    query("q", "Only those where a message holds this text.", json!({ "type": "string" })),
+                    query("q", "Only those where a message holds this text, in any case (up to 200 characters).", json!({ "type": "string" })),
                     query("session", "A visitor's own session id (subject access): only that conversation.", json!({ "type": "string" })),
                     query("page", "From 0.", json!({ "type": "integer" })),
                     query("per_page", "1 to 500; default 50.", json!({ "type": "integer" })),

@@ -7,5 +7,6 @@ pub mod care;
 mod console;
 pub mod outbox;
 pub mod redis;
+mod search;
 pub mod sql;
 mod write;

@@ -18,6 +18,7 @@ use sqlx::{AnyPool, Executor, Row};
 
 use support_chat_assistant::CareCategory;
 
+use super::search::{glob_pattern, like_pattern};
 use crate::domain::Pending;
 use crate::domain::clock::{UnixMillis, now_millis};
 use crate::domain::records::{
@@ -550,53 +551,6 @@ pub(super) fn count(row: &AnyRow, index: usize) -> Result<u64, sqlx::Error> {
     Ok(u64::try_from(value.unwrap_or(0)).unwrap_or(0))
 }
 
-/// A `LIKE … ESCAPE '\'` pattern that finds `text` anywhere, its own `%`,
-/// `_` and `\` taken literally.
-fn like_pattern(text: &str) -> String {
-    let mut pattern = String::from("%");
-    for c in text.to_lowercase().chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            pattern.push('\\');
-        }
-        pattern.push(c);
-    }
-    pattern.push('%');
-    pattern
-}
-
-/// A `GLOB` pattern that finds `text` anywhere whatever its letters' case:
-/// each letter a class of its cases, and `*`, `?` and `[` taken literally.
-fn glob_pattern(text: &str) -> String {
-    let mut pattern = String::from("*");
-    for c in text.chars() {
-        // A case that is several letters (`ß` as `SS`) cannot be a class
-        // member; `ς` and `σ` are both `Σ` upper-cased, so the upper case's
-        // lower one joins too.
-        let upper = single(c.to_uppercase());
-        let mut cases: Vec<char> = [Some(c), single(c.to_lowercase()), upper]
-            .into_iter()
-            .chain([upper.and_then(|u| single(u.to_lowercase()))])
-            .flatten()
-            .collect();
-        cases.sort_unstable();
-        cases.dedup();
-        if cases.len() > 1 || matches!(c, '*' | '?' | '[') {
-            pattern.push('[');
-            pattern.extend(cases);
-            pattern.push(']');
-        } else {
-            pattern.push(c);
-        }
-    }
-    pattern.push('*');
-    pattern
-}
-
-/// The one letter `letters` holds, if it holds one.
-fn single(mut letters: impl Iterator<Item = char>) -> Option<char> {
-    letters.next().filter(|_| letters.next().is_none())
-}
-
 fn unhex(text: &str) -> Option<Vec<u8>> {
     text.len()
         .is_multiple_of(2)
@@ -770,21 +724,5 @@ mod tests {
         let back = dequantise(&quantise(&unit)).unwrap();
         let cosine: f32 = unit.iter().zip(&back).map(|(a, b)| a * b).sum();
         assert!(cosine > 0.999, "{cosine}");
-    }
-
-    #[test]
-    fn a_search_takes_the_users_wildcards_literally() {
-        assert_eq!(like_pattern(r"Loan_100%\"), r"%loan\_100\%\\%");
-        assert_eq!(glob_pattern("1*2?[3]_%"), "*1[*]2[?][[]3]_%*");
-    }
-
-    #[test]
-    fn a_sqlite_search_matches_each_letter_in_either_case_outside_ascii_too() {
-        assert_eq!(glob_pattern("Zoë 1"), "*[Zz][Oo][Ëë] 1*");
-        assert_eq!(glob_pattern("ÉTÉ"), "*[Éé][Tt][Éé]*");
-        // One letter's cases that are several letters stay as written.
-        assert_eq!(glob_pattern("ß"), "*ß*");
-        assert_eq!(glob_pattern("ς"), "*[Σςσ]*");
-        assert_eq!(glob_pattern("İ"), "*İ*");
     }
 }

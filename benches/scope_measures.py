@@ -10,9 +10,12 @@ off, and the area under the curve.
     target/numpy-venv/bin/python benches/scope_measures.py
 """
 
+import os
+
 import numpy as np
 
-DUMP = "target/held-out-dump"
+# `HELD_OUT_SHOTS=all` for the dump of every question of the other intents.
+DUMP = "target/held-out-dump" + ("-all" if os.environ.get("HELD_OUT_SHOTS") == "all" else "")
 
 
 def load(split):

@@ -537,6 +537,43 @@ mod tests {
         );
     }
 
+    /// The near-domain protocol as issue 20 words it, "train on the rest":
+    /// 10 of 77 intents held out, every training question of the other 67
+    /// (not 10 of each), splits 1-3, the engine as served (too many
+    /// questions to tune on).
+    #[test]
+    fn near_domain_out_of_scope_curve_with_every_question_of_the_other_intents() {
+        let Some((train, dev)) = banking77() else {
+            return;
+        };
+        let encoder = super::super::encoder::test_encoder();
+        let cache = crate::test_support::repository_root().join("target/embeddings/banking77.bin");
+        let _ = encoder.load_cache(&cache);
+        let (mut recall, mut auc) = (0.0, 0.0);
+        for split in 1..=3 {
+            let r = scope::compare::held_out_intents(
+                &train,
+                &dev,
+                split,
+                (10, 0, false),
+                None,
+                &encoder,
+                Some(TuneConfig::default()),
+            )
+            .unwrap();
+            eprintln!("split {split}: {}", serde_json::to_string(&r).unwrap());
+            assert_eq!(r.in_scope_n + r.oos_n, 965, "every dev question, once");
+            let score = r.score();
+            recall += score.recall_at[1] / 3.0;
+            auc += score.auc / 3.0;
+        }
+        eprintln!("mean of splits 1-3: recall at 5 % {recall:.3}, AUC {auc:.3}");
+        // Measured 0.560 and 0.916 (2026-12-05), against 0.379 and 0.827
+        // with 10 of each: floors against regressions. The issue's bar
+        // (0.60 at 5 %) is not met by the rule's score.
+        assert!(recall >= 0.54 && auc >= 0.90, "{recall} {auc}");
+    }
+
     /// The sample knowledge base against near-domain questions it does not
     /// answer (`tests/data/near_oos_dev.csv`), without and with its
     /// near-domain out-of-scope examples (`sample_kb/out-of-scope.txt`,
@@ -760,7 +797,9 @@ mod held_out_dump {
     use std::io::Write;
 
     /// Writes, for splits 1-3 (10 intents held out, 10 shots of each other
-    /// intent, the engine tuned as served), `target/held-out-dump/splitN.bin`
+    /// intent, the engine tuned as served; with `HELD_OUT_SHOTS=all` every
+    /// question of the others, in `target/held-out-dump-all`),
+    /// `target/held-out-dump/splitN.bin`
     /// (each row's own and tuned embeddings, 768 f32 LE) and `splitN.tsv`
     /// (train or dev, intent, held out, and the engine's score, margin,
     /// neighbour and p_answer).
@@ -773,7 +812,12 @@ mod held_out_dump {
         let dev = read_labelled_csv(&data.join("dev.csv")).unwrap();
         let encoder = super::super::encoder::test_encoder();
         let _ = encoder.load_cache(&root.join("target/embeddings/banking77.bin"));
-        let out = root.join("target/held-out-dump");
+        let all = std::env::var("HELD_OUT_SHOTS").as_deref() == Ok("all");
+        let out = root.join(if all {
+            "target/held-out-dump-all"
+        } else {
+            "target/held-out-dump"
+        });
         std::fs::create_dir_all(&out).unwrap();
         for split in 1..=3u64 {
             let held = held_out_categories(&train, HoldOut { intents: 10, split });
@@ -782,11 +826,19 @@ mod held_out_dump {
                 .filter(|(_, c)| !held.contains(c) && c != OOS_CATEGORY)
                 .cloned()
                 .collect();
-            let shots = Shots {
-                per_category: 10,
-                seed: split,
+            // `HELD_OUT_SHOTS=all`: every question of the other intents
+            // (the issue's "train on the rest"; too many to tune on).
+            let kept = if all {
+                rest
+            } else {
+                draw(
+                    rest,
+                    Shots {
+                        per_category: 10,
+                        seed: split,
+                    },
+                )
             };
-            let kept = draw(rest, shots);
             let cfg = EngineConfig {
                 scope: ScopeRule::Off,
                 ..EngineConfig::default()

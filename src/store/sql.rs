@@ -431,7 +431,7 @@ impl SqlRecords {
         filter: &ConversationFilter,
     ) -> Result<Vec<ConversationSummary>, sqlx::Error> {
         // SQLite's `LOWER` and `LIKE` fold ASCII letters only; its `GLOB`
-        // takes a class of a letter's cases (`Zo[ëË]`) at any code point.
+        // takes a class of each letter's cases (`[Zz][Oo][Ëë]`) at any code point.
         let postgres = self.postgres.is_some();
         let search = filter.search.as_deref().map_or(String::new(), |text| {
             if postgres {

@@ -392,6 +392,13 @@ impl Engine {
         self.scope_threshold
     }
 
+    /// This engine with no scope rule: the same model, no threshold.
+    pub fn without_scope_rule(mut self) -> Engine {
+        self.cfg.scope = ScopeRule::Off;
+        self.scope_threshold = None;
+        self
+    }
+
     /// Scores a normalised text whose embedding is already computed (the
     /// encoder's when there is one: `None` then means no encoder).
     fn classify_embedded(&self, normalised: &str, embedding: Option<&[f32]>) -> Scored {

@@ -383,11 +383,24 @@ mod tests {
             let q = normalise(q);
             assert_eq!(again.engine.scope(&q), engine.scope(&q), "{q}");
         }
+        // Other settings make another key, which the file does not match
+        // (read directly: tuning again would take a minute of the suite).
+        let key_of = |tune| {
+            let start = frozen.tuning_inputs(tune).unwrap();
+            key(
+                &encoder,
+                &start.docs,
+                &start.labels,
+                &frozen.cfg,
+                start.tune,
+            )
+        };
         let two_epochs = TuneConfig {
             epochs: 2,
             ..one_epoch
         };
-        assert!(!frozen.tuned(two_epochs, Some(&file)).unwrap().from_cache);
+        assert!(read(&file, &key_of(one_epoch), &encoder).is_some());
+        assert!(read(&file, &key_of(two_epochs), &encoder).is_none());
         let _ = std::fs::remove_dir_all(&dir);
     }
 

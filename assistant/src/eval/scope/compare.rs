@@ -163,7 +163,9 @@ pub fn held_out_intents(
 
 /// Each measure's curve for a knowledge base: its own questions held out
 /// by cross-validation in `folds` folds (each scored by an engine that did
-/// not see it), against `oos` scored by every fold's engine.
+/// not see it), against `oos` scored by every fold's engine; and what each
+/// fold's engine handed off with the scope rule `scope` and without a rule
+/// (one engine each fold: the threshold is all that differs).
 pub fn knowledge_base_curves(
     kb: &KnowledgeBase,
     oos: &[Message],
@@ -175,7 +177,7 @@ pub fn knowledge_base_curves(
     let care = Arc::new(CareModel::silent());
     let mut in_scope: Vec<Scope> = Vec::new();
     let mut out: Vec<Scope> = Vec::new();
-    let (mut in_asked, mut in_handed, mut out_handed) = (0usize, 0usize, 0usize);
+    let (mut served, mut without_rule) = (Handoffs::default(), Handoffs::default());
     for fold in 0..folds {
         // The fold's engine fits its own threshold (if any) to its own questions.
         let engine = Engine::served(
@@ -188,23 +190,21 @@ pub fn knowledge_base_curves(
             care.clone(),
             tune,
         );
+        let mut asked = Vec::new();
         for article in kb.articles() {
             for q in held_out(article, folds, fold, true) {
                 in_scope.push(engine.scope(q));
-                let Ok(message) = Message::parse(q, usize::MAX) else {
-                    continue;
-                };
                 // A handoff article's answer is a handoff, and the right one.
-                if !article.handoff {
-                    in_asked += 1;
-                    in_handed += usize::from(engine.reply(&message, &[]).reply.handoff);
+                if let Ok(message) = Message::parse(q, usize::MAX)
+                    && !article.handoff
+                {
+                    asked.push(message);
                 }
             }
         }
-        for m in oos {
-            out.push(engine.scope(m.as_str()));
-            out_handed += usize::from(engine.reply(m, &[]).reply.handoff);
-        }
+        out.extend(oos.iter().map(|m| engine.scope(m.as_str())));
+        served.add(&engine, &asked, oos);
+        without_rule.add(&engine.without_scope_rule(), &asked, oos);
     }
     let curves = measures()
         .into_iter()
@@ -215,18 +215,52 @@ pub fn knowledge_base_curves(
         .collect();
     KnowledgeBaseReport {
         curves,
-        in_scope_handed_off: in_handed as f64 / in_asked.max(1) as f64,
-        oos_handed_off: out_handed as f64 / out.len().max(1) as f64,
+        served: served.shares(),
+        without_rule: without_rule.shares(),
     }
 }
 
-/// [`knowledge_base_curves`]: each measure's curve, and what the engine as
-/// served did (its threshold fitted in each fold to that fold's questions).
+/// [`knowledge_base_curves`]: each measure's curve, and what the engine did
+/// as served (its threshold fitted in each fold to that fold's questions)
+/// and without a scope rule.
 #[derive(Clone, Debug, Serialize)]
 pub struct KnowledgeBaseReport {
     pub curves: Vec<(&'static str, Curve)>,
-    /// Held-out own questions handed off (those of handoff articles aside).
-    pub in_scope_handed_off: f64,
-    /// Out-of-scope questions handed off.
-    pub oos_handed_off: f64,
+    pub served: HandedOff,
+    pub without_rule: HandedOff,
+}
+
+/// The shares of questions an engine handed off.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct HandedOff {
+    /// Of held-out own questions (those of handoff articles aside).
+    pub in_scope: f64,
+    /// Of out-of-scope questions.
+    pub oos: f64,
+}
+
+/// Counts behind a [`HandedOff`].
+#[derive(Default)]
+struct Handoffs {
+    in_asked: usize,
+    in_handed: usize,
+    oos_asked: usize,
+    oos_handed: usize,
+}
+
+impl Handoffs {
+    fn add(&mut self, engine: &Engine, in_scope: &[Message], oos: &[Message]) {
+        let handed = |m: &Message| usize::from(engine.reply(m, &[]).reply.handoff);
+        self.in_asked += in_scope.len();
+        self.in_handed += in_scope.iter().map(handed).sum::<usize>();
+        self.oos_asked += oos.len();
+        self.oos_handed += oos.iter().map(handed).sum::<usize>();
+    }
+
+    fn shares(&self) -> HandedOff {
+        HandedOff {
+            in_scope: self.in_handed as f64 / self.in_asked.max(1) as f64,
+            oos: self.oos_handed as f64 / self.oos_asked.max(1) as f64,
+        }
+    }
 }

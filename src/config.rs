@@ -88,6 +88,11 @@ pub struct CheckKbArgs {
     /// questions otherwise).
     #[arg(long, default_value_t = 10, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(0..=100))]
     pub tune_epochs: usize,
+    /// File of sentence embeddings kept between runs (read if present,
+    /// written after): checking again after an edit encodes only what
+    /// changed.
+    #[arg(long)]
+    pub embedding_cache: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -1,9 +1,10 @@
 use std::error::Error;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::Parser;
 use support_chat::config::{CheckKbArgs, Cli, Command, EvalArgs};
-use support_chat_assistant::{HoldOut, KnowledgeBase, Shots};
+use support_chat_assistant::{Encoder, HoldOut, KnowledgeBase, Shots};
 
 /// mimalloc, not glibc's malloc: see `mimalloc` in Cargo.toml.
 #[global_allocator]
@@ -60,15 +61,7 @@ fn eval(args: &EvalArgs) -> Result<(), Box<dyn Error>> {
         per_category: per_category.get(),
         seed: args.seed,
     });
-    let encoder = support_chat::startup::encoder(&args.encoder, EVAL_CACHE_ENTRIES)?;
-    if let (Some(encoder), Some(path)) = (&encoder, &args.embedding_cache)
-        && let Err(error) = encoder.load_cache(path)
-    {
-        eprintln!(
-            "support-chat: {}: {error}; encoding without it",
-            path.display()
-        );
-    }
+    let encoder = encoder_with_cache(&args.encoder, args.embedding_cache.as_deref())?;
     let hold_out = args.hold_out_intents.map(|intents| HoldOut {
         intents: intents.get(),
         split: args.split,
@@ -88,6 +81,24 @@ fn eval(args: &EvalArgs) -> Result<(), Box<dyn Error>> {
     Ok(())
 }
 
+/// The encoder of `eval` and `check-kb`, its embeddings read from `cache`
+/// when that file is there and good (else it encodes without it).
+fn encoder_with_cache(
+    args: &support_chat::config::EncoderArgs,
+    cache: Option<&std::path::Path>,
+) -> Result<Option<Arc<Encoder>>, Box<dyn Error>> {
+    let encoder = support_chat::startup::encoder(args, EVAL_CACHE_ENTRIES)?;
+    if let (Some(encoder), Some(path)) = (&encoder, cache)
+        && let Err(error) = encoder.load_cache(path)
+    {
+        eprintln!(
+            "support-chat: {}: {error}; encoding without it",
+            path.display()
+        );
+    }
+    Ok(encoder)
+}
+
 /// Exit status: 0 passed, 1 an article below the minimum, 2 the knowledge base
 /// or the encoder did not load.
 fn check_kb(args: &CheckKbArgs) -> ExitCode {
@@ -96,14 +107,18 @@ fn check_kb(args: &CheckKbArgs) -> ExitCode {
             Some(dir) => KnowledgeBase::load_dir(dir)?,
             None => KnowledgeBase::sample(),
         };
-        let encoder = support_chat::startup::encoder(&args.encoder, EVAL_CACHE_ENTRIES)?;
-        Ok(support_chat_assistant::check_kb(
+        let encoder = encoder_with_cache(&args.encoder, args.embedding_cache.as_deref())?;
+        let check = support_chat_assistant::check_kb(
             &kb,
             args.folds,
             args.max_misdirected,
             encoder.as_ref(),
             support_chat::config::tune_config(args.tune_epochs),
-        )?)
+        )?;
+        if let (Some(encoder), Some(path)) = (&encoder, &args.embedding_cache) {
+            encoder.save_cache(path)?;
+        }
+        Ok(check)
     })();
     let check = match checked {
         Ok(check) => check,

@@ -233,11 +233,16 @@ fn eval_prints_one_json_object_as_its_last_line() {
 
 #[test]
 fn check_kb_reports_the_sample_and_fails_a_knowledge_base_that_confuses_itself() {
-    // Untuned here (minutes otherwise): `make check-kb` runs it tuned.
+    // Untuned here (minutes otherwise): `make check-kb` runs it tuned. The
+    // embeddings are kept for the next check (this test's second run, and
+    // the next suite's).
+    let file = Path::new(BIN).with_file_name("check-kb-embeddings.bin");
+    let cache = format!("--embedding-cache={}", file.display());
     let sample = Command::new(BIN)
-        .args(["check-kb", "--tune-epochs", "0"])
+        .args(["check-kb", "--tune-epochs", "0", &cache])
         .output()
         .unwrap();
+    assert!(file.is_file(), "the embeddings are written after a check");
     let report = String::from_utf8_lossy(&sample.stdout);
     assert!(
         report.contains("334 questions, 5-fold cross-validation"),
@@ -246,7 +251,7 @@ fn check_kb_reports_the_sample_and_fails_a_knowledge_base_that_confuses_itself()
     assert!(report.contains("<- threshold"), "{report}");
     assert!(report.contains("untuned"), "{report}");
     let json = Command::new(BIN)
-        .args(["check-kb", "--json", "--tune-epochs", "0"])
+        .args(["check-kb", "--json", "--tune-epochs", "0", &cache])
         .output()
         .unwrap();
     let value: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
@@ -275,6 +280,7 @@ fn check_kb_reports_the_sample_and_fails_a_knowledge_base_that_confuses_itself()
             "0",
             "--max-misdirected",
             "0.1",
+            &cache,
             "--kb",
         ])
         .arg(&dir)

@@ -109,12 +109,20 @@ invariants:
 	  echo "invariant broken: the server depends on web-sys directly"; exit 1; fi
 	@echo "invariants hold: the widget has no server crates, the assistant none either, the wire types only serde; the server has no direct web-sys"
 
-# The server's unit and integration tests (against a real redis-server they
-# start themselves), then the widget's pure logic natively.
+# API tests that start the binary on SQLite records of its own, never on the
+# store under test, and take a minute or more of CPU: they run once, in the
+# in-process run, and the store runs skip them (their "filtered out").
+STORE_FREE = --skip tuning:: \
+  --skip binary::the_training_texts_embeddings_are_kept \
+  --skip binary::eval_prints_one_json_object
+
+# The server's unit and integration tests, then the API suite again on Redis
+# and on PostgreSQL (servers the scripts start), then the widget's pure logic
+# natively.
 unit: setup-redis setup-postgres setup-smtp model
 	$(CARGO) test --locked
-	.ci/with-redis.sh $(CARGO) test --locked -p support-chat --test api
-	.ci/with-postgres.sh $(CARGO) test --locked -p support-chat --test api
+	.ci/with-redis.sh $(CARGO) test --locked -p support-chat --test api -- $(STORE_FREE)
+	.ci/with-postgres.sh $(CARGO) test --locked -p support-chat --test api -- $(STORE_FREE)
 	$(CARGO) test --locked -p support-chat-widget
 
 e2e: build model widget-size setup-chromium node_modules/.package-lock.json

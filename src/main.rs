@@ -115,8 +115,11 @@ fn check_kb(args: &CheckKbArgs) -> ExitCode {
             encoder.as_ref(),
             support_chat::config::tune_config(args.tune_epochs),
         )?;
-        if let (Some(encoder), Some(path)) = (&encoder, &args.embedding_cache) {
-            encoder.save_cache(path)?;
+        // The exit status is the check's verdict: a file not written is a warning.
+        if let (Some(encoder), Some(path)) = (&encoder, &args.embedding_cache)
+            && let Err(error) = encoder.save_cache(path)
+        {
+            eprintln!("support-chat: {}: {error}; not kept", path.display());
         }
         Ok(check)
     })();

@@ -88,11 +88,18 @@ pub struct CheckKbArgs {
     /// questions otherwise).
     #[arg(long, default_value_t = 10, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(0..=100))]
     pub tune_epochs: usize,
+    #[command(flatten)]
+    pub cache: EmbeddingCacheArgs,
+}
+
+/// The embeddings file `eval` and `check-kb` keep between runs.
+#[derive(Debug, Clone, Args)]
+pub struct EmbeddingCacheArgs {
     /// File of sentence embeddings kept between runs (read if present,
-    /// written after): checking again after an edit encodes only what
-    /// changed.
-    #[arg(long)]
-    pub embedding_cache: Option<PathBuf>,
+    /// written after): running again after an edit encodes only what
+    /// changed. A file that cannot be read or written is a warning.
+    #[arg(long = "embedding-cache")]
+    pub path: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -120,10 +127,8 @@ pub struct EvalArgs {
     pub split: u64,
     #[command(flatten)]
     pub encoder: EncoderArgs,
-    /// File of sentence embeddings kept between runs (read if present,
-    /// written after): re-running on the same texts skips the encoder.
-    #[arg(long)]
-    pub embedding_cache: Option<PathBuf>,
+    #[command(flatten)]
+    pub cache: EmbeddingCacheArgs,
     /// Passes of tuning the encoder's top layer to the training questions,
     /// as the server does (0: the encoder as it ships).
     #[arg(long, default_value_t = 10, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(0..=100))]

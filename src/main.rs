@@ -3,7 +3,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Parser;
-use support_chat::config::{CheckKbArgs, Cli, Command, EvalArgs};
+use support_chat::config::{CheckKbArgs, Cli, Command, EmbeddingCacheArgs, EncoderArgs, EvalArgs};
 use support_chat_assistant::{Encoder, HoldOut, KnowledgeBase, Shots};
 
 /// mimalloc, not glibc's malloc: see `mimalloc` in Cargo.toml.
@@ -61,7 +61,7 @@ fn eval(args: &EvalArgs) -> Result<(), Box<dyn Error>> {
         per_category: per_category.get(),
         seed: args.seed,
     });
-    let encoder = encoder_with_cache(&args.encoder, args.embedding_cache.as_deref())?;
+    let encoder = encoder_with_cache(&args.encoder, &args.cache)?;
     let hold_out = args.hold_out_intents.map(|intents| HoldOut {
         intents: intents.get(),
         split: args.split,
@@ -74,21 +74,19 @@ fn eval(args: &EvalArgs) -> Result<(), Box<dyn Error>> {
         encoder.as_ref(),
         support_chat::config::tune_config(args.tune_epochs),
     )?;
-    if let (Some(encoder), Some(path)) = (&encoder, &args.embedding_cache) {
-        encoder.save_cache(path)?;
-    }
+    keep_cache(encoder.as_deref(), &args.cache);
     println!("{}", serde_json::to_string(&report)?);
     Ok(())
 }
 
-/// The encoder of `eval` and `check-kb`, its embeddings read from `cache`
-/// when that file is there and good (else it encodes without it).
+/// The encoder of `eval` and `check-kb`, its embeddings read from the
+/// cache file when that is there and good (else it encodes without it).
 fn encoder_with_cache(
-    args: &support_chat::config::EncoderArgs,
-    cache: Option<&std::path::Path>,
+    args: &EncoderArgs,
+    cache: &EmbeddingCacheArgs,
 ) -> Result<Option<Arc<Encoder>>, Box<dyn Error>> {
     let encoder = support_chat::startup::encoder(args, EVAL_CACHE_ENTRIES)?;
-    if let (Some(encoder), Some(path)) = (&encoder, cache)
+    if let (Some(encoder), Some(path)) = (&encoder, &cache.path)
         && let Err(error) = encoder.load_cache(path)
     {
         eprintln!(
@@ -99,6 +97,16 @@ fn encoder_with_cache(
     Ok(encoder)
 }
 
+/// Writes the cache file after a run. A file not written is a warning: the
+/// run's report and exit status are what it was asked for.
+fn keep_cache(encoder: Option<&Encoder>, cache: &EmbeddingCacheArgs) {
+    if let (Some(encoder), Some(path)) = (encoder, &cache.path)
+        && let Err(error) = encoder.save_cache(path)
+    {
+        eprintln!("support-chat: {}: {error}; not kept", path.display());
+    }
+}
+
 /// Exit status: 0 passed, 1 an article below the minimum, 2 the knowledge base
 /// or the encoder did not load.
 fn check_kb(args: &CheckKbArgs) -> ExitCode {
@@ -107,7 +115,7 @@ fn check_kb(args: &CheckKbArgs) -> ExitCode {
             Some(dir) => KnowledgeBase::load_dir(dir)?,
             None => KnowledgeBase::sample(),
         };
-        let encoder = encoder_with_cache(&args.encoder, args.embedding_cache.as_deref())?;
+        let encoder = encoder_with_cache(&args.encoder, &args.cache)?;
         let check = support_chat_assistant::check_kb(
             &kb,
             args.folds,
@@ -115,12 +123,7 @@ fn check_kb(args: &CheckKbArgs) -> ExitCode {
             encoder.as_ref(),
             support_chat::config::tune_config(args.tune_epochs),
         )?;
-        // The exit status is the check's verdict: a file not written is a warning.
-        if let (Some(encoder), Some(path)) = (&encoder, &args.embedding_cache)
-            && let Err(error) = encoder.save_cache(path)
-        {
-            eprintln!("support-chat: {}: {error}; not kept", path.display());
-        }
+        keep_cache(encoder.as_deref(), &args.cache);
         Ok(check)
     })();
     let check = match checked {

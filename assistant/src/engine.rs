@@ -392,8 +392,10 @@ impl Engine {
         self.scope_threshold
     }
 
-    /// This engine with no scope rule: the same model, no threshold.
-    pub fn without_scope_rule(mut self) -> Engine {
+    /// This engine with no scope rule: the same model, no threshold (the
+    /// scope measures' comparison, `eval::scope::compare`, reads both).
+    #[cfg(test)]
+    pub(crate) fn without_scope_rule(mut self) -> Engine {
         self.cfg.scope = ScopeRule::Off;
         self.scope_threshold = None;
         self

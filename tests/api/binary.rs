@@ -273,21 +273,20 @@ fn check_kb_reports_the_sample_and_fails_a_knowledge_base_that_confuses_itself()
         )
         .unwrap();
     }
+    // Its cache "file" is a folder, which can be neither read nor written:
+    // warnings, and the exit status is still the check's verdict.
     let failing = Command::new(BIN)
-        .args([
-            "check-kb",
-            "--tune-epochs",
-            "0",
-            "--max-misdirected",
-            "0.1",
-            &cache,
-            "--kb",
-        ])
+        .args(["check-kb", "--tune-epochs", "0", "--max-misdirected", "0.1"])
+        .arg(format!("--embedding-cache={}", dir.display()))
+        .arg("--kb")
         .arg(&dir)
         .output()
         .unwrap();
     assert_eq!(failing.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&failing.stdout).contains("FAIL"));
+    let warned = String::from_utf8_lossy(&failing.stderr);
+    assert!(warned.contains("; encoding without it"), "{warned}");
+    assert!(warned.contains("; not kept"), "{warned}");
     let missing = Command::new(BIN)
         .args(["check-kb", "--kb", "/nonexistent/kb"])
         .output()

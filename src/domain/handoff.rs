@@ -170,10 +170,12 @@ pub trait Outbox: Send + Sync + 'static {
     /// after it was asked for. Counting, checking and storing are one step
     /// on every replica on the database, so requests sent at once never
     /// each count fewer than the cap, and an erase never misses it. The
-    /// request is accepted only once this returns `Ok(Ok(()))`.
+    /// request is accepted only once this returns `Ok(Ok(()))`. Its first
+    /// attempt is due at `due`.
     fn put_capped(
         &self,
         handoff: &Handoff,
+        due: UnixMillis,
         since: UnixMillis,
         per_window: u32,
     ) -> Pending<'_, Result<Result<(), NotStored>, RecordError>>;
@@ -373,7 +375,12 @@ impl HandoffDesk {
         };
         let stored = self
             .outbox
-            .put_capped(&handoff, now - window, self.cap.per_window)
+            .put_capped(
+                &handoff,
+                now + SETTLE.as_millis() as UnixMillis,
+                now - window,
+                self.cap.per_window,
+            )
             .await?;
         match stored {
             Ok(()) => {}
@@ -389,7 +396,11 @@ impl HandoffDesk {
             }
         }
         metrics::counter!("handoffs_taken_total").increment(1);
-        self.wake.notify_one();
+        let wake = self.wake.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(SETTLE).await;
+            wake.notify_one();
+        });
         Ok(handoff)
     }
 
@@ -449,6 +460,13 @@ impl Worker {
         }
     }
 }
+
+/// How long after it is taken a handoff is first due (and this replica's
+/// worker woken): five times as long as a replica's records writer lingers
+/// before writing, so the transcript read at delivery holds a turn another
+/// replica answered just before (this replica's own queue is flushed when
+/// the handoff is taken).
+const SETTLE: Duration = crate::domain::records::LINGER.saturating_mul(5);
 
 /// How often the worker looks for due handoffs without being woken.
 const POLL: Duration = Duration::from_secs(1);

@@ -572,7 +572,7 @@ async fn write_all(
 /// Each commit rewrites the pages it touched, so a few large commits cost
 /// the database far less than many small ones; nobody waits for a record
 /// meanwhile (an erasure or a flush is written at once).
-const LINGER: Duration = Duration::from_millis(100);
+pub(crate) const LINGER: Duration = Duration::from_millis(100);
 
 /// Adds to `received` what arrives within [`LINGER`], unless the batch is
 /// already full or someone waits on a command (then at once). The writer

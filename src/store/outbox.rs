@@ -54,6 +54,7 @@ impl SqlRecords {
     async fn put_capped_handoff(
         &self,
         h: &Handoff,
+        due: UnixMillis,
         since: UnixMillis,
         per_window: u32,
     ) -> Result<Result<(), NotStored>, sqlx::Error> {
@@ -128,7 +129,7 @@ impl SqlRecords {
         .bind(h.status.as_str())
         .bind(i64::from(h.attempts))
         .bind(h.last_error.clone())
-        .bind(h.created)
+        .bind(due)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -253,12 +254,13 @@ impl Outbox for SqlRecords {
     fn put_capped(
         &self,
         handoff: &Handoff,
+        due: UnixMillis,
         since: UnixMillis,
         per_window: u32,
     ) -> Pending<'_, Result<Result<(), NotStored>, RecordError>> {
         let handoff = handoff.clone();
         Box::pin(async move {
-            self.put_capped_handoff(&handoff, since, per_window)
+            self.put_capped_handoff(&handoff, due, since, per_window)
                 .await
                 .map_err(failed)
         })
@@ -392,6 +394,17 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_handoff_is_first_claimed_when_it_is_due_not_when_it_was_asked() {
+        let outbox = store().await;
+        let now = now_millis();
+        let stored = outbox.put_capped(&handoff("HO-BBBB-BBBB", now), now + 500, 0, u32::MAX);
+        assert_eq!(stored.await.unwrap(), Ok(()));
+        assert!(outbox.claim("a", now + 499, LEASE).await.unwrap().is_none());
+        let due = outbox.claim("a", now + 500, LEASE).await.unwrap().unwrap();
+        assert_eq!((due.reference.as_str(), due.created), ("HO-BBBB-BBBB", now));
+    }
+
+    #[tokio::test]
     async fn a_settled_handoff_is_kept_the_retention_from_when_it_settled_not_when_it_was_asked() {
         use crate::domain::records::RecordStore;
         let outbox = store().await;
@@ -467,7 +480,7 @@ mod tests {
         let recent = capped(&outbox, &next, now - 60_000, 1).await;
         assert_eq!(recent.frees_session, Some(now));
         assert_eq!(outbox.handoffs(None, 10).await.unwrap().len(), 3);
-        let stored = outbox.put_capped(&next, now - 5_000, 2).await.unwrap();
+        let stored = outbox.put_capped(&next, now, now - 5_000, 2).await.unwrap();
         assert_eq!(stored, Ok(()));
         assert_eq!(outbox.handoffs(None, 10).await.unwrap().len(), 4);
     }
@@ -480,7 +493,7 @@ mod tests {
         let session = SessionHash::unchecked("ab".repeat(16));
         outbox.erase(&session).await.unwrap();
         let refused = outbox
-            .put_capped(&handoff("HO-GGGG-GGGG", asked), 0, u32::MAX)
+            .put_capped(&handoff("HO-GGGG-GGGG", asked), asked, 0, u32::MAX)
             .await
             .unwrap();
         assert_eq!(refused, Err(NotStored::Erased));
@@ -489,14 +502,21 @@ mod tests {
         // went on): taken.
         let later = handoff("HO-HHHH-HHHH", asked + 60_000);
         assert_eq!(
-            outbox.put_capped(&later, 0, u32::MAX).await.unwrap(),
+            outbox
+                .put_capped(&later, later.created, 0, u32::MAX)
+                .await
+                .unwrap(),
             Ok(())
         );
     }
 
     /// Stores `h` whatever the caps.
     async fn put(outbox: &SqlRecords, h: &Handoff) {
-        outbox.put_capped(h, 0, u32::MAX).await.unwrap().unwrap();
+        outbox
+            .put_capped(h, h.created, 0, u32::MAX)
+            .await
+            .unwrap()
+            .unwrap();
     }
 
     /// What the cap counted when it refused `h`.
@@ -506,7 +526,11 @@ mod tests {
         since: UnixMillis,
         per_window: u32,
     ) -> Recent {
-        match outbox.put_capped(h, since, per_window).await.unwrap() {
+        match outbox
+            .put_capped(h, h.created, since, per_window)
+            .await
+            .unwrap()
+        {
             Err(NotStored::Capped(recent)) => recent,
             other => panic!("not capped: {other:?}"),
         }

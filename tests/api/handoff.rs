@@ -108,8 +108,8 @@ impl Drop for SmtpSink {
 /// timestamp checked out (verified here from the header and the raw bytes,
 /// with the scheme the README documents, not with the server's code).
 #[derive(Clone, Debug)]
-struct Delivery {
-    body: Value,
+pub(crate) struct Delivery {
+    pub(crate) body: Value,
     verified: bool,
     /// The signature header and the raw body, as received.
     signature: String,
@@ -118,7 +118,7 @@ struct Delivery {
 
 /// A real HTTP receiver on 127.0.0.1:0 for the handoff webhook.
 #[derive(Clone)]
-struct Receiver {
+pub(crate) struct Receiver {
     addr: SocketAddr,
     got: Arc<Mutex<Vec<Delivery>>>,
     /// Answer `500` to this many requests first.
@@ -157,7 +157,7 @@ fn verify(header: &str, body: &[u8]) -> bool {
 }
 
 impl Receiver {
-    async fn start(failures: u32, delay: Duration) -> Self {
+    pub(crate) async fn start(failures: u32, delay: Duration) -> Self {
         use axum::routing::post;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let receiver = Self {
@@ -208,7 +208,7 @@ impl Receiver {
         self.got.lock().unwrap().clone()
     }
 
-    async fn wait_for(&self, count: usize, limit: Duration) -> Vec<Delivery> {
+    pub(crate) async fn wait_for(&self, count: usize, limit: Duration) -> Vec<Delivery> {
         let deadline = Instant::now() + limit;
         loop {
             let got = self.deliveries();
@@ -239,7 +239,7 @@ fn mail_flags(sink: &SmtpSink) -> Vec<String> {
     .to_vec()
 }
 
-fn webhook_flags(receiver: &Receiver) -> Vec<String> {
+pub(crate) fn webhook_flags(receiver: &Receiver) -> Vec<String> {
     [
         "--handoff-webhook-url",
         &receiver.url(),

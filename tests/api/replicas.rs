@@ -265,6 +265,38 @@ async fn a_handoff_asked_of_a_replica_that_has_not_recorded_the_conversation_yet
 }
 
 #[tokio::test]
+async fn a_handoff_asked_of_one_replica_carries_the_turn_the_other_has_just_answered() {
+    // One database and one Redis. Replica a answers and queues the turn
+    // (its writer lingers before writing); the visitor asks b for a person
+    // at once. What the team receives holds that turn all the same.
+    let redis = RedisServer::start();
+    let receiver = crate::handoff::Receiver::start(0, Duration::ZERO).await;
+    let mut flags = crate::handoff::webhook_flags(&receiver);
+    flags.extend(["--database".to_owned(), fresh_database().await]);
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    let (a, b) = (replica(&redis, &flags).await, replica(&redis, &flags).await);
+    let question = "How long does an application take?";
+    let first = send(a, from("198.51.100.21", question, None)).await.json();
+    let mut request = Request::post(support_chat_api::HANDOFF_PATH)
+        .header("host", "localhost")
+        .header("content-type", "application/json")
+        .body(Full::new(
+            json!({ "session": first["session"], "email": "jo@example.com" })
+                .to_string()
+                .into(),
+        ))
+        .unwrap();
+    request
+        .headers_mut()
+        .insert("x-forwarded-for", "198.51.100.21".parse().unwrap());
+    assert_eq!(send(b, request).await.status, 202);
+    let got = receiver.wait_for(1, Duration::from_secs(20)).await;
+    let transcript = got[0].body["transcript"].as_array().unwrap();
+    assert_eq!(transcript.len(), 1, "{transcript:?}");
+    assert_eq!(transcript[0]["message"], question);
+}
+
+#[tokio::test]
 async fn concurrent_turns_of_one_conversation_are_all_kept() {
     let redis = RedisServer::start();
     let a = replica(&redis, &["--max-turns", "50"]).await;

@@ -24,16 +24,20 @@ pub enum MailError {
     Url(String, #[source] Option<lettre::transport::smtp::Error>),
 }
 
-/// The mail side of handoffs: an SMTP transport (pooled) and the addresses.
+/// The mail side of handoffs: an SMTP transport (pooled), the addresses,
+/// and how long one message may take to send.
 pub struct Mail {
     transport: AsyncSmtpTransport<Tokio1Executor>,
     from: Mailbox,
     to: Vec<Mailbox>,
+    timeout: Duration,
 }
 
 impl Mail {
-    /// A transport to `url`, logging in with `credentials` when given.
-    /// Nothing connects until the first handoff.
+    /// A transport to `url`, logging in with `credentials` when given; a
+    /// message not sent within `timeout` (connecting, greeting, TLS, every
+    /// command) is a failed attempt. Nothing connects until the first
+    /// handoff.
     pub fn new(
         url: &str,
         credentials: Option<(String, SecretString)>,
@@ -56,6 +60,7 @@ impl Mail {
             transport: builder.build(),
             from,
             to,
+            timeout,
         })
     }
 
@@ -96,11 +101,15 @@ impl Courier for Mail {
     fn deliver<'a>(&'a self, parcel: &'a Parcel) -> Pending<'a, Result<(), String>> {
         Box::pin(async move {
             let message = self.message(parcel)?;
-            self.transport
-                .send(message)
-                .await
-                .map(drop)
-                .map_err(|e| format!("SMTP: {e}"))
+            // lettre's own timeout bounds connecting only: a server that
+            // accepts and then says nothing would hold the worker forever.
+            match tokio::time::timeout(self.timeout, self.transport.send(message)).await {
+                Ok(sent) => sent.map(drop).map_err(|e| format!("SMTP: {e}")),
+                Err(_) => Err(format!(
+                    "SMTP: no answer within {} s",
+                    self.timeout.as_secs_f32()
+                )),
+            }
         })
     }
 }
@@ -204,6 +213,35 @@ mod tests {
         assert!(body.contains("NOT helpful"), "{body}");
         assert!(body.contains("  Call after 2\n  please"), "{body}");
         assert!(body.contains("Hours now:  We're closed now"), "{body}");
+    }
+
+    #[tokio::test]
+    async fn a_server_that_accepts_and_never_answers_fails_the_attempt_within_the_timeout() {
+        // A real listener that takes the connection and says nothing: no
+        // greeting, as a stalled relay or a silently dropped connection.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let held = tokio::spawn(async move {
+            let mut open = Vec::new();
+            loop {
+                open.push(listener.accept().await.unwrap().0);
+            }
+        });
+        let mail = Mail::new(
+            &format!("smtp://{addr}"),
+            None,
+            "chat@lender.example".parse().unwrap(),
+            vec!["team@lender.example".parse().unwrap()],
+            Duration::from_millis(300),
+        )
+        .unwrap();
+        let started = std::time::Instant::now();
+        let attempt = tokio::time::timeout(Duration::from_secs(10), mail.deliver(&parcel(None)))
+            .await
+            .expect("the attempt ends by itself");
+        assert_eq!(attempt, Err("SMTP: no answer within 0.3 s".to_owned()));
+        assert!(started.elapsed() < Duration::from_secs(5));
+        held.abort();
     }
 
     #[tokio::test]

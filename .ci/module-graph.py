@@ -33,7 +33,7 @@ def module_of(path: Path) -> tuple:
 
 def without_tests(text: str) -> str:
     """The file without its `#[cfg(test)] mod tests { ... }` block (always last here)."""
-    match = re.search(r"^#\[cfg\((all\()?test[^\n]*\n(pub )?mod \w+ \{", text, re.M)
+    match = re.search(r"^#\[cfg\((all\()?test[^\n]*\n(pub(\([^)]*\))? )?mod \w+ \{", text, re.M)
     return text[: match.start()] if match else text
 
 

@@ -186,8 +186,14 @@ pub trait ComplaintBook: Send + Sync + 'static {
         limit: usize,
     ) -> Pending<'_, Result<Vec<Complaint>, RecordError>>;
     fn complaint(&self, reference: &str) -> Pending<'_, Result<Option<Complaint>, RecordError>>;
-    /// Writes a complaint's status and handler back.
-    fn update(&self, complaint: &Complaint) -> Pending<'_, Result<(), RecordError>>;
+    /// Writes a complaint's status and handler back if it is still as it
+    /// was when read (its `updated` was `read_updated`); whether it was.
+    /// Use [`amend`], which reads again when it was not.
+    fn update(
+        &self,
+        complaint: &Complaint,
+        read_updated: UnixMillis,
+    ) -> Pending<'_, Result<bool, RecordError>>;
     /// How many complaints are in each status.
     fn counts(&self) -> Pending<'_, Result<Vec<(ComplaintStatus, u64)>, RecordError>>;
     /// Every conversation since `since`, with its outcomes.
@@ -195,6 +201,30 @@ pub trait ComplaintBook: Send + Sync + 'static {
         &self,
         since: UnixMillis,
     ) -> Pending<'_, Result<Vec<ConversationOutcome>, RecordError>>;
+}
+
+/// Applies `edit` to the complaint `reference` as it is now and writes it,
+/// reading it again and re-applying `edit` when another change was written
+/// in between: two people changing one complaint at once never undo each
+/// other (a handler set while someone acknowledges it keeps the
+/// acknowledgement). `None` when there is no such complaint.
+pub async fn amend(
+    book: &dyn ComplaintBook,
+    reference: &str,
+    edit: impl Fn(&mut Complaint),
+) -> Result<Option<Complaint>, RecordError> {
+    loop {
+        let Some(read) = book.complaint(reference).await? else {
+            return Ok(None);
+        };
+        let mut changed = read.clone();
+        edit(&mut changed);
+        // Strictly later, so a change in the same millisecond is told apart.
+        changed.updated = changed.updated.max(read.updated + 1);
+        if book.update(&changed, read.updated).await? {
+            return Ok(Some(changed));
+        }
+    }
 }
 
 #[cfg(test)]

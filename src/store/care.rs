@@ -111,10 +111,14 @@ impl SqlRecords {
         row.as_ref().map(complaint).transpose()
     }
 
-    async fn update_complaint(&self, c: &Complaint) -> Result<(), sqlx::Error> {
-        sqlx::query(
+    async fn update_complaint(
+        &self,
+        c: &Complaint,
+        read_updated: UnixMillis,
+    ) -> Result<bool, sqlx::Error> {
+        let done = sqlx::query(
             "UPDATE complaints SET status = $1, acknowledged_ms = $2, resolved_ms = $3, handled_by = $4, \
-             updated_ms = $5 WHERE reference = $6",
+             updated_ms = $5 WHERE reference = $6 AND updated_ms = $7",
         )
         .bind(c.status.as_str())
         .bind(c.acknowledged)
@@ -122,9 +126,10 @@ impl SqlRecords {
         .bind(c.handled_by.clone())
         .bind(c.updated)
         .bind(c.reference.clone())
+        .bind(read_updated)
         .execute(&self.pool)
-        .await
-        .map(drop)
+        .await?;
+        Ok(done.rows_affected() == 1)
     }
 
     async fn complaint_counts(&self) -> Result<Vec<(ComplaintStatus, u64)>, sqlx::Error> {
@@ -226,9 +231,17 @@ impl ComplaintBook for SqlRecords {
         Box::pin(async move { self.one_complaint(&reference).await.map_err(failed) })
     }
 
-    fn update(&self, complaint: &Complaint) -> Pending<'_, Result<(), RecordError>> {
+    fn update(
+        &self,
+        complaint: &Complaint,
+        read_updated: UnixMillis,
+    ) -> Pending<'_, Result<bool, RecordError>> {
         let complaint = complaint.clone();
-        Box::pin(async move { self.update_complaint(&complaint).await.map_err(failed) })
+        Box::pin(async move {
+            self.update_complaint(&complaint, read_updated)
+                .await
+                .map_err(failed)
+        })
     }
 
     fn counts(&self) -> Pending<'_, Result<Vec<(ComplaintStatus, u64)>, RecordError>> {
@@ -240,5 +253,63 @@ impl ComplaintBook for SqlRecords {
         since: UnixMillis,
     ) -> Pending<'_, Result<Vec<ConversationOutcome>, RecordError>> {
         Box::pin(async move { self.conversation_outcomes(since).await.map_err(failed) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::care::amend;
+
+    #[tokio::test]
+    async fn a_change_written_meanwhile_is_never_undone_by_another() {
+        let book = super::super::sql::tests::scratch().await;
+        let session = SessionHash::unchecked("ab".repeat(16));
+        let opened = book
+            .open(&Complaint::new(session, "not good enough".into(), 1_000))
+            .await
+            .unwrap();
+        let reference = opened.reference.clone();
+        // Written back over a newer change: refused, and nothing written.
+        let mut acknowledged = opened.clone();
+        acknowledged.set_status(ComplaintStatus::Acknowledged, 2_000);
+        assert!(book.update(&acknowledged, opened.updated).await.unwrap());
+        let mut stale = opened.clone();
+        stale.handled_by = Some("Sam".into());
+        assert!(!book.update(&stale, opened.updated).await.unwrap());
+        let now = book.complaint(&reference).await.unwrap().unwrap();
+        assert_eq!((now.acknowledged, now.handled_by), (Some(2_000), None));
+
+        // Many people at once, on a pool of connections: one resolves it,
+        // the others name a handler. The resolution stands, with its times.
+        let resolve = amend(&book, &reference, |c| {
+            c.set_status(ComplaintStatus::Resolved, 3_000)
+        });
+        let handlers = (0..8).map(|i| {
+            let book = &book;
+            let reference = &reference;
+            async move {
+                amend(book, reference, |c| {
+                    c.handled_by = Some(format!("handler {i}"))
+                })
+                .await
+            }
+        });
+        let (resolved, named) = tokio::join!(resolve, futures_util::future::join_all(handlers));
+        assert!(resolved.unwrap().is_some());
+        assert!(named.into_iter().all(|n| n.unwrap().is_some()));
+        let last = book.complaint(&reference).await.unwrap().unwrap();
+        assert_eq!(last.status, ComplaintStatus::Resolved);
+        assert_eq!(
+            (last.acknowledged, last.resolved),
+            (Some(2_000), Some(3_000))
+        );
+        assert!(last.handled_by.unwrap().starts_with("handler "));
+        assert!(
+            amend(&book, "CO-NONE-NONE", |_| {})
+                .await
+                .unwrap()
+                .is_none()
+        );
     }
 }

@@ -320,18 +320,6 @@ impl Outbox for SqlRecords {
 mod tests {
     use super::*;
 
-    async fn store() -> SqlRecords {
-        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let dir = std::env::temp_dir().join(format!(
-            "support-chat-outbox-{}-{n}-{}",
-            std::process::id(),
-            now_millis()
-        ));
-        let url = format!("sqlite://{}/records.db", dir.display());
-        SqlRecords::open(&url.parse().unwrap()).await.unwrap().0
-    }
-
     fn handoff(reference: &str, created: UnixMillis) -> Handoff {
         Handoff {
             reference: reference.into(),
@@ -351,7 +339,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_claim_is_one_replicas_until_it_is_settled_or_its_lease_lapses() {
-        let outbox = store().await;
+        let outbox = super::super::sql::tests::scratch().await;
         let now = now_millis();
         put(&outbox, &handoff("HO-AAAA-AAAA", now)).await;
         let mine = outbox.claim("a", now, LEASE).await.unwrap().unwrap();
@@ -395,7 +383,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_handoff_is_first_claimed_when_it_is_due_not_when_it_was_asked() {
-        let outbox = store().await;
+        let outbox = super::super::sql::tests::scratch().await;
         let now = now_millis();
         let stored = outbox.put_capped(&handoff("HO-BBBB-BBBB", now), now + 500, 0, u32::MAX);
         assert_eq!(stored.await.unwrap(), Ok(()));
@@ -407,7 +395,7 @@ mod tests {
     #[tokio::test]
     async fn a_settled_handoff_is_kept_the_retention_from_when_it_settled_not_when_it_was_asked() {
         use crate::domain::records::RecordStore;
-        let outbox = store().await;
+        let outbox = super::super::sql::tests::scratch().await;
         let day = 24 * 60 * 60 * 1000;
         // Asked for 40 days ago, delivered only now (after a long outage).
         put(&outbox, &handoff("HO-FFFF-FFFF", now_millis() - 40 * day)).await;
@@ -428,7 +416,7 @@ mod tests {
 
     #[tokio::test]
     async fn only_a_failed_handoff_goes_back_in_line_and_counts_follow_statuses() {
-        let outbox = store().await;
+        let outbox = super::super::sql::tests::scratch().await;
         let now = now_millis();
         put(&outbox, &handoff("HO-BBBB-BBBB", now)).await;
         assert!(
@@ -451,7 +439,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_handoff_is_stored_only_while_its_session_and_its_client_are_under_the_cap() {
-        let outbox = store().await;
+        let outbox = super::super::sql::tests::scratch().await;
         let now = now_millis();
         put(&outbox, &handoff("HO-CCCC-CCCC", now - 10_000)).await;
         put(&outbox, &handoff("HO-DDDD-DDDD", now)).await;
@@ -488,7 +476,7 @@ mod tests {
     #[tokio::test]
     async fn a_handoff_asked_for_before_its_conversation_was_erased_is_not_stored_after() {
         use crate::domain::records::RecordStore;
-        let outbox = store().await;
+        let outbox = super::super::sql::tests::scratch().await;
         let asked = now_millis();
         let session = SessionHash::unchecked("ab".repeat(16));
         outbox.erase(&session).await.unwrap();

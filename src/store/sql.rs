@@ -697,8 +697,21 @@ impl RecordStore for SqlRecords {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// A records database of its own, SQLite in a fresh temporary folder.
+    pub(crate) async fn scratch() -> SqlRecords {
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!(
+            "support-chat-store-{}-{n}-{}",
+            std::process::id(),
+            now_millis()
+        ));
+        let url = format!("sqlite://{}/records.db", dir.display());
+        SqlRecords::open(&url.parse().unwrap()).await.unwrap().0
+    }
 
     #[test]
     fn database_urls_are_sqlite_paths_or_postgres() {

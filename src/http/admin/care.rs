@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use super::AdminState;
 use super::api::{Params, days_back, time, unavailable};
-use crate::domain::care::{Complaint, ComplaintBook, ComplaintStatus};
+use crate::domain::care::{Complaint, ComplaintBook, ComplaintStatus, amend};
 use crate::domain::clock::now_millis;
 use crate::http::error::{ApiError, BodyProblem};
 use crate::http::extract::Segment;
@@ -110,20 +110,19 @@ pub async fn update_complaint(
         return Err(invalid("handled_by"));
     }
     let book = book(&state)?;
-    let mut complaint = book
-        .complaint(&reference)
-        .await
-        .map_err(unavailable)?
-        .ok_or(ApiError::NotFound)?;
     let now = now_millis();
-    if let Some(status) = status {
-        complaint.set_status(status, now);
-    }
-    if let Some(handler) = handler {
-        complaint.handled_by = Some(handler).filter(|h| !h.is_empty());
-        complaint.updated = now;
-    }
-    book.update(&complaint).await.map_err(unavailable)?;
+    let complaint = amend(book.as_ref(), &reference, |complaint| {
+        if let Some(status) = status {
+            complaint.set_status(status, now);
+        }
+        if let Some(handler) = &handler {
+            complaint.handled_by = Some(handler.clone()).filter(|h| !h.is_empty());
+            complaint.updated = now;
+        }
+    })
+    .await
+    .map_err(unavailable)?
+    .ok_or(ApiError::NotFound)?;
     tracing::info!(%reference, status = complaint.status.as_str(), "complaint updated");
     Ok(Json(complaint_json(&complaint, now)))
 }

@@ -8,7 +8,7 @@ use leptos::prelude::*;
 use serde::Deserialize;
 
 use super::{ConsoleForm, Operator, page, table};
-use crate::domain::care::{CareComparison, ComplaintStatus, Totals};
+use crate::domain::care::{CareComparison, ComplaintStatus, Totals, amend};
 use crate::domain::clock::{UnixMillis, now_millis};
 use crate::domain::records::{DaySummary, SessionHash};
 use crate::http::admin::AdminState;
@@ -289,20 +289,18 @@ pub async fn change_complaint(
     let Some(status) = ComplaintStatus::parse(&form.status) else {
         return super::refused("That is not a complaint status.");
     };
-    let Ok(found) = book.complaint(&reference).await else {
+    let now = now_millis();
+    let changed = amend(book.as_ref(), &reference, |c| c.set_status(status, now)).await;
+    let Ok(found) = changed else {
         return unavailable(&operator);
     };
-    let Some(mut complaint) = found else {
+    if found.is_none() {
         return notice(
             StatusCode::NOT_FOUND,
             "Not found",
             "No complaint of that reference.",
             &operator,
         );
-    };
-    complaint.set_status(status, now_millis());
-    if book.update(&complaint).await.is_err() {
-        return unavailable(&operator);
     }
     tracing::info!(%reference, status = status.as_str(), "console: complaint updated");
     Redirect::to("/console/complaints").into_response()

@@ -24,8 +24,9 @@ pub enum MailError {
     Url(String, #[source] Option<lettre::transport::smtp::Error>),
 }
 
-/// The mail side of handoffs: an SMTP transport (pooled), the addresses,
-/// and how long one message may take to send.
+/// The mail side of handoffs: an SMTP transport (a connection of its own
+/// for each message, so a send cut short leaves nothing half-used behind),
+/// the addresses, and how long one message may take to send.
 pub struct Mail {
     transport: AsyncSmtpTransport<Tokio1Executor>,
     from: Mailbox,
@@ -134,6 +135,9 @@ impl Header for AutoSubmitted {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
     use super::*;
     use crate::domain::handoff::{Channel, Contact, Handoff, Status};
     use crate::domain::records::{RecordedOutcome, SessionHash, TranscriptTurn};
@@ -183,7 +187,6 @@ mod tests {
         .unwrap()
     }
 
-    // The pooled transport starts its reaper on the runtime.
     #[tokio::test]
     async fn the_message_replies_to_the_visitor_and_tells_auto_responders_to_stay_quiet() {
         let text = String::from_utf8(
@@ -215,33 +218,83 @@ mod tests {
         assert!(body.contains("Hours now:  We're closed now"), "{body}");
     }
 
-    #[tokio::test]
-    async fn a_server_that_accepts_and_never_answers_fails_the_attempt_within_the_timeout() {
-        // A real listener that takes the connection and says nothing: no
-        // greeting, as a stalled relay or a silently dropped connection.
+    /// A real SMTP listener: its first connection is never greeted, its
+    /// second stalls at `MAIL` (mid-transaction), the rest take a message
+    /// each; `got` counts the messages taken.
+    async fn stalling_server(got: Arc<AtomicUsize>) -> std::net::SocketAddr {
+        use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let held = tokio::spawn(async move {
-            let mut open = Vec::new();
-            loop {
-                open.push(listener.accept().await.unwrap().0);
+        tokio::spawn(async move {
+            for n in 0.. {
+                let (stream, _) = listener.accept().await.unwrap();
+                let got = got.clone();
+                tokio::spawn(async move {
+                    if n == 0 {
+                        return std::future::pending::<()>().await; // holds it open
+                    }
+                    let (read, mut write) = stream.into_split();
+                    let mut lines = BufReader::new(read).lines();
+                    write.write_all(b"220 sink ESMTP\r\n").await.unwrap();
+                    let mut data = false;
+                    while let Ok(Some(line)) = lines.next_line().await {
+                        let reply: &[u8] = if data {
+                            if line != "." {
+                                continue;
+                            }
+                            data = false;
+                            got.fetch_add(1, Ordering::SeqCst);
+                            b"250 queued\r\n"
+                        } else {
+                            match line.get(..4).map(str::to_ascii_uppercase).as_deref() {
+                                Some("EHLO") => b"250 sink\r\n",
+                                Some("MAIL") if n == 1 => std::future::pending().await,
+                                Some("DATA") => {
+                                    data = true;
+                                    b"354 go on\r\n"
+                                }
+                                Some("QUIT") => b"221 bye\r\n",
+                                _ => b"250 ok\r\n",
+                            }
+                        };
+                        if write.write_all(reply).await.is_err() {
+                            break;
+                        }
+                    }
+                });
             }
         });
+        addr
+    }
+
+    #[tokio::test]
+    async fn a_server_that_stalls_fails_the_attempt_within_the_timeout_and_the_next_goes_out() {
+        let got = Arc::new(AtomicUsize::new(0));
+        let addr = stalling_server(got.clone()).await;
         let mail = Mail::new(
             &format!("smtp://{addr}"),
             None,
             "chat@lender.example".parse().unwrap(),
             vec!["team@lender.example".parse().unwrap()],
-            Duration::from_millis(300),
+            Duration::from_millis(500),
         )
         .unwrap();
-        let started = std::time::Instant::now();
-        let attempt = tokio::time::timeout(Duration::from_secs(10), mail.deliver(&parcel(None)))
-            .await
-            .expect("the attempt ends by itself");
-        assert_eq!(attempt, Err("SMTP: no answer within 0.3 s".to_owned()));
-        assert!(started.elapsed() < Duration::from_secs(5));
-        held.abort();
+        let attempt = || async {
+            let started = std::time::Instant::now();
+            let sent = tokio::time::timeout(Duration::from_secs(10), mail.deliver(&parcel(None)))
+                .await
+                .expect("the attempt ends by itself");
+            assert!(started.elapsed() < Duration::from_secs(5));
+            sent
+        };
+        let stalled = Err("SMTP: no answer within 0.5 s".to_owned());
+        assert_eq!(attempt().await, stalled, "never greeted");
+        assert_eq!(attempt().await, stalled, "stalled mid-transaction");
+        // A fresh connection, not the stalled one handed back (a pool
+        // would take it back on a task of its own: given time to).
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(attempt().await, Ok(()));
+        assert_eq!(got.load(Ordering::SeqCst), 1);
     }
 
     #[tokio::test]

@@ -98,7 +98,7 @@ pub struct EmbeddingCacheArgs {
     /// File of sentence embeddings kept between runs (read if present,
     /// written after): running again after an edit encodes only what
     /// changed. A file that cannot be read or written is a warning.
-    #[arg(long = "embedding-cache")]
+    #[arg(long = "embedding-cache", value_name = "FILE")]
     pub path: Option<PathBuf>,
 }
 

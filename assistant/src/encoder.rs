@@ -251,8 +251,11 @@ impl Encoder {
         }
         drop(trained);
         let partial = path.with_extension(format!("partial-{}", std::process::id()));
-        std::fs::write(&partial, out)?;
-        std::fs::rename(&partial, path)
+        let written = std::fs::write(&partial, out).and_then(|()| std::fs::rename(&partial, path));
+        if written.is_err() {
+            let _ = std::fs::remove_file(&partial);
+        }
+        written
     }
 
     /// An embedding read from a file, taken from there (its caller keeps it).

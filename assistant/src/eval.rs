@@ -420,10 +420,10 @@ mod tests {
 
     /// The tests' encoder with every text of BANKING77's train and dev and
     /// of `oos_dev.csv` embedded, once, before any test reads them: tests
-    /// that start together would each encode the same 14,000 texts
+    /// that start together would each encode the same 10,000 texts
     /// otherwise. The embeddings are kept in
     /// `target/embeddings/banking77.bin` between runs (encoding them all
-    /// takes a minute or two on two cores).
+    /// takes about a minute on two cores).
     pub(super) fn banking77_encoder() -> Arc<Encoder> {
         static EMBEDDED: std::sync::OnceLock<()> = std::sync::OnceLock::new();
         let encoder = super::super::encoder::test_encoder();

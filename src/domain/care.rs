@@ -205,9 +205,10 @@ pub trait ComplaintBook: Send + Sync + 'static {
 
 /// Applies `edit` to the complaint `reference` as it is now and writes it,
 /// reading it again and re-applying `edit` when another change was written
-/// in between: two people changing one complaint at once never undo each
-/// other (a handler set while someone acknowledges it keeps the
-/// acknowledgement). `None` when there is no such complaint.
+/// in between: of two changes at once, neither undoes what the other
+/// changed and it did not (a handler named while someone acknowledges it
+/// keeps the acknowledgement); of two changes to the same field, the later
+/// stands. `None` when there is no such complaint.
 pub async fn amend(
     book: &dyn ComplaintBook,
     reference: &str,

@@ -465,7 +465,8 @@ impl Worker {
 /// worker woken): five times as long as a replica's records writer lingers
 /// before writing, so the transcript read at delivery holds a turn another
 /// replica answered just before (this replica's own queue is flushed when
-/// the handoff is taken).
+/// the handoff is taken). Best effort: a writer more than 0.4 s behind, or
+/// replicas' clocks that far apart, still leave that turn out.
 const SETTLE: Duration = crate::domain::records::LINGER.saturating_mul(5);
 
 /// How often the worker looks for due handoffs without being woken.

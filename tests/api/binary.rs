@@ -287,6 +287,14 @@ fn check_kb_reports_the_sample_and_fails_a_knowledge_base_that_confuses_itself()
     let warned = String::from_utf8_lossy(&failing.stderr);
     assert!(warned.contains("; encoding without it"), "{warned}");
     assert!(warned.contains("; not kept"), "{warned}");
+    let partial = format!("{}.partial-", dir.file_name().unwrap().to_string_lossy());
+    let left = std::fs::read_dir(dir.parent().unwrap()).unwrap().flatten();
+    assert!(
+        !left
+            .into_iter()
+            .any(|e| e.file_name().to_string_lossy().starts_with(&partial)),
+        "nothing half-written is left beside it"
+    );
     let missing = Command::new(BIN)
         .args(["check-kb", "--kb", "/nonexistent/kb"])
         .output()

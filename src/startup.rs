@@ -147,6 +147,7 @@ pub fn handoffs(
     let worker = Arc::new(Dispatch {
         outbox: store.clone(),
         records: store.clone(),
+        complaints: store.clone(),
         email: email.clone(),
         webhook: webhook.clone(),
         delivery: Delivery {

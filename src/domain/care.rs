@@ -185,6 +185,11 @@ pub trait ComplaintBook: Send + Sync + 'static {
         status: Option<ComplaintStatus>,
         limit: usize,
     ) -> Pending<'_, Result<Vec<Complaint>, RecordError>>;
+    /// The complaint of `session` not yet resolved, if it has one.
+    fn standing(
+        &self,
+        session: &SessionHash,
+    ) -> Pending<'_, Result<Option<Complaint>, RecordError>>;
     fn complaint(&self, reference: &str) -> Pending<'_, Result<Option<Complaint>, RecordError>>;
     /// Writes a complaint's status and handler back if it is still as it
     /// was when read (its `updated` was `read_updated`); whether it was.

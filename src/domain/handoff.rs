@@ -13,6 +13,7 @@ use serde::Serialize;
 use tokio::sync::Notify;
 
 use crate::domain::Pending;
+use crate::domain::care::{Complaint, ComplaintBook};
 use crate::domain::clock::{UnixMillis, now_millis};
 use crate::domain::records::{RecordError, RecordStore, Recorder, SessionHash, TranscriptTurn};
 use crate::domain::session::{SessionId, SessionStore};
@@ -205,6 +206,10 @@ pub trait Outbox: Send + Sync + 'static {
         &self,
         sessions: &[SessionHash],
     ) -> Pending<'_, Result<Vec<Handoff>, RecordError>>;
+    /// Whether `owner` still holds its claim on `reference`: not once the
+    /// conversation was erased (which deletes the handoff) or the claim
+    /// lapsed to another replica.
+    fn holds(&self, owner: &str, reference: &str) -> Pending<'_, Result<bool, RecordError>>;
     /// Puts a failed handoff back in line; false if there is none such.
     fn retry(&self, reference: &str, now: UnixMillis) -> Pending<'_, Result<bool, RecordError>>;
     /// How many handoffs are in each status.
@@ -253,6 +258,9 @@ impl Recent {
 pub struct Parcel {
     pub handoff: Handoff,
     pub transcript: Vec<TranscriptTurn>,
+    /// The conversation's complaint not yet resolved: the team must know
+    /// it is one, and by when it is due.
+    pub complaint: Option<Complaint>,
     /// When someone will read it (business hours), if configured.
     pub availability: Option<String>,
     /// The zone times are written in (the business hours', else UTC).
@@ -426,6 +434,7 @@ impl HandoffDesk {
 pub struct Dispatch {
     pub outbox: Arc<dyn Outbox>,
     pub records: Arc<dyn RecordStore>,
+    pub complaints: Arc<dyn ComplaintBook>,
     pub email: Option<Arc<dyn Courier>>,
     pub webhook: Option<Arc<dyn Courier>>,
     pub delivery: Delivery,
@@ -509,12 +518,14 @@ impl Dispatch {
         else {
             return Ok(false);
         };
-        // Without its transcript a handoff is not sent: its claim lapses and
-        // it is tried again.
+        // Without its transcript and complaint a handoff is not sent: its
+        // claim lapses and it is tried again.
         let transcript = self.records.transcript(&handoff.session).await?;
+        let complaint = self.complaints.standing(&handoff.session).await?;
         let parcel = Parcel {
             handoff: handoff.clone(),
             transcript,
+            complaint,
             availability: (self.availability)(),
             zone: self.zone.clone(),
         };
@@ -531,6 +542,12 @@ impl Dispatch {
                 errors.push(format!("{name}: not configured"));
                 continue;
             };
+            // The visitor may have deleted the conversation since the claim:
+            // their contact details then go nowhere.
+            if !self.outbox.holds(&self.owner, &handoff.reference).await? {
+                tracing::info!(reference = %handoff.reference, "handoff erased or claimed elsewhere before it was sent; not sent");
+                return Ok(true);
+            }
             match courier.deliver(&parcel).await {
                 Ok(()) => *channel = Channel::Done,
                 Err(error) => errors.push(format!("{name}: {error}")),

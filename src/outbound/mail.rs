@@ -82,7 +82,12 @@ impl Mail {
             .from(self.from.clone())
             .reply_to(visitor)
             .subject(format!(
-                "Handoff {}: {} asks to be contacted",
+                "{}Handoff {}: {} asks to be contacted",
+                parcel
+                    .complaint
+                    .as_ref()
+                    .map(|c| format!("Complaint {}, ", c.reference))
+                    .unwrap_or_default(),
                 handoff.reference,
                 contact.name.as_deref().unwrap_or("a visitor")
             ))
@@ -171,6 +176,7 @@ mod tests {
                 complaint: false,
                 care: None,
             }],
+            complaint: None,
             availability: Some("We're closed now; we'll reply from 9:00 on Monday.".into()),
             zone: jiff::tz::TimeZone::get("Europe/London").unwrap(),
         }

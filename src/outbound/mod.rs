@@ -49,6 +49,9 @@ fn what_the_assistant_did(turn: &TranscriptTurn) -> String {
         (RecordedOutcome::HandedOff, _) => "handed the visitor to a person".to_owned(),
         (RecordedOutcome::OutOfScope, _) => "said it cannot help with that".to_owned(),
     };
+    if turn.complaint {
+        did.insert_str(0, "recognised a complaint and ");
+    }
     match turn.helpful {
         Some(true) => did.push_str("; the visitor found it helpful"),
         Some(false) => did.push_str("; the visitor found it NOT helpful"),
@@ -67,6 +70,19 @@ pub fn plain_text(parcel: &Parcel) -> String {
         text,
         "A visitor asked for a person to get in touch. Reply to this e-mail to write to them.\n"
     );
+    if let Some(complaint) = &parcel.complaint {
+        let _ = writeln!(
+            text,
+            "THIS CONVERSATION HOLDS A COMPLAINT ({}, {}), made {}.\n\
+             Acknowledge it by {}; the final response is due by {}.\n\
+             Record each step against its reference (console, Complaints).\n",
+            complaint.reference,
+            complaint.status.as_str(),
+            local_time(complaint.made, &parcel.zone),
+            local_time(complaint.acknowledge_by, &parcel.zone),
+            local_time(complaint.respond_by, &parcel.zone),
+        );
+    }
     let _ = writeln!(text, "Reference:  {}", handoff.reference);
     let _ = writeln!(
         text,
@@ -142,6 +158,7 @@ pub fn json(parcel: &Parcel) -> serde_json::Value {
                 "article_version": turn.article_version,
                 "confidence": turn.confidence,
                 "helpful": turn.helpful,
+                "complaint": turn.complaint,
             })
         })
         .collect();
@@ -152,6 +169,13 @@ pub fn json(parcel: &Parcel) -> serde_json::Value {
         "contact": handoff.contact,
         "availability": parcel.availability,
         "conversation": handoff.session.as_str(),
+        "complaint": parcel.complaint.as_ref().map(|c| serde_json::json!({
+            "reference": c.reference,
+            "status": c.status.as_str(),
+            "made_at": rfc3339(c.made),
+            "acknowledge_by": rfc3339(c.acknowledge_by),
+            "respond_by": rfc3339(c.respond_by),
+        })),
         "transcript": transcript,
     })
 }

@@ -35,6 +35,14 @@ fn complaint(row: &AnyRow) -> Result<Complaint, sqlx::Error> {
     })
 }
 
+/// A conversation's complaint not yet resolved (at most one stands).
+fn standing_sql() -> String {
+    format!(
+        "SELECT {COLUMNS} FROM complaints WHERE session_hash = $1 AND status <> 'resolved' \
+         ORDER BY made_ms LIMIT 1"
+    )
+}
+
 impl SqlRecords {
     async fn open_complaint(&self, c: &Complaint) -> Result<Complaint, sqlx::Error> {
         // One opening at a time in a conversation (across replicas), so a
@@ -54,13 +62,10 @@ impl SqlRecords {
             .await?;
             tx
         };
-        let standing = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM complaints WHERE session_hash = $1 AND status <> 'resolved' \
-             ORDER BY made_ms LIMIT 1"
-        ))
-        .bind(c.session.as_str().to_owned())
-        .fetch_optional(&mut *tx)
-        .await?;
+        let standing = sqlx::query(&standing_sql())
+            .bind(c.session.as_str().to_owned())
+            .fetch_optional(&mut *tx)
+            .await?;
         if let Some(row) = standing {
             return complaint(&row);
         }
@@ -99,6 +104,17 @@ impl SqlRecords {
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(complaint).collect()
+    }
+
+    async fn standing_complaint(
+        &self,
+        session: &SessionHash,
+    ) -> Result<Option<Complaint>, sqlx::Error> {
+        let row = sqlx::query(&standing_sql())
+            .bind(session.as_str().to_owned())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(complaint).transpose()
     }
 
     async fn one_complaint(&self, reference: &str) -> Result<Option<Complaint>, sqlx::Error> {
@@ -224,6 +240,14 @@ impl ComplaintBook for SqlRecords {
         limit: usize,
     ) -> Pending<'_, Result<Vec<Complaint>, RecordError>> {
         Box::pin(async move { self.list_complaints(status, limit).await.map_err(failed) })
+    }
+
+    fn standing(
+        &self,
+        session: &SessionHash,
+    ) -> Pending<'_, Result<Option<Complaint>, RecordError>> {
+        let session = session.clone();
+        Box::pin(async move { self.standing_complaint(&session).await.map_err(failed) })
     }
 
     fn complaint(&self, reference: &str) -> Pending<'_, Result<Option<Complaint>, RecordError>> {

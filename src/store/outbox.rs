@@ -306,6 +306,19 @@ impl Outbox for SqlRecords {
         Box::pin(async move { self.handoffs_of_sessions(&sessions).await.map_err(failed) })
     }
 
+    fn holds(&self, owner: &str, reference: &str) -> Pending<'_, Result<bool, RecordError>> {
+        let (owner, reference) = (owner.to_owned(), reference.to_owned());
+        Box::pin(async move {
+            sqlx::query("SELECT 1 FROM handoffs WHERE reference = $1 AND lease_owner = $2")
+                .bind(reference)
+                .bind(owner)
+                .fetch_optional(&self.pool)
+                .await
+                .map(|row| row.is_some())
+                .map_err(failed)
+        })
+    }
+
     fn retry(&self, reference: &str, now: UnixMillis) -> Pending<'_, Result<bool, RecordError>> {
         let reference = reference.to_owned();
         Box::pin(async move { self.retry_failed(&reference, now).await.map_err(failed) })
@@ -318,7 +331,10 @@ impl Outbox for SqlRecords {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
+    use crate::domain::handoff::{Delivery, Dispatch, Parcel};
 
     fn handoff(reference: &str, created: UnixMillis) -> Handoff {
         Handoff {
@@ -496,6 +512,86 @@ mod tests {
                 .unwrap(),
             Ok(())
         );
+    }
+
+    /// A courier that counts what it was given, and first erases the
+    /// conversation when told to (the visitor deleting it mid-delivery).
+    struct Courier {
+        sent: std::sync::atomic::AtomicUsize,
+        erases: Option<Arc<SqlRecords>>,
+    }
+
+    impl crate::domain::handoff::Courier for Courier {
+        fn deliver<'a>(&'a self, parcel: &'a Parcel) -> Pending<'a, Result<(), String>> {
+            Box::pin(async move {
+                if let Some(store) = &self.erases {
+                    use crate::domain::records::RecordStore;
+                    store.erase(&parcel.handoff.session).await.unwrap();
+                }
+                self.sent.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                Ok(())
+            })
+        }
+    }
+
+    fn courier(erases: Option<Arc<SqlRecords>>) -> Arc<Courier> {
+        Arc::new(Courier {
+            sent: Default::default(),
+            erases,
+        })
+    }
+
+    #[tokio::test]
+    async fn a_conversation_erased_while_its_handoff_goes_out_stops_what_was_not_sent_yet() {
+        let store = Arc::new(super::super::sql::tests::scratch().await);
+        let dispatch = |email: Arc<Courier>, webhook: Arc<Courier>| Dispatch {
+            outbox: store.clone(),
+            records: store.clone(),
+            complaints: store.clone(),
+            email: Some(email),
+            webhook: Some(webhook),
+            delivery: Delivery {
+                first_retry: Duration::from_secs(1),
+                max_wait: Duration::from_secs(1),
+                max_attempts: 3,
+                lease: LEASE,
+            },
+            wake: Default::default(),
+            availability: Box::new(|| None),
+            zone: jiff::tz::TimeZone::UTC,
+            owner: "a".into(),
+        };
+        let both = |reference: &str| Handoff {
+            webhook: Channel::Pending,
+            ..handoff(reference, now_millis() - 1)
+        };
+
+        put(&store, &both("HO-AAAA-AAAA")).await;
+        let (email, webhook) = (courier(None), courier(None));
+        assert!(
+            dispatch(email.clone(), webhook.clone())
+                .one()
+                .await
+                .unwrap()
+        );
+        let sent = |c: &Courier| c.sent.load(std::sync::atomic::Ordering::SeqCst);
+        assert_eq!((sent(&email), sent(&webhook)), (1, 1), "both ways");
+        let listed = store.handoffs(None, 10).await.unwrap();
+        assert_eq!(listed[0].status, Status::Delivered);
+
+        // The e-mail erases the conversation as it goes: the webhook is not
+        // sent, and nothing of the handoff is left.
+        put(&store, &both("HO-BBBB-BBBB")).await;
+        let (email, webhook) = (courier(Some(store.clone())), courier(None));
+        assert!(
+            dispatch(email.clone(), webhook.clone())
+                .one()
+                .await
+                .unwrap()
+        );
+        assert_eq!((sent(&email), sent(&webhook)), (1, 0));
+        assert!(store.handoffs(None, 10).await.unwrap().is_empty());
+        assert!(!dispatch(email, webhook).one().await.unwrap(), "none due");
     }
 
     /// Stores `h` whatever the caps.

@@ -10,7 +10,8 @@ use serde_json::{Value, json};
 
 use crate::helpers::*;
 
-const COMPLAINT: &str = "I've been waiting weeks and nobody answers my emails, this is a disgrace";
+pub(crate) const COMPLAINT: &str =
+    "I've been waiting weeks and nobody answers my emails, this is a disgrace";
 const DIFFICULTY: &str = "my husband died last month and I can't cope with the repayments";
 
 async fn say(addr: std::net::SocketAddr, message: &str, session: Option<&str>) -> Value {

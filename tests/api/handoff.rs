@@ -392,6 +392,8 @@ async fn a_webhook_gets_the_handoff_as_json_signed_so_a_receiver_can_verify_it()
     assert_eq!(transcript[0]["outcome"], "answered");
     assert_eq!(transcript[0]["article"], "handoff");
     assert!(body["created_at"].as_str().unwrap().ends_with('Z'));
+    assert_eq!(body["complaint"], Value::Null, "no complaint in it");
+    assert_eq!(transcript[0]["complaint"], false);
 
     // The README's example verifier, as printed there, accepts it, and
     // refuses it with one byte of the body changed.
@@ -426,6 +428,70 @@ async fn a_webhook_gets_the_handoff_as_json_signed_so_a_receiver_can_verify_it()
     let mut tampered = got[0].raw.clone();
     tampered[1] ^= 1;
     assert_eq!(run(&tampered), "False");
+}
+
+#[tokio::test]
+async fn a_handoff_from_a_conversation_with_a_complaint_says_so_with_its_reference_and_due_dates() {
+    let sink = SmtpSink::start(free_port());
+    let receiver = Receiver::start(0, Duration::ZERO).await;
+    let flags = [mail_flags(&sink), webhook_flags(&receiver)].concat();
+    let (public, _admin, _setup) = with_admin(&strs(&flags)).await;
+    let said = chat(public, &json!({ "message": crate::care::COMPLAINT })).await;
+    assert_eq!(said.status, 200, "{:?}", said.body);
+    let said = said.json();
+    let complaint = said["complaint"].as_str().expect("a complaint").to_owned();
+    let session = said["session"].as_str().unwrap();
+    let reply = hand_off(
+        public,
+        &json!({ "session": session, "email": "jo@example.com", "name": "Jo" }),
+    )
+    .await;
+    assert_eq!(reply.status, 202, "{:?}", reply.body);
+    let reference = reply.json()["reference"].as_str().unwrap().to_owned();
+
+    let mail = sink.wait_for(&reference, Duration::from_secs(20)).await;
+    let subject = mail["headers"]["Subject"].as_str().unwrap();
+    assert!(
+        subject.starts_with(&format!("Complaint {complaint}, Handoff {reference}")),
+        "{subject}"
+    );
+    let text = mail["text"].as_str().unwrap();
+    assert!(
+        text.contains(&format!(
+            "THIS CONVERSATION HOLDS A COMPLAINT ({complaint}, open)"
+        )),
+        "{text}"
+    );
+    assert!(text.contains("Acknowledge it by "), "{text}");
+    assert!(
+        text.contains(
+            "Assistant:  recognised a complaint and answered with the article \"complaints\""
+        ),
+        "{text}"
+    );
+
+    let got = receiver.wait_for(1, Duration::from_secs(20)).await;
+    let body = &got[0].body;
+    assert_eq!(body["reference"], reference.as_str());
+    let flagged = &body["complaint"];
+    assert_eq!(flagged["reference"], complaint.as_str());
+    assert_eq!(flagged["status"], "open");
+    let at = |field: &str| {
+        flagged[field]
+            .as_str()
+            .unwrap()
+            .parse::<jiff::Timestamp>()
+            .unwrap()
+    };
+    assert_eq!(
+        at("acknowledge_by").as_second() - at("made_at").as_second(),
+        24 * 60 * 60
+    );
+    assert_eq!(
+        at("respond_by").as_second() - at("made_at").as_second(),
+        8 * 7 * 24 * 60 * 60
+    );
+    assert_eq!(body["transcript"][0]["complaint"], true, "{body}");
 }
 
 #[tokio::test]

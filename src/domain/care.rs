@@ -208,27 +208,44 @@ pub trait ComplaintBook: Send + Sync + 'static {
     ) -> Pending<'_, Result<Vec<ConversationOutcome>, RecordError>>;
 }
 
+/// What [`amend`] did.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Amended {
+    /// Changed: the complaint as written.
+    Done(Complaint),
+    /// Not changed: it was changed since the person saw it; as it is now.
+    Stale(Complaint),
+    /// No complaint of that reference.
+    Missing,
+}
+
 /// Applies `edit` to the complaint `reference` as it is now and writes it,
 /// reading it again and re-applying `edit` when another change was written
 /// in between: of two changes at once, neither undoes what the other
 /// changed and it did not (a handler named while someone acknowledges it
-/// keeps the acknowledgement); of two changes to the same field, the later
-/// stands. `None` when there is no such complaint.
+/// keeps the acknowledgement). With `seen`, the `updated` of the complaint
+/// a person decided on, a change written since is never overwritten: the
+/// person is told ([`Amended::Stale`]) and sees it first. Without, of two
+/// changes to the same field the later stands.
 pub async fn amend(
     book: &dyn ComplaintBook,
     reference: &str,
+    seen: Option<UnixMillis>,
     edit: impl Fn(&mut Complaint),
-) -> Result<Option<Complaint>, RecordError> {
+) -> Result<Amended, RecordError> {
     loop {
         let Some(read) = book.complaint(reference).await? else {
-            return Ok(None);
+            return Ok(Amended::Missing);
         };
+        if seen.is_some_and(|seen| seen != read.updated) {
+            return Ok(Amended::Stale(read));
+        }
         let mut changed = read.clone();
         edit(&mut changed);
         // Strictly later, so a change in the same millisecond is told apart.
         changed.updated = changed.updated.max(read.updated + 1);
         if book.update(&changed, read.updated).await? {
-            return Ok(Some(changed));
+            return Ok(Amended::Done(changed));
         }
     }
 }

@@ -283,7 +283,7 @@ impl ComplaintBook for SqlRecords {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::care::amend;
+    use crate::domain::care::{Amended, amend};
 
     #[tokio::test]
     async fn a_change_written_meanwhile_is_never_undone_by_another() {
@@ -306,34 +306,53 @@ mod tests {
 
         // Many people at once, on a pool of connections: one resolves it,
         // the others name a handler. The resolution stands, with its times.
-        let resolve = amend(&book, &reference, |c| {
+        let resolve = amend(&book, &reference, None, |c| {
             c.set_status(ComplaintStatus::Resolved, 3_000)
         });
         let handlers = (0..8).map(|i| {
             let book = &book;
             let reference = &reference;
             async move {
-                amend(book, reference, |c| {
+                amend(book, reference, None, |c| {
                     c.handled_by = Some(format!("handler {i}"))
                 })
                 .await
             }
         });
         let (resolved, named) = tokio::join!(resolve, futures_util::future::join_all(handlers));
-        assert!(resolved.unwrap().is_some());
-        assert!(named.into_iter().all(|n| n.unwrap().is_some()));
+        assert!(matches!(resolved.unwrap(), Amended::Done(_)));
+        assert!(
+            named
+                .into_iter()
+                .all(|n| matches!(n.unwrap(), Amended::Done(_)))
+        );
         let last = book.complaint(&reference).await.unwrap().unwrap();
         assert_eq!(last.status, ComplaintStatus::Resolved);
         assert_eq!(
             (last.acknowledged, last.resolved),
             (Some(2_000), Some(3_000))
         );
-        assert!(last.handled_by.unwrap().starts_with("handler "));
-        assert!(
-            amend(&book, "CO-NONE-NONE", |_| {})
-                .await
-                .unwrap()
-                .is_none()
+        assert!(last.handled_by.as_deref().unwrap().starts_with("handler "));
+        assert_eq!(
+            amend(&book, "CO-NONE-NONE", None, |_| {}).await.unwrap(),
+            Amended::Missing
         );
+
+        // A person who decided on the complaint as it was before all that
+        // changes nothing, and is shown it as it is; on the latest, does.
+        let reopen = |c: &mut Complaint| c.set_status(ComplaintStatus::Open, 9_000);
+        assert_eq!(
+            amend(&book, &reference, Some(opened.updated), reopen)
+                .await
+                .unwrap(),
+            Amended::Stale(last.clone())
+        );
+        let Amended::Done(reopened) = amend(&book, &reference, Some(last.updated), reopen)
+            .await
+            .unwrap()
+        else {
+            panic!("the latest is changed");
+        };
+        assert_eq!(reopened.status, ComplaintStatus::Open);
     }
 }

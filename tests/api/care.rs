@@ -105,6 +105,41 @@ async fn a_complaint_gets_the_approved_words_a_reference_a_person_and_a_record_w
         (Some("acknowledged"), Some("Sam"))
     );
     assert!(changed["acknowledged_at"].is_string());
+    // A change decided on the complaint as it was before that one is
+    // refused; decided on it as it is now, made.
+    let seen = c["updated_at"].as_str().unwrap();
+    envelope(
+        &send(
+            admin,
+            patch(&reference, json!({ "status": "open", "updated_at": seen })),
+        )
+        .await,
+        409,
+        "complaint_changed",
+    );
+    let seen = changed["updated_at"].as_str().unwrap();
+    let named = send(
+        admin,
+        patch(
+            &reference,
+            json!({ "handled_by": "Alex", "updated_at": seen }),
+        ),
+    )
+    .await;
+    assert_eq!(named.status, 200, "{:?}", named.body);
+    assert_eq!(named.json()["status"], "acknowledged", "not reopened");
+    envelope(
+        &send(
+            admin,
+            patch(
+                &reference,
+                json!({ "status": "open", "updated_at": "yesterday" }),
+            ),
+        )
+        .await,
+        400,
+        "invalid_request",
+    );
     let open = admin_get(admin, "/admin/api/complaints?status=open")
         .await
         .json();

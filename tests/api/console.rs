@@ -320,20 +320,34 @@ async fn the_overview_counts_the_conversations_and_a_complaint_is_worked_through
         transcript.contains("<td>complaint</td>"),
         "the turn is flagged: {transcript}"
     );
-    let change = send(
-        admin,
+    // The form says which version of the complaint the person decided on.
+    let marker = "name=\"updated\" value=\"";
+    let at = queue.find(marker).expect("the version it shows") + marker.len();
+    let updated = &queue[at..at + queue[at..].find('"').unwrap()];
+    let decide = |status: &str| {
         form(
             &format!("/console/complaints/{reference}"),
             Some(&cookie),
-            &format!("csrf={csrf}&status=acknowledged"),
-        ),
-    )
-    .await;
+            &format!("csrf={csrf}&status={status}&updated={updated}"),
+        )
+    };
+    let change = send(admin, decide("acknowledged")).await;
     assert_eq!(change.status, 303, "{}", text(&change));
     assert_eq!(change.header("location"), Some("/console/complaints"));
     let listed = admin_get(admin, "/admin/api/complaints").await.json();
     assert_eq!(listed["items"][0]["status"], "acknowledged");
     assert!(listed["items"][0]["acknowledged_at"].is_string());
+    // The same page sent again, as a colleague's open tab would: refused,
+    // told what it is now, and nothing changed.
+    let stale = send(admin, decide("open")).await;
+    assert_eq!(stale.status, 409);
+    let page = text(&stale);
+    assert!(
+        page.contains("Changed since you looked") && page.contains("it is now acknowledged"),
+        "{page}"
+    );
+    let listed = admin_get(admin, "/admin/api/complaints").await.json();
+    assert_eq!(listed["items"][0]["status"], "acknowledged");
 
     // Signing out ends the session: its cookie opens nothing after.
     let out = send(

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use super::AdminState;
 use super::api::{Params, days_back, time, unavailable};
-use crate::domain::care::{Complaint, ComplaintBook, ComplaintStatus, amend};
+use crate::domain::care::{Amended, Complaint, ComplaintBook, ComplaintStatus, amend};
 use crate::domain::clock::now_millis;
 use crate::http::error::{ApiError, BodyProblem};
 use crate::http::extract::Segment;
@@ -69,7 +69,8 @@ pub async fn complaints(
     Ok(Json(json!({ "items": items })))
 }
 
-/// `{"status"?, "handled_by"?}`: a complaint's new status and handler.
+/// `{"status"?, "handled_by"?, "updated_at"?}`: a complaint's new status
+/// and handler, made only if it is still as it was at `updated_at` when given.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ComplaintChange {
@@ -77,10 +78,12 @@ pub struct ComplaintChange {
     pub status: Option<String>,
     #[serde(default)]
     pub handled_by: Option<String>,
+    #[serde(default)]
+    pub updated_at: Option<String>,
 }
 
 impl WireShape for ComplaintChange {
-    const FIELDS: &'static [&'static str] = &["status", "handled_by"];
+    const FIELDS: &'static [&'static str] = &["status", "handled_by", "updated_at"];
     const REQUIRED: &'static [&'static str] = &[];
 }
 
@@ -109,9 +112,17 @@ pub async fn update_complaint(
     {
         return Err(invalid("handled_by"));
     }
+    let seen = match change.updated_at.as_deref() {
+        Some(text) => Some(
+            text.parse::<jiff::Timestamp>()
+                .map_err(|_| invalid("updated_at"))?
+                .as_millisecond(),
+        ),
+        None => None,
+    };
     let book = book(&state)?;
     let now = now_millis();
-    let complaint = amend(book.as_ref(), &reference, |complaint| {
+    let amended = amend(book.as_ref(), &reference, seen, |complaint| {
         if let Some(status) = status {
             complaint.set_status(status, now);
         }
@@ -121,8 +132,17 @@ pub async fn update_complaint(
         }
     })
     .await
-    .map_err(unavailable)?
-    .ok_or(ApiError::NotFound)?;
+    .map_err(unavailable)?;
+    let complaint = match amended {
+        Amended::Done(complaint) => complaint,
+        Amended::Stale(_) => {
+            return Err(ApiError::Conflict {
+                code: "complaint_changed",
+                message: "The complaint was changed after the updated_at you sent: read it again, then decide.",
+            });
+        }
+        Amended::Missing => return Err(ApiError::NotFound),
+    };
     tracing::info!(%reference, status = complaint.status.as_str(), "complaint updated");
     Ok(Json(complaint_json(&complaint, now)))
 }

@@ -184,12 +184,13 @@ pub async fn document() -> Json<Value> {
                 "requestBody": { "required": true, "content": { "application/json": { "schema": {
                     "type": "object", "additionalProperties": false,
                     "properties": { "status": { "enum": ["open", "acknowledged", "resolved"] },
-                        "handled_by": { "type": "string", "maxLength": 100, "description": "Empty clears it." } } } } } },
+                        "handled_by": { "type": "string", "maxLength": 100, "description": "Empty clears it." },
+                        "updated_at": { "type": "string", "format": "date-time", "description": "The complaint's `updated_at` as you read it: the change is made only if no other was made since (else `409 complaint_changed`)." } } } } } },
                 "responses": guarded(json!({
                     "200": ok("The complaint as changed.", complaint),
                     "400": error("An unknown status, a handler too long or with control characters, or an unknown field (`invalid_request`)."),
                     "404": error("No complaint of that reference."),
-                    "409": records_off,
+                    "409": error("The records are off (`records_off`), or the complaint was changed since the `updated_at` sent (`complaint_changed`)."),
                 })),
             } },
             "/admin/api/care": { "get": {

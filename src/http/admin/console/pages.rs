@@ -8,7 +8,7 @@ use leptos::prelude::*;
 use serde::Deserialize;
 
 use super::{ConsoleForm, Operator, page, table};
-use crate::domain::care::{CareComparison, ComplaintStatus, Totals, amend};
+use crate::domain::care::{Amended, CareComparison, ComplaintStatus, Totals, amend};
 use crate::domain::clock::{UnixMillis, now_millis};
 use crate::domain::records::{DaySummary, SessionHash};
 use crate::http::admin::AdminState;
@@ -245,6 +245,7 @@ pub async fn complaints(State(state): State<AdminState>, operator: Operator) -> 
                     <p>{handoff} " " <a href=transcript>"Read the conversation"</a></p>
                     <form method="post" action=action>
                         <input type="hidden" name="csrf" value=csrf.clone() />
+                        <input type="hidden" name="updated" value=c.updated />
                         <label>{label}
                             <select name="status">{options}</select>
                         </label>
@@ -271,6 +272,9 @@ pub async fn complaints(State(state): State<AdminState>, operator: Operator) -> 
 pub struct StatusChange {
     csrf: String,
     status: String,
+    /// The complaint's `updated` on the page the person decided on.
+    #[serde(default)]
+    updated: Option<UnixMillis>,
 }
 
 /// `POST /console/complaints/{reference}`: a new status, then back to the queue.
@@ -290,17 +294,34 @@ pub async fn change_complaint(
         return super::refused("That is not a complaint status.");
     };
     let now = now_millis();
-    let changed = amend(book.as_ref(), &reference, |c| c.set_status(status, now)).await;
-    let Ok(found) = changed else {
-        return unavailable(&operator);
-    };
-    if found.is_none() {
-        return notice(
-            StatusCode::NOT_FOUND,
-            "Not found",
-            "No complaint of that reference.",
-            &operator,
-        );
+    let changed = amend(book.as_ref(), &reference, form.updated, |c| {
+        c.set_status(status, now)
+    })
+    .await;
+    match changed {
+        Err(_) => return unavailable(&operator),
+        Ok(Amended::Done(_)) => {}
+        Ok(Amended::Stale(now)) => {
+            let what = format!(
+                "Someone changed {reference} after this page was loaded: it is now {}{}. \
+                 Your change was not saved; look at it again before you decide.",
+                now.status.as_str(),
+                now.handled_by
+                    .map(|h| format!(", handled by {h}"))
+                    .unwrap_or_default()
+            );
+            let back = ("/console/complaints", "Back to the complaints");
+            let title = "Changed since you looked";
+            return super::notice(StatusCode::CONFLICT, &operator, title, &what, back);
+        }
+        Ok(Amended::Missing) => {
+            return notice(
+                StatusCode::NOT_FOUND,
+                "Not found",
+                "No complaint of that reference.",
+                &operator,
+            );
+        }
     }
     tracing::info!(%reference, status = status.as_str(), "console: complaint updated");
     Redirect::to("/console/complaints").into_response()

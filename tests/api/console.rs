@@ -376,16 +376,8 @@ async fn each_complaint_says_whether_its_conversation_asked_for_a_person() {
     let asked = chat(public, &json!({ "message": complaint })).await.json();
     let alone = chat(public, &json!({ "message": complaint })).await.json();
     setup.state.chat.recorder.flush().await;
-    let handoff = Request::post(support_chat_api::HANDOFF_PATH)
-        .header("host", "localhost")
-        .header("content-type", "application/json")
-        .body(Full::new(
-            json!({ "session": asked["session"], "email": "jo@example.com" })
-                .to_string()
-                .into(),
-        ))
-        .unwrap();
-    let taken = send(public, handoff).await;
+    let handoff = json!({ "session": asked["session"], "email": "jo@example.com" });
+    let taken = send(public, crate::handoff::handoff_request(&handoff)).await;
     assert_eq!(taken.status, 202, "{}", text(&taken));
     let reference = taken.json()["reference"].as_str().unwrap().to_owned();
 

@@ -261,7 +261,7 @@ async fn conversation(addr: SocketAddr, message: &str) -> String {
     reply.json()["session"].as_str().unwrap().to_owned()
 }
 
-fn handoff_request(body: &Value) -> Request<Full<axum::body::Bytes>> {
+pub(crate) fn handoff_request(body: &Value) -> Request<Full<axum::body::Bytes>> {
     Request::post(HANDOFF_PATH)
         .header("host", "localhost")
         .header("content-type", "application/json")

@@ -116,6 +116,16 @@ fn from(client: &str, message: &str, session: Option<&str>) -> Request<Full<axum
     request
 }
 
+/// A handoff of `session` to jo@example.com, asked from `client`.
+fn handoff_from(client: &str, session: &str) -> Request<Full<axum::body::Bytes>> {
+    let body = json!({ "session": session, "email": "jo@example.com" });
+    let mut request = crate::handoff::handoff_request(&body);
+    request
+        .headers_mut()
+        .insert("x-forwarded-for", client.parse().unwrap());
+    request
+}
+
 #[tokio::test]
 async fn two_replicas_on_one_redis_grant_exactly_60_of_200_simultaneous_requests() {
     let redis = RedisServer::start();
@@ -238,21 +248,7 @@ async fn a_handoff_asked_of_a_replica_that_has_not_recorded_the_conversation_yet
     ];
     let (a, b) = (replica(&redis, &hook).await, replica(&redis, &hook).await);
     let first = send(a, from("198.51.100.20", "hello", None)).await.json();
-    let ask = |session: &str| {
-        let mut request = Request::post(support_chat_api::HANDOFF_PATH)
-            .header("host", "localhost")
-            .header("content-type", "application/json")
-            .body(Full::new(
-                json!({ "session": session, "email": "jo@example.com" })
-                    .to_string()
-                    .into(),
-            ))
-            .unwrap();
-        request
-            .headers_mut()
-            .insert("x-forwarded-for", "198.51.100.20".parse().unwrap());
-        request
-    };
+    let ask = |session: &str| handoff_from("198.51.100.20", session);
     let taken = send(b, ask(first["session"].as_str().unwrap())).await;
     assert_eq!(
         taken.status,
@@ -277,18 +273,8 @@ async fn a_handoff_asked_of_one_replica_carries_the_turn_the_other_has_just_answ
     let (a, b) = (replica(&redis, &flags).await, replica(&redis, &flags).await);
     let question = "How long does an application take?";
     let first = send(a, from("198.51.100.21", question, None)).await.json();
-    let mut request = Request::post(support_chat_api::HANDOFF_PATH)
-        .header("host", "localhost")
-        .header("content-type", "application/json")
-        .body(Full::new(
-            json!({ "session": first["session"], "email": "jo@example.com" })
-                .to_string()
-                .into(),
-        ))
-        .unwrap();
-    request
-        .headers_mut()
-        .insert("x-forwarded-for", "198.51.100.21".parse().unwrap());
+    let session = first["session"].as_str().unwrap();
+    let request = handoff_from("198.51.100.21", session);
     assert_eq!(send(b, request).await.status, 202);
     let got = receiver.wait_for(1, Duration::from_secs(20)).await;
     let transcript = got[0].body["transcript"].as_array().unwrap();

@@ -158,8 +158,13 @@ impl AssistantArgs {
             (None, Some(target)) => ScopeRule::Target(target),
             (None, None) => ScopeRule::Auto,
         };
+        let scope_weight = match self.scope_weight {
+            Some(weight) => support_chat_assistant::ScopeWeight::Given(weight),
+            None => support_chat_assistant::ScopeWeight::Fitted,
+        };
         support_chat_assistant::EngineConfig {
             scope,
+            scope_weight,
             ..Default::default()
         }
     }
@@ -415,6 +420,12 @@ pub struct AssistantArgs {
     /// shows the scores); overrides --handoff-target.
     #[arg(long, env = "SUPPORT_CHAT_SCOPE_THRESHOLD", allow_hyphen_values = true, value_parser = finite)]
     pub scope_threshold: Option<f32>,
+
+    /// How much the best article's margin counts in the out-of-scope score
+    /// (0 to 5), instead of the weight chosen when the knowledge base loads
+    /// by leaving its articles out (`check-kb` shows the chosen one).
+    #[arg(long, env = "SUPPORT_CHAT_SCOPE_WEIGHT", value_parser = scope_weight)]
+    pub scope_weight: Option<f32>,
 
     /// Sentence embeddings of recent messages kept (about 1.7 KiB each), so a
     /// repeated message skips the encoder; 0 keeps none. The training
@@ -711,6 +722,15 @@ fn handoff_target(input: &str) -> Result<f32, String> {
         .ok_or_else(|| format!("{input:?} is not a share from 0 to 0.5"))
 }
 
+fn scope_weight(input: &str) -> Result<f32, String> {
+    input
+        .trim()
+        .parse::<f32>()
+        .ok()
+        .filter(|x| (0.0..=5.0).contains(x))
+        .ok_or_else(|| format!("{input:?} is not a weight from 0 to 5"))
+}
+
 /// `--embedding-cache`: a file, or none.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EmbeddingCache(pub Option<PathBuf>);
@@ -837,7 +857,15 @@ mod tests {
             scope(&["--handoff-target", "0.1", "--scope-threshold", "-0.25"]),
             ScopeRule::Threshold(-0.25)
         );
-        for bad in [["--handoff-target", "0.6"], ["--scope-threshold", "NaN"]] {
+        let weight = |args: &[&str]| flags(args).unwrap().assistant.engine_config().scope_weight;
+        use support_chat_assistant::ScopeWeight;
+        assert_eq!(weight(&[]), ScopeWeight::Fitted);
+        assert_eq!(weight(&["--scope-weight", "0.4"]), ScopeWeight::Given(0.4));
+        for bad in [
+            ["--handoff-target", "0.6"],
+            ["--scope-threshold", "NaN"],
+            ["--scope-weight", "7"],
+        ] {
             let err = flags(&bad).unwrap_err().to_string();
             assert!(err.contains(bad[0]), "{err}");
         }

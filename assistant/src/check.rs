@@ -89,6 +89,9 @@ pub struct KbCheck {
 /// other rules hand it off anyway; the threshold each target fits.
 #[derive(Clone, Debug, Serialize)]
 pub struct ScopeCheck {
+    /// The margin's weight in the scope score, chosen by leaving articles
+    /// out (`engine/weight.rs`), or the default where it cannot be.
+    pub margin_weight: f32,
     /// Own questions scored (those of handoff articles aside).
     pub questions: usize,
     /// Share the other rules hand off anyway (unsure between articles).
@@ -177,15 +180,30 @@ pub fn check_kb(
     // The out-of-scope examples are dealt into the folds too (line `j` to
     // fold `j mod folds`), so each is scored by an engine that did not see
     // it: where each stands against the rule, and whether it is handed off.
-    let lines = kb.out_of_scope();
     let (mut line_points, mut lines_handed_off) = (Vec::new(), 0usize);
     // The detectors learn from the `care/` examples, not the articles:
     // trained once, shared by every fold's engine.
     let care = Arc::new(CareModel::train(&kb.care_training(), encoder.map(|e| &**e)));
+    // The whole knowledge base's engine chooses the scope score's margin
+    // weight, as the server's does; every fold's engine scores with it, so
+    // the held-out scores and the thresholds fitted over them share a scale.
+    let whole = encoder.map(|encoder| {
+        let unfitted = EngineConfig {
+            scope: ScopeRule::Off,
+            ..cfg.clone()
+        };
+        Engine::with_care(kb.clone(), unfitted, Some(encoder.clone()), care.clone())
+    });
+    let cfg = EngineConfig {
+        scope_weight: whole
+            .as_ref()
+            .map_or(cfg.scope_weight, |e| e.config().scope_weight),
+        ..cfg
+    };
     for fold in 0..folds {
-        let kept: Vec<&str> = (0..lines.len())
-            .filter(|j| j % folds != fold)
-            .map(|j| lines[j].as_str())
+        let kept: Vec<&str> = kb
+            .out_of_scope_fold(folds, fold, false)
+            .map(String::as_str)
             .collect();
         let engine = Engine::served(
             kb.training_fold(folds, fold)
@@ -196,7 +214,7 @@ pub fn check_kb(
             tune,
         );
         tuned = engine.is_tuned();
-        for line in lines.iter().skip(fold).step_by(folds) {
+        for line in kb.out_of_scope_fold(folds, fold, true) {
             let Ok(message) = Message::parse(line, usize::MAX) else {
                 continue;
             };
@@ -254,16 +272,12 @@ pub fn check_kb(
         result.misdirected = ratio(*wrong, result.questions);
     }
     let questions = results.iter().map(|r| r.questions).sum();
-    let scope = encoder.map(|encoder| {
+    let scope = whole.map(|whole| {
         // The held-out scores come from folds of its own: no threshold to
         // fit here.
-        let unfitted = EngineConfig {
-            scope: ScopeRule::Off,
-            ..cfg.clone()
-        };
-        let held = Engine::with_care(kb.clone(), unfitted, Some(encoder.clone()), care.clone())
-            .held_out_scope_as_served(tune);
+        let held = whole.held_out_scope_as_served(tune);
         ScopeCheck {
+            margin_weight: whole.config().scope_weight.value(),
             questions: held.len(),
             already_handed_off: ratio(held.iter().filter(|(_, other)| *other).count(), held.len()),
             points: [0.02, 0.05, 0.10]
@@ -439,6 +453,12 @@ impl fmt::Display for KbCheck {
                 } else {
                     ""
                 }
+            )?;
+            writeln!(
+                f,
+                "  the score weighs the best article's margin by {} (chosen by leaving articles out, of {:?})",
+                scope.margin_weight,
+                crate::engine::SCOPE_WEIGHTS
             )?;
             for p in &scope.points {
                 write!(f, "  {:>3.0} % -> {:.3}", 100.0 * p.target, p.threshold)?;

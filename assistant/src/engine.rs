@@ -27,7 +27,11 @@ use super::vocab::Vocab;
 
 mod scope;
 pub(crate) mod tuning;
-pub use scope::{DEFAULT_HANDOFF_TARGET, SCOPE_FOLDS, Scope, ScopeRule, threshold_for};
+mod weight;
+pub use scope::{
+    DEFAULT_HANDOFF_TARGET, DEFAULT_SCOPE_WEIGHT, MIN_ARTICLES_TO_FIT, SCOPE_FOLDS, SCOPE_WEIGHTS,
+    Scope, ScopeRule, ScopeWeight, threshold_for,
+};
 
 /// Used when the knowledge base has no `handoff` article.
 pub const DEFAULT_CONTACT: &str =
@@ -75,17 +79,21 @@ pub struct EngineConfig {
     /// Whether and where the scope rule hands off (`--handoff-target`,
     /// `--scope-threshold`). Needs an encoder.
     pub scope: ScopeRule,
+    /// The margin's weight in `scope_score`: fitted when the knowledge
+    /// base loads by default, then held as given.
+    pub scope_weight: ScopeWeight,
 }
 
 /// How in scope a message looks, the one number the scope rule reads: the
-/// best cosine to an article's example, plus 0.4 × the best article's SVM
-/// margin over the out-of-scope class, less how much nearer the message is
-/// to one of the knowledge base's own out-of-scope examples than to any
+/// best cosine to an article's example, plus `weight` × the best article's
+/// SVM margin over the out-of-scope class (the weight chosen for each
+/// knowledge base: `engine/weight.rs`), less how much nearer the message
+/// is to one of the knowledge base's own out-of-scope examples than to any
 /// article's (nothing without an `out-of-scope.txt`). On held-out
 /// near-domain questions it separated best among those compared
 /// (BENCHMARKS.md, "Out of scope").
-pub fn scope_score(s: &Scored) -> f32 {
-    s.neighbour + 0.4 * s.article_over_oos - (s.oos_neighbour - s.neighbour).max(0.0)
+pub fn scope_score(s: &Scored, weight: f32) -> f32 {
+    scope::score(s.neighbour, s.article_over_oos, s.oos_neighbour, weight)
 }
 
 impl Default for EngineConfig {
@@ -106,6 +114,7 @@ impl Default for EngineConfig {
             semantic_weight: 1.5,
             neighbour_weight: 3.0,
             scope: ScopeRule::Auto,
+            scope_weight: ScopeWeight::Fitted,
         }
     }
 }
@@ -234,8 +243,10 @@ impl Engine {
         })
     }
 
-    /// Trains on the knowledge base, without fitting a scope threshold; the
-    /// classifier reads `tuned`'s embeddings when given (of `encoder`).
+    /// Trains on the knowledge base, without fitting a scope threshold but
+    /// with the margin weight chosen when `cfg` leaves it to be fitted
+    /// (then held as given); the classifier reads `tuned`'s embeddings when
+    /// given (of `encoder`).
     fn trained(
         kb: KnowledgeBase,
         cfg: EngineConfig,
@@ -324,6 +335,7 @@ impl Engine {
             complaints_article,
             support_article,
         }
+        .with_fitted_weight()
     }
 
     /// The duty-of-care detectors (their cross-validation: `care().report()`).
@@ -383,7 +395,7 @@ impl Engine {
             article_over_oos: sc.article_over_oos,
             neighbour: sc.neighbour,
             oos_neighbour: sc.oos_neighbour,
-            score: scope_score(&sc),
+            score: scope_score(&sc, self.cfg.scope_weight.value()),
         }
     }
 
@@ -465,7 +477,7 @@ impl Engine {
         // of scope: the out-of-scope class's margin is part of its score.
         // Without one, the class winning hands off.
         let out_of_scope = match self.scope_threshold {
-            Some(t) => scope_score(sc) < t,
+            Some(t) => scope_score(sc, self.cfg.scope_weight.value()) < t,
             None => sc.best == self.n_articles(),
         };
         if out_of_scope {
@@ -479,7 +491,7 @@ impl Engine {
     pub(crate) fn scope_point(&self, message: &str) -> (f32, bool) {
         let sc = self.classify(&normalise(message));
         let other = !matches!(self.decide_in_scope(&sc), Verdict::Answer(_));
-        (scope_score(&sc), other)
+        (scope_score(&sc, self.cfg.scope_weight.value()), other)
     }
 
     /// The other rules' verdict on a message the scope rule keeps.

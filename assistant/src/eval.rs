@@ -547,11 +547,13 @@ mod tests {
         eprintln!(
             "mean of splits 1-3; none, 20 more left out, those 20 as examples: recall at 5 % {recall:?}, AUC {auc:?}"
         );
-        // Measured 0.827, 0.846 and 0.820 with the encoder tuned as served
-        // (2026-12-05; 0.848, 0.863 and 0.836 untuned, while recall at 5 %
-        // rose 0.36 → 0.38): floors against regressions, not goals.
+        // Measured 0.871, 0.850 and 0.817, recall at 5 % 0.390, 0.386 and
+        // 0.356, with the margin weight each knowledge base chooses
+        // (2026-12-06); 0.827, 0.846 and 0.820, recall 0.379, 0.387 and
+        // 0.324, with it fixed at 0.4 (2026-12-05): floors against
+        // regressions, not goals.
         assert!(
-            auc[0] >= 0.82 && auc[1] >= 0.84 && auc[2] >= 0.81,
+            auc[0] >= 0.85 && auc[1] >= 0.84 && auc[2] >= 0.81,
             "{auc:?}"
         );
     }
@@ -585,10 +587,12 @@ mod tests {
             auc += score.auc / 3.0;
         }
         eprintln!("mean of splits 1-3: recall at 5 % {recall:.3}, AUC {auc:.3}");
-        // Measured 0.560 and 0.916 (2026-12-05), against 0.379 and 0.827
-        // with 10 of each: floors against regressions. The issue's bar
-        // (0.60 at 5 %) is not met by the rule's score.
-        assert!(recall >= 0.54 && auc >= 0.90, "{recall} {auc}");
+        // Measured 0.600 and 0.933 (2026-12-06; each split's knowledge base
+        // chooses the margin weight 0.05 by leaving its intents out), against
+        // 0.560 and 0.916 with the weight fixed at 0.4 and 0.390 / 0.85 with
+        // 10 of each: floors against regressions, a question or two under the
+        // issue's bar (0.60 at 5 %), which this meets with nothing to spare.
+        assert!(recall >= 0.595 && auc >= 0.92, "{recall} {auc}");
     }
 
     /// The sample knowledge base against near-domain questions it does not
@@ -620,16 +624,17 @@ mod tests {
             "sample without out-of-scope.txt",
         );
         let shipped = curves(&KnowledgeBase::sample(), "sample as shipped");
-        // Measured 2026-12-05 with the encoder tuned as served (floors
-        // against regressions): as shipped (its examples in their own
-        // class, the rule fitted to 5 %), 5.8 % of held-out own questions
-        // and 93.2 % of the near-domain ones handed off; without the rule
-        // 10.9 % and 97.9 %; without out-of-scope.txt (where Auto is Off)
-        // 6.2 % and 60.5 %. Untuned (2026-12-04): 5.1 % and 91.5 %, 12.7 %
-        // and 97.6 %, 7.6 % and 69.1 %.
+        // Measured 2026-12-06 with the encoder tuned as served and the
+        // margin weight each fold's knowledge base chooses (floors against
+        // regressions): as shipped (its examples in their own class, the
+        // rule fitted to 5 %), 5.1 % of held-out own questions and 85.4 %
+        // of the near-domain ones handed off; without the rule 10.9 % and
+        // 97.9 %; without out-of-scope.txt (where Auto is Off) 6.2 % and
+        // 60.5 %. With the weight fixed at 0.4 (2026-12-05): 5.8 % and
+        // 93.2 % as shipped.
         let served = shipped.served;
         assert!(served.in_scope <= 0.08, "{served:?}");
-        assert!(served.oos >= 0.85, "{served:?}");
+        assert!(served.oos >= 0.83, "{served:?}");
         assert_eq!(
             without.served.in_scope, without.without_rule.in_scope,
             "no rule where there are no out-of-scope examples"
@@ -873,6 +878,284 @@ mod held_out_dump {
                 let (score, margin, nn, p) = (s.score, s.article_over_oos, s.neighbour, s.p_answer);
                 writeln!(tsv, "{kind}\t{c}\t{held}\t{score}\t{margin}\t{nn}\t{p}").unwrap();
             }
+        }
+    }
+}
+
+/// Issue 20's open question: can a knowledge base choose its own margin
+/// weight by leaving some of its articles out? Ignored: a measurement.
+#[cfg(test)]
+mod weight_by_leaving_out {
+    use super::*;
+    use crate::engine::ScopeRule;
+
+    const WEIGHTS: [f32; 9] = [0.0, 0.05, 0.1, 0.2, 0.3, 0.4, 0.6, 0.8, 1.2];
+
+    fn score(s: &crate::engine::Scope, w: f32) -> f32 {
+        s.neighbour + w * s.article_over_oos - (s.oos_neighbour - s.neighbour).max(0.0)
+    }
+
+    fn curves(ins: &[crate::engine::Scope], oos: &[crate::engine::Scope]) -> Vec<scope::Curve> {
+        WEIGHTS
+            .iter()
+            .map(|&w| {
+                let i: Vec<f32> = ins.iter().map(|s| score(s, w)).collect();
+                let o: Vec<f32> = oos.iter().map(|s| score(s, w)).collect();
+                scope::curve(&i, &o)
+            })
+            .collect()
+    }
+
+    fn recalls(ins: &[crate::engine::Scope], oos: &[crate::engine::Scope]) -> Vec<f64> {
+        curves(ins, oos).iter().map(|c| c.recall_at[1]).collect()
+    }
+
+    fn objectives(ins: &[crate::engine::Scope], oos: &[crate::engine::Scope]) -> String {
+        let c = curves(ins, oos);
+        let mean: Vec<f64> = c
+            .iter()
+            .map(|c| c.recall_at.iter().sum::<f64>() / 3.0)
+            .collect();
+        let auc: Vec<f64> = c.iter().map(|c| c.auc).collect();
+        format!(
+            "\n    r@5  {}\n    mean {}\n    auc  {}",
+            fmt(&recalls(ins, oos)),
+            fmt(&mean),
+            fmt(&auc)
+        )
+    }
+
+    fn engine(rows: &[(Message, String)], encoder: &Arc<Encoder>) -> Engine {
+        let cfg = EngineConfig {
+            scope: ScopeRule::Off,
+            ..EngineConfig::default()
+        };
+        Engine::with_care(
+            kb_from_rows(rows).unwrap(),
+            cfg,
+            Some(encoder.clone()),
+            Arc::new(CareModel::silent()),
+        )
+    }
+
+    fn fmt(r: &[f64]) -> String {
+        WEIGHTS
+            .iter()
+            .zip(r)
+            .map(|(w, r)| format!("{w}:{r:.3}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    #[test]
+    #[ignore]
+    fn choosing_the_margin_weight_of_the_sample_by_leaving_articles_out() {
+        let root = crate::test_support::repository_root();
+        let near: Vec<Message> = read_labelled_csv(&root.join("tests/data/near_oos_dev.csv"))
+            .unwrap()
+            .into_iter()
+            .map(|(m, _)| m)
+            .collect();
+        let far: Vec<Message> = read_labelled_csv(&root.join("tests/data/oos_dev.csv"))
+            .unwrap()
+            .into_iter()
+            .map(|(m, _)| m)
+            .collect();
+        let encoder = crate::encoder::test_encoder();
+        let kb = KnowledgeBase::sample();
+        let lines = kb.out_of_scope().to_vec();
+        let cfg = EngineConfig {
+            scope: ScopeRule::Off,
+            ..EngineConfig::default()
+        };
+        let build = |kb: KnowledgeBase| {
+            Engine::with_care(
+                kb,
+                cfg.clone(),
+                Some(encoder.clone()),
+                Arc::new(CareModel::silent()),
+            )
+        };
+        let folds = 5;
+        for seed in [1u64, 2, 3] {
+            let mut order: Vec<usize> = (0..kb.articles().len())
+                .filter(|&i| !kb.articles()[i].handoff)
+                .collect();
+            if seed > 1 {
+                fastrand::Rng::with_seed(seed).shuffle(&mut order);
+            }
+            let group = |i: usize| order.iter().position(|&o| o == i).unwrap_or(0) % folds;
+            let (mut ins, mut left, mut lines_out) = (Vec::new(), Vec::new(), Vec::new());
+            for k in 0..folds {
+                let articles: Vec<Article> = kb
+                    .articles()
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, a)| a.handoff || group(*i) != k)
+                    .map(|(_, a)| Article {
+                        questions: crate::kb::held_out(a, folds, k, false).cloned().collect(),
+                        ..a.clone()
+                    })
+                    .filter(|a| !a.questions.is_empty())
+                    .collect();
+                let kept: Vec<&str> = lines
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| i % folds != k)
+                    .map(|(_, l)| l.as_str())
+                    .collect();
+                let fold_kb = KnowledgeBase::from_articles(articles, &[])
+                    .unwrap()
+                    .with_out_of_scope(&kept.join("\n"));
+                let e = build(fold_kb);
+                for (i, a) in kb.articles().iter().enumerate() {
+                    if a.handoff {
+                        continue;
+                    }
+                    if group(i) == k {
+                        left.extend(a.questions.iter().map(|q| e.scope(q)));
+                    } else {
+                        ins.extend(crate::kb::held_out(a, folds, k, true).map(|q| e.scope(q)));
+                    }
+                }
+                for (i, l) in lines.iter().enumerate() {
+                    if i % folds == k {
+                        lines_out.push(e.scope(l));
+                    }
+                }
+            }
+            let both: Vec<_> = left.iter().chain(&lines_out).copied().collect();
+            eprintln!(
+                "seed {seed}: {} in, {} left out, {} lines",
+                ins.len(),
+                left.len(),
+                lines_out.len()
+            );
+            eprintln!("  articles left out: {}", fmt(&recalls(&ins, &left)));
+            eprintln!("  lines held out:    {}", fmt(&recalls(&ins, &lines_out)));
+            eprintln!("  both:              {}", objectives(&ins, &both));
+        }
+        // Dev: own questions by question folds against near_oos_dev and oos_dev.
+        let (mut own, mut near_s, mut far_s) = (Vec::new(), Vec::new(), Vec::new());
+        for k in 0..folds {
+            let e = build(kb.training_fold(folds, k));
+            for a in kb.articles().iter().filter(|a| !a.handoff) {
+                own.extend(crate::kb::held_out(a, folds, k, true).map(|q| e.scope(q)));
+            }
+            near_s.extend(near.iter().map(|m| e.scope(m.as_str())));
+            far_s.extend(far.iter().map(|m| e.scope(m.as_str())));
+        }
+        eprintln!("dev near_oos_dev:   {}", objectives(&own, &near_s));
+        eprintln!("dev oos_dev:        {}", fmt(&recalls(&own, &far_s)));
+    }
+
+    #[test]
+    #[ignore]
+    fn the_sample_served_with_its_fitted_weight_and_with_the_old_one() {
+        let root = crate::test_support::repository_root();
+        let near = read_labelled_csv(&root.join("tests/data/near_oos_dev.csv")).unwrap();
+        let far = read_labelled_csv(&root.join("tests/data/oos_dev.csv")).unwrap();
+        let encoder = crate::encoder::test_encoder();
+        for weight in [
+            crate::engine::ScopeWeight::Fitted,
+            crate::engine::ScopeWeight::Given(0.4),
+        ] {
+            let kb = KnowledgeBase::sample();
+            let care = Arc::new(CareModel::train(&kb.care_training(), Some(&encoder)));
+            let cfg = EngineConfig {
+                scope_weight: weight,
+                ..EngineConfig::default()
+            };
+            let engine = Engine::served(
+                kb,
+                cfg,
+                Some(encoder.clone()),
+                care,
+                Some(TuneConfig::default()),
+            );
+            let n = evaluate_engine(&engine, &near, 0.0);
+            let f = evaluate_engine(&engine, &far, 0.0);
+            eprintln!(
+                "{weight:?} -> {:?}, threshold {:?}: near-domain handed off {:.3}, oos_dev {:.3}",
+                engine.config().scope_weight,
+                engine.scope_threshold(),
+                n.oos_recall,
+                f.oos_recall
+            );
+        }
+    }
+
+    #[test]
+    #[ignore]
+    fn choosing_the_margin_weight_by_leaving_intents_out() {
+        let root = crate::test_support::repository_root();
+        let data = root.join("../shared/data/banking77");
+        let train = read_labelled_csv(&data.join("train.csv")).unwrap();
+        let dev = read_labelled_csv(&data.join("dev.csv")).unwrap();
+        let encoder = super::tests::banking77_encoder();
+        let folds = 5;
+        for split in 1..=3u64 {
+            let t0 = Instant::now();
+            let held = held_out_categories(&train, HoldOut { intents: 10, split });
+            let kept: Vec<_> = train
+                .iter()
+                .filter(|(_, c)| !held.contains(c) && c != OOS_CATEGORY)
+                .cloned()
+                .collect();
+            // Intents in name order (the articles `kb_from_rows` makes of
+            // them), dealt to folds as the engine deals articles.
+            let intents: Vec<String> = kept
+                .iter()
+                .map(|(_, c)| c.clone())
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect();
+            let group = |c: &str| intents.iter().position(|i| i == c).unwrap() % folds;
+            // Each row's place in its intent: its question fold.
+            let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+            let fold_of: Vec<usize> = kept
+                .iter()
+                .map(|(_, c)| {
+                    let n = seen.entry(c.clone()).or_default();
+                    *n += 1;
+                    (*n - 1) % folds
+                })
+                .collect();
+            let (mut ins, mut oos) = (Vec::new(), Vec::new());
+            for k in 0..folds {
+                let rows: Vec<_> = kept
+                    .iter()
+                    .zip(&fold_of)
+                    .filter(|((_, c), f)| group(c) != k && **f != k)
+                    .map(|(r, _)| r.clone())
+                    .collect();
+                let e = engine(&rows, &encoder);
+                for ((m, c), f) in kept.iter().zip(&fold_of) {
+                    if group(c) == k {
+                        oos.push(e.scope(m.as_str()));
+                    } else if *f == k {
+                        ins.push(e.scope(m.as_str()));
+                    }
+                }
+            }
+            let chosen = objectives(&ins, &oos);
+            let full = engine(&kept, &encoder);
+            let (mut dev_in, mut dev_oos) = (Vec::new(), Vec::new());
+            for (m, c) in &dev {
+                let s = full.scope(m.as_str());
+                if held.contains(c) {
+                    dev_oos.push(s);
+                } else {
+                    dev_in.push(s);
+                }
+            }
+            let on_dev = objectives(&dev_in, &dev_oos);
+            eprintln!(
+                "split {split} ({:.0} s)\n  left-out train: {}\n  dev:            {}",
+                t0.elapsed().as_secs_f64(),
+                chosen,
+                on_dev
+            );
         }
     }
 }

@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 
 use crate::care::{COMPLAINT_FILE, CareExamples, VULNERABILITY_FILE};
 
+mod folds;
+
 /// Id of the article whose body is the human-contact text. Its body is used
 /// for every handoff and replaces `{{contact}}` in other articles, so the
 /// contact details live in exactly one place.
@@ -326,31 +328,6 @@ impl KnowledgeBase {
     /// The author's out-of-scope examples (none without the file).
     pub fn out_of_scope(&self) -> &[String] {
         &self.out_of_scope
-    }
-
-    /// The knowledge base fold `fold` of `folds` trains on: each article's
-    /// questions but those dealt to that fold (question `i` to fold
-    /// `i mod folds`; an article left with none keeps its title), and all
-    /// else as it is.
-    pub fn training_fold(&self, folds: usize, fold: usize) -> KnowledgeBase {
-        let articles = self
-            .articles
-            .iter()
-            .map(|a| {
-                let mut kept: Vec<String> = held_out(a, folds, fold, false).cloned().collect();
-                if kept.is_empty() {
-                    kept.push(a.title.clone());
-                }
-                Article {
-                    questions: kept,
-                    ..a.clone()
-                }
-            })
-            .collect();
-        KnowledgeBase {
-            articles,
-            ..self.clone()
-        }
     }
 
     pub fn articles(&self) -> &[Article] {

@@ -104,7 +104,8 @@ pub use check::{DEFAULT_MAX_MISDIRECTED, KbCheck, RECOMMENDED_QUESTIONS, check_k
 pub use encoder::{DEFAULT_MODEL_DIR, DIM, Encoder, EncoderError, MAX_TOKENS, cosine};
 pub use engine::tuning::TunedEngine;
 pub use engine::{
-    DEFAULT_CONTACT, DEFAULT_HANDOFF_TARGET, Engine, EngineConfig, ScopeRule, Scored,
+    DEFAULT_CONTACT, DEFAULT_HANDOFF_TARGET, DEFAULT_SCOPE_WEIGHT, Engine, EngineConfig,
+    SCOPE_WEIGHTS, ScopeRule, ScopeWeight, Scored,
 };
 pub use eval::{EvalError, EvalReport, HoldOut, Shots, evaluate};
 pub use features::FeatureConfig;

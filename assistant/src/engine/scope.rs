@@ -62,8 +62,46 @@ pub fn threshold_for(held: &[(f32, bool)], target: f32) -> Option<f32> {
     })
 }
 
-/// Folds of the scope threshold's cross-validation.
+/// Folds of the scope threshold's cross-validation, and of the margin
+/// weight's.
 pub const SCOPE_FOLDS: usize = 5;
+
+/// How much the best article's margin counts in the scope score, against
+/// the nearest example question's cosine.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum ScopeWeight {
+    /// Chosen among [`SCOPE_WEIGHTS`] when the knowledge base loads, by
+    /// leaving its articles out (`engine/weight.rs`); [`DEFAULT_SCOPE_WEIGHT`]
+    /// until then, and where that cannot be done.
+    Fitted,
+    /// This weight, as it is (what a fitted engine holds once it is chosen).
+    Given(f32),
+}
+
+impl ScopeWeight {
+    pub fn value(self) -> f32 {
+        match self {
+            ScopeWeight::Fitted => DEFAULT_SCOPE_WEIGHT,
+            ScopeWeight::Given(weight) => weight,
+        }
+    }
+}
+
+/// The weight where none is fitted: without an encoder, or with fewer than
+/// `MIN_ARTICLES_TO_FIT` articles to leave out.
+pub const DEFAULT_SCOPE_WEIGHT: f32 = 0.4;
+
+/// The weights a knowledge base's is chosen among.
+pub const SCOPE_WEIGHTS: [f32; 9] = [0.0, 0.05, 0.1, 0.2, 0.3, 0.4, 0.6, 0.8, 1.2];
+
+/// The fewest articles (handoff articles aside) a weight is fitted with:
+/// with fewer, each fold would leave out one or two topics.
+pub const MIN_ARTICLES_TO_FIT: usize = 10;
+
+/// [`scope_score`](super::scope_score) of its parts.
+pub fn score(neighbour: f32, article_over_oos: f32, oos_neighbour: f32, weight: f32) -> f32 {
+    neighbour + weight * article_over_oos - (oos_neighbour - neighbour).max(0.0)
+}
 
 /// How in scope one message looks; higher is more, by each measure.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -80,4 +118,16 @@ pub struct Scope {
     pub oos_neighbour: f32,
     /// [`scope_score`](super::scope_score) of these: what the scope rule reads.
     pub score: f32,
+}
+
+impl Scope {
+    /// The scope score of these parts with the margin weighted by `weight`.
+    pub fn score_with(&self, weight: f32) -> f32 {
+        score(
+            self.neighbour,
+            self.article_over_oos,
+            self.oos_neighbour,
+            weight,
+        )
+    }
 }

@@ -133,8 +133,20 @@ fn check_kb_reports_in_order_the_threshold_each_target_fits_with_tuned_folds_as_
         Some(thresholds[1]),
         "the point reported at the default target is the one served"
     );
+    assert_eq!(
+        served.config().scope_weight.value(),
+        scope.margin_weight,
+        "the weight reported is the one served"
+    );
     let text = check.to_string();
     assert!(text.contains("Out-of-scope rule (--handoff-target)"));
+    assert!(
+        text.contains(&format!(
+            "the score weighs the best article's margin by {}",
+            scope.margin_weight
+        )),
+        "{text}"
+    );
     assert!(text.contains("encoder tuned to its fold"), "{text}");
 }
 
@@ -154,11 +166,48 @@ fn a_message_nearer_an_out_of_scope_line_than_any_example_question_scores_lower_
     let s = engine.scope(line);
     assert!(s.oos_neighbour > 0.99, "{s:?}");
     assert!(s.oos_neighbour > s.neighbour, "{s:?}");
-    let expected = s.neighbour + 0.4 * s.article_over_oos - (s.oos_neighbour - s.neighbour);
+    let w = engine.config().scope_weight.value();
+    let expected = s.neighbour + w * s.article_over_oos - (s.oos_neighbour - s.neighbour);
     assert!((s.score - expected).abs() < 1e-5, "{s:?}");
     // An own question is nearer an example question: no penalty.
     let own = engine.scope("how long does an application take?");
     assert!(own.neighbour >= own.oos_neighbour, "{own:?}");
-    let expected = own.neighbour + 0.4 * own.article_over_oos;
+    let expected = own.neighbour + w * own.article_over_oos;
     assert!((own.score - expected).abs() < 1e-5, "{own:?}");
+}
+
+#[test]
+fn the_margin_weight_is_chosen_when_the_knowledge_base_loads_unless_given() {
+    use crate::engine::{DEFAULT_SCOPE_WEIGHT, SCOPE_WEIGHTS, ScopeWeight};
+    let chosen = sample().config().scope_weight;
+    eprintln!("the sample's margin weight: {chosen:?}");
+    assert!(
+        matches!(chosen, ScopeWeight::Given(w) if SCOPE_WEIGHTS.contains(&w)),
+        "{chosen:?}"
+    );
+    let with = |kb: KnowledgeBase, weight: ScopeWeight, encoder: Option<Arc<Encoder>>| {
+        let cfg = EngineConfig {
+            scope_weight: weight,
+            ..EngineConfig::default()
+        };
+        Engine::with_config(kb, cfg, encoder).config().scope_weight
+    };
+    let given = ScopeWeight::Given(0.25);
+    assert_eq!(
+        with(KnowledgeBase::sample(), given, Some(test_encoder())),
+        given
+    );
+    let default = ScopeWeight::Given(DEFAULT_SCOPE_WEIGHT);
+    assert_eq!(
+        with(KnowledgeBase::sample(), ScopeWeight::Fitted, None),
+        default,
+        "nothing to fit without the encoder"
+    );
+    // Three articles: too few to leave any out.
+    let few: Vec<_> = KnowledgeBase::sample().articles()[..3].to_vec();
+    let few = KnowledgeBase::from_articles(few, &[]).unwrap();
+    assert_eq!(
+        with(few, ScopeWeight::Fitted, Some(test_encoder())),
+        default
+    );
 }

@@ -301,12 +301,13 @@ pub async fn change_complaint(
     match changed {
         Err(_) => return unavailable(&operator),
         Ok(Amended::Done(_)) => {}
-        Ok(Amended::Stale(now)) => {
+        Ok(Amended::Stale(current)) => {
             let what = format!(
                 "Someone changed {reference} after this page was loaded: it is now {}{}. \
                  Your change was not saved; look at it again before you decide.",
-                now.status.as_str(),
-                now.handled_by
+                current.status.as_str(),
+                current
+                    .handled_by
                     .map(|h| format!(", handled by {h}"))
                     .unwrap_or_default()
             );

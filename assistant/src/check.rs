@@ -92,6 +92,8 @@ pub struct ScopeCheck {
     /// The margin's weight in the scope score, chosen by leaving articles
     /// out (`engine/weight.rs`), or the default where it cannot be.
     pub margin_weight: f32,
+    /// Whether it was chosen (enough articles to leave some out).
+    pub margin_weight_fitted: bool,
     /// Own questions scored (those of handoff articles aside).
     pub questions: usize,
     /// Share the other rules hand off anyway (unsure between articles).
@@ -278,6 +280,8 @@ pub fn check_kb(
         let held = whole.held_out_scope_as_served(tune);
         ScopeCheck {
             margin_weight: whole.config().scope_weight.value(),
+            margin_weight_fitted: kb.articles().iter().filter(|a| !a.handoff).count()
+                >= crate::engine::MIN_ARTICLES_TO_FIT,
             questions: held.len(),
             already_handed_off: ratio(held.iter().filter(|(_, other)| *other).count(), held.len()),
             points: [0.02, 0.05, 0.10]
@@ -454,12 +458,21 @@ impl fmt::Display for KbCheck {
                     ""
                 }
             )?;
-            writeln!(
-                f,
-                "  the score weighs the best article's margin by {} (chosen by leaving articles out, of {:?})",
-                scope.margin_weight,
-                crate::engine::SCOPE_WEIGHTS
-            )?;
+            if scope.margin_weight_fitted {
+                writeln!(
+                    f,
+                    "  the score weighs the best article's margin by {} (chosen by leaving articles out, of {:?})",
+                    scope.margin_weight,
+                    crate::engine::SCOPE_WEIGHTS
+                )?;
+            } else {
+                writeln!(
+                    f,
+                    "  the score weighs the best article's margin by {} (the default: fewer than {} articles to leave out)",
+                    scope.margin_weight,
+                    crate::engine::MIN_ARTICLES_TO_FIT
+                )?;
+            }
             for p in &scope.points {
                 write!(f, "  {:>3.0} % -> {:.3}", 100.0 * p.target, p.threshold)?;
                 match p.out_of_scope_handed_off {

@@ -853,8 +853,12 @@ mod held_out_dump {
                     },
                 )
             };
+            // The dump reads the score's parts, not the weight: none fitted.
             let cfg = EngineConfig {
                 scope: ScopeRule::Off,
+                scope_weight: crate::engine::ScopeWeight::Given(
+                    crate::engine::DEFAULT_SCOPE_WEIGHT,
+                ),
                 ..EngineConfig::default()
             };
             let care = Arc::new(CareModel::silent());
@@ -928,6 +932,8 @@ mod weight_by_leaving_out {
     fn engine(rows: &[(Message, String)], encoder: &Arc<Encoder>) -> Engine {
         let cfg = EngineConfig {
             scope: ScopeRule::Off,
+            // The experiments read the score's parts: no weight fitted.
+            scope_weight: crate::engine::ScopeWeight::Given(crate::engine::DEFAULT_SCOPE_WEIGHT),
             ..EngineConfig::default()
         };
         Engine::with_care(
@@ -966,6 +972,8 @@ mod weight_by_leaving_out {
         let lines = kb.out_of_scope().to_vec();
         let cfg = EngineConfig {
             scope: ScopeRule::Off,
+            // The experiments read the score's parts: no weight fitted.
+            scope_weight: crate::engine::ScopeWeight::Given(crate::engine::DEFAULT_SCOPE_WEIGHT),
             ..EngineConfig::default()
         };
         let build = |kb: KnowledgeBase| {

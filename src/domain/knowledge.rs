@@ -145,6 +145,8 @@ impl Knowledge {
         tracing::info!(
             articles = engine.knowledge_base().articles().len(),
             train_ms = started.elapsed().as_millis() as u64,
+            scope_weight = engine.config().scope_weight.value(),
+            scope_threshold = engine.scope_threshold(),
             "knowledge base loaded"
         );
         Ok(engine)

@@ -19,10 +19,16 @@ use crate::kb::held_out;
 
 impl Engine {
     /// This engine with its margin weight chosen, when its configuration
-    /// leaves it to be fitted, and held as given from then on.
+    /// leaves it to be fitted, and held as given from then on. A threshold
+    /// given as it is (`--scope-threshold`) keeps [`DEFAULT_SCOPE_WEIGHT`]:
+    /// a weight that moved with each load would move it.
     pub(super) fn with_fitted_weight(mut self) -> Engine {
         if self.cfg.scope_weight == ScopeWeight::Fitted {
-            self.cfg.scope_weight = ScopeWeight::Given(self.fit_scope_weight());
+            let weight = match self.cfg.scope {
+                ScopeRule::Threshold(_) => DEFAULT_SCOPE_WEIGHT,
+                _ => self.fit_scope_weight(),
+            };
+            self.cfg.scope_weight = ScopeWeight::Given(weight);
         }
         self
     }

@@ -895,16 +895,12 @@ mod weight_by_leaving_out {
 
     const WEIGHTS: [f32; 9] = [0.0, 0.05, 0.1, 0.2, 0.3, 0.4, 0.6, 0.8, 1.2];
 
-    fn score(s: &crate::engine::Scope, w: f32) -> f32 {
-        s.neighbour + w * s.article_over_oos - (s.oos_neighbour - s.neighbour).max(0.0)
-    }
-
     fn curves(ins: &[crate::engine::Scope], oos: &[crate::engine::Scope]) -> Vec<scope::Curve> {
         WEIGHTS
             .iter()
             .map(|&w| {
-                let i: Vec<f32> = ins.iter().map(|s| score(s, w)).collect();
-                let o: Vec<f32> = oos.iter().map(|s| score(s, w)).collect();
+                let i: Vec<f32> = ins.iter().map(|s| s.score_with(w)).collect();
+                let o: Vec<f32> = oos.iter().map(|s| s.score_with(w)).collect();
                 scope::curve(&i, &o)
             })
             .collect()

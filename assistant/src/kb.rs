@@ -355,11 +355,18 @@ pub fn held_out(
     fold: usize,
     inside: bool,
 ) -> impl Iterator<Item = &String> {
-    a.questions
+    dealt(&a.questions, folds, fold, inside)
+}
+
+/// The items dealt to fold `fold` of `folds` (item `i` to fold
+/// `i mod folds`; `inside`), or to every other fold: the one way questions
+/// and out-of-scope examples are held out.
+fn dealt<T>(items: &[T], folds: usize, fold: usize, inside: bool) -> impl Iterator<Item = &T> {
+    items
         .iter()
         .enumerate()
         .filter(move |(i, _)| (i % folds == fold) == inside)
-        .map(|(_, q)| q)
+        .map(|(_, item)| item)
 }
 
 /// Whether `a` and `b` name one folder (one may be relative, or reached

@@ -2,7 +2,7 @@
 //! its questions and its out-of-scope examples are held out (item `i` to
 //! fold `i mod folds`), and its articles left out whole.
 
-use super::{Article, KnowledgeBase, held_out};
+use super::{Article, KnowledgeBase, dealt, held_out};
 
 impl KnowledgeBase {
     /// The knowledge base fold `fold` of `folds` trains on: each article's
@@ -57,10 +57,6 @@ impl KnowledgeBase {
         fold: usize,
         inside: bool,
     ) -> impl Iterator<Item = &String> {
-        self.out_of_scope
-            .iter()
-            .enumerate()
-            .filter(move |(i, _)| (i % folds == fold) == inside)
-            .map(|(_, line)| line)
+        dealt(&self.out_of_scope, folds, fold, inside)
     }
 }

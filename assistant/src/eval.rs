@@ -764,6 +764,12 @@ mod tests {
             Some(TuneConfig::default()),
         );
         let r = evaluate_engine(&engine, &rows, 0.0);
+        for (text, _) in &rows {
+            let answer = engine.reply(text, &[]);
+            if !answer.reply.handoff {
+                eprintln!("answered: {:?} -> {:?}", text.as_str(), answer.turn.outcome);
+            }
+        }
         eprintln!(
             "sample KB on oos_dev: {}",
             serde_json::to_string(&r).unwrap()

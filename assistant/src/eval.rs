@@ -586,13 +586,14 @@ mod tests {
             recall += score.recall_at[1] / 3.0;
             auc += score.auc / 3.0;
         }
-        eprintln!("mean of splits 1-3: recall at 5 % {recall:.3}, AUC {auc:.3}");
-        // Measured 0.600 and 0.933 (2026-12-06; each split's knowledge base
+        eprintln!("mean of splits 1-3: recall at 5 % {recall:.4}, AUC {auc:.4}");
+        // Measured 0.6001 and 0.9331 (2026-12-06; each split's knowledge base
         // chooses the margin weight 0.05 by leaving its intents out), against
         // 0.560 and 0.916 with the weight fixed at 0.4 and 0.390 / 0.85 with
-        // 10 of each: floors against regressions, a question or two under the
-        // issue's bar (0.60 at 5 %), which this meets with nothing to spare.
-        assert!(recall >= 0.595 && auc >= 0.92, "{recall} {auc}");
+        // 10 of each. The recall's floor is the bar (0.60 at 5 %),
+        // met with nothing to spare: the run is deterministic, so a change
+        // that costs one held-out question here fails it.
+        assert!(recall >= 0.60 && auc >= 0.92, "{recall} {auc}");
     }
 
     /// The sample knowledge base against near-domain questions it does not

@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::domain::Pending;
 use crate::domain::clock::UnixMillis;
-use crate::domain::records::{RecordError, SessionHash};
+use crate::domain::records::{RecordError, SessionHash, TranscriptTurn};
 
 /// How long a complaint may wait for its acknowledgement.
 pub const ACKNOWLEDGE_WITHIN: Duration = Duration::from_secs(24 * 60 * 60);
@@ -206,6 +206,52 @@ pub trait ComplaintBook: Send + Sync + 'static {
         &self,
         since: UnixMillis,
     ) -> Pending<'_, Result<Vec<ConversationOutcome>, RecordError>>;
+    /// Claims for `owner`, for `lease`, the due notice of a complaint still
+    /// open (one nobody has acknowledged), if there is one.
+    fn claim_notice(
+        &self,
+        owner: &str,
+        now: UnixMillis,
+        lease: Duration,
+    ) -> Pending<'_, Result<Option<NoticeClaim>, RecordError>>;
+    /// Writes what an attempt at `owner`'s claimed notice did, and releases it.
+    fn settle_notice(
+        &self,
+        owner: &str,
+        claim: &NoticeClaim,
+        status: NoticeStatus,
+        error: Option<String>,
+    ) -> Pending<'_, Result<(), RecordError>>;
+}
+
+/// A new complaint claimed to be told to the team (by the ways handoffs
+/// go): the complaint, and which ways are still to be tried.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NoticeClaim {
+    pub complaint: Complaint,
+    pub email_pending: bool,
+    pub webhook_pending: bool,
+    /// Attempts made before this one.
+    pub attempts: u32,
+}
+
+/// Where a claimed notice stands after an attempt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NoticeStatus {
+    /// Every configured way has it.
+    Sent,
+    /// Tried again at this time.
+    Retry(UnixMillis),
+    /// Given up: the complaint still waits in the console and the admin API.
+    Failed,
+}
+
+/// What a complaint's notice carries: the complaint and its conversation.
+pub struct Notice {
+    pub complaint: Complaint,
+    pub transcript: Vec<TranscriptTurn>,
+    /// The zone times are written in (the business hours', else UTC).
+    pub zone: jiff::tz::TimeZone,
 }
 
 /// What [`amend`] did.

@@ -5,6 +5,9 @@
 //! across restarts until it is delivered or has failed
 //! [`Delivery::max_attempts`] times. Claims are leases, so of several
 //! replicas on one database only one delivers a given handoff at a time.
+//! The same worker tells the team of each new complaint (`handoff/notice.rs`).
+
+mod notice;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -13,7 +16,7 @@ use serde::Serialize;
 use tokio::sync::Notify;
 
 use crate::domain::Pending;
-use crate::domain::care::{Complaint, ComplaintBook};
+use crate::domain::care::{Complaint, ComplaintBook, Notice};
 use crate::domain::clock::{UnixMillis, now_millis};
 use crate::domain::records::{RecordError, RecordStore, Recorder, SessionHash, TranscriptTurn};
 use crate::domain::session::{SessionId, SessionStore};
@@ -271,6 +274,8 @@ pub struct Parcel {
 pub trait Courier: Send + Sync + 'static {
     /// Delivers `parcel`; an error says why not (to retry).
     fn deliver<'a>(&'a self, parcel: &'a Parcel) -> Pending<'a, Result<(), String>>;
+    /// Tells the team of a new complaint; an error says why not (to retry).
+    fn notify<'a>(&'a self, notice: &'a Notice) -> Pending<'a, Result<(), String>>;
 }
 
 /// How deliveries are tried.
@@ -489,12 +494,16 @@ impl Dispatch {
             while !*stopping.borrow_and_update() {
                 // An attempt under way is finished, never cut short: its
                 // outcome is recorded and its claim released.
-                match self.one().await {
-                    Ok(true) => continue,
-                    Ok(false) => {}
-                    Err(error) => {
-                        tracing::warn!(%error, "handoff outbox unavailable; trying again")
-                    }
+                let handoff = self.one().await.unwrap_or_else(|error| {
+                    tracing::warn!(%error, "handoff outbox unavailable; trying again");
+                    false
+                });
+                let notice = self.notice_one().await.unwrap_or_else(|error| {
+                    tracing::warn!(%error, "complaint notices unavailable; trying again");
+                    false
+                });
+                if handoff || notice {
+                    continue;
                 }
                 tokio::select! {
                     _ = tokio::time::timeout(POLL, self.wake.notified()) => {}

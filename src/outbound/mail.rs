@@ -1,5 +1,6 @@
 //! Handoffs by e-mail: one plain-text message per handoff to
-//! `--handoff-email-to`, `Reply-To` the visitor, marked
+//! `--handoff-email-to`, `Reply-To` the visitor (a new complaint's notice
+//! goes to the same addresses, without `Reply-To`: it has no contact), marked
 //! `Auto-Submitted: auto-generated` (RFC 3834) so auto-responders stay quiet,
 //! and with a `Message-ID` made of the reference, so a retry after a lost
 //! reply is the same message to the mail system.
@@ -13,6 +14,7 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::domain::Pending;
+use crate::domain::care::Notice;
 use crate::domain::handoff::{Courier, Parcel};
 
 /// Why the mail settings do not make a transport.
@@ -101,22 +103,50 @@ impl Mail {
             .body(super::plain_text(parcel))
             .map_err(|e| format!("cannot build the message: {e}"))
     }
+
+    /// The message a new complaint's notice goes out as: from and to the
+    /// team alone (the visitor left no contact).
+    pub fn notice_message(&self, notice: &Notice) -> Result<Message, String> {
+        let complaint = &notice.complaint;
+        let domain = self.from.email.domain();
+        let mut builder = Message::builder()
+            .from(self.from.clone())
+            .subject(format!(
+                "Complaint {}: acknowledge by {}",
+                complaint.reference,
+                super::local_time(complaint.acknowledge_by, &notice.zone)
+            ))
+            .message_id(Some(format!("<{}@{domain}>", complaint.reference)))
+            .header(ContentType::TEXT_PLAIN)
+            .header(AutoSubmitted);
+        for to in &self.to {
+            builder = builder.to(to.clone());
+        }
+        builder
+            .body(super::notice_text(notice))
+            .map_err(|e| format!("cannot build the message: {e}"))
+    }
+
+    async fn send(&self, message: Message) -> Result<(), String> {
+        // lettre's own timeout bounds connecting only: a server that
+        // accepts and then says nothing would hold the worker forever.
+        match tokio::time::timeout(self.timeout, self.transport.send(message)).await {
+            Ok(sent) => sent.map(drop).map_err(|e| format!("SMTP: {e}")),
+            Err(_) => Err(format!(
+                "SMTP: no answer within {} s",
+                self.timeout.as_secs_f32()
+            )),
+        }
+    }
 }
 
 impl Courier for Mail {
     fn deliver<'a>(&'a self, parcel: &'a Parcel) -> Pending<'a, Result<(), String>> {
-        Box::pin(async move {
-            let message = self.message(parcel)?;
-            // lettre's own timeout bounds connecting only: a server that
-            // accepts and then says nothing would hold the worker forever.
-            match tokio::time::timeout(self.timeout, self.transport.send(message)).await {
-                Ok(sent) => sent.map(drop).map_err(|e| format!("SMTP: {e}")),
-                Err(_) => Err(format!(
-                    "SMTP: no answer within {} s",
-                    self.timeout.as_secs_f32()
-                )),
-            }
-        })
+        Box::pin(async move { self.send(self.message(parcel)?).await })
+    }
+
+    fn notify<'a>(&'a self, notice: &'a Notice) -> Pending<'a, Result<(), String>> {
+        Box::pin(async move { self.send(self.notice_message(notice)?).await })
     }
 }
 

@@ -1,6 +1,7 @@
-//! The ways a handoff reaches the team, each a [`Courier`](crate::domain::handoff::Courier):
-//! e-mail over SMTP ([`mail`]) and a signed webhook ([`webhook`]). What
-//! they carry is written here once, as text for people and as JSON.
+//! The ways a handoff, and a new complaint's notice, reach the team, each a
+//! [`Courier`](crate::domain::handoff::Courier): e-mail over SMTP ([`mail`])
+//! and a signed webhook ([`webhook`]). What they carry is written here once,
+//! as text for people and as JSON.
 
 pub mod mail;
 pub mod webhook;
@@ -10,9 +11,10 @@ use std::fmt::Write;
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
+use crate::domain::care::{Complaint, Notice};
 use crate::domain::clock::UnixMillis;
 use crate::domain::handoff::Parcel;
-use crate::domain::records::{RecordedOutcome, TranscriptTurn};
+use crate::domain::records::{RecordedOutcome, SessionHash, TranscriptTurn};
 
 fn timestamp(at: UnixMillis) -> Timestamp {
     Timestamp::from_millisecond(at).unwrap_or(Timestamp::UNIX_EPOCH)
@@ -102,18 +104,58 @@ pub fn plain_text(parcel: &Parcel) -> String {
             let _ = writeln!(text, "  {line}");
         }
     }
+    conversation(
+        &mut text,
+        &parcel.transcript,
+        &handoff.session,
+        &parcel.zone,
+    );
+    text
+}
+
+/// The plain-text body of a new complaint's notice, for people: its
+/// reference, when it is due, the visitor's words and the conversation.
+pub fn notice_text(notice: &Notice) -> String {
+    let complaint = &notice.complaint;
+    let zone = &notice.zone;
+    let mut text = String::new();
+    let _ = writeln!(
+        text,
+        "A visitor made a complaint to the assistant. Acknowledge it by {}; \
+         the final response is due by {}.\n\
+         The visitor left no contact here: if they ask for a person, that \
+         handoff follows with this reference. Record each step against it \
+         (console, Complaints).\n",
+        local_time(complaint.acknowledge_by, zone),
+        local_time(complaint.respond_by, zone),
+    );
+    let _ = writeln!(text, "Reference:  {}", complaint.reference);
+    let _ = writeln!(text, "Made:       {}", local_time(complaint.made, zone));
+    let _ = writeln!(text, "Status:     {}", complaint.status.as_str());
+    let _ = writeln!(text, "\nTheir words:\n  {}", indent(&complaint.message));
+    conversation(&mut text, &notice.transcript, &complaint.session, zone);
+    text
+}
+
+/// The conversation as recorded, turn by turn, and where to find it.
+fn conversation(
+    text: &mut String,
+    transcript: &[TranscriptTurn],
+    session: &SessionHash,
+    zone: &TimeZone,
+) {
     let _ = writeln!(
         text,
         "\nThe conversation (personal details were redacted before it was stored):\n"
     );
-    if parcel.transcript.is_empty() {
+    if transcript.is_empty() {
         let _ = writeln!(
             text,
             "  (nothing is recorded: it was erased or has expired)"
         );
     }
-    for turn in &parcel.transcript {
-        let at = timestamp(turn.at).to_zoned(parcel.zone.clone());
+    for turn in transcript {
+        let at = timestamp(turn.at).to_zoned(zone.clone());
         let _ = writeln!(
             text,
             "  {}  Visitor:    {}",
@@ -129,10 +171,9 @@ pub fn plain_text(parcel: &Parcel) -> String {
     let _ = writeln!(
         text,
         "\nConversation {} in the admin API (GET /admin/api/conversations/{}).",
-        handoff.session.as_str(),
-        handoff.session.as_str()
+        session.as_str(),
+        session.as_str()
     );
-    text
 }
 
 /// A message's later lines lined up under its first.
@@ -143,11 +184,9 @@ fn indent(message: &str) -> String {
         .join("\n                     ")
 }
 
-/// The JSON body of a handoff, for machines.
-pub fn json(parcel: &Parcel) -> serde_json::Value {
-    let handoff = &parcel.handoff;
-    let transcript: Vec<serde_json::Value> = parcel
-        .transcript
+/// A transcript as JSON.
+fn transcript_json(transcript: &[TranscriptTurn]) -> Vec<serde_json::Value> {
+    transcript
         .iter()
         .map(|turn| {
             serde_json::json!({
@@ -161,7 +200,23 @@ pub fn json(parcel: &Parcel) -> serde_json::Value {
                 "complaint": turn.complaint,
             })
         })
-        .collect();
+        .collect()
+}
+
+/// A complaint's reference, status and due times as JSON.
+fn complaint_json(c: &Complaint) -> serde_json::Value {
+    serde_json::json!({
+        "reference": c.reference,
+        "status": c.status.as_str(),
+        "made_at": rfc3339(c.made),
+        "acknowledge_by": rfc3339(c.acknowledge_by),
+        "respond_by": rfc3339(c.respond_by),
+    })
+}
+
+/// The JSON body of a handoff, for machines.
+pub fn json(parcel: &Parcel) -> serde_json::Value {
+    let handoff = &parcel.handoff;
     serde_json::json!({
         "type": "handoff",
         "reference": handoff.reference,
@@ -169,13 +224,21 @@ pub fn json(parcel: &Parcel) -> serde_json::Value {
         "contact": handoff.contact,
         "availability": parcel.availability,
         "conversation": handoff.session.as_str(),
-        "complaint": parcel.complaint.as_ref().map(|c| serde_json::json!({
-            "reference": c.reference,
-            "status": c.status.as_str(),
-            "made_at": rfc3339(c.made),
-            "acknowledge_by": rfc3339(c.acknowledge_by),
-            "respond_by": rfc3339(c.respond_by),
-        })),
-        "transcript": transcript,
+        "complaint": parcel.complaint.as_ref().map(complaint_json),
+        "transcript": transcript_json(&parcel.transcript),
+    })
+}
+
+/// The JSON body of a new complaint's notice, for machines: the handoff's
+/// `complaint` object, the visitor's words and the conversation.
+pub fn notice_json(notice: &Notice) -> serde_json::Value {
+    let complaint = &notice.complaint;
+    serde_json::json!({
+        "type": "complaint",
+        "reference": complaint.reference,
+        "conversation": complaint.session.as_str(),
+        "complaint": complaint_json(complaint),
+        "message": complaint.message,
+        "transcript": transcript_json(&notice.transcript),
     })
 }

@@ -1,5 +1,7 @@
 //! Handoffs by webhook: `POST` of the handoff's JSON ([`super::json`]) to
-//! `--handoff-webhook-url`, signed the way Stripe and GitHub sign theirs.
+//! `--handoff-webhook-url`, signed the way Stripe and GitHub sign theirs; a
+//! new complaint's notice ([`super::notice_json`], `"type": "complaint"`)
+//! goes the same way.
 //!
 //! `Support-Chat-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256>`, where the
 //! HMAC is keyed with `SUPPORT_CHAT_HANDOFF_WEBHOOK_SECRET` and taken over
@@ -17,6 +19,7 @@ use secrecy::{ExposeSecret, SecretString};
 use sha2::Sha256;
 
 use crate::domain::Pending;
+use crate::domain::care::Notice;
 use crate::domain::handoff::{Courier, Parcel};
 
 /// The signature's header.
@@ -60,30 +63,45 @@ pub fn signature(secret: &[u8], unix_secs: i64, body: &[u8]) -> String {
     format!("t={unix_secs},v1={hex}")
 }
 
+impl Webhook {
+    /// Posts `body` signed, with `reference` as its idempotency key.
+    async fn post(&self, body: &serde_json::Value, reference: &str) -> Result<(), String> {
+        let body = serde_json::to_vec(body).map_err(|e| e.to_string())?;
+        let now = jiff::Timestamp::now().as_second();
+        let response = self
+            .client
+            .post(self.url.clone())
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header(
+                SIGNATURE_HEADER,
+                signature(self.secret.expose_secret().as_bytes(), now, &body),
+            )
+            .header("Idempotency-Key", reference)
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| format!("{}: {e}", self.url.host_str().unwrap_or("the webhook")))?;
+        let status = response.status();
+        if status.is_success() {
+            Ok(())
+        } else {
+            Err(format!("the webhook answered {status}"))
+        }
+    }
+}
+
 impl Courier for Webhook {
     fn deliver<'a>(&'a self, parcel: &'a Parcel) -> Pending<'a, Result<(), String>> {
         Box::pin(async move {
-            let body = serde_json::to_vec(&super::json(parcel)).map_err(|e| e.to_string())?;
-            let now = jiff::Timestamp::now().as_second();
-            let response = self
-                .client
-                .post(self.url.clone())
-                .header(reqwest::header::CONTENT_TYPE, "application/json")
-                .header(
-                    SIGNATURE_HEADER,
-                    signature(self.secret.expose_secret().as_bytes(), now, &body),
-                )
-                .header("Idempotency-Key", parcel.handoff.reference.as_str())
-                .body(body)
-                .send()
+            self.post(&super::json(parcel), &parcel.handoff.reference)
                 .await
-                .map_err(|e| format!("{}: {e}", self.url.host_str().unwrap_or("the webhook")))?;
-            let status = response.status();
-            if status.is_success() {
-                Ok(())
-            } else {
-                Err(format!("the webhook answered {status}"))
-            }
+        })
+    }
+
+    fn notify<'a>(&'a self, notice: &'a Notice) -> Pending<'a, Result<(), String>> {
+        Box::pin(async move {
+            self.post(&super::notice_json(notice), &notice.complaint.reference)
+                .await
         })
     }
 }

@@ -3,21 +3,24 @@
 //! `migrations/0003_care.sql`).
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
 
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::sql::{SqlRecords, count, failed};
 use crate::domain::Pending;
-use crate::domain::care::{Complaint, ComplaintBook, ComplaintStatus, ConversationOutcome};
+use crate::domain::care::{
+    Complaint, ComplaintBook, ComplaintStatus, ConversationOutcome, NoticeClaim, NoticeStatus,
+};
 use crate::domain::clock::UnixMillis;
-use crate::domain::records::{RecordError, ReplyId, SessionHash};
+use crate::domain::records::{LINGER, RecordError, ReplyId, SessionHash};
 
 /// A complaint's columns, in the order [`complaint`] reads them.
-const COLUMNS: &str = "reference, session_hash, made_ms, message, status, acknowledge_by_ms, \
+pub(super) const COLUMNS: &str = "reference, session_hash, made_ms, message, status, acknowledge_by_ms, \
      respond_by_ms, acknowledged_ms, resolved_ms, handled_by, updated_ms";
 
-fn complaint(row: &AnyRow) -> Result<Complaint, sqlx::Error> {
+pub(super) fn complaint(row: &AnyRow) -> Result<Complaint, sqlx::Error> {
     let status: String = row.try_get(4)?;
     Ok(Complaint {
         reference: row.try_get(0)?,
@@ -69,8 +72,12 @@ impl SqlRecords {
         if let Some(row) = standing {
             return complaint(&row);
         }
+        // Its notice to the team (`notice.rs`) is due once the records
+        // writer has had time to write the turn that made it, as a handoff is.
+        let notice_due = c.made + 5 * i64::try_from(LINGER.as_millis()).unwrap_or(0);
         sqlx::query(&format!(
-            "INSERT INTO complaints ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+            "INSERT INTO complaints ({COLUMNS}, notice_status, notice_due_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'pending', $12)"
         ))
         .bind(c.reference.clone())
         .bind(c.session.as_str().to_owned())
@@ -83,6 +90,7 @@ impl SqlRecords {
         .bind(c.resolved)
         .bind(c.handled_by.clone())
         .bind(c.updated)
+        .bind(notice_due)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -277,6 +285,35 @@ impl ComplaintBook for SqlRecords {
         since: UnixMillis,
     ) -> Pending<'_, Result<Vec<ConversationOutcome>, RecordError>> {
         Box::pin(async move { self.conversation_outcomes(since).await.map_err(failed) })
+    }
+
+    fn claim_notice(
+        &self,
+        owner: &str,
+        now: UnixMillis,
+        lease: Duration,
+    ) -> Pending<'_, Result<Option<NoticeClaim>, RecordError>> {
+        let owner = owner.to_owned();
+        Box::pin(async move {
+            self.claim_one_notice(&owner, now, lease)
+                .await
+                .map_err(failed)
+        })
+    }
+
+    fn settle_notice(
+        &self,
+        owner: &str,
+        claim: &NoticeClaim,
+        status: NoticeStatus,
+        error: Option<String>,
+    ) -> Pending<'_, Result<(), RecordError>> {
+        let (owner, claim) = (owner.to_owned(), claim.clone());
+        Box::pin(async move {
+            self.settle_one_notice(&owner, &claim, status, error)
+                .await
+                .map_err(failed)
+        })
     }
 }
 

@@ -532,6 +532,13 @@ mod tests {
                 Ok(())
             })
         }
+
+        fn notify<'a>(
+            &'a self,
+            _: &'a crate::domain::care::Notice,
+        ) -> Pending<'a, Result<(), String>> {
+            Box::pin(async { Ok(()) })
+        }
     }
 
     fn courier(erases: Option<Arc<SqlRecords>>) -> Arc<Courier> {

@@ -128,12 +128,13 @@ impl Erased {
 
 /// The embedded migrations, oldest first: each one's SQL on SQLite, then
 /// on PostgreSQL (the same but where a dialect differs).
-const MIGRATIONS: [(i64, &str, &str, &str); 6] = {
+const MIGRATIONS: [(i64, &str, &str, &str); 7] = {
     const RECORDS: &str = include_str!("migrations/0001_records.sql");
     const HANDOFFS: &str = include_str!("migrations/0002_handoffs.sql");
     const CARE: &str = include_str!("migrations/0003_care.sql");
     const CONSOLE: &str = include_str!("migrations/0004_console.sql");
     const ERASURES: &str = include_str!("migrations/0006_erasures.sql");
+    const NOTICES: &str = include_str!("migrations/0007_complaint_notices.sql");
     [
         (1, "records", RECORDS, RECORDS),
         (2, "handoffs", HANDOFFS, HANDOFFS),
@@ -146,6 +147,7 @@ const MIGRATIONS: [(i64, &str, &str, &str); 6] = {
             include_str!("migrations/0005_time_by_reply_id.postgres.sql"),
         ),
         (6, "erasures", ERASURES, ERASURES),
+        (7, "complaint notices", NOTICES, NOTICES),
     ]
 };
 

@@ -470,8 +470,13 @@ async fn a_handoff_from_a_conversation_with_a_complaint_says_so_with_its_referen
         "{text}"
     );
 
-    let got = receiver.wait_for(1, Duration::from_secs(20)).await;
-    let body = &got[0].body;
+    // The complaint's own notice went first; the handoff follows.
+    let got = receiver.wait_for(2, Duration::from_secs(20)).await;
+    let body = &got
+        .iter()
+        .find(|d| d.body["type"] == "handoff")
+        .expect("the handoff")
+        .body;
     assert_eq!(body["reference"], reference.as_str());
     let flagged = &body["complaint"];
     assert_eq!(flagged["reference"], complaint.as_str());
@@ -492,6 +497,75 @@ async fn a_handoff_from_a_conversation_with_a_complaint_says_so_with_its_referen
         8 * 7 * 24 * 60 * 60
     );
     assert_eq!(body["transcript"][0]["complaint"], true, "{body}");
+}
+
+#[tokio::test]
+async fn a_new_complaint_reaches_the_team_by_email_and_webhook_at_once_and_once_only() {
+    let sink = SmtpSink::start(free_port());
+    // The webhook refuses the first attempt: the notice is retried by that
+    // way alone, and the e-mail already sent is not sent again.
+    let receiver = Receiver::start(1, Duration::ZERO).await;
+    let mut flags = [mail_flags(&sink), webhook_flags(&receiver)].concat();
+    flags.extend(["--handoff-retry-secs", "1"].map(str::to_owned));
+    let (public, _admin, _setup) = with_admin(&strs(&flags)).await;
+    let said = chat(public, &json!({ "message": crate::care::COMPLAINT })).await;
+    assert_eq!(said.status, 200, "{:?}", said.body);
+    let said = said.json();
+    let complaint = said["complaint"].as_str().expect("a complaint").to_owned();
+    let session = said["session"].as_str().unwrap().to_owned();
+
+    let mail = sink.wait_for(&complaint, Duration::from_secs(20)).await;
+    let subject = mail["headers"]["Subject"].as_str().unwrap();
+    assert!(
+        subject.starts_with(&format!("Complaint {complaint}: acknowledge by ")),
+        "{subject}"
+    );
+    assert!(mail["headers"]["Reply-To"].is_null(), "{mail}");
+    let text = mail["text"].as_str().unwrap();
+    assert!(text.contains("A visitor made a complaint"), "{text}");
+    assert!(text.contains(&format!("Reference:  {complaint}")), "{text}");
+    assert!(text.contains(crate::care::COMPLAINT), "{text}");
+
+    let got = receiver.wait_for(1, Duration::from_secs(20)).await;
+    assert!(got[0].verified, "{:?}", got[0]);
+    let body = &got[0].body;
+    assert_eq!(body["type"], "complaint");
+    assert_eq!(body["reference"], complaint.as_str());
+    assert_eq!(body["conversation"].as_str().map(str::len), Some(32));
+    assert_eq!(body["message"], crate::care::COMPLAINT);
+    let at = |field: &str| {
+        body["complaint"][field]
+            .as_str()
+            .unwrap()
+            .parse::<jiff::Timestamp>()
+            .unwrap()
+    };
+    assert_eq!(
+        at("acknowledge_by").as_second() - at("made_at").as_second(),
+        24 * 60 * 60
+    );
+    assert_eq!(body["transcript"][0]["complaint"], true, "{body}");
+
+    // More dissatisfaction in the same conversation is the same complaint:
+    // no second notice, by either way.
+    let again = chat(
+        public,
+        &json!({ "message": crate::care::COMPLAINT, "session": session }),
+    )
+    .await;
+    assert_eq!(again.json()["complaint"], complaint.as_str());
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(receiver.deliveries().len(), 1);
+    let mails = sink.messages();
+    let told = mails
+        .iter()
+        .filter(|m| {
+            m["headers"]["Subject"]
+                .as_str()
+                .is_some_and(|s| s.contains(&complaint))
+        })
+        .count();
+    assert_eq!(told, 1, "{mails:?}");
 }
 
 #[tokio::test]

@@ -1,0 +1,150 @@
+//! Complaint notices ([`ComplaintBook::claim_notice`] and
+//! [`ComplaintBook::settle_notice`]) on the complaints' own rows
+//! (`migrations/0007_complaint_notices.sql`), claimed with a lease in one
+//! `UPDATE … RETURNING` that re-checks the row, as the handoff outbox does.
+//!
+//! [`ComplaintBook::claim_notice`]: crate::domain::care::ComplaintBook::claim_notice
+//! [`ComplaintBook::settle_notice`]: crate::domain::care::ComplaintBook::settle_notice
+
+use std::time::Duration;
+
+use sqlx::Row;
+
+use super::care::{COLUMNS, complaint};
+use super::sql::SqlRecords;
+use crate::domain::care::{NoticeClaim, NoticeStatus};
+use crate::domain::clock::{UnixMillis, now_millis};
+
+impl SqlRecords {
+    pub(super) async fn claim_one_notice(
+        &self,
+        owner: &str,
+        now: UnixMillis,
+        lease: Duration,
+    ) -> Result<Option<NoticeClaim>, sqlx::Error> {
+        let until = now + i64::try_from(lease.as_millis()).unwrap_or(i64::MAX / 2);
+        let due = "notice_status = 'pending' AND status = 'open' AND notice_due_ms <= $3 \
+                   AND notice_lease_until_ms < $3";
+        let row = sqlx::query(&format!(
+            "UPDATE complaints SET notice_lease_owner = $1, notice_lease_until_ms = $2 \
+             WHERE reference = (SELECT reference FROM complaints WHERE {due} \
+                 ORDER BY notice_due_ms LIMIT 1) AND {due} \
+             RETURNING {COLUMNS}, notice_email, notice_webhook, notice_attempts"
+        ))
+        .bind(owner.to_owned())
+        .bind(until)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let attempts: i64 = row.try_get(13)?;
+        Ok(Some(NoticeClaim {
+            complaint: complaint(&row)?,
+            email_pending: row.try_get::<String, _>(11)? == "pending",
+            webhook_pending: row.try_get::<String, _>(12)? == "pending",
+            attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
+        }))
+    }
+
+    pub(super) async fn settle_one_notice(
+        &self,
+        owner: &str,
+        claim: &NoticeClaim,
+        status: NoticeStatus,
+        error: Option<String>,
+    ) -> Result<(), sqlx::Error> {
+        let way = |pending: bool| if pending { "pending" } else { "done" };
+        let (status, due) = match status {
+            NoticeStatus::Sent => ("sent", now_millis()),
+            NoticeStatus::Retry(at) => ("pending", at),
+            NoticeStatus::Failed => ("failed", now_millis()),
+        };
+        sqlx::query(
+            "UPDATE complaints SET notice_status = $1, notice_email = $2, notice_webhook = $3, \
+               notice_attempts = $4, notice_error = $5, notice_due_ms = $6, \
+               notice_lease_owner = NULL, notice_lease_until_ms = 0 \
+             WHERE reference = $7 AND notice_lease_owner = $8",
+        )
+        .bind(status)
+        .bind(way(claim.email_pending))
+        .bind(way(claim.webhook_pending))
+        .bind(i64::from(claim.attempts))
+        .bind(error)
+        .bind(due)
+        .bind(claim.complaint.reference.clone())
+        .bind(owner.to_owned())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::care::{Complaint, ComplaintBook, ComplaintStatus};
+    use crate::domain::records::SessionHash;
+
+    const LEASE: Duration = Duration::from_secs(30);
+
+    #[tokio::test]
+    async fn a_notice_is_one_replicas_until_settled_and_an_acknowledged_complaint_is_not_told() {
+        let book = crate::store::sql::tests::scratch().await;
+        let made = 1_000;
+        let told = book
+            .open(&Complaint::new(
+                SessionHash::unchecked("ab".repeat(16)),
+                "not good enough".into(),
+                made,
+            ))
+            .await
+            .unwrap();
+        let seen = book
+            .open(&Complaint::new(
+                SessionHash::unchecked("cd".repeat(16)),
+                "awful".into(),
+                made,
+            ))
+            .await
+            .unwrap();
+        let mut acknowledged = seen.clone();
+        acknowledged.set_status(ComplaintStatus::Acknowledged, made + 1);
+        assert!(book.update(&acknowledged, seen.updated).await.unwrap());
+
+        // Not due until the records writer has had its time.
+        assert_eq!(book.claim_notice("a", made, LEASE).await.unwrap(), None);
+        let now = made + 10_000;
+        let mut claim = book.claim_notice("a", now, LEASE).await.unwrap().unwrap();
+        assert_eq!(claim.complaint.reference, told.reference);
+        assert!(claim.email_pending && claim.webhook_pending);
+        assert_eq!(book.claim_notice("b", now, LEASE).await.unwrap(), None);
+
+        // The e-mail went, the webhook did not: only the webhook is retried.
+        claim.email_pending = false;
+        claim.attempts = 1;
+        let later = now + 5_000;
+        book.settle_notice(
+            "a",
+            &claim,
+            NoticeStatus::Retry(later),
+            Some("webhook: 500".into()),
+        )
+        .await
+        .unwrap();
+        assert_eq!(book.claim_notice("b", now + 1, LEASE).await.unwrap(), None);
+        let again = book.claim_notice("b", later, LEASE).await.unwrap().unwrap();
+        assert!(!again.email_pending && again.webhook_pending);
+        assert_eq!(again.attempts, 1);
+        book.settle_notice("b", &again, NoticeStatus::Sent, None)
+            .await
+            .unwrap();
+        assert_eq!(
+            book.claim_notice("c", later + LEASE.as_millis() as i64 * 2, LEASE)
+                .await
+                .unwrap(),
+            None
+        );
+    }
+}

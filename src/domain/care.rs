@@ -43,6 +43,40 @@ impl ComplaintStatus {
     }
 }
 
+/// Whether the team was told of a complaint as it was made (by the ways
+/// handoffs go: `handoff/notice.rs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NoticeState {
+    /// Made before notices existed: not to be told.
+    None,
+    /// To be told (or no way to the team is configured yet).
+    Pending,
+    Sent,
+    /// Every attempt failed: the complaint waits in the console.
+    Failed,
+}
+
+impl NoticeState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::Pending => "pending",
+            Self::Sent => "sent",
+            Self::Failed => "failed",
+        }
+    }
+
+    pub fn parse(text: &str) -> Self {
+        match text {
+            "pending" => Self::Pending,
+            "sent" => Self::Sent,
+            "failed" => Self::Failed,
+            _ => Self::None,
+        }
+    }
+}
+
 /// A complaint as recorded.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Complaint {
@@ -61,6 +95,7 @@ pub struct Complaint {
     /// Who handles it (the admin API's `handled_by`).
     pub handled_by: Option<String>,
     pub updated: UnixMillis,
+    pub notice: NoticeState,
 }
 
 fn millis(d: Duration) -> i64 {
@@ -82,6 +117,7 @@ impl Complaint {
             resolved: None,
             handled_by: None,
             updated: made,
+            notice: NoticeState::Pending,
         }
     }
 

@@ -11,14 +11,15 @@ use sqlx::any::AnyRow;
 use super::sql::{SqlRecords, count, failed};
 use crate::domain::Pending;
 use crate::domain::care::{
-    Complaint, ComplaintBook, ComplaintStatus, ConversationOutcome, NoticeClaim, NoticeStatus,
+    Complaint, ComplaintBook, ComplaintStatus, ConversationOutcome, NoticeClaim, NoticeState,
+    NoticeStatus,
 };
 use crate::domain::clock::UnixMillis;
 use crate::domain::records::{LINGER, RecordError, ReplyId, SessionHash};
 
 /// A complaint's columns, in the order [`complaint`] reads them.
 pub(super) const COLUMNS: &str = "reference, session_hash, made_ms, message, status, acknowledge_by_ms, \
-     respond_by_ms, acknowledged_ms, resolved_ms, handled_by, updated_ms";
+     respond_by_ms, acknowledged_ms, resolved_ms, handled_by, updated_ms, notice_status";
 
 pub(super) fn complaint(row: &AnyRow) -> Result<Complaint, sqlx::Error> {
     let status: String = row.try_get(4)?;
@@ -35,6 +36,7 @@ pub(super) fn complaint(row: &AnyRow) -> Result<Complaint, sqlx::Error> {
         resolved: row.try_get(8)?,
         handled_by: row.try_get(9)?,
         updated: row.try_get(10)?,
+        notice: NoticeState::parse(&row.try_get::<String, _>(11)?),
     })
 }
 
@@ -76,8 +78,8 @@ impl SqlRecords {
         // writer has had time to write the turn that made it, as a handoff is.
         let notice_due = c.made + 5 * i64::try_from(LINGER.as_millis()).unwrap_or(0);
         sqlx::query(&format!(
-            "INSERT INTO complaints ({COLUMNS}, notice_status, notice_due_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'pending', $12)"
+            "INSERT INTO complaints ({COLUMNS}, notice_due_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
         ))
         .bind(c.reference.clone())
         .bind(c.session.as_str().to_owned())
@@ -90,6 +92,7 @@ impl SqlRecords {
         .bind(c.resolved)
         .bind(c.handled_by.clone())
         .bind(c.updated)
+        .bind(c.notice.as_str())
         .bind(notice_due)
         .execute(&mut *tx)
         .await?;

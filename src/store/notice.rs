@@ -39,11 +39,11 @@ impl SqlRecords {
         let Some(row) = row else {
             return Ok(None);
         };
-        let attempts: i64 = row.try_get(13)?;
+        let attempts: i64 = row.try_get(14)?;
         Ok(Some(NoticeClaim {
             complaint: complaint(&row)?,
-            email_pending: row.try_get::<String, _>(11)? == "pending",
-            webhook_pending: row.try_get::<String, _>(12)? == "pending",
+            email_pending: row.try_get::<String, _>(12)? == "pending",
+            webhook_pending: row.try_get::<String, _>(13)? == "pending",
             attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
         }))
     }

@@ -78,6 +78,7 @@ async fn a_complaint_gets_the_approved_words_a_reference_a_person_and_a_record_w
         "redacted as recorded (nothing personal here)"
     );
     assert_eq!(c["overdue"], false);
+    assert_eq!(c["notice"], "pending", "no way to the team configured here");
     let made: jiff::Timestamp = c["made_at"].as_str().unwrap().parse().unwrap();
     let due = |field: &str| {
         c[field]

@@ -397,6 +397,11 @@ async fn each_complaint_says_whether_its_conversation_asked_for_a_person() {
         "{queue}"
     );
     assert!(item(&alone).contains("No handoff asked for."), "{queue}");
+    // Its webhook refuses connections: the notice is still to go.
+    assert!(
+        item(&alone).contains("The team is not told yet."),
+        "{queue}"
+    );
 }
 
 #[tokio::test]

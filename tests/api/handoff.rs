@@ -507,7 +507,7 @@ async fn a_new_complaint_reaches_the_team_by_email_and_webhook_at_once_and_once_
     let receiver = Receiver::start(1, Duration::ZERO).await;
     let mut flags = [mail_flags(&sink), webhook_flags(&receiver)].concat();
     flags.extend(["--handoff-retry-secs", "1"].map(str::to_owned));
-    let (public, _admin, _setup) = with_admin(&strs(&flags)).await;
+    let (public, admin, _setup) = with_admin(&strs(&flags)).await;
     let said = chat(public, &json!({ "message": crate::care::COMPLAINT })).await;
     assert_eq!(said.status, 200, "{:?}", said.body);
     let said = said.json();
@@ -566,6 +566,8 @@ async fn a_new_complaint_reaches_the_team_by_email_and_webhook_at_once_and_once_
         })
         .count();
     assert_eq!(told, 1, "{mails:?}");
+    let listed = admin_get(admin, "/admin/api/complaints").await.json();
+    assert_eq!(listed["items"][0]["notice"], "sent", "{listed}");
 }
 
 #[tokio::test]

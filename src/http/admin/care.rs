@@ -42,6 +42,7 @@ fn complaint_json(c: &Complaint, now: i64) -> Value {
         "handled_by": c.handled_by,
         "overdue": c.overdue(now),
         "updated_at": time(c.updated),
+        "notice": c.notice,
     })
 }
 

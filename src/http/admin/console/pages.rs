@@ -8,7 +8,7 @@ use leptos::prelude::*;
 use serde::Deserialize;
 
 use super::{ConsoleForm, Operator, page, table};
-use crate::domain::care::{Amended, CareComparison, ComplaintStatus, Totals, amend};
+use crate::domain::care::{Amended, CareComparison, ComplaintStatus, NoticeState, Totals, amend};
 use crate::domain::clock::{UnixMillis, now_millis};
 use crate::domain::records::{DaySummary, SessionHash};
 use crate::http::admin::AdminState;
@@ -233,6 +233,12 @@ pub async fn complaints(State(state): State<AdminState>, operator: Operator) -> 
                     || "No handoff asked for.".to_owned(),
                     |h| format!("Handoff {}: {}.", h.reference, h.status.as_str()),
                 );
+            let told = match c.notice {
+                NoticeState::Sent => "The team was told when it was made.",
+                NoticeState::Pending => "The team is not told yet.",
+                NoticeState::Failed => "Telling the team failed (see the logs).",
+                NoticeState::None => "",
+            };
             view! {
                 <li class="complaint">
                     <h2>{c.reference.clone()}</h2>
@@ -242,7 +248,7 @@ pub async fn complaints(State(state): State<AdminState>, operator: Operator) -> 
                         {overdue.then(|| view! { <strong class="overdue">" · overdue"</strong> })}
                     </p>
                     <blockquote>{c.message.clone()}</blockquote>
-                    <p>{handoff} " " <a href=transcript>"Read the conversation"</a></p>
+                    <p>{handoff} " " {told} " " <a href=transcript>"Read the conversation"</a></p>
                     <form method="post" action=action>
                         <input type="hidden" name="csrf" value=csrf.clone() />
                         <input type="hidden" name="updated" value=c.updated />

@@ -324,6 +324,12 @@ pub async fn amend(
         }
         let mut changed = read.clone();
         edit(&mut changed);
+        let mut same = changed.clone();
+        same.updated = read.updated;
+        if same == read {
+            // Nothing to write (an empty change, or the status it has).
+            return Ok(Amended::Done(read));
+        }
         // Strictly later, so a change in the same millisecond is told apart.
         changed.updated = changed.updated.max(read.updated + 1);
         if book.update(&changed, read.updated).await? {

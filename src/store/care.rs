@@ -394,5 +394,20 @@ mod tests {
             panic!("the latest is changed");
         };
         assert_eq!(reopened.status, ComplaintStatus::Open);
+
+        // A change that changes nothing writes nothing: a form saved again
+        // as it was does not make a second tab's page stale.
+        let unchanging: [fn(&mut Complaint); 2] =
+            [|_| {}, |c| c.set_status(ComplaintStatus::Open, 10_000)];
+        for same in unchanging {
+            assert_eq!(
+                amend(&book, &reference, Some(reopened.updated), same)
+                    .await
+                    .unwrap(),
+                Amended::Done(reopened.clone())
+            );
+        }
+        let now = book.complaint(&reference).await.unwrap().unwrap();
+        assert_eq!(now.updated, reopened.updated);
     }
 }

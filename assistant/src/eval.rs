@@ -455,6 +455,7 @@ mod tests {
     /// encoder came (trained on all of BANKING77's train, and on the sample
     /// knowledge base): the encoder must not lower it.
     const LEXICAL_OOS_RECALL_BANKING77: f64 = 0.914;
+    const OOS_RECALL_BANKING77_ISSUE_20: f64 = 147.0 / 151.0;
     const LEXICAL_OOS_RECALL_SAMPLE: f64 = 0.940;
 
     /// The engine's accuracy bars, on the splits `../shared` names: dev
@@ -496,6 +497,9 @@ mod tests {
         // (2026-12-05; 0.845 untuned).
         assert!(mean >= 0.85, "10-shot {few:?}");
         assert!(all.oos_recall >= LEXICAL_OOS_RECALL_BANKING77, "{all:?}");
+        // Issue 20's bar: not lower than when it was filed, 147 of the 151
+        // (the "Assistant accuracy" table's 0.974, as it was then).
+        assert!(all.oos_recall >= OOS_RECALL_BANKING77_ISSUE_20, "{all:?}");
     }
 
     /// The near-domain protocol (`eval::scope`): 10 of 77 intents held out,

@@ -24,14 +24,27 @@ test.describe("complaints and visitors who need more help", () => {
     const got = await delivered(page, handoff);
     expect(got.body.transcript.map((t: { message: string }) => t.message)).toEqual([COMPLAINT]);
 
-    // In the complaints queue, open, with its due dates.
-    const queue = await page.request.get(`${ADMIN}/admin/api/complaints`, {
-      headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
-    });
-    expect(queue.status()).toBe(200);
-    const item = (await queue.json()).items.find((c: { reference: string }) => c.reference === reference);
+    // The team was told of the complaint itself as it was made, on the
+    // site's webhook, signed, before anyone looked at the queue.
+    const notice = await delivered(page, reference);
+    expect(notice.verified).toBe(true);
+    expect(notice.body).toMatchObject({ type: "complaint", reference, message: COMPLAINT });
+
+    // In the complaints queue, open, with its due dates, and told.
+    let item: any;
+    await expect
+      .poll(async () => {
+        const queue = await page.request.get(`${ADMIN}/admin/api/complaints`, {
+          headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+        });
+        expect(queue.status()).toBe(200);
+        item = (await queue.json()).items.find((c: { reference: string }) => c.reference === reference);
+        return item?.notice;
+      })
+      .toBe("sent");
     expect(item).toMatchObject({ status: "open", message: COMPLAINT, overdue: false });
     expect(Date.parse(item.respond_by) - Date.parse(item.made_at)).toBe(56 * 86_400_000);
+    expect(Date.parse(notice.body.complaint.acknowledge_by)).toBe(Date.parse(item.acknowledge_by));
   });
 
   test("a visitor in difficulty gets the support words and a person first, never how they were classed", async ({ page }) => {

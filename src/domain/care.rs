@@ -55,6 +55,8 @@ pub enum NoticeState {
     Sent,
     /// Every attempt failed: the complaint waits in the console.
     Failed,
+    /// Not sent: someone acknowledged the complaint before it went.
+    Skipped,
 }
 
 impl NoticeState {
@@ -64,6 +66,7 @@ impl NoticeState {
             Self::Pending => "pending",
             Self::Sent => "sent",
             Self::Failed => "failed",
+            Self::Skipped => "skipped",
         }
     }
 
@@ -72,6 +75,7 @@ impl NoticeState {
             "pending" => Self::Pending,
             "sent" => Self::Sent,
             "failed" => Self::Failed,
+            "skipped" => Self::Skipped,
             _ => Self::None,
         }
     }
@@ -242,8 +246,7 @@ pub trait ComplaintBook: Send + Sync + 'static {
         &self,
         since: UnixMillis,
     ) -> Pending<'_, Result<Vec<ConversationOutcome>, RecordError>>;
-    /// Claims for `owner`, for `lease`, the due notice of a complaint still
-    /// open (one nobody has acknowledged), if there is one.
+    /// Claims for `owner`, for `lease`, a due notice, if there is one.
     fn claim_notice(
         &self,
         owner: &str,
@@ -255,7 +258,7 @@ pub trait ComplaintBook: Send + Sync + 'static {
         &self,
         owner: &str,
         claim: &NoticeClaim,
-        status: NoticeStatus,
+        status: NoticeOutcome,
         error: Option<String>,
     ) -> Pending<'_, Result<(), RecordError>>;
 }
@@ -271,15 +274,17 @@ pub struct NoticeClaim {
     pub attempts: u32,
 }
 
-/// Where a claimed notice stands after an attempt.
+/// What became of a claimed notice.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum NoticeStatus {
+pub enum NoticeOutcome {
     /// Every configured way has it.
     Sent,
     /// Tried again at this time.
     Retry(UnixMillis),
     /// Given up: the complaint still waits in the console and the admin API.
     Failed,
+    /// Not sent: someone acknowledged the complaint before it went.
+    Skipped,
 }
 
 /// What a complaint's notice carries: the complaint and its conversation.
@@ -293,7 +298,7 @@ pub struct Notice {
 /// What [`amend`] did.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Amended {
-    /// Changed: the complaint as written.
+    /// Changed (or the edit changed nothing): the complaint as it now is.
     Done(Complaint),
     /// Not changed: it was changed since the person saw it; as it is now.
     Stale(Complaint),

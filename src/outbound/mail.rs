@@ -254,6 +254,43 @@ mod tests {
         assert!(body.contains("Hours now:  We're closed now"), "{body}");
     }
 
+    #[tokio::test]
+    async fn a_complaints_notice_goes_to_the_team_alone_with_its_due_date_and_the_words() {
+        let parcel = parcel(None);
+        let mut complaint = crate::domain::care::Complaint::new(
+            parcel.handoff.session.clone(),
+            "This is a disgrace.\nNobody rang back.".into(),
+            1_796_000_000_000,
+        );
+        complaint.reference = "CO-ABCD-EFGH".into();
+        let notice = Notice {
+            complaint,
+            transcript: parcel.transcript,
+            zone: parcel.zone,
+        };
+        let text = String::from_utf8(mail().notice_message(&notice).unwrap().formatted()).unwrap();
+        assert!(!text.contains("Reply-To"), "{text}");
+        assert!(
+            text.contains("Subject: Complaint CO-ABCD-EFGH: acknowledge by "),
+            "{text}"
+        );
+        assert!(
+            text.contains("Message-ID: <CO-ABCD-EFGH@lender.example>"),
+            "{text}"
+        );
+        assert!(text.contains("Auto-Submitted: auto-generated"), "{text}");
+        let body = super::super::notice_text(&notice);
+        assert!(body.contains("Reference:  CO-ABCD-EFGH"), "{body}");
+        assert!(
+            body.contains("Their words:\n  This is a disgrace.\n  Nobody rang back.\n"),
+            "{body}"
+        );
+        assert!(
+            body.contains("Visitor:    Can I speak to someone?"),
+            "{body}"
+        );
+    }
+
     /// A real SMTP listener: its first connection is never greeted, its
     /// second stalls at `MAIL` (mid-transaction), the rest take a message
     /// each; `got` counts the messages taken.

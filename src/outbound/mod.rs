@@ -132,7 +132,10 @@ pub fn notice_text(notice: &Notice) -> String {
     let _ = writeln!(text, "Reference:  {}", complaint.reference);
     let _ = writeln!(text, "Made:       {}", local_time(complaint.made, zone));
     let _ = writeln!(text, "Status:     {}", complaint.status.as_str());
-    let _ = writeln!(text, "\nTheir words:\n  {}", indent(&complaint.message));
+    let _ = writeln!(text, "\nTheir words:");
+    for line in complaint.message.lines() {
+        let _ = writeln!(text, "  {line}");
+    }
     conversation(&mut text, &notice.transcript, &complaint.session, zone);
     text
 }

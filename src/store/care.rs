@@ -11,8 +11,8 @@ use sqlx::any::AnyRow;
 use super::sql::{SqlRecords, count, failed};
 use crate::domain::Pending;
 use crate::domain::care::{
-    Complaint, ComplaintBook, ComplaintStatus, ConversationOutcome, NoticeClaim, NoticeState,
-    NoticeStatus,
+    Complaint, ComplaintBook, ComplaintStatus, ConversationOutcome, NoticeClaim, NoticeOutcome,
+    NoticeState,
 };
 use crate::domain::clock::UnixMillis;
 use crate::domain::records::{LINGER, RecordError, ReplyId, SessionHash};
@@ -308,7 +308,7 @@ impl ComplaintBook for SqlRecords {
         &self,
         owner: &str,
         claim: &NoticeClaim,
-        status: NoticeStatus,
+        status: NoticeOutcome,
         error: Option<String>,
     ) -> Pending<'_, Result<(), RecordError>> {
         let (owner, claim) = (owner.to_owned(), claim.clone());

@@ -12,7 +12,7 @@ use sqlx::Row;
 
 use super::care::{COLUMNS, complaint};
 use super::sql::SqlRecords;
-use crate::domain::care::{NoticeClaim, NoticeStatus};
+use crate::domain::care::{NoticeClaim, NoticeOutcome};
 use crate::domain::clock::{UnixMillis, now_millis};
 
 impl SqlRecords {
@@ -23,8 +23,8 @@ impl SqlRecords {
         lease: Duration,
     ) -> Result<Option<NoticeClaim>, sqlx::Error> {
         let until = now + i64::try_from(lease.as_millis()).unwrap_or(i64::MAX / 2);
-        let due = "notice_status = 'pending' AND status = 'open' AND notice_due_ms <= $3 \
-                   AND notice_lease_until_ms < $3";
+        let due =
+            "notice_status = 'pending' AND notice_due_ms <= $3 AND notice_lease_until_ms < $3";
         let row = sqlx::query(&format!(
             "UPDATE complaints SET notice_lease_owner = $1, notice_lease_until_ms = $2 \
              WHERE reference = (SELECT reference FROM complaints WHERE {due} \
@@ -52,14 +52,15 @@ impl SqlRecords {
         &self,
         owner: &str,
         claim: &NoticeClaim,
-        status: NoticeStatus,
+        status: NoticeOutcome,
         error: Option<String>,
     ) -> Result<(), sqlx::Error> {
         let way = |pending: bool| if pending { "pending" } else { "done" };
         let (status, due) = match status {
-            NoticeStatus::Sent => ("sent", now_millis()),
-            NoticeStatus::Retry(at) => ("pending", at),
-            NoticeStatus::Failed => ("failed", now_millis()),
+            NoticeOutcome::Sent => ("sent", now_millis()),
+            NoticeOutcome::Retry(at) => ("pending", at),
+            NoticeOutcome::Failed => ("failed", now_millis()),
+            NoticeOutcome::Skipped => ("skipped", now_millis()),
         };
         sqlx::query(
             "UPDATE complaints SET notice_status = $1, notice_email = $2, notice_webhook = $3, \
@@ -84,13 +85,13 @@ impl SqlRecords {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::care::{Complaint, ComplaintBook, ComplaintStatus};
+    use crate::domain::care::{Complaint, ComplaintBook, NoticeState};
     use crate::domain::records::SessionHash;
 
     const LEASE: Duration = Duration::from_secs(30);
 
     #[tokio::test]
-    async fn a_notice_is_one_replicas_until_settled_and_an_acknowledged_complaint_is_not_told() {
+    async fn a_notice_is_one_replicas_until_settled_and_each_way_is_retried_on_its_own() {
         let book = crate::store::sql::tests::scratch().await;
         let made = 1_000;
         let told = book
@@ -101,17 +102,7 @@ mod tests {
             ))
             .await
             .unwrap();
-        let seen = book
-            .open(&Complaint::new(
-                SessionHash::unchecked("cd".repeat(16)),
-                "awful".into(),
-                made,
-            ))
-            .await
-            .unwrap();
-        let mut acknowledged = seen.clone();
-        acknowledged.set_status(ComplaintStatus::Acknowledged, made + 1);
-        assert!(book.update(&acknowledged, seen.updated).await.unwrap());
+        assert_eq!(told.notice, NoticeState::Pending);
 
         // Not due until the records writer has had its time.
         assert_eq!(book.claim_notice("a", made, LEASE).await.unwrap(), None);
@@ -125,26 +116,65 @@ mod tests {
         claim.email_pending = false;
         claim.attempts = 1;
         let later = now + 5_000;
-        book.settle_notice(
-            "a",
-            &claim,
-            NoticeStatus::Retry(later),
-            Some("webhook: 500".into()),
-        )
-        .await
-        .unwrap();
+        let retry = NoticeOutcome::Retry(later);
+        book.settle_notice("a", &claim, retry, Some("webhook: 500".into()))
+            .await
+            .unwrap();
         assert_eq!(book.claim_notice("b", now + 1, LEASE).await.unwrap(), None);
         let again = book.claim_notice("b", later, LEASE).await.unwrap().unwrap();
         assert!(!again.email_pending && again.webhook_pending);
         assert_eq!(again.attempts, 1);
-        book.settle_notice("b", &again, NoticeStatus::Sent, None)
+
+        // A claim whose replica went away lapses with its lease; only the
+        // holder of the claim settles it.
+        let lapsed = later + LEASE.as_millis() as i64 + 1;
+        let taken = book
+            .claim_notice("c", lapsed, LEASE)
+            .await
+            .unwrap()
+            .unwrap();
+        book.settle_notice("b", &again, NoticeOutcome::Sent, None)
             .await
             .unwrap();
+        let still = book.complaint(&told.reference).await.unwrap().unwrap();
+        assert_eq!(still.notice, NoticeState::Pending, "b no longer held it");
+        book.settle_notice("c", &taken, NoticeOutcome::Sent, None)
+            .await
+            .unwrap();
+        let sent = book.complaint(&told.reference).await.unwrap().unwrap();
+        assert_eq!(sent.notice, NoticeState::Sent);
         assert_eq!(
-            book.claim_notice("c", later + LEASE.as_millis() as i64 * 2, LEASE)
-                .await
-                .unwrap(),
+            book.claim_notice("d", lapsed * 2, LEASE).await.unwrap(),
             None
         );
+    }
+
+    #[tokio::test]
+    async fn a_notice_settled_failed_or_skipped_is_not_claimed_again() {
+        let book = crate::store::sql::tests::scratch().await;
+        for (i, outcome, state) in [
+            (0, NoticeOutcome::Failed, NoticeState::Failed),
+            (1, NoticeOutcome::Skipped, NoticeState::Skipped),
+        ] {
+            let opened = book
+                .open(&Complaint::new(
+                    SessionHash::unchecked(format!("{i}").repeat(32)),
+                    "awful".into(),
+                    1_000,
+                ))
+                .await
+                .unwrap();
+            let claim = book
+                .claim_notice("a", 60_000, LEASE)
+                .await
+                .unwrap()
+                .unwrap();
+            book.settle_notice("a", &claim, outcome, None)
+                .await
+                .unwrap();
+            let read = book.complaint(&opened.reference).await.unwrap().unwrap();
+            assert_eq!(read.notice, state);
+        }
+        assert_eq!(book.claim_notice("a", 120_000, LEASE).await.unwrap(), None);
     }
 }

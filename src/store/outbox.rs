@@ -518,6 +518,8 @@ mod tests {
     /// conversation when told to (the visitor deleting it mid-delivery).
     struct Courier {
         sent: std::sync::atomic::AtomicUsize,
+        /// The complaints it was told of, by reference.
+        told: std::sync::Mutex<Vec<String>>,
         erases: Option<Arc<SqlRecords>>,
     }
 
@@ -535,8 +537,10 @@ mod tests {
 
         fn notify<'a>(
             &'a self,
-            _: &'a crate::domain::care::Notice,
+            notice: &'a crate::domain::care::Notice,
         ) -> Pending<'a, Result<(), String>> {
+            let reference = notice.complaint.reference.clone();
+            self.told.lock().unwrap().push(reference);
             Box::pin(async { Ok(()) })
         }
     }
@@ -544,6 +548,7 @@ mod tests {
     fn courier(erases: Option<Arc<SqlRecords>>) -> Arc<Courier> {
         Arc::new(Courier {
             sent: Default::default(),
+            told: Default::default(),
             erases,
         })
     }
@@ -599,6 +604,64 @@ mod tests {
         assert_eq!((sent(&email), sent(&webhook)), (1, 0));
         assert!(store.handoffs(None, 10).await.unwrap().is_empty());
         assert!(!dispatch(email, webhook).one().await.unwrap(), "none due");
+    }
+
+    #[tokio::test]
+    async fn a_new_complaint_waits_for_its_turn_and_one_acknowledged_before_it_went_is_not_told() {
+        use crate::domain::care::{Complaint, ComplaintBook, ComplaintStatus, NoticeState};
+        let store = Arc::new(super::super::sql::tests::scratch().await);
+        let (email, webhook) = (courier(None), courier(None));
+        let dispatch = Dispatch {
+            outbox: store.clone(),
+            records: store.clone(),
+            complaints: store.clone(),
+            email: Some(email.clone()),
+            webhook: Some(webhook.clone()),
+            delivery: Delivery {
+                first_retry: Duration::from_secs(1),
+                max_wait: Duration::from_secs(1),
+                max_attempts: 3,
+                lease: LEASE,
+            },
+            wake: Default::default(),
+            availability: Box::new(|| None),
+            zone: jiff::tz::TimeZone::UTC,
+            owner: "a".into(),
+        };
+        let open = |session: &str, made| {
+            let store = store.clone();
+            let complaint = Complaint::new(
+                SessionHash::unchecked(session.repeat(16)),
+                "awful".into(),
+                made,
+            );
+            async move { store.open(&complaint).await.unwrap() }
+        };
+        let told = |c: &Courier| c.told.lock().unwrap().clone();
+
+        // Just made, its turn not recorded yet: it waits for it, no attempt.
+        let waiting = open("ab", now_millis() - 1_000).await;
+        assert!(!dispatch.notice_one().await.unwrap());
+        assert!(told(&email).is_empty() && told(&webhook).is_empty());
+        let read = store.complaint(&waiting.reference).await.unwrap().unwrap();
+        assert_eq!(read.notice, NoticeState::Pending);
+
+        // Acknowledged before it went: not told.
+        let seen = open("cd", now_millis() - 60_000).await;
+        let mut acknowledged = seen.clone();
+        acknowledged.set_status(ComplaintStatus::Acknowledged, now_millis());
+        assert!(store.update(&acknowledged, seen.updated).await.unwrap());
+        // Long made and still open: told by both ways, turn or none.
+        let late = open("ef", now_millis() - 60_000).await;
+        while dispatch.notice_one().await.unwrap() {}
+        assert_eq!(told(&email), vec![late.reference.clone()]);
+        assert_eq!(told(&webhook), vec![late.reference.clone()]);
+        let state = |reference: String| {
+            let store = store.clone();
+            async move { store.complaint(&reference).await.unwrap().unwrap().notice }
+        };
+        assert_eq!(state(seen.reference).await, NoticeState::Skipped);
+        assert_eq!(state(late.reference).await, NoticeState::Sent);
     }
 
     /// Stores `h` whatever the caps.

@@ -470,7 +470,7 @@ async fn a_handoff_from_a_conversation_with_a_complaint_says_so_with_its_referen
         "{text}"
     );
 
-    // The complaint's own notice went first; the handoff follows.
+    // The complaint's own notice, and the handoff.
     let got = receiver.wait_for(2, Duration::from_secs(20)).await;
     let body = &got
         .iter()

@@ -6,11 +6,24 @@
 //! [`Delivery::max_attempts`](super::Delivery) times. A complaint someone
 //! acknowledged before its notice went is not told.
 
-use crate::domain::care::{Notice, NoticeStatus};
+use std::time::Duration;
+
+use crate::domain::care::{ComplaintStatus, Notice, NoticeOutcome};
 use crate::domain::clock::now_millis;
 use crate::domain::records::RecordError;
 
 use super::Dispatch;
+
+/// How long a notice waits for the records to hold the turn that made the
+/// complaint (it is opened before that turn is queued, and may be written
+/// by another replica), checked every [`TURN_POLL`] without counting an
+/// attempt; after that it goes without it (a full queue dropped it).
+const WAIT_FOR_TURN: Duration = Duration::from_secs(10);
+const TURN_POLL: Duration = Duration::from_millis(500);
+
+fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
 
 impl Dispatch {
     /// Claims and tries one due complaint notice; whether there was one.
@@ -22,8 +35,27 @@ impl Dispatch {
         else {
             return Ok(false);
         };
+        let reference = claim.complaint.reference.clone();
+        if claim.complaint.status != ComplaintStatus::Open {
+            tracing::info!(%reference, "complaint acknowledged before its notice went; not sent");
+            self.complaints
+                .settle_notice(&self.owner, &claim, NoticeOutcome::Skipped, None)
+                .await?;
+            return Ok(true);
+        }
+        let transcript = self.records.transcript(&claim.complaint.session).await?;
+        let now = now_millis();
+        if !transcript.iter().any(|turn| turn.complaint)
+            && now < claim.complaint.made + millis(WAIT_FOR_TURN)
+        {
+            let again = NoticeOutcome::Retry(now + millis(TURN_POLL));
+            self.complaints
+                .settle_notice(&self.owner, &claim, again, None)
+                .await?;
+            return Ok(false);
+        }
         let notice = Notice {
-            transcript: self.records.transcript(&claim.complaint.session).await?,
+            transcript,
             complaint: claim.complaint.clone(),
             zone: self.zone.clone(),
         };
@@ -43,20 +75,19 @@ impl Dispatch {
             }
         }
         claim.attempts += 1;
-        let reference = &claim.complaint.reference;
         let status = if errors.is_empty() {
             metrics::counter!("complaint_notices_sent_total").increment(1);
             tracing::info!(%reference, attempts = claim.attempts, "complaint notice sent");
-            NoticeStatus::Sent
+            NoticeOutcome::Sent
         } else if claim.attempts >= self.delivery.max_attempts {
             metrics::counter!("complaint_notices_failed_total").increment(1);
             tracing::error!(%reference, attempts = claim.attempts, ?errors, "complaint notice failed: the complaint waits in the console");
-            NoticeStatus::Failed
+            NoticeOutcome::Failed
         } else {
             metrics::counter!("complaint_notice_attempts_failed_total").increment(1);
             let wait = self.delivery.backoff(claim.attempts);
             tracing::warn!(%reference, attempts = claim.attempts, retry_in_s = wait.as_secs(), ?errors, "complaint notice not sent yet");
-            NoticeStatus::Retry(now_millis() + i64::try_from(wait.as_millis()).unwrap_or(i64::MAX))
+            NoticeOutcome::Retry(now_millis() + millis(wait))
         };
         let error = (!errors.is_empty()).then(|| errors.join("; "));
         self.complaints

@@ -76,7 +76,7 @@ pub async fn document() -> Json<Value> {
         "handled_by": { "type": ["string", "null"] },
         "overdue": { "type": "boolean", "description": "The due date of the next step has passed." },
         "updated_at": when,
-        "notice": { "enum": ["none", "pending", "sent", "failed"], "description": "Whether the team was told of it as it was made, by the ways handoffs go: `pending` until sent (or while no way is configured), `none` for complaints made before notices." } } });
+        "notice": { "enum": ["none", "pending", "sent", "failed", "skipped"], "description": "Whether the team was told of it as it was made, by the ways handoffs go: `pending` until sent (or while no way is configured), `skipped` when it was acknowledged first, `none` for complaints made before notices." } } });
     let flagged = json!({ "type": "object", "properties": {
         "conversation": { "type": "string" }, "first_at": when, "last_at": when,
         "care": { "type": "array", "items": { "enum": ["health", "life_events", "resilience", "capability"] } },

@@ -1,9 +1,9 @@
 -- Telling the team of each new complaint, by the ways handoffs go (e-mail,
 -- webhook), retried like a handoff until sent or failed. `notice_status`:
--- none (made before notices: not sent), pending, sent, failed; each way:
--- pending, or done (sent, or not configured when tried). A replica claims
--- a due notice with a lease, so one replica sends it at a time; a
--- complaint acknowledged before its notice went is not told.
+-- none (made before notices: not sent), pending, sent, failed, skipped
+-- (acknowledged before it went); each way: pending, or done (sent, or not
+-- configured when tried). A replica claims a due notice with a lease, so
+-- one replica sends it at a time.
 ALTER TABLE complaints ADD COLUMN notice_status TEXT NOT NULL DEFAULT 'none';
 ALTER TABLE complaints ADD COLUMN notice_email TEXT NOT NULL DEFAULT 'pending';
 ALTER TABLE complaints ADD COLUMN notice_webhook TEXT NOT NULL DEFAULT 'pending';

@@ -209,6 +209,7 @@ pub async fn complaints(State(state): State<AdminState>, operator: Operator) -> 
         },
         None => Vec::new(),
     };
+    let ways = state.handoffs.is_some();
     let now = now_millis();
     let csrf = operator.csrf();
     let items = all
@@ -234,9 +235,11 @@ pub async fn complaints(State(state): State<AdminState>, operator: Operator) -> 
                     |h| format!("Handoff {}: {}.", h.reference, h.status.as_str()),
                 );
             let told = match c.notice {
-                NoticeState::Sent => "The team was told when it was made.",
-                NoticeState::Pending => "The team is not told yet.",
-                NoticeState::Failed => "Telling the team failed (see the logs).",
+                NoticeState::Sent => " The team was told when it was made.",
+                NoticeState::Pending if ways => " The team is not told yet.",
+                NoticeState::Pending => " No way to the team is configured: nobody is told.",
+                NoticeState::Failed => " Telling the team failed (see the logs).",
+                NoticeState::Skipped => " Acknowledged before the team was told.",
                 NoticeState::None => "",
             };
             view! {
@@ -248,7 +251,7 @@ pub async fn complaints(State(state): State<AdminState>, operator: Operator) -> 
                         {overdue.then(|| view! { <strong class="overdue">" · overdue"</strong> })}
                     </p>
                     <blockquote>{c.message.clone()}</blockquote>
-                    <p>{handoff} " " {told} " " <a href=transcript>"Read the conversation"</a></p>
+                    <p>{handoff} {told} " " <a href=transcript>"Read the conversation"</a></p>
                     <form method="post" action=action>
                         <input type="hidden" name="csrf" value=csrf.clone() />
                         <input type="hidden" name="updated" value=c.updated />

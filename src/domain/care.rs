@@ -13,6 +13,10 @@ use crate::domain::Pending;
 use crate::domain::clock::UnixMillis;
 use crate::domain::records::{RecordError, SessionHash, TranscriptTurn};
 
+/// How long after a complaint is made its notice to the team is first due:
+/// as a handoff, once the records writer has had time to write its turn.
+pub const NOTICE_DUE_AFTER: Duration = crate::domain::records::LINGER.saturating_mul(5);
+
 /// How long a complaint may wait for its acknowledgement.
 pub const ACKNOWLEDGE_WITHIN: Duration = Duration::from_secs(24 * 60 * 60);
 /// How long it may wait for its final response (eight weeks).
@@ -258,7 +262,7 @@ pub trait ComplaintBook: Send + Sync + 'static {
         &self,
         owner: &str,
         claim: &NoticeClaim,
-        status: NoticeOutcome,
+        outcome: NoticeOutcome,
         error: Option<String>,
     ) -> Pending<'_, Result<(), RecordError>>;
 }

@@ -11,11 +11,11 @@ use sqlx::any::AnyRow;
 use super::sql::{SqlRecords, count, failed};
 use crate::domain::Pending;
 use crate::domain::care::{
-    Complaint, ComplaintBook, ComplaintStatus, ConversationOutcome, NoticeClaim, NoticeOutcome,
-    NoticeState,
+    Complaint, ComplaintBook, ComplaintStatus, ConversationOutcome, NOTICE_DUE_AFTER, NoticeClaim,
+    NoticeOutcome, NoticeState,
 };
 use crate::domain::clock::UnixMillis;
-use crate::domain::records::{LINGER, RecordError, ReplyId, SessionHash};
+use crate::domain::records::{RecordError, ReplyId, SessionHash};
 
 /// A complaint's columns, in the order [`complaint`] reads them.
 pub(super) const COLUMNS: &str = "reference, session_hash, made_ms, message, status, acknowledge_by_ms, \
@@ -74,9 +74,8 @@ impl SqlRecords {
         if let Some(row) = standing {
             return complaint(&row);
         }
-        // Its notice to the team (`notice.rs`) is due once the records
-        // writer has had time to write the turn that made it, as a handoff is.
-        let notice_due = c.made + 5 * i64::try_from(LINGER.as_millis()).unwrap_or(0);
+        // Its notice to the team (`notice.rs`).
+        let notice_due = c.made + i64::try_from(NOTICE_DUE_AFTER.as_millis()).unwrap_or(0);
         sqlx::query(&format!(
             "INSERT INTO complaints ({COLUMNS}, notice_due_ms) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
@@ -308,12 +307,12 @@ impl ComplaintBook for SqlRecords {
         &self,
         owner: &str,
         claim: &NoticeClaim,
-        status: NoticeOutcome,
+        outcome: NoticeOutcome,
         error: Option<String>,
     ) -> Pending<'_, Result<(), RecordError>> {
         let (owner, claim) = (owner.to_owned(), claim.clone());
         Box::pin(async move {
-            self.settle_one_notice(&owner, &claim, status, error)
+            self.settle_one_notice(&owner, &claim, outcome, error)
                 .await
                 .map_err(failed)
         })

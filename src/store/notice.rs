@@ -52,11 +52,11 @@ impl SqlRecords {
         &self,
         owner: &str,
         claim: &NoticeClaim,
-        status: NoticeOutcome,
+        outcome: NoticeOutcome,
         error: Option<String>,
     ) -> Result<(), sqlx::Error> {
         let way = |pending: bool| if pending { "pending" } else { "done" };
-        let (status, due) = match status {
+        let (status, due) = match outcome {
             NoticeOutcome::Sent => ("sent", now_millis()),
             NoticeOutcome::Retry(at) => ("pending", at),
             NoticeOutcome::Failed => ("failed", now_millis()),

@@ -75,7 +75,7 @@ impl Dispatch {
             }
         }
         claim.attempts += 1;
-        let status = if errors.is_empty() {
+        let outcome = if errors.is_empty() {
             metrics::counter!("complaint_notices_sent_total").increment(1);
             tracing::info!(%reference, attempts = claim.attempts, "complaint notice sent");
             NoticeOutcome::Sent
@@ -91,7 +91,7 @@ impl Dispatch {
         };
         let error = (!errors.is_empty()).then(|| errors.join("; "));
         self.complaints
-            .settle_notice(&self.owner, &claim, status, error)
+            .settle_notice(&self.owner, &claim, outcome, error)
             .await?;
         Ok(true)
     }

@@ -106,7 +106,8 @@ pub struct Complaint {
     pub notice: NoticeState,
 }
 
-fn millis(d: Duration) -> i64 {
+/// `d` in milliseconds, as times are kept.
+pub(crate) fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 

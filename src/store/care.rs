@@ -12,7 +12,7 @@ use super::sql::{SqlRecords, count, failed};
 use crate::domain::Pending;
 use crate::domain::care::{
     Complaint, ComplaintBook, ComplaintStatus, ConversationOutcome, NOTICE_DUE_AFTER, NoticeClaim,
-    NoticeOutcome, NoticeState,
+    NoticeOutcome, NoticeState, millis,
 };
 use crate::domain::clock::UnixMillis;
 use crate::domain::records::{RecordError, ReplyId, SessionHash};
@@ -75,7 +75,7 @@ impl SqlRecords {
             return complaint(&row);
         }
         // Its notice to the team (`notice.rs`).
-        let notice_due = c.made + i64::try_from(NOTICE_DUE_AFTER.as_millis()).unwrap_or(0);
+        let notice_due = c.made + millis(NOTICE_DUE_AFTER);
         sqlx::query(&format!(
             "INSERT INTO complaints ({COLUMNS}, notice_due_ms) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"

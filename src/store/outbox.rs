@@ -545,18 +545,9 @@ mod tests {
         }
     }
 
-    fn courier(erases: Option<Arc<SqlRecords>>) -> Arc<Courier> {
-        Arc::new(Courier {
-            sent: Default::default(),
-            told: Default::default(),
-            erases,
-        })
-    }
-
-    #[tokio::test]
-    async fn a_conversation_erased_while_its_handoff_goes_out_stops_what_was_not_sent_yet() {
-        let store = Arc::new(super::super::sql::tests::scratch().await);
-        let dispatch = |email: Arc<Courier>, webhook: Arc<Courier>| Dispatch {
+    /// This replica's worker on `store`, by `email` and `webhook`.
+    fn dispatch(store: &Arc<SqlRecords>, email: Arc<Courier>, webhook: Arc<Courier>) -> Dispatch {
+        Dispatch {
             outbox: store.clone(),
             records: store.clone(),
             complaints: store.clone(),
@@ -572,7 +563,21 @@ mod tests {
             availability: Box::new(|| None),
             zone: jiff::tz::TimeZone::UTC,
             owner: "a".into(),
-        };
+        }
+    }
+
+    fn courier(erases: Option<Arc<SqlRecords>>) -> Arc<Courier> {
+        Arc::new(Courier {
+            sent: Default::default(),
+            told: Default::default(),
+            erases,
+        })
+    }
+
+    #[tokio::test]
+    async fn a_conversation_erased_while_its_handoff_goes_out_stops_what_was_not_sent_yet() {
+        let store = Arc::new(super::super::sql::tests::scratch().await);
+        let dispatch = |email, webhook| dispatch(&store, email, webhook);
         let both = |reference: &str| Handoff {
             webhook: Channel::Pending,
             ..handoff(reference, now_millis() - 1)
@@ -611,23 +616,7 @@ mod tests {
         use crate::domain::care::{Complaint, ComplaintBook, ComplaintStatus, NoticeState};
         let store = Arc::new(super::super::sql::tests::scratch().await);
         let (email, webhook) = (courier(None), courier(None));
-        let dispatch = Dispatch {
-            outbox: store.clone(),
-            records: store.clone(),
-            complaints: store.clone(),
-            email: Some(email.clone()),
-            webhook: Some(webhook.clone()),
-            delivery: Delivery {
-                first_retry: Duration::from_secs(1),
-                max_wait: Duration::from_secs(1),
-                max_attempts: 3,
-                lease: LEASE,
-            },
-            wake: Default::default(),
-            availability: Box::new(|| None),
-            zone: jiff::tz::TimeZone::UTC,
-            owner: "a".into(),
-        };
+        let dispatch = dispatch(&store, email.clone(), webhook.clone());
         let open = |session: &str, made| {
             let store = store.clone();
             let complaint = Complaint::new(

@@ -481,22 +481,22 @@ async fn a_handoff_from_a_conversation_with_a_complaint_says_so_with_its_referen
     let flagged = &body["complaint"];
     assert_eq!(flagged["reference"], complaint.as_str());
     assert_eq!(flagged["status"], "open");
+    assert_eq!(due_after(flagged, "acknowledge_by"), 24 * 60 * 60);
+    assert_eq!(due_after(flagged, "respond_by"), 8 * 7 * 24 * 60 * 60);
+    assert_eq!(body["transcript"][0]["complaint"], true, "{body}");
+}
+
+/// Seconds from when the delivered `complaint` was made to its `due` time.
+fn due_after(complaint: &Value, due: &str) -> i64 {
     let at = |field: &str| {
-        flagged[field]
+        complaint[field]
             .as_str()
             .unwrap()
             .parse::<jiff::Timestamp>()
             .unwrap()
+            .as_second()
     };
-    assert_eq!(
-        at("acknowledge_by").as_second() - at("made_at").as_second(),
-        24 * 60 * 60
-    );
-    assert_eq!(
-        at("respond_by").as_second() - at("made_at").as_second(),
-        8 * 7 * 24 * 60 * 60
-    );
-    assert_eq!(body["transcript"][0]["complaint"], true, "{body}");
+    at(due) - at("made_at")
 }
 
 #[tokio::test]
@@ -533,15 +533,8 @@ async fn a_new_complaint_reaches_the_team_by_email_and_webhook_at_once_and_once_
     assert_eq!(body["reference"], complaint.as_str());
     assert_eq!(body["conversation"].as_str().map(str::len), Some(32));
     assert_eq!(body["message"], crate::care::COMPLAINT);
-    let at = |field: &str| {
-        body["complaint"][field]
-            .as_str()
-            .unwrap()
-            .parse::<jiff::Timestamp>()
-            .unwrap()
-    };
     assert_eq!(
-        at("acknowledge_by").as_second() - at("made_at").as_second(),
+        due_after(&body["complaint"], "acknowledge_by"),
         24 * 60 * 60
     );
     assert_eq!(body["transcript"][0]["complaint"], true, "{body}");

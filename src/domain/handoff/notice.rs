@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use crate::domain::care::{ComplaintStatus, Notice, NoticeOutcome};
+use crate::domain::care::{ComplaintStatus, Notice, NoticeOutcome, millis};
 use crate::domain::clock::now_millis;
 use crate::domain::records::RecordError;
 
@@ -20,10 +20,6 @@ use super::Dispatch;
 /// attempt; after that it goes without it (a full queue dropped it).
 const WAIT_FOR_TURN: Duration = Duration::from_secs(10);
 const TURN_POLL: Duration = Duration::from_millis(500);
-
-fn millis(d: Duration) -> i64 {
-    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
-}
 
 impl Dispatch {
     /// Claims and tries one due complaint notice; whether there was one.

@@ -104,6 +104,8 @@ pub struct Complaint {
     pub handled_by: Option<String>,
     pub updated: UnixMillis,
     pub notice: NoticeState,
+    /// Why the last attempt at its notice failed, by way (`email: …`).
+    pub notice_error: Option<String>,
 }
 
 /// `d` in milliseconds, as times are kept.
@@ -127,6 +129,7 @@ impl Complaint {
             handled_by: None,
             updated: made,
             notice: NoticeState::Pending,
+            notice_error: None,
         }
     }
 
@@ -266,6 +269,14 @@ pub trait ComplaintBook: Send + Sync + 'static {
         outcome: NoticeOutcome,
         error: Option<String>,
     ) -> Pending<'_, Result<(), RecordError>>;
+    /// Puts the failed notice of an open complaint back in line, due at
+    /// `now` with its attempts counted afresh (a way that had it is not
+    /// tried again); false if `reference` has no such notice.
+    fn retry_notice(
+        &self,
+        reference: &str,
+        now: UnixMillis,
+    ) -> Pending<'_, Result<bool, RecordError>>;
 }
 
 /// A new complaint claimed to be told to the team (by the ways handoffs

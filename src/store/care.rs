@@ -19,7 +19,8 @@ use crate::domain::records::{RecordError, ReplyId, SessionHash};
 
 /// A complaint's columns, in the order [`complaint`] reads them.
 pub(super) const COLUMNS: &str = "reference, session_hash, made_ms, message, status, acknowledge_by_ms, \
-     respond_by_ms, acknowledged_ms, resolved_ms, handled_by, updated_ms, notice_status";
+     respond_by_ms, acknowledged_ms, resolved_ms, handled_by, updated_ms, notice_status, \
+     notice_error";
 
 pub(super) fn complaint(row: &AnyRow) -> Result<Complaint, sqlx::Error> {
     let status: String = row.try_get(4)?;
@@ -37,6 +38,7 @@ pub(super) fn complaint(row: &AnyRow) -> Result<Complaint, sqlx::Error> {
         handled_by: row.try_get(9)?,
         updated: row.try_get(10)?,
         notice: NoticeState::parse(&row.try_get::<String, _>(11)?),
+        notice_error: row.try_get(12)?,
     })
 }
 
@@ -78,7 +80,7 @@ impl SqlRecords {
         let notice_due = c.made + millis(NOTICE_DUE_AFTER);
         sqlx::query(&format!(
             "INSERT INTO complaints ({COLUMNS}, notice_due_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
         ))
         .bind(c.reference.clone())
         .bind(c.session.as_str().to_owned())
@@ -92,6 +94,7 @@ impl SqlRecords {
         .bind(c.handled_by.clone())
         .bind(c.updated)
         .bind(c.notice.as_str())
+        .bind(c.notice_error.clone())
         .bind(notice_due)
         .execute(&mut *tx)
         .await?;
@@ -313,6 +316,19 @@ impl ComplaintBook for SqlRecords {
         let (owner, claim) = (owner.to_owned(), claim.clone());
         Box::pin(async move {
             self.settle_one_notice(&owner, &claim, outcome, error)
+                .await
+                .map_err(failed)
+        })
+    }
+
+    fn retry_notice(
+        &self,
+        reference: &str,
+        now: UnixMillis,
+    ) -> Pending<'_, Result<bool, RecordError>> {
+        let reference = reference.to_owned();
+        Box::pin(async move {
+            self.retry_failed_notice(&reference, now)
                 .await
                 .map_err(failed)
         })

@@ -39,11 +39,11 @@ impl SqlRecords {
         let Some(row) = row else {
             return Ok(None);
         };
-        let attempts: i64 = row.try_get(14)?;
+        let attempts: i64 = row.try_get(15)?;
         Ok(Some(NoticeClaim {
             complaint: complaint(&row)?,
-            email_pending: row.try_get::<String, _>(12)? == "pending",
-            webhook_pending: row.try_get::<String, _>(13)? == "pending",
+            email_pending: row.try_get::<String, _>(13)? == "pending",
+            webhook_pending: row.try_get::<String, _>(14)? == "pending",
             attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
         }))
     }
@@ -80,12 +80,32 @@ impl SqlRecords {
         .await?;
         Ok(())
     }
+
+    pub(super) async fn retry_failed_notice(
+        &self,
+        reference: &str,
+        now: UnixMillis,
+    ) -> Result<bool, sqlx::Error> {
+        // Its last error stays until the next attempt writes over it.
+        let done = sqlx::query(
+            "UPDATE complaints SET notice_status = 'pending', notice_attempts = 0, \
+               notice_due_ms = $1, notice_lease_until_ms = 0 \
+             WHERE reference = $2 AND notice_status = 'failed' AND status = 'open'",
+        )
+        .bind(now)
+        .bind(reference.to_owned())
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::care::{Complaint, ComplaintBook, NoticeState};
+    use crate::domain::care::{
+        Amended, Complaint, ComplaintBook, ComplaintStatus, NoticeState, amend,
+    };
     use crate::domain::records::SessionHash;
 
     const LEASE: Duration = Duration::from_secs(30);
@@ -176,5 +196,85 @@ mod tests {
             assert_eq!(read.notice, state);
         }
         assert_eq!(book.claim_notice("a", 120_000, LEASE).await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn a_failed_notice_of_an_open_complaint_goes_back_in_line_by_hand_with_its_error_kept() {
+        let book = crate::store::sql::tests::scratch().await;
+        let opened = book
+            .open(&Complaint::new(
+                SessionHash::unchecked("cd".repeat(16)),
+                "dreadful".into(),
+                1_000,
+            ))
+            .await
+            .unwrap();
+        let reference = opened.reference.as_str();
+        assert!(
+            !book.retry_notice(reference, 2_000).await.unwrap(),
+            "pending"
+        );
+
+        // The e-mail went; the webhook never did.
+        let mut claim = book
+            .claim_notice("a", 60_000, LEASE)
+            .await
+            .unwrap()
+            .unwrap();
+        claim.email_pending = false;
+        claim.attempts = 3;
+        let error = Some("webhook: 500 Internal Server Error".to_owned());
+        book.settle_notice("a", &claim, NoticeOutcome::Failed, error.clone())
+            .await
+            .unwrap();
+        let failed = book.complaint(reference).await.unwrap().unwrap();
+        assert_eq!(
+            (failed.notice, &failed.notice_error),
+            (NoticeState::Failed, &error)
+        );
+
+        assert!(!book.retry_notice("CO-NONE-NONE", 70_000).await.unwrap());
+        assert!(book.retry_notice(reference, 70_000).await.unwrap());
+        assert!(!book.retry_notice(reference, 70_000).await.unwrap(), "once");
+        let pending = book.complaint(reference).await.unwrap().unwrap();
+        assert_eq!(pending.notice, NoticeState::Pending);
+        assert_eq!(pending.notice_error, error, "until the next attempt");
+        let again = book
+            .claim_notice("b", 70_000, LEASE)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(!again.email_pending && again.webhook_pending);
+        assert_eq!(again.attempts, 0);
+        book.settle_notice("b", &again, NoticeOutcome::Sent, None)
+            .await
+            .unwrap();
+        let sent = book.complaint(reference).await.unwrap().unwrap();
+        assert_eq!((sent.notice, sent.notice_error), (NoticeState::Sent, None));
+
+        // A complaint someone has taken up needs no notice.
+        let taken = book
+            .open(&Complaint::new(
+                SessionHash::unchecked("ef".repeat(16)),
+                "appalling".into(),
+                1_000,
+            ))
+            .await
+            .unwrap();
+        let claim = book
+            .claim_notice("a", 80_000, LEASE)
+            .await
+            .unwrap()
+            .unwrap();
+        book.settle_notice("a", &claim, NoticeOutcome::Failed, None)
+            .await
+            .unwrap();
+        let acknowledged = amend(&book, &taken.reference, None, |c| {
+            c.set_status(ComplaintStatus::Acknowledged, 90_000)
+        })
+        .await
+        .unwrap();
+        assert!(matches!(acknowledged, Amended::Done(_)));
+        assert!(!book.retry_notice(&taken.reference, 95_000).await.unwrap());
     }
 }

@@ -20,11 +20,12 @@ const PAGES: [&str; 6] = [
     "/console/handoffs",
     "/console/kb",
 ];
-const POSTS: [&str; 6] = [
+const POSTS: [&str; 7] = [
     "/console/sign-out",
     "/console/inbox/0123456789abcdef0123456789abcdef/add",
     "/console/inbox/0123456789abcdef0123456789abcdef/dismiss",
     "/console/complaints/CO-AAAA-AAAA",
+    "/console/complaints/CO-AAAA-AAAA/notice",
     "/console/handoffs/HO-AAAA-AAAA/retry",
     "/console/conversations/0123456789abcdef0123456789abcdef/erase",
 ];
@@ -401,6 +402,61 @@ async fn each_complaint_says_whether_its_conversation_asked_for_a_person() {
     assert!(
         item(&alone).contains("The team is not told yet."),
         "{queue}"
+    );
+}
+
+#[tokio::test]
+async fn a_complaint_whose_notice_failed_shows_why_and_the_team_is_told_again_from_the_queue() {
+    // The webhook refuses the one attempt allowed, then takes the next.
+    let receiver = crate::handoff::Receiver::start(1, std::time::Duration::ZERO).await;
+    let mut flags = crate::handoff::webhook_flags(&receiver);
+    flags.extend(["--handoff-max-attempts", "1"].map(str::to_owned));
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    let (public, admin, _setup) = with_admin(&flags).await;
+    let complaint = "I've been waiting weeks and nobody answers my emails, this is a disgrace";
+    let said = chat(public, &json!({ "message": complaint })).await.json();
+    let reference = said["complaint"].as_str().unwrap().to_owned();
+    let (cookie, csrf) = sign_in(admin).await;
+    let item = || async {
+        let queue = text(&send(admin, get("/console/complaints", Some(&cookie))).await);
+        let at = queue
+            .find(&format!("<h2>{reference}</h2>"))
+            .expect("listed");
+        queue[at..at + queue[at..].find("</li>").unwrap()].to_owned()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let mut failed = item().await;
+    while !failed.contains("Telling the team failed: webhook: ") {
+        assert!(std::time::Instant::now() < deadline, "{failed}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        failed = item().await;
+    }
+    assert!(failed.contains("500"), "the error is shown: {failed}");
+    let action = format!("/console/complaints/{reference}/notice");
+    assert!(failed.contains(&format!("action=\"{action}\"")), "{failed}");
+    assert!(failed.contains("Tell the team again"), "{failed}");
+
+    let body = format!("csrf={csrf}");
+    let again = send(admin, form(&action, Some(&cookie), &body)).await;
+    assert_eq!(again.status, 303, "{}", text(&again));
+    assert_eq!(again.header("location").unwrap(), "/console/complaints");
+    receiver
+        .wait_for(1, std::time::Duration::from_secs(20))
+        .await;
+    let mut told = item().await;
+    while !told.contains("The team was told when it was made.") {
+        assert!(std::time::Instant::now() < deadline, "{told}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        told = item().await;
+    }
+    assert!(!told.contains("Tell the team again"), "{told}");
+    // Sent: a second press (a stale page) changes nothing and says so.
+    let stale = send(admin, form(&action, Some(&cookie), &body)).await;
+    assert_eq!(stale.status, 404);
+    assert!(
+        text(&stale).contains("No open complaint of that reference whose notice failed."),
+        "{}",
+        text(&stale)
     );
 }
 

@@ -280,9 +280,20 @@ async fn admin_handoff(
     limit: Duration,
     done: impl Fn(&Value) -> bool,
 ) -> Value {
+    admin_item(admin, "/admin/api/handoffs", reference, limit, done).await
+}
+
+/// The item of `reference` in the admin list at `path`, once `done` holds.
+async fn admin_item(
+    admin: SocketAddr,
+    path: &str,
+    reference: &str,
+    limit: Duration,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
     let deadline = Instant::now() + limit;
     loop {
-        let list = admin_get(admin, "/admin/api/handoffs").await;
+        let list = admin_get(admin, path).await;
         assert_eq!(list.status, 200, "{:?}", list.body);
         let found = list.json()["items"]
             .as_array()
@@ -561,6 +572,53 @@ async fn a_new_complaint_reaches_the_team_by_email_and_webhook_at_once_and_once_
     assert_eq!(told, 1, "{mails:?}");
     let listed = admin_get(admin, "/admin/api/complaints").await.json();
     assert_eq!(listed["items"][0]["notice"], "sent", "{listed}");
+}
+
+#[tokio::test]
+async fn a_complaint_notice_that_failed_says_why_and_is_sent_again_by_hand() {
+    // Both attempts allowed are refused: the notice fails, visibly.
+    let receiver = Receiver::start(2, Duration::ZERO).await;
+    let mut flags = webhook_flags(&receiver);
+    flags.extend(["--handoff-retry-secs", "1", "--handoff-max-attempts", "2"].map(str::to_owned));
+    let (public, admin, _setup) = with_admin(&strs(&flags)).await;
+    let said = chat(public, &json!({ "message": crate::care::COMPLAINT })).await;
+    let complaint = said.json()["complaint"].as_str().unwrap().to_owned();
+    let complaints = "/admin/api/complaints";
+    let limit = Duration::from_secs(20);
+    let failed = admin_item(admin, complaints, &complaint, limit, |c| {
+        c["notice"] == "failed"
+    })
+    .await;
+    let error = failed["notice_error"].as_str().unwrap_or_default();
+    assert!(
+        error.starts_with("webhook: ") && error.contains("500"),
+        "{failed}"
+    );
+    assert!(receiver.deliveries().is_empty());
+
+    let retry = |reference: &str| {
+        let path = format!("{complaints}/{reference}/notice/retry");
+        admin_request("POST", &path, None)
+    };
+    assert_eq!(send(admin, retry(&complaint)).await.status, 202);
+    let sent = admin_item(admin, complaints, &complaint, limit, |c| {
+        c["notice"] == "sent"
+    })
+    .await;
+    assert!(sent["notice_error"].is_null(), "{sent}");
+    let got = receiver.deliveries();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].body["reference"], complaint.as_str());
+    // Only a failed notice goes back in line.
+    envelope(
+        &send(admin, retry(&complaint)).await,
+        409,
+        "notice_not_failed",
+    );
+    envelope(&send(admin, retry("CO-NONE-NONE")).await, 404, "not_found");
+    let doc = admin_get(admin, "/admin/api/openapi.json").await.json();
+    let path = &doc["paths"]["/admin/api/complaints/{reference}/notice/retry"];
+    assert!(path["post"]["responses"]["202"].is_object(), "{doc}");
 }
 
 #[tokio::test]

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{RawQuery, State};
+use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -12,6 +13,7 @@ use super::AdminState;
 use super::api::{Params, days_back, time, unavailable};
 use crate::domain::care::{Amended, Complaint, ComplaintBook, ComplaintStatus, amend};
 use crate::domain::clock::now_millis;
+use crate::domain::records::RecordError;
 use crate::http::error::{ApiError, BodyProblem};
 use crate::http::extract::Segment;
 use crate::http::extract::{ApiJson, WireShape};
@@ -43,6 +45,7 @@ fn complaint_json(c: &Complaint, now: i64) -> Value {
         "overdue": c.overdue(now),
         "updated_at": time(c.updated),
         "notice": c.notice,
+        "notice_error": c.notice_error,
     })
 }
 
@@ -146,6 +149,45 @@ pub async fn update_complaint(
     };
     tracing::info!(%reference, status = complaint.status.as_str(), "complaint updated");
     Ok(Json(complaint_json(&complaint, now)))
+}
+
+/// Puts the failed notice of the open complaint `reference` back in line
+/// and wakes this replica's worker; false if there is no such notice.
+pub(super) async fn notice_again(
+    state: &AdminState,
+    book: &dyn ComplaintBook,
+    reference: &str,
+) -> Result<bool, RecordError> {
+    let again = book.retry_notice(reference, now_millis()).await?;
+    if again {
+        if let Some(desk) = &state.handoffs {
+            desk.wake.notify_one();
+        }
+        tracing::info!(%reference, "complaint notice put back in line by hand");
+    }
+    Ok(again)
+}
+
+/// `POST /admin/api/complaints/{reference}/notice/retry`: the failed
+/// notice of an open complaint, sent again by the ways that did not have it.
+pub async fn retry_notice(
+    State(state): State<AdminState>,
+    Segment(reference): Segment,
+) -> Result<StatusCode, ApiError> {
+    let book = book(&state)?;
+    if notice_again(&state, book.as_ref(), &reference)
+        .await
+        .map_err(unavailable)?
+    {
+        return Ok(StatusCode::ACCEPTED);
+    }
+    match book.complaint(&reference).await.map_err(unavailable)? {
+        None => Err(ApiError::NotFound),
+        Some(_) => Err(ApiError::Conflict {
+            code: "notice_not_failed",
+            message: "Only a failed notice of an open complaint is sent again; this one's notice has not failed, or the complaint is acknowledged or resolved.",
+        }),
+    }
 }
 
 /// `GET /admin/api/care?days=N`: conversations with a vulnerability cue

@@ -87,6 +87,10 @@ pub fn admin_app(state: AdminState) -> Router {
             "/admin/api/complaints/{reference}",
             only(patch(care::update_complaint), "PATCH"),
         )
+        .route(
+            "/admin/api/complaints/{reference}/notice/retry",
+            only(post(care::retry_notice), "POST"),
+        )
         .route("/admin/api/care", only(get(care::care), "GET, HEAD"))
         .route("/admin/api/handoffs", only(get(api::handoffs), "GET, HEAD"))
         .route(

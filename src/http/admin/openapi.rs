@@ -76,7 +76,8 @@ pub async fn document() -> Json<Value> {
         "handled_by": { "type": ["string", "null"] },
         "overdue": { "type": "boolean", "description": "The due date of the next step has passed." },
         "updated_at": when,
-        "notice": { "enum": ["none", "pending", "sent", "failed", "skipped"], "description": "Whether the team was told of it as it was made, by the ways handoffs go: `pending` until sent (or while no way is configured), `skipped` when it was acknowledged first, `none` for complaints made before notices." } } });
+        "notice": { "enum": ["none", "pending", "sent", "failed", "skipped"], "description": "Whether the team was told of it as it was made, by the ways handoffs go: `pending` until sent (or while no way is configured), `skipped` when it was acknowledged first, `none` for complaints made before notices." },
+        "notice_error": { "type": ["string", "null"], "description": "Why the notice's last attempt failed, by way (e.g. `webhook: …`); null once it is sent." } } });
     let flagged = json!({ "type": "object", "properties": {
         "conversation": { "type": "string" }, "first_at": when, "last_at": when,
         "care": { "type": "array", "items": { "enum": ["health", "life_events", "resilience", "capability"] } },
@@ -192,6 +193,15 @@ pub async fn document() -> Json<Value> {
                     "400": error("An unknown status, a handler too long or with control characters, or an unknown field (`invalid_request`)."),
                     "404": error("No complaint of that reference."),
                     "409": error("The records are off (`records_off`), or the complaint was changed since the `updated_at` sent (`complaint_changed`)."),
+                })),
+            } },
+            "/admin/api/complaints/{reference}/notice/retry": { "post": {
+                "summary": "Puts the failed notice of an open complaint back in line, its attempts counted afresh: sent again by each way that did not have it.",
+                "parameters": [path("reference", "The complaint's reference.")],
+                "responses": guarded(json!({
+                    "202": { "description": "Back in line; it is sent shortly if a way to the team is configured." },
+                    "404": error("No complaint of that reference."),
+                    "409": error("The records are off (`records_off`), or its notice has not failed or the complaint is no longer open (`notice_not_failed`)."),
                 })),
             } },
             "/admin/api/care": { "get": {

@@ -47,6 +47,10 @@ pub fn routes() -> Router<AdminState> {
             "/console/complaints/{reference}",
             post(pages::change_complaint),
         )
+        .route(
+            "/console/complaints/{reference}/notice",
+            post(pages::retry_notice),
+        )
         .route("/console/inbox", get(inbox::inbox))
         .route("/console/inbox/{id}/add", post(inbox::add))
         .route("/console/inbox/{id}/dismiss", post(inbox::dismiss))

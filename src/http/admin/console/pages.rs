@@ -235,13 +235,30 @@ pub async fn complaints(State(state): State<AdminState>, operator: Operator) -> 
                     |h| format!("Handoff {}: {}.", h.reference, h.status.as_str()),
                 );
             let told = match c.notice {
-                NoticeState::Sent => " The team was told when it was made.",
-                NoticeState::Pending if ways => " The team is not told yet.",
-                NoticeState::Pending => " No way to the team is configured: nobody is told.",
-                NoticeState::Failed => " Telling the team failed (see the logs).",
-                NoticeState::Skipped => " Acknowledged before the team was told.",
-                NoticeState::None => "",
+                NoticeState::Sent => " The team was told when it was made.".to_owned(),
+                NoticeState::Pending if ways => " The team is not told yet.".to_owned(),
+                NoticeState::Pending => {
+                    " No way to the team is configured: nobody is told.".to_owned()
+                }
+                NoticeState::Failed => format!(
+                    " Telling the team failed: {}.",
+                    c.notice_error.as_deref().unwrap_or("no error was kept")
+                ),
+                NoticeState::Skipped => " Acknowledged before the team was told.".to_owned(),
+                NoticeState::None => String::new(),
             };
+            // A failed notice of a complaint nobody has taken up yet.
+            let tell_again = (c.notice == NoticeState::Failed && c.status == ComplaintStatus::Open)
+                .then(|| {
+                    let action = format!("/console/complaints/{}/notice", c.reference);
+                    let label = format!("Tell the team of {} again", c.reference);
+                    view! {
+                        <form method="post" action=action>
+                            <input type="hidden" name="csrf" value=csrf.clone() />
+                            <button type="submit" aria-label=label>"Tell the team again"</button>
+                        </form>
+                    }
+                });
             view! {
                 <li class="complaint">
                     <h2>{c.reference.clone()}</h2>
@@ -252,6 +269,7 @@ pub async fn complaints(State(state): State<AdminState>, operator: Operator) -> 
                     </p>
                     <blockquote>{c.message.clone()}</blockquote>
                     <p>{handoff} {told} " " <a href=transcript>"Read the conversation"</a></p>
+                    {tell_again}
                     <form method="post" action=action>
                         <input type="hidden" name="csrf" value=csrf.clone() />
                         <input type="hidden" name="updated" value=c.updated />
@@ -335,6 +353,31 @@ pub async fn change_complaint(
     }
     tracing::info!(%reference, status = status.as_str(), "console: complaint updated");
     Redirect::to("/console/complaints").into_response()
+}
+
+/// `POST /console/complaints/{reference}/notice`: a failed notice sent again.
+pub async fn retry_notice(
+    State(state): State<AdminState>,
+    operator: Operator,
+    Path(reference): Path<String>,
+    ConsoleForm(form): ConsoleForm<super::CsrfOnly>,
+) -> Response {
+    if let Some(refusal) = operator.refusal(&form.csrf) {
+        return refusal;
+    }
+    let Some(book) = &state.complaints else {
+        return not_kept("Complaints", RECORD_OFF, &operator);
+    };
+    match super::super::care::notice_again(&state, book.as_ref(), &reference).await {
+        Ok(true) => Redirect::to("/console/complaints").into_response(),
+        Ok(false) => notice(
+            StatusCode::NOT_FOUND,
+            "Not found",
+            "No open complaint of that reference whose notice failed.",
+            &operator,
+        ),
+        Err(_) => unavailable(&operator),
+    }
 }
 
 /// `GET /console/handoffs`: the newest first, failed ones with a retry.

@@ -131,10 +131,11 @@ pub struct Scored {
     pub margin_best: f32,
     /// The best article's margin less the out-of-scope class's.
     pub article_over_oos: f32,
-    /// The best cosine to an article's example (0 without an encoder).
+    /// The best cosine to an article's example (0 without an encoder;
+    /// tuned, the mean of the tuned and the untuned encoder's).
     pub neighbour: f32,
     /// The best cosine to one of the knowledge base's own out-of-scope
-    /// examples (0 without them or an encoder).
+    /// examples (0 without them or an encoder; tuned, the same mean).
     pub oos_neighbour: f32,
 }
 
@@ -162,6 +163,9 @@ pub struct Engine {
     examples: Vec<(usize, Embedding384)>,
     /// The embeddings of the knowledge base's own out-of-scope examples.
     oos_examples: Vec<Embedding384>,
+    /// With a tuned encoder, the untuned embeddings of `examples` and
+    /// `oos_examples`: the scope measures read these beside the tuned ones.
+    untuned: Option<(Vec<Embedding384>, Vec<Embedding384>)>,
     /// Under this [`scope_score`] a message is handed off as out of scope.
     scope_threshold: Option<f32>,
     /// Normalised article title -> article index (exact suggestion match).
@@ -260,6 +264,7 @@ impl Engine {
         let mut xs: Vec<_> = docs.iter().map(|d| vectorizer.transform(d)).collect();
         let mut dim = vectorizer.dim();
         let (mut examples, mut oos_examples) = (Vec::new(), Vec::new());
+        let mut untuned = None;
         if let Some(encoder) = &encoder {
             let texts: Vec<&str> = docs.iter().map(String::as_str).collect();
             let embedded = match &tuned {
@@ -273,6 +278,17 @@ impl Engine {
                 } else if label == n_art + 1 {
                     oos_examples.push(e);
                 }
+            }
+            if tuned.is_some() {
+                let (mut own, mut own_oos) = (Vec::new(), Vec::new());
+                for (e, &label) in encoder.embed_all(&texts).into_iter().zip(&labels) {
+                    if label < n_art {
+                        own.push(e);
+                    } else if label == n_art + 1 {
+                        own_oos.push(e);
+                    }
+                }
+                untuned = Some((own, own_oos));
             }
             dim += DIM;
         }
@@ -325,6 +341,7 @@ impl Engine {
             model,
             examples,
             oos_examples,
+            untuned,
             scope_threshold: None,
             titles,
             vocab,
@@ -363,8 +380,8 @@ impl Engine {
 
     /// Scores a normalised text.
     pub fn classify(&self, normalised: &str) -> Scored {
-        let embedding = self.embed(normalised).map(|(_, classified)| classified);
-        self.classify_embedded(normalised, embedding.as_deref())
+        let embedded = self.embed(normalised);
+        self.classify_embedded(normalised, embedded.as_ref())
     }
 
     /// A normalised text's embeddings: the encoder's own (the duty-of-care
@@ -413,9 +430,14 @@ impl Engine {
         self
     }
 
-    /// Scores a normalised text whose embedding is already computed (the
-    /// encoder's when there is one: `None` then means no encoder).
-    fn classify_embedded(&self, normalised: &str, embedding: Option<&[f32]>) -> Scored {
+    /// Scores a normalised text whose embeddings are already computed
+    /// ([`Engine::embed`]'s; `None` then means no encoder).
+    fn classify_embedded(
+        &self,
+        normalised: &str,
+        embedded: Option<&(Embedding384, Embedding384)>,
+    ) -> Scored {
+        let embedding = embedded.map(|(_, classified)| &classified[..]);
         let mut x = self.vectorizer.transform(normalised);
         if let Some(e) = embedding {
             append_embedding(&mut x, self.vectorizer.dim(), e, self.cfg.semantic_weight);
@@ -442,6 +464,13 @@ impl Engine {
             for (score, near) in s[..n_art].iter_mut().zip(near) {
                 *score -= self.cfg.neighbour_weight * (neighbour - near);
             }
+        }
+        // How in scope it looks, when tuned: the mean of the tuned and the
+        // untuned encoder's cosines (tuning draws far-domain messages towards
+        // the knowledge base; BENCHMARKS.md, "Out of scope").
+        if let (Some((own, _)), Some((examples, oos_examples))) = (embedded, &self.untuned) {
+            neighbour = (neighbour + nearest(examples, own)) / 2.0;
+            oos_neighbour = (oos_neighbour + nearest(oos_examples, own)) / 2.0;
         }
         let mut order: Vec<usize> = (0..s.len()).collect();
         // Stable sort: ties resolve to the lower class index.
@@ -526,7 +555,7 @@ impl Engine {
     fn decide_in_context(
         &self,
         norm: &str,
-        embedding: Option<&[f32]>,
+        embedded: Option<&(Embedding384, Embedding384)>,
         history: &[Turn],
     ) -> (Verdict, f32) {
         let not_understood = (
@@ -542,7 +571,7 @@ impl Engine {
         if let Some(&i) = self.titles.get(norm) {
             return (Verdict::Answer(i), 1.0);
         }
-        let alone = self.classify_embedded(norm, embedding);
+        let alone = self.classify_embedded(norm, embedded);
         let alone_decision = self.decide(&alone);
         let words = tokens(norm);
         let reference = followup::refers_back(
@@ -603,10 +632,11 @@ impl Engine {
         let norm = normalise(message.as_str());
         // Computed once: the detectors and the record share the encoder's
         // own, the classifier reads its own (the same unless tuned).
-        let (embedding, classified) = self.embed(&norm).filter(|_| !norm.is_empty()).unzip();
+        let embedded = self.embed(&norm).filter(|_| !norm.is_empty());
+        let embedding = embedded.as_ref().map(|(own, _)| own.clone());
         let signals = self.care.signals(&norm, embedding.as_deref());
         let (mut decision, mut confidence) =
-            self.decide_in_context(&norm, classified.as_deref(), history);
+            self.decide_in_context(&norm, embedded.as_ref(), history);
         let care_article = match signals {
             Signals {
                 complaint: true, ..

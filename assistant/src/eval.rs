@@ -551,11 +551,13 @@ mod tests {
         eprintln!(
             "mean of splits 1-3; none, 20 more left out, those 20 as examples: recall at 5 % {recall:?}, AUC {auc:?}"
         );
-        // Measured 0.871, 0.850 and 0.817, recall at 5 % 0.390, 0.386 and
-        // 0.356, with the margin weight each knowledge base chooses
-        // (2026-12-06); 0.827, 0.846 and 0.820, recall 0.379, 0.387 and
-        // 0.324, with it fixed at 0.4 (2026-12-05): floors against
-        // regressions, not goals.
+        // Measured 0.868, 0.853 and 0.817, recall at 5 % 0.412, 0.381 and
+        // 0.330, with the scope's cosines the mean of the tuned and the
+        // untuned encoder's (2026-12-06, later); 0.871, 0.850 and 0.817,
+        // recall 0.390, 0.386 and 0.356, with the tuned ones alone; 0.827,
+        // 0.846 and 0.820, recall 0.379, 0.387 and 0.324, with the margin
+        // weight fixed at 0.4 (2026-12-05): floors against regressions,
+        // not goals.
         assert!(
             auc[0] >= 0.85 && auc[1] >= 0.84 && auc[2] >= 0.81,
             "{auc:?}"
@@ -632,14 +634,15 @@ mod tests {
         // Measured 2026-12-06 with the encoder tuned as served and the
         // margin weight each fold's knowledge base chooses (floors against
         // regressions): as shipped (its examples in their own class, the
-        // rule fitted to 5 %), 5.1 % of held-out own questions and 85.4 %
-        // of the near-domain ones handed off; without the rule 10.9 % and
+        // rule fitted to 5 %), 4.3 % of held-out own questions and 89.9 %
+        // of the near-domain ones handed off (5.1 % and 85.4 % with the
+        // scope's cosines the tuned encoder's alone); without the rule 10.9 % and
         // 97.9 %; without out-of-scope.txt (where Auto is Off) 6.2 % and
         // 60.5 %. With the weight fixed at 0.4 (2026-12-05): 5.8 % and
         // 93.2 % as shipped.
         let served = shipped.served;
         assert!(served.in_scope <= 0.08, "{served:?}");
-        assert!(served.oos >= 0.83, "{served:?}");
+        assert!(served.oos >= 0.88, "{served:?}");
         assert_eq!(
             without.served.in_scope, without.without_rule.in_scope,
             "no rule where there are no out-of-scope examples"

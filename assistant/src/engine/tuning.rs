@@ -289,7 +289,7 @@ fn key(
 }
 
 const PROBE: &str = "how long does an application take";
-const MAGIC: &[u8] = b"support-chat tuned layer 1\n";
+const MAGIC: &[u8] = b"support-chat tuned layer 2\n";
 
 /// The file's bytes: [`MAGIC`], the key, the threshold (NaN for none), then
 /// every part of the layer, each `f32` little-endian, in

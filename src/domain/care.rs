@@ -270,8 +270,8 @@ pub trait ComplaintBook: Send + Sync + 'static {
         error: Option<String>,
     ) -> Pending<'_, Result<(), RecordError>>;
     /// Puts the failed notice of an open complaint back in line, due at
-    /// `now` with its attempts counted afresh (a way that had it is not
-    /// tried again); false if `reference` has no such notice.
+    /// `now` with its attempts counted afresh (only the ways it failed on
+    /// are tried again); false if `reference` has no such notice.
     fn retry_notice(
         &self,
         reference: &str,

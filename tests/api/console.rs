@@ -443,6 +443,7 @@ async fn a_complaint_whose_notice_failed_shows_why_and_the_team_is_told_again_fr
     receiver
         .wait_for(1, std::time::Duration::from_secs(20))
         .await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     let mut told = item().await;
     while !told.contains("The team was told when it was made.") {
         assert!(std::time::Instant::now() < deadline, "{told}");
@@ -452,12 +453,15 @@ async fn a_complaint_whose_notice_failed_shows_why_and_the_team_is_told_again_fr
     assert!(!told.contains("Tell the team again"), "{told}");
     // Sent: a second press (a stale page) changes nothing and says so.
     let stale = send(admin, form(&action, Some(&cookie), &body)).await;
-    assert_eq!(stale.status, 404);
+    assert_eq!(stale.status, 409);
     assert!(
-        text(&stale).contains("No open complaint of that reference whose notice failed."),
+        text(&stale).contains("notice has not failed, or the complaint is no longer open"),
         "{}",
         text(&stale)
     );
+    let unknown = "/console/complaints/CO-NONE-NONE/notice";
+    let missing = send(admin, form(unknown, Some(&cookie), &body)).await;
+    assert_eq!(missing.status, 404);
 }
 
 #[tokio::test]

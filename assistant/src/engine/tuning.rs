@@ -370,6 +370,14 @@ mod tests {
             crate::encoder::cosine(&classified, &own) < 0.9999,
             "the classifier's is tuned"
         );
+        // The scope rule reads the mean of the tuned and untuned cosines.
+        let (untuned, _) = engine.untuned.as_ref().unwrap();
+        let tuned_examples: Vec<_> = engine.examples.iter().map(|(_, e)| e.clone()).collect();
+        let mean = (crate::encoder::nearest(&tuned_examples, &classified)
+            + crate::encoder::nearest(untuned, &own))
+            / 2.0;
+        let scored = engine.classify("how much does it cost");
+        assert!((scored.neighbour - mean).abs() < 1e-6, "{scored:?} {mean}");
 
         // The file stands in for tuning while its key holds, and only then.
         let again = frozen.tuned(one_epoch, Some(&file)).unwrap();

@@ -169,7 +169,7 @@ pub(super) async fn notice_again(
 }
 
 /// `POST /admin/api/complaints/{reference}/notice/retry`: the failed
-/// notice of an open complaint, sent again by the ways that did not have it.
+/// notice of an open complaint, sent again by each way it failed on.
 pub async fn retry_notice(
     State(state): State<AdminState>,
     Segment(reference): Segment,

@@ -77,7 +77,7 @@ pub async fn document() -> Json<Value> {
         "overdue": { "type": "boolean", "description": "The due date of the next step has passed." },
         "updated_at": when,
         "notice": { "enum": ["none", "pending", "sent", "failed", "skipped"], "description": "Whether the team was told of it as it was made, by the ways handoffs go: `pending` until sent (or while no way is configured), `skipped` when it was acknowledged first, `none` for complaints made before notices." },
-        "notice_error": { "type": ["string", "null"], "description": "Why the notice's last attempt failed, by way (e.g. `webhook: …`); null once it is sent." } } });
+        "notice_error": { "type": ["string", "null"], "description": "The last failed attempt's error, by way (e.g. `webhook: …`), kept until the next attempt; null when none failed or it was then sent." } } });
     let flagged = json!({ "type": "object", "properties": {
         "conversation": { "type": "string" }, "first_at": when, "last_at": when,
         "care": { "type": "array", "items": { "enum": ["health", "life_events", "resilience", "capability"] } },

@@ -370,12 +370,29 @@ pub async fn retry_notice(
     };
     match super::super::care::notice_again(&state, book.as_ref(), &reference).await {
         Ok(true) => Redirect::to("/console/complaints").into_response(),
-        Ok(false) => notice(
-            StatusCode::NOT_FOUND,
-            "Not found",
-            "No open complaint of that reference whose notice failed.",
-            &operator,
-        ),
+        Ok(false) => match book.complaint(&reference).await {
+            Ok(Some(_)) => {
+                let what = format!(
+                    "{reference}'s notice has not failed, or the complaint is no longer open: \
+                     nothing was sent. Look at the queue again."
+                );
+                let back = ("/console/complaints", "Back to the complaints");
+                super::notice(
+                    StatusCode::CONFLICT,
+                    &operator,
+                    "Nothing to send",
+                    &what,
+                    back,
+                )
+            }
+            Ok(None) => notice(
+                StatusCode::NOT_FOUND,
+                "Not found",
+                "No complaint of that reference.",
+                &operator,
+            ),
+            Err(_) => unavailable(&operator),
+        },
         Err(_) => unavailable(&operator),
     }
 }

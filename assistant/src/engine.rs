@@ -203,24 +203,13 @@ impl Engine {
                 Some(tuned) => tuned.embed_all(&texts),
                 None => encoder.embed_all(&texts),
             };
-            for ((x, e), &label) in xs.iter_mut().zip(embedded).zip(&labels) {
-                append_embedding(x, dim, &e, cfg.semantic_weight);
-                if label < n_art {
-                    examples.push((label, e));
-                } else if label == n_art + 1 {
-                    oos_examples.push(e);
-                }
+            for (x, e) in xs.iter_mut().zip(&embedded) {
+                append_embedding(x, dim, e, cfg.semantic_weight);
             }
+            (examples, oos_examples) = by_class(embedded, &labels, n_art);
             if tuned.is_some() {
-                let (mut own, mut own_oos) = (Vec::new(), Vec::new());
-                for (e, &label) in encoder.embed_all(&texts).into_iter().zip(&labels) {
-                    if label < n_art {
-                        own.push(e);
-                    } else if label == n_art + 1 {
-                        own_oos.push(e);
-                    }
-                }
-                untuned = Some((own, own_oos));
+                let (own, own_oos) = by_class(encoder.embed_all(&texts), &labels, n_art);
+                untuned = Some((own.into_iter().map(|(_, e)| e).collect(), own_oos));
             }
             dim += DIM;
         }
@@ -699,6 +688,25 @@ impl Engine {
             handoff: true,
         }
     }
+}
+
+/// The training texts' embeddings (in `labels`' order) dealt by class: each
+/// article's questions and titles with its index, and the knowledge base's
+/// own out-of-scope examples (class `n_art + 1`); the built-in ones are left out.
+fn by_class(
+    embedded: Vec<Embedding384>,
+    labels: &[usize],
+    n_art: usize,
+) -> (Vec<(usize, Embedding384)>, Vec<Embedding384>) {
+    let (mut examples, mut oos_examples) = (Vec::new(), Vec::new());
+    for (e, &label) in embedded.into_iter().zip(labels) {
+        if label < n_art {
+            examples.push((label, e));
+        } else if label == n_art + 1 {
+            oos_examples.push(e);
+        }
+    }
+    (examples, oos_examples)
 }
 
 /// The texts the engine trains on, normalised, each with its class: each

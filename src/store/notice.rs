@@ -110,18 +110,17 @@ mod tests {
 
     const LEASE: Duration = Duration::from_secs(30);
 
+    /// A complaint opened in `book` in the conversation `session`.
+    async fn open_one(book: &SqlRecords, session: String, words: &str, made: i64) -> Complaint {
+        let complaint = Complaint::new(SessionHash::unchecked(session), words.into(), made);
+        book.open(&complaint).await.unwrap()
+    }
+
     #[tokio::test]
     async fn a_notice_is_one_replicas_until_settled_and_each_way_is_retried_on_its_own() {
         let book = crate::store::sql::tests::scratch().await;
         let made = 1_000;
-        let told = book
-            .open(&Complaint::new(
-                SessionHash::unchecked("ab".repeat(16)),
-                "not good enough".into(),
-                made,
-            ))
-            .await
-            .unwrap();
+        let told = open_one(&book, "ab".repeat(16), "not good enough", made).await;
         assert_eq!(told.notice, NoticeState::Pending);
 
         // Not due until the records writer has had its time.
@@ -176,14 +175,7 @@ mod tests {
             (0, NoticeOutcome::Failed, NoticeState::Failed),
             (1, NoticeOutcome::Skipped, NoticeState::Skipped),
         ] {
-            let opened = book
-                .open(&Complaint::new(
-                    SessionHash::unchecked(format!("{i}").repeat(32)),
-                    "awful".into(),
-                    1_000,
-                ))
-                .await
-                .unwrap();
+            let opened = open_one(&book, format!("{i}").repeat(32), "awful", 1_000).await;
             let claim = book
                 .claim_notice("a", 60_000, LEASE)
                 .await
@@ -201,14 +193,7 @@ mod tests {
     #[tokio::test]
     async fn a_failed_notice_of_an_open_complaint_goes_back_in_line_by_hand_with_its_error_kept() {
         let book = crate::store::sql::tests::scratch().await;
-        let opened = book
-            .open(&Complaint::new(
-                SessionHash::unchecked("cd".repeat(16)),
-                "dreadful".into(),
-                1_000,
-            ))
-            .await
-            .unwrap();
+        let opened = open_one(&book, "cd".repeat(16), "dreadful", 1_000).await;
         let reference = opened.reference.as_str();
         assert!(
             !book.retry_notice(reference, 2_000).await.unwrap(),
@@ -253,14 +238,7 @@ mod tests {
         assert_eq!((sent.notice, sent.notice_error), (NoticeState::Sent, None));
 
         // A complaint someone has taken up needs no notice.
-        let taken = book
-            .open(&Complaint::new(
-                SessionHash::unchecked("ef".repeat(16)),
-                "appalling".into(),
-                1_000,
-            ))
-            .await
-            .unwrap();
+        let taken = open_one(&book, "ef".repeat(16), "appalling", 1_000).await;
         let claim = book
             .claim_notice("a", 80_000, LEASE)
             .await

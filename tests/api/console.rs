@@ -424,13 +424,22 @@ async fn a_complaint_whose_notice_failed_shows_why_and_the_team_is_told_again_fr
             .expect("listed");
         queue[at..at + queue[at..].find("</li>").unwrap()].to_owned()
     };
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    let mut failed = item().await;
-    while !failed.contains("Telling the team failed: webhook: ") {
-        assert!(std::time::Instant::now() < deadline, "{failed}");
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        failed = item().await;
-    }
+    // The item once it says `wanted`, within 20 s.
+    let item_saying = |wanted: &'static str| {
+        let item = &item;
+        async move {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+            loop {
+                let found = item().await;
+                if found.contains(wanted) {
+                    return found;
+                }
+                assert!(std::time::Instant::now() < deadline, "{found}");
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        }
+    };
+    let failed = item_saying("Telling the team failed: webhook: ").await;
     assert!(failed.contains("500"), "the error is shown: {failed}");
     let action = format!("/console/complaints/{reference}/notice");
     assert!(failed.contains(&format!("action=\"{action}\"")), "{failed}");
@@ -443,13 +452,7 @@ async fn a_complaint_whose_notice_failed_shows_why_and_the_team_is_told_again_fr
     receiver
         .wait_for(1, std::time::Duration::from_secs(20))
         .await;
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    let mut told = item().await;
-    while !told.contains("The team was told when it was made.") {
-        assert!(std::time::Instant::now() < deadline, "{told}");
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        told = item().await;
-    }
+    let told = item_saying("The team was told when it was made.").await;
     assert!(!told.contains("Tell the team again"), "{told}");
     // Sent: a second press (a stale page) changes nothing and says so.
     let stale = send(admin, form(&action, Some(&cookie), &body)).await;

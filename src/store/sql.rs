@@ -103,19 +103,25 @@ pub(super) fn json_strings(postgres: bool) -> &'static str {
     }
 }
 
-/// Which of the conversations in the JSON array bound as `$1` were erased,
-/// and when.
-pub(super) fn erased_among(postgres: bool) -> String {
-    format!(
-        "SELECT session_hash, erased_ms FROM erasures WHERE session_hash IN ({})",
-        json_strings(postgres)
-    )
-}
+/// The conversations erased after the time bound as `$1` (milliseconds),
+/// and when: [`Erased::since`].
+pub(super) const ERASED_SINCE: &str =
+    "SELECT session_hash, erased_ms FROM erasures WHERE erased_ms > $1";
 
 /// Some conversations' tombstones: session hash and when it was erased.
 pub(super) struct Erased(pub(super) Vec<(String, i64)>);
 
 impl Erased {
+    /// What [`ERASED_SINCE`] must be bound to for [`Erased::covers`] to judge
+    /// everything made at or after `oldest`: a tombstone covers a write only
+    /// when it is less than [`CLOCK_SKEW_MS`] older than the write, so older
+    /// ones cannot matter. A batch's writes are moments old, so this reads
+    /// the few recent tombstones (by `erasures_by_time`) instead of looking
+    /// up each of the batch's conversations.
+    pub(super) fn since(oldest: UnixMillis) -> UnixMillis {
+        oldest - CLOCK_SKEW_MS
+    }
+
     /// Whether something of `session` made at `at` was made before it was
     /// erased, and so must not be written. What comes later (the team erased
     /// a conversation whose visitor chats on) is written as usual.
@@ -128,13 +134,14 @@ impl Erased {
 
 /// The embedded migrations, oldest first: each one's SQL on SQLite, then
 /// on PostgreSQL (the same but where a dialect differs).
-const MIGRATIONS: [(i64, &str, &str, &str); 7] = {
+const MIGRATIONS: [(i64, &str, &str, &str); 8] = {
     const RECORDS: &str = include_str!("migrations/0001_records.sql");
     const HANDOFFS: &str = include_str!("migrations/0002_handoffs.sql");
     const CARE: &str = include_str!("migrations/0003_care.sql");
     const CONSOLE: &str = include_str!("migrations/0004_console.sql");
     const ERASURES: &str = include_str!("migrations/0006_erasures.sql");
     const NOTICES: &str = include_str!("migrations/0007_complaint_notices.sql");
+    const ERASURES_BY_TIME: &str = include_str!("migrations/0008_erasures_by_time.sql");
     [
         (1, "records", RECORDS, RECORDS),
         (2, "handoffs", HANDOFFS, HANDOFFS),
@@ -148,6 +155,7 @@ const MIGRATIONS: [(i64, &str, &str, &str); 7] = {
         ),
         (6, "erasures", ERASURES, ERASURES),
         (7, "complaint notices", NOTICES, NOTICES),
+        (8, "erasures by time", ERASURES_BY_TIME, ERASURES_BY_TIME),
     ]
 };
 

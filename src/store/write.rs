@@ -11,7 +11,8 @@ use sqlx::postgres::PgPool;
 
 use support_chat_assistant::CareCategory;
 
-use super::sql::{ERASE_LOCK, Erased, SqlRecords, erased_among, quantise};
+use super::sql::{ERASE_LOCK, ERASED_SINCE, Erased, SqlRecords, quantise};
+use crate::domain::clock::UnixMillis;
 use crate::domain::records::{FeedbackRecord, TurnRecord, Write, day_of};
 
 /// A batch of turns in one statement and one bound value, a JSON array of
@@ -63,18 +64,17 @@ fn kept<'a>(batch: &'a [Write], erased: &Erased) -> (Vec<&'a TurnRecord>, Vec<&'
     (turns, votes)
 }
 
-/// The batch's conversations, as one JSON array of their session hashes.
-fn sessions(batch: &[Write]) -> String {
-    let mut sessions: Vec<&str> = batch
+/// What [`ERASED_SINCE`] is bound to for `batch`: its oldest write's time.
+fn erased_since(batch: &[Write]) -> UnixMillis {
+    let oldest = batch
         .iter()
         .map(|w| match w {
-            Write::Turn(t) => t.session.as_str(),
-            Write::Feedback(f) => f.session.as_str(),
+            Write::Turn(t) => t.reply_id.at(),
+            Write::Feedback(f) => f.at,
         })
-        .collect();
-    sessions.sort_unstable();
-    sessions.dedup();
-    serde_json::to_string(&sessions).expect("hex strings serialise")
+        .min()
+        .unwrap_or(UnixMillis::MAX);
+    Erased::since(oldest)
 }
 
 impl SqlRecords {
@@ -83,8 +83,8 @@ impl SqlRecords {
             // The write lock up front, so no erase lands between the check and the write.
             let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
             let erased = Erased(
-                sqlx::query_as(&erased_among(false))
-                    .bind(sessions(batch))
+                sqlx::query_as(ERASED_SINCE)
+                    .bind(erased_since(batch))
                     .fetch_all(&mut *tx)
                     .await?,
             );
@@ -118,8 +118,8 @@ async fn write_postgres(pool: &PgPool, batch: &[Write], how: Turns) -> Result<()
         .execute(&mut *tx)
         .await?;
     let erased = Erased(
-        sqlx::query_as(&erased_among(true))
-            .bind(sessions(batch))
+        sqlx::query_as(ERASED_SINCE)
+            .bind(erased_since(batch))
             .fetch_all(&mut *tx)
             .await?,
     );

@@ -193,7 +193,8 @@ pub(crate) const SAMPLE_FILES: &[(&str, &str)] = sample_files![
 ];
 
 /// The sample's [`OUT_OF_SCOPE_FILE`]: near-domain questions it does not
-/// answer (written apart from `tests/data/near_oos_dev.csv`, which measures it).
+/// answer (no near copy of a question of `tests/data/near_oos_dev.csv` or
+/// `oos_dev.csv`, which measure it: a test in `eval.rs` checks).
 const SAMPLE_OUT_OF_SCOPE: &str = include_str!("sample_kb/out-of-scope.txt");
 
 impl KnowledgeBase {

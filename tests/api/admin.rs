@@ -437,7 +437,7 @@ async fn a_reload_keeps_the_duty_of_care_detectors_unless_their_examples_changed
 #[tokio::test]
 async fn a_question_taught_from_the_out_of_scope_examples_leaves_them_and_is_answered() {
     let (public, admin, dir, _) = with_kb_folder().await;
-    let question = "which city is your head office in";
+    let question = "are you part of a bigger group";
     let examples = || std::fs::read_to_string(dir.join("out-of-scope.txt")).unwrap();
     assert!(examples().lines().any(|l| l == question));
     let kb = support_chat_assistant::KnowledgeBase::load_dir(&dir).unwrap();
@@ -451,7 +451,7 @@ async fn a_question_taught_from_the_out_of_scope_examples_leaves_them_and_is_ans
     assert_eq!(added.status, 201);
     let left = examples();
     assert!(!left.lines().any(|l| l == question), "{left}");
-    assert!(left.lines().any(|l| l == "who owns your company"), "{left}");
+    assert!(left.lines().any(|l| l == "whos ur ceo"), "{left}");
     let after = say(public, question).await;
     assert!(
         after["reply"].as_str().unwrap().starts_with(&offer[..30]),

@@ -248,7 +248,11 @@ fn check_kb_reports_the_sample_and_fails_a_knowledge_base_that_confuses_itself()
         report.contains("334 questions, 5-fold cross-validation"),
         "{report}"
     );
+    // The answer threshold's histogram, and the out-of-scope rule's curve
+    // with the point it is served at.
     assert!(report.contains("<- threshold"), "{report}");
+    assert!(report.contains("  5 % -> "), "{report}");
+    assert!(report.contains("served by default at 5 % ("), "{report}");
     assert!(report.contains("untuned"), "{report}");
     let json = Command::new(BIN)
         .args(["check-kb", "--json", "--tune-epochs", "0", &cache])

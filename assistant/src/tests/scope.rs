@@ -13,8 +13,11 @@ fn the_sample_as_shipped_hands_off_near_domain_questions_and_answers_its_own() {
     let engine = sample();
     let threshold = engine.scope_threshold().expect("fitted by default");
     assert!(threshold.is_finite(), "{threshold}");
+    // "what is your share price today" was here while the file had a line
+    // like it; that line went with those that copied a dev question
+    // (2026-12-06), and the sample now answers it with `cost`: what the dev
+    // sets measure, not this list.
     for question in [
-        "what is your share price today",
         "can you help me file my VAT return",
         "are you hiring at the moment?",
     ] {
@@ -155,7 +158,7 @@ fn a_message_nearer_an_out_of_scope_line_than_any_example_question_scores_lower_
 {
     let engine = sample();
     // Word for word a line of the sample's out-of-scope.txt.
-    let line = "what's your share price today";
+    let line = "is this company backed by private equity";
     assert!(
         KnowledgeBase::sample()
             .out_of_scope()

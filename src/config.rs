@@ -90,6 +90,8 @@ pub struct CheckKbArgs {
     pub tune_epochs: usize,
     #[command(flatten)]
     pub cache: EmbeddingCacheArgs,
+    #[command(flatten)]
+    pub scope: ScopeArgs,
 }
 
 /// The embeddings file `eval` and `check-kb` keep between runs.
@@ -148,7 +150,35 @@ impl AssistantArgs {
         let stem = path.file_stem()?.to_string_lossy();
         Some(path.with_file_name(format!("{stem}-tuned.bin")))
     }
+}
 
+/// The out-of-scope rule's settings: the server's, and `check-kb`'s, so the
+/// check reports the rule as a server with the same flags serves it.
+#[derive(Debug, Clone, Args)]
+pub struct ScopeArgs {
+    /// Hand off as out of scope what scores under a threshold fitted when
+    /// the knowledge base loads, so that at most this share (0 to 0.5) of
+    /// its own questions, each held out by cross-validation, is handed off
+    /// (docs/assistant.md, "How the assistant decides"); 0 turns the rule
+    /// off. Default: 0.05 when the knowledge base has an out-of-scope.txt
+    /// (the sample does), no rule without one.
+    #[arg(long, env = "SUPPORT_CHAT_HANDOFF_TARGET", value_parser = handoff_target)]
+    pub handoff_target: Option<f32>,
+
+    /// A fixed out-of-scope threshold instead of a fitted one (`check-kb`
+    /// shows the scores); overrides --handoff-target.
+    #[arg(long, env = "SUPPORT_CHAT_SCOPE_THRESHOLD", allow_hyphen_values = true, value_parser = finite)]
+    pub scope_threshold: Option<f32>,
+
+    /// How much the best article's margin counts in the out-of-scope score
+    /// (0 to 5), instead of the weight chosen when the knowledge base loads
+    /// by leaving its articles out (logged at load; `check-kb` shows the one
+    /// chosen at the default target). 0.4 with --scope-threshold.
+    #[arg(long, env = "SUPPORT_CHAT_SCOPE_WEIGHT", value_parser = scope_weight)]
+    pub scope_weight: Option<f32>,
+}
+
+impl ScopeArgs {
     /// How the engine trains: the defaults, with the out-of-scope rule's settings.
     pub fn engine_config(&self) -> support_chat_assistant::EngineConfig {
         use support_chat_assistant::ScopeRule;
@@ -407,26 +437,8 @@ pub struct AssistantArgs {
     #[command(flatten)]
     pub encoder: EncoderArgs,
 
-    /// Hand off as out of scope what scores under a threshold fitted when
-    /// the knowledge base loads, so that at most this share (0 to 0.5) of
-    /// its own questions, each held out by cross-validation, is handed off
-    /// (docs/assistant.md, "How the assistant decides"); 0 turns the rule
-    /// off. Default: 0.05 when the knowledge base has an out-of-scope.txt
-    /// (the sample does), no rule without one.
-    #[arg(long, env = "SUPPORT_CHAT_HANDOFF_TARGET", value_parser = handoff_target)]
-    pub handoff_target: Option<f32>,
-
-    /// A fixed out-of-scope threshold instead of a fitted one (`check-kb`
-    /// shows the scores); overrides --handoff-target.
-    #[arg(long, env = "SUPPORT_CHAT_SCOPE_THRESHOLD", allow_hyphen_values = true, value_parser = finite)]
-    pub scope_threshold: Option<f32>,
-
-    /// How much the best article's margin counts in the out-of-scope score
-    /// (0 to 5), instead of the weight chosen when the knowledge base loads
-    /// by leaving its articles out (logged at load; `check-kb` shows the one
-    /// chosen at the default target). 0.4 with --scope-threshold.
-    #[arg(long, env = "SUPPORT_CHAT_SCOPE_WEIGHT", value_parser = scope_weight)]
-    pub scope_weight: Option<f32>,
+    #[command(flatten)]
+    pub scope: ScopeArgs,
 
     /// Sentence embeddings of recent messages kept (about 1.7 KiB each), so a
     /// repeated message skips the encoder; 0 keeps none. The training
@@ -850,7 +862,7 @@ mod tests {
     #[test]
     fn the_out_of_scope_rule_follows_the_knowledge_base_unless_a_target_or_a_threshold_is_given() {
         use support_chat_assistant::ScopeRule;
-        let scope = |args: &[&str]| flags(args).unwrap().assistant.engine_config().scope;
+        let scope = |args: &[&str]| flags(args).unwrap().assistant.scope.engine_config().scope;
         assert_eq!(scope(&[]), ScopeRule::Auto);
         assert_eq!(scope(&["--handoff-target", "0.1"]), ScopeRule::Target(0.1));
         assert_eq!(scope(&["--handoff-target", "0"]), ScopeRule::Off);
@@ -858,7 +870,14 @@ mod tests {
             scope(&["--handoff-target", "0.1", "--scope-threshold", "-0.25"]),
             ScopeRule::Threshold(-0.25)
         );
-        let weight = |args: &[&str]| flags(args).unwrap().assistant.engine_config().scope_weight;
+        let weight = |args: &[&str]| {
+            flags(args)
+                .unwrap()
+                .assistant
+                .scope
+                .engine_config()
+                .scope_weight
+        };
         use support_chat_assistant::ScopeWeight;
         assert_eq!(weight(&[]), ScopeWeight::Fitted);
         assert_eq!(weight(&["--scope-weight", "0.4"]), ScopeWeight::Given(0.4));

@@ -122,6 +122,7 @@ fn check_kb(args: &CheckKbArgs) -> ExitCode {
             args.max_misdirected,
             encoder.as_ref(),
             support_chat::config::tune_config(args.tune_epochs),
+            args.scope.engine_config(),
         )?;
         keep_cache(encoder.as_deref(), &args.cache);
         Ok(check)

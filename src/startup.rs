@@ -430,7 +430,7 @@ pub async fn run(args: ServeArgs) -> Result<(), StartupError> {
         &args.assistant.encoder,
         args.assistant.embedding_cache_entries,
     )?;
-    let config = args.assistant.engine_config();
+    let config = args.assistant.scope.engine_config();
     let cache = args.assistant.embedding_cache.0.as_deref();
     if let (Some(encoder), Some(path)) = (&encoder, cache) {
         read_embeddings(encoder, path);

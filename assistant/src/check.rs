@@ -98,11 +98,16 @@ pub struct ScopeCheck {
     pub questions: usize,
     /// Share the other rules hand off anyway (unsure between articles).
     pub already_handed_off: f64,
-    /// The curve's points, at 2, 5 and 10 % of own questions handed off.
+    /// The curve's points, at 2, 5 and 10 % of own questions handed off,
+    /// and at the target served if it is another.
     pub points: Vec<ScopePoint>,
-    /// The target the engine fits by default ([`ScopeRule::Auto`]): the
-    /// default share with an `out-of-scope.txt`, none (no rule) without.
-    pub default_target: Option<f32>,
+    /// The rule as the check's settings serve it ([`ScopeRule::Auto`] by
+    /// default: the default share with an `out-of-scope.txt`, no rule
+    /// without).
+    pub served: ScopeRule,
+    /// Whether that rule was given (`--handoff-target`, `--scope-threshold`)
+    /// rather than the default.
+    pub given: bool,
     /// Examples in the knowledge base's `out-of-scope.txt`.
     pub out_of_scope_examples: usize,
     /// Share of those examples handed off, each by the engine of the
@@ -158,9 +163,9 @@ pub fn check_kb(
     max_misdirected: f64,
     encoder: Option<&Arc<Encoder>>,
     tune: Option<TuneConfig>,
+    cfg: EngineConfig,
 ) -> Result<KbCheck, KbError> {
     let folds = folds.max(2);
-    let cfg = EngineConfig::default();
     let articles = kb.articles();
     let mut results: Vec<ArticleCheck> = articles
         .iter()
@@ -274,6 +279,14 @@ pub fn check_kb(
         result.misdirected = ratio(*wrong, result.questions);
     }
     let questions = results.iter().map(|r| r.questions).sum();
+    let served = cfg.scope.for_knowledge_base(kb);
+    let mut targets = vec![0.02, 0.05, 0.10];
+    if let ScopeRule::Target(target) = served
+        && !targets.contains(&target)
+    {
+        targets.push(target);
+        targets.sort_by(f32::total_cmp);
+    }
     let scope = whole.map(|whole| {
         // The held-out scores come from folds of its own: no threshold to
         // fit here.
@@ -284,7 +297,7 @@ pub fn check_kb(
                 >= crate::engine::MIN_ARTICLES_TO_FIT,
             questions: held.len(),
             already_handed_off: ratio(held.iter().filter(|(_, other)| *other).count(), held.len()),
-            points: [0.02, 0.05, 0.10]
+            points: targets
                 .into_iter()
                 .filter_map(|target| {
                     let threshold = threshold_for(&held, target)?;
@@ -300,10 +313,8 @@ pub fn check_kb(
                     })
                 })
                 .collect(),
-            default_target: match ScopeRule::Auto.for_knowledge_base(kb) {
-                ScopeRule::Target(target) => Some(target),
-                _ => None,
-            },
+            served,
+            given: cfg.scope != ScopeRule::Auto,
             out_of_scope_examples: kb.out_of_scope().len(),
             out_of_scope_handed_off: (!line_points.is_empty())
                 .then(|| ratio(lines_handed_off, line_points.len())),
@@ -480,14 +491,20 @@ impl fmt::Display for KbCheck {
                     None => writeln!(f)?,
                 }
             }
-            match scope.default_target {
-                Some(target) => writeln!(
+            match (scope.served, scope.given) {
+                (ScopeRule::Target(target), given) => writeln!(
                     f,
-                    "  served by default at {:.0} % ({} examples in out-of-scope.txt); --handoff-target 0 turns the rule off",
+                    "  served {}at {:.0} % ({} examples in out-of-scope.txt); --handoff-target 0 turns the rule off",
+                    if given { "" } else { "by default " },
                     100.0 * target,
                     scope.out_of_scope_examples
                 )?,
-                None => writeln!(
+                (ScopeRule::Threshold(threshold), _) => writeln!(
+                    f,
+                    "  served at the threshold given, {threshold:.3} (--scope-threshold)"
+                )?,
+                (_, true) => writeln!(f, "  off: --handoff-target 0")?,
+                (_, false) => writeln!(
                     f,
                     "  off by default: no out-of-scope.txt to fit against (--handoff-target turns it on)"
                 )?,
@@ -613,7 +630,7 @@ mod tests {
             &["a".into(), "b".into()],
         )
         .unwrap();
-        let check = check_kb(&kb, 2, 0.5, None, None).unwrap();
+        let check = check_kb(&kb, 2, 0.5, None, None, EngineConfig::default()).unwrap();
         assert_eq!(check.questions, 8);
         assert_eq!(check.confidence_histogram.iter().sum::<usize>(), 8);
         assert_eq!(check.articles.len(), 2);
@@ -651,7 +668,7 @@ mod tests {
             &["a".into(), "b".into()],
         )
         .unwrap();
-        let check = check_kb(&kb, 2, 1.0, None, None).unwrap();
+        let check = check_kb(&kb, 2, 1.0, None, None, EngineConfig::default()).unwrap();
         assert!(!check.passed, "{check}");
         let text = check.to_string();
         assert!(text.contains("Financial promotions: ERROR: cost"), "{text}");
@@ -669,7 +686,11 @@ mod tests {
             &["a".into(), "b".into()],
         )
         .unwrap();
-        assert!(check_kb(&kb, 2, 1.0, None, None).unwrap().passed);
+        assert!(
+            check_kb(&kb, 2, 1.0, None, None, EngineConfig::default())
+                .unwrap()
+                .passed
+        );
     }
 
     #[test]
@@ -686,7 +707,7 @@ mod tests {
             &["a".into(), "b".into()],
         )
         .unwrap();
-        let check = check_kb(&kb, 2, 0.1, None, None).unwrap();
+        let check = check_kb(&kb, 2, 0.1, None, None, EngineConfig::default()).unwrap();
         assert!(!check.passed, "{check}");
         assert!(check.misdirected > 0.1, "{check}");
         assert!(

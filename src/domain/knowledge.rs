@@ -223,6 +223,11 @@ impl Knowledge {
             .clone()
     }
 
+    /// How every load trains: the out-of-scope rule's settings as given.
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+
     /// The sentence encoder the engines are trained with, if any.
     pub fn encoder(&self) -> Option<&Arc<Encoder>> {
         self.encoder.as_ref()

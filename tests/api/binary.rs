@@ -254,12 +254,28 @@ fn check_kb_reports_the_sample_and_fails_a_knowledge_base_that_confuses_itself()
     assert!(report.contains("  5 % -> "), "{report}");
     assert!(report.contains("served by default at 5 % ("), "{report}");
     assert!(report.contains("untuned"), "{report}");
+    // The rule as a server given the same flag would serve it.
+    let given = Command::new(BIN)
+        .args([
+            "check-kb",
+            "--tune-epochs",
+            "0",
+            "--handoff-target",
+            "0.08",
+            &cache,
+        ])
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&given.stdout);
+    assert!(report.contains("  8 % -> "), "{report}");
+    assert!(report.contains("served at 8 % ("), "{report}");
     let json = Command::new(BIN)
         .args(["check-kb", "--json", "--tune-epochs", "0", &cache])
         .output()
         .unwrap();
     let value: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
     assert_eq!(value["articles"].as_array().unwrap().len(), 21);
+    assert_eq!(value["scope"]["served"]["target"], 0.05, "{value}");
     // The sample passes: the exit status is the verdict.
     assert_eq!(value["passed"], true, "{value}");
     assert_eq!(json.status.code(), Some(0));

@@ -4,10 +4,12 @@
 //! scope one message looks by each measure.
 
 use crate::kb::KnowledgeBase;
+use serde::Serialize;
 
 /// The scope rule: hand off as out of scope what `scope_score`s under a
 /// threshold.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ScopeRule {
     /// [`ScopeRule::Target`] of [`DEFAULT_HANDOFF_TARGET`] when the
     /// knowledge base has out-of-scope examples (`out-of-scope.txt`), else

@@ -104,6 +104,7 @@ fn check_kb_reports_in_order_the_threshold_each_target_fits_with_tuned_folds_as_
         1.0,
         Some(&encoder),
         Some(one_epoch),
+        EngineConfig::default(),
     )
     .unwrap();
     assert!(check.tuned);
@@ -126,7 +127,8 @@ fn check_kb_reports_in_order_the_threshold_each_target_fits_with_tuned_folds_as_
     assert!(caught.windows(2).all(|w| w[0] <= w[1]), "{caught:?}");
     assert!(caught[1] > 0.5, "{caught:?}");
     assert!(scope.out_of_scope_handed_off.unwrap() > 0.5, "{scope:?}");
-    assert_eq!(scope.default_target, Some(0.05));
+    assert_eq!(scope.served, crate::ScopeRule::Target(0.05));
+    assert!(!scope.given);
     let served = Engine::new(KnowledgeBase::sample(), Some(encoder))
         .tuned(one_epoch, None)
         .unwrap()

@@ -43,12 +43,20 @@ pub async fn kb(
     let report = if query.check.is_some() {
         let kb = engine.knowledge_base().clone();
         let encoder = knowledge.encoder().cloned();
+        let config = knowledge.config().clone();
         let checked = tokio::task::spawn_blocking(move || {
             // Untuned: tuned folds would take minutes of this server's CPU
             // (`support-chat check-kb` tunes them; the report says which).
-            check_kb(&kb, FOLDS, DEFAULT_MAX_MISDIRECTED, encoder.as_ref(), None)
-                .map(|c| c.to_string())
-                .map_err(|e| e.to_string())
+            check_kb(
+                &kb,
+                FOLDS,
+                DEFAULT_MAX_MISDIRECTED,
+                encoder.as_ref(),
+                None,
+                config,
+            )
+            .map(|c| c.to_string())
+            .map_err(|e| e.to_string())
         })
         .await;
         Some(match checked {

@@ -6,13 +6,18 @@
 //!
 //! Where a shape is ambiguous the rule is written down:
 //!
-//! * a card number is 13 to 19 digits (spaces or dashes between groups)
-//!   that pass the Luhn check; an IBAN passes its mod-97 check;
+//! * numbers are found inside words too (`ref4111111111111111`,
+//!   `acct87654321`), but never inside a longer number: a card number,
+//!   phone number, sort code or account number has no digit next to it,
+//!   nor a dot or dash with a digit beyond (`192.168.10.20` is no sort
+//!   code);
+//! * a card number is 13 to 19 digits (spaces, dashes or dots between
+//!   groups) that pass the Luhn check; an IBAN passes its mod-97 check;
 //! * a phone number starts with `+` or `0`: UK numbers (`0…`, `+44…`) have
 //!   10 or 11 digits, others 8 to 15 (E.164), spaces, dashes, dots and
 //!   brackets between;
-//! * a sort code is `12-34-56` or `12 34 56`; when it could also be a date
-//!   (`12-05-24`), only with "sort code" just before it;
+//! * a sort code is `12-34-56`, `12 34 56` or `12.34.56`; when it could
+//!   also be a date (`12-05-24`), only with "sort code" just before it;
 //! * an account number is 8 digits on their own, unless money is meant
 //!   (`£12345678`, `12345678 pounds`);
 //! * a postcode is a UK postcode's full shape (`SW1A 1AA`, `m1 1ae`).
@@ -45,8 +50,8 @@ pub fn redact(text: &str) -> String {
     text = SORT_CODE
         .replace_all(&text, |c: &Captures| {
             let keyword = c.name("keyword").map_or("", |k| k.as_str());
-            let code = &c["code"];
-            if !keyword.is_empty() || !date_like(code) {
+            let code = c.name("code").expect("the pattern's group");
+            if alone(&text, code) && (!keyword.is_empty() || !date_like(code.as_str())) {
                 format!("{keyword}[sort code]")
             } else {
                 c[0].to_owned()
@@ -55,7 +60,8 @@ pub fn redact(text: &str) -> String {
         .into_owned();
     text = ACCOUNT
         .replace_all(&text, |c: &Captures| {
-            if c.name("money").is_some() || c.name("unit").is_some() {
+            let number = c.name("number").expect("the pattern's group");
+            if c.name("money").is_some() || c.name("unit").is_some() || !alone(&text, number) {
                 c[0].to_owned()
             } else {
                 "[account]".to_owned()
@@ -75,7 +81,7 @@ static IBAN: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 static CARD: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"\b\d(?:[ \-]?\d){12,18}\b").expect("a valid pattern"));
+    LazyLock::new(|| Regex::new(r"\d(?:[ .\-]?\d){12,18}").expect("a valid pattern"));
 
 static NI_NUMBER: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)\b[a-ceghj-tw-z]{2}[ ]?\d{2}[ ]?\d{2}[ ]?\d{2}[ ]?[a-d]\b")
@@ -83,36 +89,61 @@ static NI_NUMBER: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 static PHONE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?:\+|\(\+?|\b0)[\d(][\d\s().\-]{6,20}\d").expect("a valid pattern")
+    Regex::new(r"(?:\+|\(\+?|0)[\d(][\d\s().\-]{6,20}\d").expect("a valid pattern")
 });
 
 static SORT_CODE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"(?i)(?P<keyword>sort\s*code\s*(?:is\s*|:\s*)?)?\b(?P<code>\d{2}([- ])\d{2}[- ]\d{2})\b",
+        r"(?i)(?P<keyword>sort\s*code\s*(?:is\s*|:\s*)?)?(?P<code>\d{2}[-. ]\d{2}[-. ]\d{2})",
     )
     .expect("a valid pattern")
 });
 
 static ACCOUNT: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)(?P<money>[£$€]\s?)?\b\d{8}\b(?P<unit>\s?(?:pounds|gbp|k\b|m\b|quid))?")
-        .expect("a valid pattern")
+    Regex::new(
+        r"(?i)(?P<money>[£$€]\s?)?(?P<number>\d{8})(?P<unit>\s?(?:pounds|gbp|k\b|m\b|quid))?",
+    )
+    .expect("a valid pattern")
 });
 
 static POSTCODE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)\b[a-z]{1,2}\d[a-z\d]?\s*\d[abd-hjlnp-uw-z]{2}\b").expect("a valid pattern")
 });
 
-/// Replaces the matches of `pattern` that `valid` accepts with `tag`.
+/// Replaces the matches of `pattern` that stand [`alone`] and that `valid`
+/// accepts with `tag`.
 fn replace_checked(pattern: &Regex, text: &str, tag: &str, valid: impl Fn(&str) -> bool) -> String {
     pattern
         .replace_all(text, |c: &Captures| {
-            if valid(&c[0]) {
+            let found = c.get(0).expect("the whole match");
+            if alone(text, found) && valid(found.as_str()) {
                 tag.to_owned()
             } else {
                 c[0].to_owned()
             }
         })
         .into_owned()
+}
+
+/// Whether `found` (a match in `text`) is a number of its own, not part of
+/// a longer one: no digit just before or after it, nor a dot or dash with a
+/// digit beyond. Letters may touch it (`ref4111…`).
+fn alone(text: &str, found: regex::Match<'_>) -> bool {
+    let digit = |c: Option<char>| c.is_some_and(|c| c.is_ascii_digit());
+    let joined = |mut side: std::str::Chars<'_>, reverse: bool| {
+        let mut next = || {
+            if reverse {
+                side.next_back()
+            } else {
+                side.next()
+            }
+        };
+        match next() {
+            Some('.' | '-') => digit(next()),
+            c => digit(c),
+        }
+    };
+    !joined(text[..found.start()].chars(), true) && !joined(text[found.end()..].chars(), false)
 }
 
 fn digits(text: &str) -> Vec<u32> {
@@ -184,7 +215,7 @@ fn phone_like(candidate: &str) -> bool {
 /// `dd-mm-yy` that could be a date: a day of 1 to 31 and a month of 1 to 12.
 fn date_like(code: &str) -> bool {
     let parts: Vec<u32> = code
-        .split(['-', ' '])
+        .split(['-', ' ', '.'])
         .filter_map(|p| p.parse().ok())
         .collect();
     matches!(parts.as_slice(), [day, month, _] if (1..=31).contains(day) && (1..=12).contains(month))
@@ -234,6 +265,14 @@ mod tests {
             ("postcode m1 1ae", "postcode [postcode]"),
             ("EC1A1BB.", "[postcode]."),
             ("B33 8TH", "[postcode]"),
+            // Dots, and numbers inside words.
+            ("card 4111.1111.1111.1111 lost", "card [card] lost"),
+            ("ref4111111111111111", "ref[card]"),
+            ("sort code 12.34.56", "sort code [sort code]"),
+            ("40.47.84 is my branch", "[sort code] is my branch"),
+            ("acct87654321", "acct[account]"),
+            ("tel07700900123", "tel[phone]"),
+            ("call 0770.090.0123", "call [phone]"),
         ] {
             assert_eq!(redact(input), expected, "{input:?}");
         }
@@ -262,6 +301,12 @@ mod tests {
             "I was in room 101",
             "the 1st of May",
             "version 2 of the form",
+            "paid on 12.05.24",
+            "order 123456789012 shipped",
+            "the router is at 10.20.30.40",
+            "ref 4111.1111.1111.1112",
+            "invoice INV-20240512-0001",
+            "tracking 1Z999AA10123456784",
         ] {
             assert_eq!(redact(input), input, "{input:?}");
         }

@@ -67,7 +67,8 @@ async fn a_missing_or_wrong_token_is_refused_and_ten_failures_a_minute_lock_the_
 
 #[tokio::test]
 async fn nothing_of_the_admin_side_is_served_on_the_public_listener() {
-    let (public, admin, _) = with_admin(&[]).await;
+    let (public, admin, _) = with_admin(&["--chat-rate-limit", "2/60s"]).await;
+    let refused_before = metric(admin, r#"rate_limited_total{policy="chat"}"#).await;
     say(public, "hello").await;
     for path in [
         "/metrics",
@@ -97,6 +98,11 @@ async fn nothing_of_the_admin_side_is_served_on_the_public_listener() {
         metrics.contains(r#"route="/public/v1/support/chat""#),
         "{metrics}"
     );
+    // The third chat in the window is refused, and counted.
+    say(public, "hello again").await;
+    assert_eq!(chat(public, &hello()).await.status, 429);
+    let refused = metric(admin, r#"rate_limited_total{policy="chat"}"#).await;
+    assert!(refused > refused_before, "{refused_before} -> {refused}");
     let doc = send(admin, plain_get("/admin/api/openapi.json", None))
         .await
         .json();

@@ -458,6 +458,18 @@ pub async fn admin_get(admin: SocketAddr, path: &str) -> Reply {
     send(admin, admin_request("GET", path, None)).await
 }
 
+/// The value of one series (`name{labels}` as Prometheus' text shows it) on
+/// the admin listener's `/metrics`; 0 before anything counted it. Counters
+/// are the process's, shared by the tests running at once: compare growth,
+/// at least what this test caused.
+pub async fn metric(admin: SocketAddr, series: &str) -> f64 {
+    let body = admin_get(admin, "/metrics").await.body;
+    let text = String::from_utf8(body.to_vec()).expect("Prometheus text is UTF-8");
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or(0.0)
+}
+
 /// A server with the admin API on (the test token), and both its addresses.
 pub async fn with_admin(flags: &[&str]) -> (SocketAddr, SocketAddr, Setup) {
     let mut all = vec!["--admin-token", ADMIN_TOKEN];

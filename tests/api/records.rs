@@ -224,11 +224,16 @@ async fn a_vote_is_kept_the_latest_per_reply_and_a_reply_not_given_in_that_sessi
         reply["session"].as_str().unwrap(),
         reply["reply_id"].as_str().unwrap(),
     );
-    for helpful in [true, false] {
+    for (helpful, series) in [
+        (true, r#"feedback_total{vote="helpful"}"#),
+        (false, r#"feedback_total{vote="not_helpful"}"#),
+    ] {
+        let counted = metric(admin, series).await;
         let vote = json!({ "session": session, "reply_id": reply_id, "helpful": helpful });
         let answer = send(public, json_request("POST", FEEDBACK_PATH, vote)).await;
         assert_eq!(answer.status, 204);
         assert!(answer.header("ratelimit").is_some(), "in the chat's window");
+        assert!(metric(admin, series).await > counted, "{series}");
     }
     let other = say(public, "hello", None).await;
     let elsewhere = json!({ "session": other["session"], "reply_id": reply_id, "helpful": true });
@@ -358,6 +363,8 @@ async fn records_older_than_the_retention_are_purged() {
 #[tokio::test]
 async fn a_full_record_queue_drops_records_and_never_a_chat() {
     let (public, admin, setup) = with_admin(&["--record-queue", "1"]).await;
+    const FULL: &str = r#"records_dropped_total{reason="queue_full"}"#;
+    let dropped_before = metric(admin, FULL).await;
     let replies = (0..20).map(|i| {
         tokio::spawn(async move {
             chat(
@@ -373,9 +380,56 @@ async fn a_full_record_queue_drops_records_and_never_a_chat() {
     }
     setup.state.chat.recorder.flush().await;
     let kept = exported(admin).await.len();
-    assert!((1..=20).contains(&kept), "{kept}");
+    // The writer waits for a batch to fill (100 ms) while the queue holds
+    // one write: the chats that come meanwhile lose their records.
+    assert!((1..20).contains(&kept), "{kept}");
+    let dropped = metric(admin, FULL).await - dropped_before;
+    assert!(
+        dropped >= (20 - kept) as f64,
+        "{kept} kept, {dropped} dropped"
+    );
     let metrics = String::from_utf8(admin_get(admin, "/metrics").await.body.to_vec()).unwrap();
     assert!(metrics.contains("records_written_total"), "{metrics}");
+}
+
+/// SQLite's alone (`make unit` skips it on PostgreSQL): another connection
+/// holds the database's write lock past the writer's busy timeout.
+#[tokio::test]
+async fn while_the_database_takes_no_writes_chats_are_answered_and_their_records_dropped_and_counted()
+ {
+    use sqlx::Connection;
+    const DOWN: &str = r#"records_dropped_total{reason="database"}"#;
+    let url = fresh_database().await;
+    let (public, admin, setup) = with_admin(&["--database", &url]).await;
+    let recorder = &setup.state.chat.recorder;
+    say(public, "before the outage", None).await;
+    recorder.flush().await;
+    let dropped = metric(admin, DOWN).await;
+
+    let mut lock = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    sqlx::query("BEGIN EXCLUSIVE")
+        .execute(&mut lock)
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    say(public, "during the outage", None).await;
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(2),
+        "the chat does not wait for the database"
+    );
+    recorder.flush().await;
+    assert!(metric(admin, DOWN).await > dropped, "counted");
+    sqlx::query("ROLLBACK").execute(&mut lock).await.unwrap();
+
+    say(public, "after the outage", None).await;
+    recorder.flush().await;
+    let mut kept: Vec<String> = exported(admin)
+        .await
+        .iter()
+        .map(|t| t["message"].as_str().unwrap().to_owned())
+        .collect();
+    kept.sort();
+    assert_eq!(kept, ["after the outage", "before the outage"]);
 }
 
 #[tokio::test]

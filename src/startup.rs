@@ -469,6 +469,7 @@ pub async fn run(args: ServeArgs) -> Result<(), StartupError> {
         max_connections = limits.max_connections,
         "connection limits"
     );
+    let shutdown = shutdown_signal();
     let records = if recorder.is_on() {
         args.records.database.redacted()
     } else {
@@ -486,7 +487,7 @@ pub async fn run(args: ServeArgs) -> Result<(), StartupError> {
     );
     let (stop, stopping) = tokio::sync::watch::channel(false);
     let signal = async move {
-        shutdown_signal().await;
+        shutdown.await;
         let _ = stop.send(true);
     };
     let admin_stopping = {
@@ -545,17 +546,23 @@ fn reload_on_hangup(knowledge: Arc<Knowledge>) {
     });
 }
 
-async fn shutdown_signal() {
-    let interrupt = async { tokio::signal::ctrl_c().await.ok() };
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => signal.recv().await,
-            Err(_) => std::future::pending().await,
+/// `SIGTERM` or `SIGINT`, listened for from this call on (not from the
+/// future's first poll): one that comes as soon as "listening" is logged
+/// stops the server gently too, instead of killing it.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let signals = [SignalKind::terminate(), SignalKind::interrupt()].map(signal);
+    async move {
+        let [terminate, interrupt] = signals.map(|signal| async move {
+            match signal {
+                Ok(mut signal) => signal.recv().await,
+                Err(_) => std::future::pending().await,
+            }
+        });
+        tokio::select! {
+            _ = terminate => {},
+            _ = interrupt => {},
         }
-    };
-    tokio::select! {
-        _ = interrupt => {},
-        _ = terminate => {},
+        tracing::info!("shutting down: finishing requests in flight");
     }
-    tracing::info!("shutting down: finishing requests in flight");
 }

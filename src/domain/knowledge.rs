@@ -310,17 +310,22 @@ impl Knowledge {
 
     async fn tune(&self, base: Arc<Engine>, tuning: &Tuning, pool: &Arc<rayon::ThreadPool>) {
         let started = std::time::Instant::now();
-        let (engine, tuning, pool) = (base.clone(), tuning.clone(), pool.clone());
-        let tuned = tokio::task::spawn_blocking(move || {
-            pool.install(|| engine.tuned(tuning.config, tuning.cache.as_deref()))
-        })
-        .await;
+        let (engine, tuning) = (base.clone(), tuning.clone());
+        // On the pool's thread, not `spawn_blocking`: the runtime waits for
+        // its blocking tasks when the server stops, and a tuning can take
+        // minutes; a thread of the pool ends with the process.
+        let (sent, tuned) = tokio::sync::oneshot::channel();
+        pool.spawn(move || {
+            let tuned = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                engine.tuned(tuning.config, tuning.cache.as_deref())
+            }));
+            let _ = sent.send(tuned);
+        });
         // A bug in tuning leaves this load untuned, said so; the next load
         // is tuned again.
-        let Ok(tuned) = tuned.inspect_err(|error| {
+        let Some(Ok(tuned)) = tuned.await.ok() else {
             metrics::counter!("kb_tuning_failures_total").increment(1);
-            tracing::error!(%error, "tuning failed: the untuned engine keeps answering");
-        }) else {
+            tracing::error!("tuning failed (it panicked): the untuned engine keeps answering");
             return;
         };
         let Some(tuned) = tuned else {

@@ -121,3 +121,25 @@ async fn the_encoder_is_tuned_in_the_background_after_each_load_and_the_next_sta
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::remove_dir_all(&kb);
 }
+
+#[tokio::test]
+async fn a_server_told_to_stop_while_it_tunes_stops_at_once() {
+    // A hundred passes: minutes of tuning, were the server to wait for it.
+    let flags = ["--tune-epochs=100"];
+    let env = [("SUPPORT_CHAT_ADMIN_TOKEN", ADMIN_TOKEN)];
+    let (server, _, admin) = start_binary_with_admin(&flags, &env);
+    let mut server = Running(server);
+    let admin: SocketAddr = admin.parse().unwrap();
+    assert_eq!(
+        admin_get(admin, "/admin/api/kb").await.json()["tuned"],
+        false,
+        "still tuning"
+    );
+    let asked = Instant::now();
+    terminate(&mut server.0);
+    assert!(
+        asked.elapsed() < Duration::from_secs(10),
+        "stopped after {:?}",
+        asked.elapsed()
+    );
+}

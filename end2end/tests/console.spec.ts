@@ -33,7 +33,7 @@ test.describe("the operator console", () => {
   test.use({ expectedConsoleErrors: [/status of 401/] });
 
   test("signs in, reads the overview, teaches the assistant from the inbox and works a complaint", async ({ page }) => {
-    const question = "What is your share price today?";
+    const question = "Can you help me file my VAT return?";
     const before = await say(page, question);
     expect(before.handoff).toBe(true);
     const complaint = await say(page, "This is unacceptable, I was promised a call back and nobody rang");
@@ -76,7 +76,7 @@ test.describe("the operator console", () => {
 
     // Conversations: search, read one (redacted as stored).
     await page.getByRole("link", { name: "Conversations" }).click();
-    await page.getByLabel("Only those where a message holds").fill("share price");
+    await page.getByLabel("Only those where a message holds").fill("VAT return");
     await page.getByRole("button", { name: "Search" }).click();
     await axe(page);
     await page.getByRole("table").getByRole("link").first().click();

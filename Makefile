@@ -123,8 +123,7 @@ STORE_FREE = --skip tuning:: \
 unit: setup-redis setup-postgres setup-smtp model
 	$(CARGO) test --locked
 	.ci/with-redis.sh $(CARGO) test --locked -p support-chat --test api -- $(STORE_FREE)
-	.ci/with-postgres.sh $(CARGO) test --locked -p support-chat --test api -- $(STORE_FREE) \
-	  --skip records::while_the_database_takes_no_writes
+	.ci/with-postgres.sh $(CARGO) test --locked -p support-chat --test api -- $(STORE_FREE)
 	$(CARGO) test --locked -p support-chat-widget
 
 e2e: build model widget-size setup-chromium node_modules/.package-lock.json

@@ -173,7 +173,7 @@ pub struct ScopeArgs {
     /// How much the best article's margin counts in the out-of-scope score
     /// (0 to 5), instead of the weight chosen when the knowledge base loads
     /// by leaving its articles out (logged at load; `check-kb` shows the one
-    /// chosen at the default target). 0.4 with --scope-threshold.
+    /// chosen). 0.4 with --scope-threshold.
     #[arg(long, env = "SUPPORT_CHAT_SCOPE_WEIGHT", value_parser = scope_weight)]
     pub scope_weight: Option<f32>,
 }

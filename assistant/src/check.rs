@@ -36,7 +36,7 @@ use serde::Serialize;
 use super::answer::Outcome;
 use super::care::{CareModel, CareReport};
 use super::encoder::Encoder;
-use super::engine::{Engine, EngineConfig, ScopeRule, threshold_for};
+use super::engine::{Engine, EngineConfig, ScopeRule, ScopeWeight, threshold_for};
 use super::kb::{
     COMPLAINTS_ARTICLE_ID, HANDOFF_ARTICLE_ID, KbError, KnowledgeBase, SUPPORT_ARTICLE_ID, held_out,
 };
@@ -92,7 +92,8 @@ pub struct ScopeCheck {
     /// The margin's weight in the scope score, chosen by leaving articles
     /// out (`engine/weight.rs`), or the default where it cannot be.
     pub margin_weight: f32,
-    /// Whether it was chosen (enough articles to leave some out).
+    /// Whether it was chosen: neither given (`--scope-weight`) nor fixed by
+    /// a threshold given, and enough articles to leave some out.
     pub margin_weight_fitted: bool,
     /// Own questions scored (those of handoff articles aside).
     pub questions: usize,
@@ -192,14 +193,15 @@ pub fn check_kb(
     // trained once, shared by every fold's engine.
     let care = Arc::new(CareModel::train(&kb.care_training(), encoder.map(|e| &**e)));
     // The whole knowledge base's engine chooses the scope score's margin
-    // weight, as the server's does; every fold's engine scores with it, so
-    // the held-out scores and the thresholds fitted over them share a scale.
+    // weight as the server's does (at the target served; the default with a
+    // threshold given); every fold's engine scores with it, so the held-out
+    // scores and the thresholds fitted over them share a scale.
+    let weight_chosen = cfg.scope_weight == ScopeWeight::Fitted
+        && !matches!(cfg.scope, ScopeRule::Threshold(_))
+        && kb.articles().iter().filter(|a| !a.handoff).count()
+            >= crate::engine::MIN_ARTICLES_TO_FIT;
     let whole = encoder.map(|encoder| {
-        let unfitted = EngineConfig {
-            scope: ScopeRule::Off,
-            ..cfg.clone()
-        };
-        Engine::with_care(kb.clone(), unfitted, Some(encoder.clone()), care.clone())
+        Engine::with_care(kb.clone(), cfg.clone(), Some(encoder.clone()), care.clone())
     });
     let cfg = EngineConfig {
         scope_weight: whole
@@ -280,7 +282,7 @@ pub fn check_kb(
     }
     let questions = results.iter().map(|r| r.questions).sum();
     let served = cfg.scope.for_knowledge_base(kb);
-    let mut targets = vec![0.02, 0.05, 0.10];
+    let mut targets: Vec<f32> = crate::eval::scope::RATES.map(|r| r as f32).to_vec();
     if let ScopeRule::Target(target) = served
         && !targets.contains(&target)
     {
@@ -288,13 +290,11 @@ pub fn check_kb(
         targets.sort_by(f32::total_cmp);
     }
     let scope = whole.map(|whole| {
-        // The held-out scores come from folds of its own: no threshold to
-        // fit here.
+        // The held-out scores come from folds of its own.
         let held = whole.held_out_scope_as_served(tune);
         ScopeCheck {
             margin_weight: whole.config().scope_weight.value(),
-            margin_weight_fitted: kb.articles().iter().filter(|a| !a.handoff).count()
-                >= crate::engine::MIN_ARTICLES_TO_FIT,
+            margin_weight_fitted: weight_chosen,
             questions: held.len(),
             already_handed_off: ratio(held.iter().filter(|(_, other)| *other).count(), held.len()),
             points: targets
@@ -479,7 +479,7 @@ impl fmt::Display for KbCheck {
             } else {
                 writeln!(
                     f,
-                    "  the score weighs the best article's margin by {} (the default: fewer than {} articles to leave out)",
+                    "  the score weighs the best article's margin by {} (not chosen: --scope-weight given, the default with --scope-threshold, or fewer than {} articles to leave out)",
                     scope.margin_weight,
                     crate::engine::MIN_ARTICLES_TO_FIT
                 )?;

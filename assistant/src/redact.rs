@@ -13,11 +13,15 @@
 //!   code);
 //! * a card number is 13 to 19 digits (spaces, dashes or dots between
 //!   groups) that pass the Luhn check; an IBAN passes its mod-97 check;
+//! * a reference glued to letters that has a phone number's shape is taken
+//!   for one (`APP01234567890` → `APP[phone]`): over-redacting is the safe
+//!   side;
 //! * a phone number starts with `+` or `0`: UK numbers (`0…`, `+44…`) have
 //!   10 or 11 digits, others 8 to 15 (E.164), spaces, dashes, dots and
 //!   brackets between;
-//! * a sort code is `12-34-56`, `12 34 56` or `12.34.56`; when it could
-//!   also be a date (`12-05-24`), only with "sort code" just before it;
+//! * a sort code is `12-34-56`, `12 34 56` or `12.34.56` (one separator
+//!   throughout); when it could also be a date (`12-05-24`), only with
+//!   "sort code" just before it;
 //! * an account number is 8 digits on their own, unless money is meant
 //!   (`£12345678`, `12345678 pounds`);
 //! * a postcode is a UK postcode's full shape (`SW1A 1AA`, `m1 1ae`).
@@ -47,27 +51,21 @@ pub fn redact(text: &str) -> String {
     text = replace_checked(&CARD, &text, "[card]", luhn_valid);
     text = NI_NUMBER.replace_all(&text, "[ni number]").into_owned();
     text = replace_checked(&PHONE, &text, "[phone]", phone_like);
-    text = SORT_CODE
-        .replace_all(&text, |c: &Captures| {
-            let keyword = c.name("keyword").map_or("", |k| k.as_str());
-            let code = c.name("code").expect("the pattern's group");
-            if alone(&text, code) && (!keyword.is_empty() || !date_like(code.as_str())) {
-                format!("{keyword}[sort code]")
-            } else {
-                c[0].to_owned()
-            }
-        })
-        .into_owned();
-    text = ACCOUNT
-        .replace_all(&text, |c: &Captures| {
-            let number = c.name("number").expect("the pattern's group");
-            if c.name("money").is_some() || c.name("unit").is_some() || !alone(&text, number) {
-                c[0].to_owned()
-            } else {
-                "[account]".to_owned()
-            }
-        })
-        .into_owned();
+    text = replace_each(&SORT_CODE, &text, |c| {
+        let keyword = c.name("keyword").map_or("", |k| k.as_str());
+        let code = c.name("code").expect("the pattern's group");
+        (alone(&text, code) && (!keyword.is_empty() || !date_like(code.as_str())))
+            .then(|| format!("{keyword}[sort code]"))
+    });
+    text = replace_each(&ACCOUNT, &text, |c| {
+        let number = c.name("number").expect("the pattern's group");
+        // Read from the text, not the match: a search that goes on inside
+        // a rejected match must still see the currency sign before it.
+        let before = &text[..number.start()];
+        let before = before.strip_suffix(char::is_whitespace).unwrap_or(before);
+        let money = before.ends_with(['£', '$', '€']) || c.name("unit").is_some();
+        (!money && alone(&text, number)).then(|| "[account]".to_owned())
+    });
     POSTCODE.replace_all(&text, "[postcode]").into_owned()
 }
 
@@ -94,16 +92,14 @@ static PHONE: LazyLock<Regex> = LazyLock::new(|| {
 
 static SORT_CODE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"(?i)(?P<keyword>sort\s*code\s*(?:is\s*|:\s*)?)?(?P<code>\d{2}[-. ]\d{2}[-. ]\d{2})",
+        r"(?i)(?P<keyword>sort\s*code\s*(?:is\s*|:\s*)?)?(?P<code>\d{2}(?:-\d{2}-| \d{2} |\.\d{2}\.)\d{2})",
     )
     .expect("a valid pattern")
 });
 
 static ACCOUNT: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(
-        r"(?i)(?P<money>[£$€]\s?)?(?P<number>\d{8})(?P<unit>\s?(?:pounds|gbp|k\b|m\b|quid))?",
-    )
-    .expect("a valid pattern")
+    Regex::new(r"(?i)(?P<number>\d{8})(?P<unit>\s?(?:pounds|gbp|k\b|m\b|quid))?")
+        .expect("a valid pattern")
 });
 
 static POSTCODE: LazyLock<Regex> = LazyLock::new(|| {
@@ -113,16 +109,46 @@ static POSTCODE: LazyLock<Regex> = LazyLock::new(|| {
 /// Replaces the matches of `pattern` that stand [`alone`] and that `valid`
 /// accepts with `tag`.
 fn replace_checked(pattern: &Regex, text: &str, tag: &str, valid: impl Fn(&str) -> bool) -> String {
-    pattern
-        .replace_all(text, |c: &Captures| {
-            let found = c.get(0).expect("the whole match");
-            if alone(text, found) && valid(found.as_str()) {
-                tag.to_owned()
-            } else {
-                c[0].to_owned()
+    replace_each(pattern, text, |c| {
+        let found = c.get(0).expect("the whole match");
+        (alone(text, found) && valid(found.as_str())).then(|| tag.to_owned())
+    })
+}
+
+/// `text` with each match of `pattern` replaced by what `replace` makes of
+/// it. Where it makes nothing, the search goes on from the match's second
+/// character, not its end: a match that ran on from a longer number
+/// (`2024 07700 900123`) must not hide the number inside it.
+fn replace_each(
+    pattern: &Regex,
+    text: &str,
+    replace: impl Fn(&Captures) -> Option<String>,
+) -> String {
+    let mut out = String::with_capacity(text.len());
+    let (mut written, mut from) = (0, 0);
+    while let Some(c) = pattern.captures_at(text, from) {
+        let found = c.get(0).expect("the whole match");
+        match replace(&c) {
+            Some(tag) => {
+                out.push_str(&text[written..found.start()]);
+                out.push_str(&tag);
+                written = found.end();
+                from = found.end();
             }
-        })
-        .into_owned()
+            None => {
+                let first = text[found.start()..]
+                    .chars()
+                    .next()
+                    .map_or(1, char::len_utf8);
+                from = found.start() + first;
+            }
+        }
+        if from >= text.len() {
+            break;
+        }
+    }
+    out.push_str(&text[written..]);
+    out
 }
 
 /// Whether `found` (a match in `text`) is a number of its own, not part of
@@ -273,6 +299,10 @@ mod tests {
             ("acct87654321", "acct[account]"),
             ("tel07700900123", "tel[phone]"),
             ("call 0770.090.0123", "call [phone]"),
+            // A number inside a match that ran on from a longer one.
+            ("since 2024 07700 900123", "since 2024 [phone]"),
+            ("ref 4500 07700900123", "ref 4500 [phone]"),
+            ("APP01234567890", "APP[phone]"),
         ] {
             assert_eq!(redact(input), expected, "{input:?}");
         }
@@ -307,6 +337,9 @@ mod tests {
             "ref 4111.1111.1111.1112",
             "invoice INV-20240512-0001",
             "tracking 1Z999AA10123456784",
+            "I pay £45.00 12 times a year",
+            "£10.00 12 months",
+            "12-34 56 is not one separator",
         ] {
             assert_eq!(redact(input), input, "{input:?}");
         }

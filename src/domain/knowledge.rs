@@ -323,10 +323,22 @@ impl Knowledge {
         });
         // A bug in tuning leaves this load untuned, said so; the next load
         // is tuned again.
-        let Some(Ok(tuned)) = tuned.await.ok() else {
-            metrics::counter!("kb_tuning_failures_total").increment(1);
-            tracing::error!("tuning failed (it panicked): the untuned engine keeps answering");
-            return;
+        let failed = match tuned.await {
+            Ok(Ok(tuned)) => Ok(tuned),
+            Ok(Err(panic)) => Err(panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a panic".to_owned())),
+            Err(_) => Err("its thread ended without an answer".to_owned()),
+        };
+        let tuned = match failed {
+            Ok(tuned) => tuned,
+            Err(error) => {
+                metrics::counter!("kb_tuning_failures_total").increment(1);
+                tracing::error!(%error, "tuning failed: the untuned engine keeps answering");
+                return;
+            }
         };
         let Some(tuned) = tuned else {
             tracing::info!("knowledge base not tuned: more training texts than tuning takes");

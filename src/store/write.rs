@@ -64,7 +64,8 @@ fn kept<'a>(batch: &'a [Write], erased: &Erased) -> (Vec<&'a TurnRecord>, Vec<&'
     (turns, votes)
 }
 
-/// What [`ERASED_SINCE`] is bound to for `batch`: its oldest write's time.
+/// What [`ERASED_SINCE`] is bound to for `batch`: its oldest write's time,
+/// less the clock skew a tombstone allows ([`Erased::since`]).
 fn erased_since(batch: &[Write]) -> UnixMillis {
     let oldest = batch
         .iter()

@@ -36,7 +36,7 @@ use serde::Serialize;
 use super::answer::Outcome;
 use super::care::{CareModel, CareReport};
 use super::encoder::Encoder;
-use super::engine::{Engine, EngineConfig, ScopeRule, ScopeWeight, threshold_for};
+use super::engine::{Engine, EngineConfig, ScopeRule, threshold_for};
 use super::kb::{
     COMPLAINTS_ARTICLE_ID, HANDOFF_ARTICLE_ID, KbError, KnowledgeBase, SUPPORT_ARTICLE_ID, held_out,
 };
@@ -196,10 +196,7 @@ pub fn check_kb(
     // weight as the server's does (at the target served; the default with a
     // threshold given); every fold's engine scores with it, so the held-out
     // scores and the thresholds fitted over them share a scale.
-    let weight_chosen = cfg.scope_weight == ScopeWeight::Fitted
-        && !matches!(cfg.scope, ScopeRule::Threshold(_))
-        && kb.articles().iter().filter(|a| !a.handoff).count()
-            >= crate::engine::MIN_ARTICLES_TO_FIT;
+    let weight_chosen = Engine::chooses_weight(&cfg, kb);
     let whole = encoder.map(|encoder| {
         Engine::with_care(kb.clone(), cfg.clone(), Some(encoder.clone()), care.clone())
     });

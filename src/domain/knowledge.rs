@@ -323,18 +323,15 @@ impl Knowledge {
         });
         // A bug in tuning leaves this load untuned, said so; the next load
         // is tuned again.
-        let failed = match tuned.await {
-            Ok(Ok(tuned)) => Ok(tuned),
-            Ok(Err(panic)) => Err(panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "a panic".to_owned())),
-            Err(_) => Err("its thread ended without an answer".to_owned()),
-        };
-        let tuned = match failed {
-            Ok(tuned) => tuned,
-            Err(error) => {
+        let tuned = match tuned.await {
+            Ok(Ok(tuned)) => tuned,
+            failed => {
+                let error = match &failed {
+                    Ok(Err(panic)) => (panic.downcast_ref::<&str>().copied())
+                        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+                        .unwrap_or("a panic"),
+                    _ => "its thread ended without an answer",
+                };
                 metrics::counter!("kb_tuning_failures_total").increment(1);
                 tracing::error!(%error, "tuning failed: the untuned engine keeps answering");
                 return;

@@ -66,6 +66,18 @@ fn answered_turn(
 }
 
 /// Every turn recorded, oldest first, through the admin API's export.
+/// The recorded messages, sorted: two turns of one millisecond are exported
+/// in the order of their reply ids' random part, not the order they were sent.
+async fn exported_messages(admin: std::net::SocketAddr) -> Vec<String> {
+    let mut messages: Vec<String> = exported(admin)
+        .await
+        .iter()
+        .map(|turn| turn["message"].as_str().unwrap().to_owned())
+        .collect();
+    messages.sort();
+    messages
+}
+
 async fn exported(admin: std::net::SocketAddr) -> Vec<Value> {
     let reply = admin_get(admin, "/admin/api/export?format=jsonl").await;
     assert_eq!(reply.status, 200);
@@ -186,17 +198,9 @@ async fn a_message_is_kept_as_written_whatever_characters_it_holds() {
         session = reply["session"].as_str().map(str::to_owned);
     }
     setup.state.chat.recorder.flush().await;
-    // Sorted: two turns of one millisecond are exported in the order of
-    // their reply ids' random part, not the order they were sent.
-    let mut stored: Vec<String> = exported(admin)
-        .await
-        .iter()
-        .map(|turn| turn["message"].as_str().unwrap().to_owned())
-        .collect();
-    stored.sort();
     let mut sent = messages.map(str::to_owned);
     sent.sort();
-    assert_eq!(stored, sent);
+    assert_eq!(exported_messages(admin).await, sent);
 }
 
 #[tokio::test]
@@ -426,13 +430,10 @@ async fn while_the_database_takes_no_writes_chats_are_answered_and_their_records
 
     say(public, "after the outage", None).await;
     recorder.flush().await;
-    let mut kept: Vec<String> = exported(admin)
-        .await
-        .iter()
-        .map(|t| t["message"].as_str().unwrap().to_owned())
-        .collect();
-    kept.sort();
-    assert_eq!(kept, ["after the outage", "before the outage"]);
+    assert_eq!(
+        exported_messages(admin).await,
+        ["after the outage", "before the outage"]
+    );
 }
 
 #[tokio::test]

@@ -15,18 +15,37 @@ use super::{
     DEFAULT_HANDOFF_TARGET, DEFAULT_SCOPE_WEIGHT, Engine, EngineConfig, MIN_ARTICLES_TO_FIT,
     SCOPE_FOLDS, SCOPE_WEIGHTS, Scope, ScopeRule, ScopeWeight, threshold_for,
 };
-use crate::kb::held_out;
+use crate::kb::{KnowledgeBase, held_out};
+
+/// The indices of `kb`'s articles that answer (handoff articles aside).
+fn answerable(kb: &KnowledgeBase) -> Vec<usize> {
+    (kb.articles().iter().enumerate())
+        .filter(|(_, a)| !a.handoff)
+        .map(|(i, _)| i)
+        .collect()
+}
 
 impl Engine {
-    /// This engine with its margin weight chosen, when its configuration
-    /// leaves it to be fitted, and held as given from then on. A threshold
-    /// given as it is (`--scope-threshold`) keeps [`DEFAULT_SCOPE_WEIGHT`]:
-    /// a weight that moved with each load would move it.
+    /// Whether `cfg` leaves the margin weight to be chosen for `kb` by
+    /// leaving its articles out (with an encoder): not given, not held at
+    /// [`DEFAULT_SCOPE_WEIGHT`] by a threshold given as it is
+    /// (`--scope-threshold`: a weight that moved with each load would move
+    /// it), and at least [`MIN_ARTICLES_TO_FIT`] articles to leave out.
+    pub(crate) fn chooses_weight(cfg: &EngineConfig, kb: &KnowledgeBase) -> bool {
+        cfg.scope_weight == ScopeWeight::Fitted
+            && !matches!(cfg.scope, ScopeRule::Threshold(_))
+            && answerable(kb).len() >= MIN_ARTICLES_TO_FIT
+    }
+
+    /// This engine with its margin weight chosen where [`Engine::chooses_weight`]
+    /// says so, [`DEFAULT_SCOPE_WEIGHT`] where it is to be fitted but
+    /// cannot be, and held as given from then on.
     pub(super) fn with_fitted_weight(mut self) -> Engine {
         if self.cfg.scope_weight == ScopeWeight::Fitted {
-            let weight = match self.cfg.scope {
-                ScopeRule::Threshold(_) => DEFAULT_SCOPE_WEIGHT,
-                _ => self.fit_scope_weight(),
+            let weight = if self.encoder.is_some() && Self::chooses_weight(&self.cfg, &self.kb) {
+                self.fit_scope_weight()
+            } else {
+                DEFAULT_SCOPE_WEIGHT
             };
             self.cfg.scope_weight = ScopeWeight::Given(weight);
         }
@@ -34,18 +53,11 @@ impl Engine {
     }
 
     /// The margin weight this engine's knowledge base chooses by leaving its
-    /// articles out (see the module); [`DEFAULT_SCOPE_WEIGHT`] without an
-    /// encoder or with fewer than [`MIN_ARTICLES_TO_FIT`] articles.
+    /// articles out (see the module), where [`Engine::chooses_weight`] holds.
     /// [`SCOPE_FOLDS`] more trainings, untuned whether or not the engine
     /// served is tuned.
     fn fit_scope_weight(&self) -> f32 {
-        let answerable: Vec<usize> = (self.kb.articles().iter().enumerate())
-            .filter(|(_, a)| !a.handoff)
-            .map(|(i, _)| i)
-            .collect();
-        if self.encoder.is_none() || answerable.len() < MIN_ARTICLES_TO_FIT {
-            return DEFAULT_SCOPE_WEIGHT;
-        }
+        let answerable = answerable(&self.kb);
         let target = match self.cfg.scope.for_knowledge_base(&self.kb) {
             ScopeRule::Target(target) => target,
             _ => DEFAULT_HANDOFF_TARGET,

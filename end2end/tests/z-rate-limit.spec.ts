@@ -27,6 +27,9 @@ test.describe("rate limit", () => {
 
     await ask(page, "hello");
     await ask(page, "How long does an application take?");
+    const votes = w.host.getByRole("group", { name: "Was this answer helpful?" });
+    const answered = await votes.count();
+    expect(answered).toBeGreaterThan(0);
     await w.input.fill("Who can apply?");
     await w.input.press("Enter");
 
@@ -41,6 +44,7 @@ test.describe("rate limit", () => {
     await expect(w.notices.last()).toHaveText(
       `You've sent a lot of messages in a short time. Please wait ${retryAfter} seconds before sending another.`,
     );
+    await expect(votes, "no vote under a notice").toHaveCount(answered);
     await expect(w.status).toContainText(/You can send another message in \d+ seconds\./);
     await expect(w.send).toBeDisabled();
     expect(errors).toEqual([

@@ -5,6 +5,7 @@
 
 pub mod care;
 mod console;
+mod erase;
 mod notice;
 pub mod outbox;
 pub mod redis;

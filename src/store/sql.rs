@@ -20,7 +20,7 @@ use support_chat_assistant::CareCategory;
 
 use super::search::{glob_pattern, like_pattern};
 use crate::domain::Pending;
-use crate::domain::clock::{UnixMillis, now_millis};
+use crate::domain::clock::UnixMillis;
 use crate::domain::records::{
     ConversationFilter, ConversationSummary, DaySummary, LOW_CONFIDENCE, OpenTurn, RecordError,
     RecordKey, RecordStore, RecordedOutcome, ReplyId, Review, SessionHash, TranscriptTurn, Write,
@@ -225,6 +225,10 @@ impl SqlRecords {
                         connection
                             .execute("PRAGMA wal_autocheckpoint = 10000")
                             .await?;
+                        // What is deleted (an erasure, a purge) is overwritten
+                        // with zeros, not left in free space for anyone who
+                        // reads the file; `scrub_log` clears the log's copies.
+                        connection.execute("PRAGMA secure_delete = ON").await?;
                     }
                     Ok(())
                 })
@@ -283,77 +287,6 @@ impl SqlRecords {
             .fetch_one(&mut *tx)
             .await?;
         Ok(tx)
-    }
-
-    /// Leaves a tombstone, then erases, with every writer held off: a batch
-    /// written before is erased, one written after sees the tombstone.
-    async fn erase_session(&self, session: &SessionHash) -> Result<u64, sqlx::Error> {
-        let mut tx = self.begin_locked(ERASE_LOCK).await?;
-        sqlx::query(
-            "INSERT INTO erasures (session_hash, erased_ms) VALUES ($1, $2) \
-             ON CONFLICT (session_hash) DO UPDATE SET erased_ms = excluded.erased_ms",
-        )
-        .bind(session.as_str().to_owned())
-        .bind(now_millis())
-        .execute(&mut *tx)
-        .await?;
-        let mut rows = 0;
-        for sql in [
-            "DELETE FROM turns WHERE session_hash = $1",
-            "DELETE FROM feedback WHERE session_hash = $1",
-            "DELETE FROM handoffs WHERE session_hash = $1",
-        ] {
-            rows += sqlx::query(sql)
-                .bind(session.as_str().to_owned())
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-        }
-        tx.commit().await?;
-        Ok(rows)
-    }
-
-    async fn purge_before(
-        &self,
-        before: UnixMillis,
-        complaints_before: UnixMillis,
-    ) -> Result<u64, sqlx::Error> {
-        let mut rows = 0;
-        // Complaints first: their conversations are kept while they are. One
-        // not yet resolved is kept whatever its age: it is still being handled.
-        rows += sqlx::query("DELETE FROM complaints WHERE made_ms < $1 AND status = 'resolved'")
-            .bind(complaints_before)
-            .execute(&self.pool)
-            .await?
-            .rows_affected();
-        // Turns are found by time through their reply ids (`ReplyId::first_at`).
-        let turns_before = ReplyId::first_at(before);
-        for sql in [
-            "DELETE FROM turns WHERE reply_id < $1 AND session_hash NOT IN (SELECT session_hash FROM complaints)",
-            // A kept conversation loses its vulnerability flags on time all the same.
-            "UPDATE turns SET care = NULL WHERE reply_id < $1 AND care IS NOT NULL",
-        ] {
-            rows += sqlx::query(sql)
-                .bind(turns_before.clone())
-                .execute(&self.pool)
-                .await?
-                .rows_affected();
-        }
-        for sql in [
-            "DELETE FROM feedback WHERE at_ms < $1 AND session_hash NOT IN (SELECT session_hash FROM complaints)",
-            // Nothing of a conversation older than this is still on its way.
-            "DELETE FROM erasures WHERE erased_ms < $1",
-            // A handoff still on its way is kept whatever its age; a delivered
-            // or failed one from when it settled (`next_attempt_ms`, `outbox.rs`).
-            "DELETE FROM handoffs WHERE next_attempt_ms < $1 AND status IN ('delivered', 'failed')",
-        ] {
-            rows += sqlx::query(sql)
-                .bind(before)
-                .execute(&self.pool)
-                .await?
-                .rows_affected();
-        }
-        Ok(rows)
     }
 
     async fn day_summaries(&self, since: UnixMillis) -> Result<Vec<DaySummary>, sqlx::Error> {
@@ -709,6 +642,7 @@ impl RecordStore for SqlRecords {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::domain::clock::now_millis;
 
     /// A records database of its own, SQLite in a fresh temporary folder.
     pub(crate) async fn scratch() -> SqlRecords {

@@ -111,6 +111,48 @@ async fn nothing_of_the_admin_side_is_served_on_the_public_listener() {
 }
 
 #[tokio::test]
+async fn the_admin_openapi_document_names_every_api_route_with_the_methods_it_takes() {
+    let (_, admin, _setup) = with_admin(&[]).await;
+    let doc = admin_get(admin, "/admin/api/openapi.json").await.json();
+    let paths = doc["paths"].as_object().unwrap();
+    for (path, operations) in paths {
+        // Each documented route answers a method it does not take with 405
+        // and the methods it does: exactly the documented ones.
+        let concrete = path.replace(['{', '}'], "");
+        let reply = send(admin, admin_request("TRACE", &concrete, None)).await;
+        let body = envelope(&reply, 405, "method_not_allowed");
+        let mut allowed: Vec<String> = reply
+            .header("allow")
+            .unwrap_or_else(|| panic!("{path}: {body}"))
+            .split(", ")
+            .filter(|m| *m != "HEAD")
+            .map(str::to_lowercase)
+            .collect();
+        allowed.sort();
+        let mut documented: Vec<String> = operations.as_object().unwrap().keys().cloned().collect();
+        documented.sort();
+        assert_eq!(allowed, documented, "{path}");
+    }
+    // And every route the admin router has under /admin/api/ is documented.
+    let source = include_str!("../../src/http/admin/mod.rs");
+    let routed: Vec<&str> = source
+        .split("\"/admin/api/")
+        .skip(1)
+        .filter_map(|rest| rest.split_once('"'))
+        .map(|(path, _)| path)
+        .filter(|path| *path != "openapi.json")
+        .collect();
+    assert!(routed.len() >= 14, "{routed:?}");
+    for route in routed {
+        let route = format!("/admin/api/{route}");
+        assert!(
+            paths.contains_key(&route),
+            "{route} is routed but not documented"
+        );
+    }
+}
+
+#[tokio::test]
 async fn the_summary_counts_every_day_of_the_range_with_outcomes_and_votes() {
     let (public, admin, setup) = with_admin(&[]).await;
     say(public, "How long does an application take?").await;
@@ -131,6 +173,123 @@ async fn the_summary_counts_every_day_of_the_range_with_outcomes_and_votes() {
         let body = envelope(&reply, 400, "invalid_query");
         assert_eq!(body["error"]["param"], "days");
     }
+}
+
+#[tokio::test]
+async fn the_summary_and_the_conversation_list_count_every_outcome_by_day_and_page_through_a_date_range()
+ {
+    use support_chat::domain::clock::now_millis;
+    use support_chat::domain::records::{RecordedOutcome, day_of};
+    const DAY: i64 = 86_400_000;
+    let (public, admin, setup) = with_admin(&[]).await;
+    let now = now_millis();
+    say(public, "How long does an application take?").await;
+    let clarified = "overdraft or loan, which one";
+    record_turn(&setup, clarified, RecordedOutcome::Clarified, 0.4, now).await;
+    let handed = "it is complicated";
+    record_turn(&setup, handed, RecordedOutcome::HandedOff, 0.1, now).await;
+    let old = now - 10 * DAY;
+    record_turn(&setup, "an old one", RecordedOutcome::OutOfScope, 0.0, old).await;
+    setup.state.chat.recorder.flush().await;
+
+    let days = admin_get(admin, "/admin/api/summary?days=14").await.json()["days"].clone();
+    let days = days.as_array().unwrap();
+    let today = days.last().unwrap();
+    for (field, count) in [
+        ("conversations", 3),
+        ("messages", 3),
+        ("answered", 1),
+        ("clarified", 1),
+        ("handed_off", 1),
+        ("out_of_scope", 0),
+    ] {
+        assert_eq!(today[field], count, "{field}: {today}");
+    }
+    let then = &days[days.len() - 11];
+    assert_eq!(then["day"], day_of(old), "{then}");
+    assert_eq!(
+        (then["conversations"].clone(), then["out_of_scope"].clone()),
+        (json!(1), json!(1))
+    );
+
+    let listed = move |query: String| async move {
+        let reply = admin_get(admin, &format!("/admin/api/conversations?{query}")).await;
+        assert_eq!(reply.status, 200, "{query}");
+        reply.json()["conversations"].as_array().unwrap().clone()
+    };
+    let (today, then) = (day_of(now), day_of(old));
+    assert_eq!(listed(format!("from={today}")).await.len(), 3);
+    let before = listed(format!("to={then}")).await;
+    assert_eq!(before.len(), 1, "to is the whole of that day: {before:?}");
+    assert_eq!(before[0]["out_of_scope"], 1);
+    assert_eq!(listed(format!("from={then}&to={then}")).await.len(), 1);
+    assert_eq!(listed(format!("from={today}&to={then}")).await.len(), 0);
+    for (outcome, field) in [("clarified", "clarified"), ("handoff", "handed_off")] {
+        let one = listed(format!("outcome={outcome}")).await;
+        assert_eq!(one.len(), 1, "{outcome}: {one:?}");
+        assert_eq!(one[0][field], 1);
+    }
+    // Page by page, each of today's three once, most recent first.
+    let mut paged = Vec::new();
+    for page in 0..3 {
+        let one = listed(format!("from={today}&per_page=1&page={page}")).await;
+        assert_eq!(one.len(), 1, "page {page}");
+        paged.push(one[0].clone());
+    }
+    let all = listed(format!("from={today}")).await;
+    assert_eq!(paged, all);
+    assert!(
+        listed(format!("from={today}&per_page=1&page=3"))
+            .await
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn the_inbox_says_why_each_question_is_there_a_vote_down_or_a_low_confidence_answer() {
+    use support_chat::domain::clock::now_millis;
+    use support_chat::domain::records::RecordedOutcome;
+    let (public, admin, setup) = with_admin(&[]).await;
+    let answered = say(public, "Do I need a personal guarantee?").await;
+    let vote = json!({
+        "session": answered["session"], "reply_id": answered["reply_id"], "helpful": false
+    });
+    let voted = send(
+        public,
+        Request::post(support_chat_api::FEEDBACK_PATH)
+            .header("host", "localhost")
+            .header("content-type", "application/json")
+            .body(Full::from(vote.to_string()))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(voted.status, 204);
+    let unsure = "what are the rules on invoice timings";
+    record_turn(&setup, unsure, RecordedOutcome::Answered, 0.2, now_millis()).await;
+    let sure = "what are the opening hours";
+    record_turn(&setup, sure, RecordedOutcome::Answered, 0.9, now_millis()).await;
+    setup.state.chat.recorder.flush().await;
+
+    let items = admin_get(admin, "/admin/api/unanswered").await.json()["items"].clone();
+    let reasons = |text: &str| {
+        let item = items.as_array().unwrap().iter().find(|i| i["text"] == text);
+        item.map(|i| i["reasons"].clone())
+    };
+    let voted_down =
+        reasons("Do I need a personal guarantee?").unwrap_or_else(|| panic!("{items}"));
+    assert!(
+        voted_down
+            .as_array()
+            .unwrap()
+            .contains(&json!("not_helpful")),
+        "{voted_down}"
+    );
+    assert_eq!(reasons(unsure), Some(json!(["low_confidence"])), "{items}");
+    assert_eq!(
+        reasons(sure),
+        None,
+        "a confident answer nobody voted down: {items}"
+    );
 }
 
 #[tokio::test]

@@ -12,8 +12,10 @@ use hyper_util::rt::TokioIo;
 use serde_json::Value;
 use serde_json::json;
 use support_chat::config::ServeArgs;
-use support_chat::domain::clock::ManualClock;
+use support_chat::domain::clock::{ManualClock, UnixMillis};
 use support_chat::domain::rate_limit::FixedWindow;
+use support_chat::domain::records::{RecordedOutcome, TurnRecord, Write};
+use support_chat::domain::session::SessionId;
 use support_chat::http::admin::{AdminState, admin_app};
 use support_chat::http::server::{self, ConnectionLimits};
 use support_chat::http::{AppState, Assets, RouterConfig, app};
@@ -468,6 +470,35 @@ pub async fn metric(admin: SocketAddr, series: &str) -> f64 {
     text.lines()
         .find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
         .unwrap_or(0.0)
+}
+
+/// One turn of `outcome` written straight to `setup`'s records at `at`, as
+/// the recorder writes a chat's, in a conversation of its own: for what the
+/// sample's engine does not say on demand (a clarification, a turn of days
+/// ago). Its session id.
+pub async fn record_turn(
+    setup: &Setup,
+    message: &str,
+    outcome: RecordedOutcome,
+    confidence: f32,
+    at: UnixMillis,
+) -> SessionId {
+    let key = setup.state.chat.recorder.key();
+    let session = SessionId::mint();
+    let turn = TurnRecord {
+        reply_id: key.reply_id_at(session, at),
+        session: key.session_hash(session),
+        message: message.into(),
+        outcome,
+        confidence,
+        article: None,
+        embedding: None,
+        complaint: false,
+        care: None,
+    };
+    let store = setup.state.records.as_ref().expect("records on");
+    store.write(vec![Write::Turn(turn)]).await.unwrap();
+    session
 }
 
 /// A server with the admin API on (the test token), and both its addresses.

@@ -269,11 +269,33 @@ async fn a_vote_is_kept_the_latest_per_reply_and_a_reply_not_given_in_that_sessi
 
 #[tokio::test]
 async fn a_visitor_who_deletes_their_conversation_leaves_nothing_of_it_behind() {
-    let (public, admin, setup) = with_admin(&[]).await;
+    // On SQLite, a database in a folder of this test's own, to read its files.
+    let folder = std::env::temp_dir().join(format!("support-chat-erasure-{}", unique()));
+    let url = format!("sqlite://{}/records.db", folder.display());
+    let flags: Vec<&str> = if on_postgres() {
+        vec![]
+    } else {
+        vec!["--database", &url]
+    };
+    let (public, admin, setup) = with_admin(&flags).await;
     let kept = say(public, "hello", None).await;
-    let first = say(public, "How long does an application take?", None).await;
+    const MARK: &str = "Quillfeather Mercantile";
+    let first = say(
+        public,
+        &format!("How long does an application take for {MARK}?"),
+        None,
+    )
+    .await;
     let session = first["session"].as_str().unwrap();
-    say(public, "and what do I need?", Some(session)).await;
+    // Written before the erasure: its pages reach the file and its log.
+    setup.state.chat.recorder.flush().await;
+    assert_eq!(exported(admin).await.len(), 2);
+    say(
+        public,
+        &format!("and what does {MARK} need?"),
+        Some(session),
+    )
+    .await;
     // No flush: the erasure waits for whatever of it is still queued.
     let erased = send(
         public,
@@ -304,6 +326,89 @@ async fn a_visitor_who_deletes_their_conversation_leaves_nothing_of_it_behind() 
     // The conversation itself is gone too: its id starts a new one.
     let after = say(public, "hello", Some(session)).await;
     assert_ne!(after["session"], session);
+    if on_postgres() {
+        return;
+    }
+    // Nor is it in the file's free space or its write-ahead log.
+    for file in std::fs::read_dir(&folder).unwrap().flatten() {
+        let bytes = std::fs::read(file.path()).unwrap();
+        assert!(
+            !bytes.windows(MARK.len()).any(|w| w == MARK.as_bytes()),
+            "erased text in {}",
+            file.path().display()
+        );
+    }
+}
+
+#[tokio::test]
+async fn deleting_a_conversation_counts_in_the_chats_rate_window() {
+    let (public, _, _setup) = with_admin(&["--chat-rate-limit", "2/60s"]).await;
+    let reply = say(public, "hello", None).await;
+    let erase = || {
+        json_request(
+            "DELETE",
+            SESSION_PATH,
+            json!({ "session": reply["session"] }),
+        )
+    };
+    let erased = send(public, erase()).await;
+    assert_eq!(erased.status, 204);
+    let window = erased.header("ratelimit").unwrap_or_default();
+    assert!(
+        window.starts_with("\"chat\";r=0;"),
+        "the chat's window, used up: {window}"
+    );
+    envelope(&chat(public, &hello()).await, 429, "rate_limited");
+    let refused = send(public, erase()).await;
+    envelope(&refused, 429, "rate_limited");
+    assert!(refused.header("retry-after").is_some());
+}
+
+#[tokio::test]
+async fn the_server_purges_what_is_past_retention_when_it_starts_and_leaves_none_of_it_in_the_file()
+{
+    use support_chat::domain::clock::now_millis;
+    use support_chat::domain::records::RecordedOutcome;
+    let database = fresh_database().await;
+    const OLD: &str = "Thistlewood Haberdashery asked long ago";
+    {
+        // A server that keeps a year: its own purge leaves the old turn.
+        let (public, admin, setup) =
+            with_admin(&["--database", &database, "--retention-days", "365"]).await;
+        say(public, "hello", None).await;
+        let at = now_millis() - 40 * 24 * 60 * 60 * 1000;
+        record_turn(&setup, OLD, RecordedOutcome::HandedOff, 0.1, at).await;
+        setup.state.chat.recorder.flush().await;
+        assert_eq!(exported(admin).await.len(), 2);
+    }
+    // The next start keeps 30 days, and purges as it starts.
+    let (_, admin, _setup) = with_admin(&["--database", &database, "--retention-days", "30"]).await;
+    let started = std::time::Instant::now();
+    while exported(admin).await.len() > 1 {
+        assert!(started.elapsed().as_secs() < 10, "not purged at start");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(exported_messages(admin).await, ["hello"]);
+    let Some(path) = database.strip_prefix("sqlite://") else {
+        return;
+    };
+    let folder = std::path::Path::new(path).parent().unwrap();
+    let started = std::time::Instant::now();
+    for file in std::fs::read_dir(folder).unwrap().flatten() {
+        // The purge's scrub follows its deletes: wait for the log to empty.
+        loop {
+            let bytes = std::fs::read(file.path()).unwrap();
+            if !bytes.windows(OLD.len()).any(|w| w == OLD.as_bytes()) {
+                break;
+            }
+            assert!(
+                started.elapsed().as_secs() < 10,
+                "purged text in {}",
+                file.path().display()
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
 }
 
 #[tokio::test]
@@ -329,29 +434,22 @@ async fn with_record_off_chats_work_and_nothing_is_kept() {
 #[tokio::test]
 async fn records_older_than_the_retention_are_purged() {
     use support_chat::domain::clock::now_millis;
-    use support_chat::domain::records::{RecordedOutcome, TurnRecord, Write};
+    use support_chat::domain::records::RecordedOutcome;
     // The server's own purge (at start, then hourly) keeps a year: only
     // this test's call purges the month-old record below.
     let (public, admin, setup) = with_admin(&["--retention-days", "365"]).await;
     say(public, "hello", None).await;
     let store = setup.state.records.clone().unwrap();
-    let key = setup.state.chat.recorder.key().clone();
-    let old = support_chat::domain::session::SessionId::mint();
     let day = 24 * 60 * 60 * 1000;
-    store
-        .write(vec![Write::Turn(TurnRecord {
-            reply_id: key.reply_id_at(old, now_millis() - 31 * day),
-            session: key.session_hash(old),
-            message: "an old question".into(),
-            outcome: RecordedOutcome::HandedOff,
-            confidence: 0.1,
-            article: None,
-            embedding: None,
-            complaint: false,
-            care: None,
-        })])
-        .await
-        .unwrap();
+    let at = now_millis() - 31 * day;
+    record_turn(
+        &setup,
+        "an old question",
+        RecordedOutcome::HandedOff,
+        0.1,
+        at,
+    )
+    .await;
     setup.state.chat.recorder.flush().await;
     assert_eq!(exported(admin).await.len(), 2);
     let purged = store

@@ -86,6 +86,14 @@ impl Drop for RedisServer {
 /// A replica on `redis`, with `flags`; clients are told apart by
 /// `X-Forwarded-For` from the trusted loopback proxy.
 async fn replica(redis: &RedisServer, flags: &[&str]) -> std::net::SocketAddr {
+    replica_and_admin(redis, flags).await.0
+}
+
+/// [`replica`]'s public and admin listeners.
+async fn replica_and_admin(
+    redis: &RedisServer,
+    flags: &[&str],
+) -> (std::net::SocketAddr, std::net::SocketAddr) {
     let url = redis.url();
     let mut all = vec![
         "--redis-url",
@@ -96,7 +104,7 @@ async fn replica(redis: &RedisServer, flags: &[&str]) -> std::net::SocketAddr {
         "127.0.0.1",
     ];
     all.extend_from_slice(flags);
-    spawn(setup_with(&args(&all), Assets::default()).await).await
+    spawn_both(setup_with(&args(&all), Assets::default()).await).await
 }
 
 /// What `GET /readyz` says.
@@ -304,10 +312,11 @@ async fn concurrent_turns_of_one_conversation_are_all_kept() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn losing_redis_degrades_without_errors_and_shared_limiting_resumes_when_it_returns() {
     let mut redis = RedisServer::start();
-    let (a, b) = (
-        replica(&redis, &["--chat-rate-limit", "1000/60s"]).await,
+    let ((a, a_admin), b) = (
+        replica_and_admin(&redis, &["--chat-rate-limit", "1000/60s"]).await,
         replica(&redis, &["--chat-rate-limit", "1000/60s"]).await,
     );
+
     assert_eq!(
         send(a, from("198.51.100.11", "hello", None)).await.status,
         200
@@ -339,7 +348,17 @@ async fn losing_redis_degrades_without_errors_and_shared_limiting_resumes_when_i
     );
     let down = readiness(a).await;
     assert_eq!(down["redis"]["status"], "down", "{down}");
-    assert!(down["redis"]["fallbacks"].as_u64().unwrap() > 0);
+    let fallbacks = down["redis"]["fallbacks"].as_u64().unwrap();
+    assert!(fallbacks > 0);
+    // The same, as metrics. Gauges are the process's, set by each scrape
+    // from its server's Redis: another test's scrape may come between.
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while metric(a_admin, "redis_up").await != 0.0
+        || metric(a_admin, "redis_fallbacks").await < fallbacks as f64
+    {
+        assert!(Instant::now() < deadline, "metrics do not show Redis down");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 
     // Back: within about a second, both replicas share one window again.
     redis.restart();

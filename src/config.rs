@@ -176,6 +176,14 @@ pub struct ScopeArgs {
     /// chosen). 0.4 with --scope-threshold.
     #[arg(long, env = "SUPPORT_CHAT_SCOPE_WEIGHT", value_parser = scope_weight)]
     pub scope_weight: Option<f32>,
+
+    /// The least confidence (0 to 1) in the best article to answer with it,
+    /// instead of the one chosen with the out-of-scope threshold (for the
+    /// fewest wrong answers in cross-validation; `check-kb` shows it). 0.3
+    /// where there is no out-of-scope rule to fit it with (no
+    /// out-of-scope.txt, --scope-threshold given, or --encoder none).
+    #[arg(long, env = "SUPPORT_CHAT_ANSWER_THRESHOLD", value_parser = answer_threshold)]
+    pub answer_threshold: Option<f32>,
 }
 
 impl ScopeArgs {
@@ -192,9 +200,14 @@ impl ScopeArgs {
             Some(weight) => support_chat_assistant::ScopeWeight::Given(weight),
             None => support_chat_assistant::ScopeWeight::Fitted,
         };
+        let answer_threshold = match self.answer_threshold {
+            Some(given) => support_chat_assistant::AnswerThreshold::Given(given),
+            None => support_chat_assistant::AnswerThreshold::Fitted,
+        };
         support_chat_assistant::EngineConfig {
             scope,
             scope_weight,
+            answer_threshold,
             ..Default::default()
         }
     }
@@ -742,6 +755,15 @@ fn scope_weight(input: &str) -> Result<f32, String> {
         .ok()
         .filter(|x| (0.0..=5.0).contains(x))
         .ok_or_else(|| format!("{input:?} is not a weight from 0 to 5"))
+}
+
+fn answer_threshold(input: &str) -> Result<f32, String> {
+    input
+        .trim()
+        .parse::<f32>()
+        .ok()
+        .filter(|x| (0.0..=1.0).contains(x))
+        .ok_or_else(|| format!("{input:?} is not a confidence from 0 to 1"))
 }
 
 /// `--embedding-cache`: a file, or none.

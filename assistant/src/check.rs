@@ -11,7 +11,8 @@
 //! articles its questions went to instead, the questions themselves, and
 //! whether it has fewer than [`RECOMMENDED_QUESTIONS`] examples. Overall: the
 //! histogram of the engine's confidence on every held-out question, with the
-//! answer threshold that decides between answering and handing off.
+//! answer threshold that decides between answering and handing off (fitted
+//! with the out-of-scope rule's threshold, as the server fits it).
 //!
 //! The check fails when an article's questions are *misdirected*, answered
 //! with another article, more often than `max_misdirected`: that is the
@@ -36,7 +37,7 @@ use serde::Serialize;
 use super::answer::Outcome;
 use super::care::{CareModel, CareReport};
 use super::encoder::Encoder;
-use super::engine::{Engine, EngineConfig, ScopeRule, threshold_for};
+use super::engine::{AnswerThreshold, Engine, EngineConfig, ScopeRule, fit};
 use super::kb::{
     COMPLAINTS_ARTICLE_ID, HANDOFF_ARTICLE_ID, KbError, KnowledgeBase, SUPPORT_ARTICLE_ID, held_out,
 };
@@ -68,7 +69,11 @@ pub struct KbCheck {
     /// Held-out questions answered with another article.
     pub misdirected: f64,
     pub max_misdirected: f64,
+    /// The answer threshold served: fitted with the out-of-scope rule's
+    /// threshold (at the target served) unless given (`--answer-threshold`)
+    /// or there is no rule to fit it with; the default then.
     pub answer_threshold: f32,
+    pub answer_threshold_fitted: bool,
     /// Held-out questions per confidence bin `[i/10, (i+1)/10)`.
     pub confidence_histogram: [usize; BINS],
     pub articles: Vec<ArticleCheck>,
@@ -125,6 +130,8 @@ pub struct ScopePoint {
     /// The threshold `--handoff-target` fits for it (minus infinity: no
     /// rule, the other rules reach the target alone).
     pub threshold: f32,
+    /// The answer threshold fitted with it (or the one given).
+    pub answer_threshold: f32,
     /// Share of `out-of-scope.txt`'s examples under it or handed off by
     /// the other rules, each scored by a fold's engine that held it out;
     /// `None` without examples.
@@ -224,7 +231,7 @@ pub fn check_kb(
             let Ok(message) = Message::parse(line, usize::MAX) else {
                 continue;
             };
-            line_points.push(engine.scope_point(line));
+            line_points.push(engine.held_point(line, None));
             lines_handed_off += usize::from(engine.reply(&message, &[]).reply.handoff);
         }
         for (i, article) in articles.iter().enumerate() {
@@ -286,30 +293,43 @@ pub fn check_kb(
         targets.push(target);
         targets.sort_by(f32::total_cmp);
     }
+    // The answer threshold as served: fitted with the scope rule's at the
+    // target served, over the same held-out questions the server fits with.
+    let mut answer_threshold = cfg.answer_threshold.value();
+    let mut answer_threshold_fitted = false;
     let scope = whole.map(|whole| {
         // The held-out scores come from folds of its own.
-        let held = whole.held_out_scope_as_served(tune);
+        let held = whole.held_out_as_served(tune);
+        let points: Vec<ScopePoint> = targets
+            .into_iter()
+            .filter_map(|target| {
+                let fitted = fit(&held, target, cfg.answer_threshold)?;
+                let under = line_points
+                    .iter()
+                    .filter(|p| p.score < fitted.scope || p.other(fitted.answer))
+                    .count();
+                Some(ScopePoint {
+                    target,
+                    threshold: fitted.scope,
+                    answer_threshold: fitted.answer,
+                    out_of_scope_handed_off: (!line_points.is_empty())
+                        .then(|| ratio(under, line_points.len())),
+                })
+            })
+            .collect();
+        if let ScopeRule::Target(target) = served
+            && let Some(point) = points.iter().find(|p| p.target == target)
+        {
+            answer_threshold = point.answer_threshold;
+            answer_threshold_fitted = !matches!(cfg.answer_threshold, AnswerThreshold::Given(_));
+        }
+        let other = held.own.iter().filter(|h| h.other(answer_threshold));
         ScopeCheck {
             margin_weight: whole.config().scope_weight.value(),
             margin_weight_fitted: weight_chosen,
-            questions: held.len(),
-            already_handed_off: ratio(held.iter().filter(|(_, other)| *other).count(), held.len()),
-            points: targets
-                .into_iter()
-                .filter_map(|target| {
-                    let threshold = threshold_for(&held, target)?;
-                    let under = line_points
-                        .iter()
-                        .filter(|(score, other)| *score < threshold || *other)
-                        .count();
-                    Some(ScopePoint {
-                        target,
-                        threshold,
-                        out_of_scope_handed_off: (!line_points.is_empty())
-                            .then(|| ratio(under, line_points.len())),
-                    })
-                })
-                .collect(),
+            questions: held.own.len(),
+            already_handed_off: ratio(other.count(), held.own.len()),
+            points,
             served,
             given: cfg.scope != ScopeRule::Auto,
             out_of_scope_examples: kb.out_of_scope().len(),
@@ -326,7 +346,8 @@ pub fn check_kb(
         accuracy: ratio(right.iter().sum(), questions),
         misdirected: ratio(wrong.iter().sum(), questions),
         max_misdirected,
-        answer_threshold: cfg.answer_threshold,
+        answer_threshold,
+        answer_threshold_fitted,
         confidence_histogram: histogram,
         passed: promotions_pass && results.iter().all(|r| r.misdirected <= max_misdirected),
         articles: results,
@@ -415,8 +436,13 @@ impl fmt::Display for KbCheck {
         writeln!(f)?;
         writeln!(
             f,
-            "Confidence of the held-out answers (the engine answers from {:.2}):",
-            self.answer_threshold
+            "Confidence of the held-out answers (the engine answers from {:.2}, {}):",
+            self.answer_threshold,
+            if self.answer_threshold_fitted {
+                "fitted with the out-of-scope rule"
+            } else {
+                "as given or by default"
+            }
         )?;
         let most = self
             .confidence_histogram
@@ -457,9 +483,10 @@ impl fmt::Display for KbCheck {
         if let Some(scope) = &self.scope {
             writeln!(
                 f,
-                "Out-of-scope rule (--handoff-target): of {} held-out questions the other rules hand off {:.1} %. The threshold each share of own questions handed off fits{}:",
+                "Out-of-scope rule (--handoff-target): of {} held-out questions the other rules hand off {:.1} %. The thresholds each share of own questions handed off fits (the answer threshold chosen with it, of {:?}, for the fewest wrong answers){}:",
                 scope.questions,
                 100.0 * scope.already_handed_off,
+                crate::engine::ANSWER_THRESHOLDS,
                 if scope.out_of_scope_handed_off.is_some() {
                     ", and the out-of-scope examples it hands off (each held out)"
                 } else {
@@ -482,7 +509,13 @@ impl fmt::Display for KbCheck {
                 )?;
             }
             for p in &scope.points {
-                write!(f, "  {:>3.0} % -> {:.3}", 100.0 * p.target, p.threshold)?;
+                write!(
+                    f,
+                    "  {:>3.0} % -> {:.3}, answering from {:.1}",
+                    100.0 * p.target,
+                    p.threshold,
+                    p.answer_threshold
+                )?;
                 match p.out_of_scope_handed_off {
                     Some(r) => writeln!(f, ": {:.0} % of out-of-scope examples", 100.0 * r)?,
                     None => writeln!(f)?,

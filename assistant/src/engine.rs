@@ -26,10 +26,15 @@ use super::text::tokens;
 use super::vocab::Vocab;
 
 mod config;
+mod fit;
+mod held;
 mod scope;
 pub(crate) mod tuning;
 mod weight;
 pub use config::EngineConfig;
+pub use fit::{
+    ANSWER_THRESHOLDS, AnswerThreshold, DEFAULT_ANSWER_THRESHOLD, Held, HeldOut, Thresholds, fit,
+};
 pub use scope::{
     DEFAULT_HANDOFF_TARGET, DEFAULT_SCOPE_WEIGHT, MIN_ARTICLES_TO_FIT, SCOPE_FOLDS, SCOPE_WEIGHTS,
     Scope, ScopeRule, ScopeWeight, threshold_for,
@@ -136,8 +141,8 @@ impl Engine {
     /// its articles: cross-validation trains them once).
     ///
     /// With an encoder and a [`ScopeRule::Target`] (or [`ScopeRule::Auto`]
-    /// resolving to one), the scope rule's threshold is fitted here:
-    /// `SCOPE_FOLDS` more trainings.
+    /// resolving to one), the scope rule's threshold and the answer
+    /// threshold are fitted here: `SCOPE_FOLDS` more trainings.
     pub fn with_care(
         kb: KnowledgeBase,
         cfg: EngineConfig,
@@ -145,38 +150,7 @@ impl Engine {
         care: Arc<CareModel>,
     ) -> Engine {
         Engine::trained(kb, cfg, encoder, None, care)
-            .with_scope_threshold(|engine, target| engine.fit_scope_threshold(target))
-    }
-
-    /// This engine with the scope rule's threshold its configuration gives:
-    /// the one given, or `fit`'s for a target (with an encoder), or none.
-    fn with_scope_threshold(mut self, fit: impl FnOnce(&Engine, f32) -> Option<f32>) -> Engine {
-        self.scope_threshold = match self.cfg.scope.for_knowledge_base(&self.kb) {
-            ScopeRule::Threshold(given) => Some(given),
-            ScopeRule::Target(target) if self.encoder.is_some() => fit(&self, target),
-            _ => None,
-        };
-        self
-    }
-
-    /// The [`scope_score`] threshold under which, with the other rules, at
-    /// most `target` of the knowledge base's own questions are handed off,
-    /// each decided by an engine trained without it ([`SCOPE_FOLDS`]-fold
-    /// cross-validation). `None` without questions; minus infinity (no
-    /// rule) when the other rules alone reach the target.
-    fn fit_scope_threshold(&self, target: f32) -> Option<f32> {
-        threshold_for(&self.held_out_scope(), target)
-    }
-
-    /// Every own question's `scope_score` by an engine trained without it
-    /// (its fold's), and whether that engine's other rules hand it off
-    /// anyway (unsure between or of articles). Questions of handoff
-    /// articles are left out: handing them off is their answer. The folds'
-    /// engines are untuned ([`Engine::tuned`] fits with tuned ones).
-    pub fn held_out_scope(&self) -> Vec<(f32, bool)> {
-        self.held_out_scope_by(|kb, cfg| {
-            Engine::with_care(kb, cfg, self.encoder.clone(), self.care.clone())
-        })
+            .with_thresholds(|engine, target| engine.fit_thresholds(target))
     }
 
     /// Trains on the knowledge base, without fitting a scope threshold but
@@ -436,32 +410,37 @@ impl Engine {
         self.decide_in_scope(sc)
     }
 
-    /// A message's [`scope_score`], and whether the rules but the scope
-    /// rule hand it off anyway: where it stands against any threshold.
-    pub(crate) fn scope_point(&self, message: &str) -> (f32, bool) {
-        let sc = self.classify(&normalise(message));
-        let other = !matches!(self.decide_in_scope(&sc), Verdict::Answer(_));
-        (scope_score(&sc, self.cfg.scope_weight.value()), other)
+    /// The article the rules but the scope rule answer `sc` with, and the
+    /// highest answer threshold at which they do: infinity where the
+    /// out-of-scope class wins (the scope rule kept it: the runner-up
+    /// answers), minus infinity where no article claims it or two are too
+    /// close to tell apart.
+    fn answerable(&self, sc: &Scored) -> (usize, f32) {
+        if sc.best == self.n_articles() {
+            return (sc.second, f32::INFINITY);
+        }
+        if sc.margin_best < self.cfg.min_margin || self.close(sc) {
+            return (sc.best, f32::NEG_INFINITY);
+        }
+        (sc.best, sc.p_best)
+    }
+
+    /// The best two classes are articles too close to tell apart.
+    fn close(&self, sc: &Scored) -> bool {
+        sc.second != self.n_articles() && sc.p_best - sc.p_second < self.cfg.clarify_gap
     }
 
     /// The other rules' verdict on a message the scope rule keeps.
     fn decide_in_scope(&self, sc: &Scored) -> Verdict {
-        let oos = self.n_articles();
         let c = &self.cfg;
-        if sc.best == oos {
-            // In scope by the rule: the best article is the runner-up class.
-            return Verdict::Answer(sc.second);
+        let (article, answerable_to) = self.answerable(sc);
+        if answerable_to >= c.answer_threshold.value() {
+            return Verdict::Answer(article);
         }
-        if sc.margin_best < c.min_margin {
-            return Verdict::Handoff {
-                out_of_scope: false,
-            };
-        }
-        let close = sc.second != oos && sc.p_best - sc.p_second < c.clarify_gap;
-        if sc.p_best >= c.answer_threshold && !close {
-            return Verdict::Answer(sc.best);
-        }
-        if close && sc.p_best + sc.p_second >= c.clarify_min_pair {
+        if sc.margin_best >= c.min_margin
+            && self.close(sc)
+            && sc.p_best + sc.p_second >= c.clarify_min_pair
+        {
             return Verdict::Clarify(sc.best, sc.second);
         }
         Verdict::Handoff {

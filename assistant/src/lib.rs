@@ -104,8 +104,9 @@ pub use check::{DEFAULT_MAX_MISDIRECTED, KbCheck, RECOMMENDED_QUESTIONS, check_k
 pub use encoder::{DEFAULT_MODEL_DIR, DIM, Encoder, EncoderError, MAX_TOKENS, cosine};
 pub use engine::tuning::TunedEngine;
 pub use engine::{
-    DEFAULT_CONTACT, DEFAULT_HANDOFF_TARGET, DEFAULT_SCOPE_WEIGHT, Engine, EngineConfig,
-    SCOPE_WEIGHTS, ScopeRule, ScopeWeight, Scored,
+    ANSWER_THRESHOLDS, AnswerThreshold, DEFAULT_ANSWER_THRESHOLD, DEFAULT_CONTACT,
+    DEFAULT_HANDOFF_TARGET, DEFAULT_SCOPE_WEIGHT, Engine, EngineConfig, Held, HeldOut,
+    SCOPE_WEIGHTS, ScopeRule, ScopeWeight, Scored, Thresholds,
 };
 pub use eval::{EvalError, EvalReport, HoldOut, Shots, evaluate};
 pub use features::FeatureConfig;

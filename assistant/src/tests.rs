@@ -251,7 +251,7 @@ fn thresholds_control_answer_and_handoff() {
     assert!(t.confidence > 0.5);
     // An impossible answer threshold never answers outright.
     let cfg = EngineConfig {
-        answer_threshold: 1.1,
+        answer_threshold: AnswerThreshold::Given(1.1),
         clarify_gap: 0.0,
         ..EngineConfig::default()
     };

@@ -147,6 +147,7 @@ impl Knowledge {
             train_ms = started.elapsed().as_millis() as u64,
             scope_weight = engine.config().scope_weight.value(),
             scope_threshold = engine.scope_threshold(),
+            answer_threshold = engine.config().answer_threshold.value(),
             "knowledge base loaded"
         );
         Ok(engine)
@@ -349,6 +350,10 @@ impl Knowledge {
             tracing::info!("tuned engine dropped: the knowledge base reloaded meanwhile");
             return;
         }
+        let (scope_threshold, answer_threshold) = (
+            tuned.engine.scope_threshold(),
+            tuned.engine.config().answer_threshold.value(),
+        );
         self.swap(Arc::new(tuned.engine));
         self.lock_status().tuned = true;
         let source = if tuned.from_cache { "cache" } else { "tuning" };
@@ -356,6 +361,8 @@ impl Knowledge {
         tracing::info!(
             tune_ms = started.elapsed().as_millis() as u64,
             from_cache = tuned.from_cache,
+            scope_threshold,
+            answer_threshold,
             "encoder tuned to the knowledge base"
         );
     }

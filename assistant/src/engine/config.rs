@@ -1,5 +1,6 @@
 //! The engine's settings ([`EngineConfig`]) and the values it is served with.
 
+use super::fit::AnswerThreshold;
 use super::scope::{ScopeRule, ScopeWeight};
 use crate::features::FeatureConfig;
 use crate::svm::SvmConfig;
@@ -11,8 +12,10 @@ pub struct EngineConfig {
     pub svm: SvmConfig,
     /// Softmax temperature over SVM margins.
     pub temperature: f32,
-    /// Minimum calibrated probability of the best article to answer.
-    pub answer_threshold: f32,
+    /// Minimum calibrated probability of the best article to answer:
+    /// fitted with the scope rule's threshold when that is fitted to a
+    /// target, by default (`engine/fit.rs`).
+    pub answer_threshold: AnswerThreshold,
     /// If best - second probability is below this, ask which was meant.
     pub clarify_gap: f32,
     /// Clarify only if the two candidates together are at least this likely.
@@ -57,7 +60,7 @@ impl Default for EngineConfig {
             features: FeatureConfig::default(),
             svm: SvmConfig::default(),
             temperature: 0.1,
-            answer_threshold: 0.3,
+            answer_threshold: AnswerThreshold::Fitted,
             clarify_gap: 0.02,
             clarify_min_pair: 0.5,
             min_margin: -0.8,

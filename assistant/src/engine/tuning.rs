@@ -2,11 +2,11 @@
 //! knowledge base (issue 20; BENCHMARKS.md "Tuning the encoder": BANKING77
 //! 10-shot 0.845 → 0.855 on dev). Everything below the top layer is the
 //! encoder's, so each training text's input to the top layer is computed
-//! once and shared by the tuning, by the cross-validation that fits the scope
-//! rule again (each fold tuned without its held-out questions), and by the
-//! tuned embeddings of the training texts.
+//! once and shared by the tuning, by the cross-validation that fits the
+//! thresholds again (each fold tuned without its held-out questions), and by
+//! the tuned embeddings of the training texts.
 //!
-//! The tuned layer and the fitted threshold can be kept in a file, keyed by
+//! The tuned layer and the fitted thresholds can be kept in a file, keyed by
 //! what decides them (the model, the training texts, the settings): a
 //! restart with the same knowledge base reads them instead of tuning.
 
@@ -15,12 +15,13 @@ use std::io;
 use std::path::Path;
 use std::sync::Arc;
 
-use super::{Engine, EngineConfig, SCOPE_FOLDS, ScopeRule, threshold_for, training_texts};
+use super::fit::{Held, Thresholds, fit};
+use super::{Engine, EngineConfig, ScopeRule, training_texts};
 use crate::bert::top::TopLayer;
 use crate::care::CareModel;
 use crate::encoder::Encoder;
 use crate::encoder::tuned::TunedEncoder;
-use crate::kb::{KnowledgeBase, held_out};
+use crate::kb::KnowledgeBase;
 use crate::tune::{TuneConfig, tune_from};
 
 /// What [`Engine::tuned`] made.
@@ -48,9 +49,9 @@ struct TuningInputs {
 /// A tuning's result: what the cache file keeps.
 struct Tuning {
     top: TopLayer,
-    /// The scope rule's threshold fitted with tuned folds, when the rule is
-    /// a target.
-    threshold: Option<f32>,
+    /// The thresholds fitted with tuned folds, when the scope rule is a
+    /// target.
+    thresholds: Option<Thresholds>,
 }
 
 impl Engine {
@@ -91,7 +92,7 @@ impl Engine {
                 self.kb.clone(),
                 self.cfg.clone(),
             )
-            .with_scope_threshold(|_, _| tuning.threshold);
+            .with_thresholds(|_, _| tuning.thresholds);
         Some(TunedEngine {
             engine,
             from_cache,
@@ -100,11 +101,11 @@ impl Engine {
     }
 
     /// The engine the server ends up serving with `tune`: [`Engine::tuned`]
-    /// (its threshold fitted with tuned folds), or, where that tunes
-    /// nothing, [`Engine::with_care`]'s. The untuned threshold is fitted
-    /// only when it is the one served: `check-kb` and `eval` build one of
-    /// these a fold, and the server, which answers untuned while it tunes,
-    /// fits both.
+    /// (its thresholds fitted with tuned folds), or, where that tunes
+    /// nothing, [`Engine::with_care`]'s. The untuned thresholds are fitted
+    /// only when they are the ones served: `check-kb` and `eval` build one
+    /// of these a fold, and the server, which answers untuned while it
+    /// tunes, fits both.
     pub fn served(
         kb: KnowledgeBase,
         cfg: EngineConfig,
@@ -115,22 +116,20 @@ impl Engine {
         let unfitted = Engine::trained(kb, cfg, encoder, None, care);
         match tune.and_then(|tune| unfitted.tuned(tune, None)) {
             Some(tuned) => tuned.engine,
-            None => {
-                unfitted.with_scope_threshold(|engine, target| engine.fit_scope_threshold(target))
-            }
+            None => unfitted.with_thresholds(|engine, target| engine.fit_thresholds(target)),
         }
     }
 
-    /// [`Engine::held_out_scope`] as the server fits the threshold with
-    /// `tune`: each fold's engine tuned without its held-out questions, as
+    /// [`Engine::held_out`] as the server fits the thresholds with `tune`:
+    /// each fold's engine tuned without its held-out questions, as
     /// [`Engine::tuned`] does (untuned where that tunes nothing).
-    pub fn held_out_scope_as_served(&self, tune: Option<TuneConfig>) -> Vec<(f32, bool)> {
+    pub fn held_out_as_served(&self, tune: Option<TuneConfig>) -> Held {
         match tune.and_then(|tune| self.tuning_inputs(tune)) {
             Some(start) => {
                 let below = pairs(&start.docs, &start.inputs);
-                self.held_out_scope_tuned(&start.encoder, &below, start.tune)
+                self.held_out_tuned(&start.encoder, &below, start.tune)
             }
-            None => self.held_out_scope(),
+            None => self.held_out(),
         }
     }
 
@@ -155,8 +154,8 @@ impl Engine {
     }
 
     /// Tunes the top layer on the training texts (of `below`, each with
-    /// its input to the top layer), and fits the scope rule's threshold
-    /// when it is a target.
+    /// its input to the top layer), and fits the thresholds when the scope
+    /// rule is a target.
     fn tune_now(
         &self,
         encoder: &Arc<Encoder>,
@@ -164,51 +163,28 @@ impl Engine {
         tune: TuneConfig,
     ) -> Tuning {
         let top = tune_on(encoder, below, &self.kb, &self.cfg, tune);
-        let threshold = match self.cfg.scope.for_knowledge_base(&self.kb) {
-            ScopeRule::Target(target) => {
-                threshold_for(&self.held_out_scope_tuned(encoder, below, tune), target)
-            }
+        let thresholds = match self.cfg.scope.for_knowledge_base(&self.kb) {
+            ScopeRule::Target(target) => fit(
+                &self.held_out_tuned(encoder, below, tune),
+                target,
+                self.cfg.answer_threshold,
+            ),
             _ => None,
         };
-        Tuning { top, threshold }
+        Tuning { top, thresholds }
     }
 
-    /// [`Engine::held_out_scope`], each fold's engine trained by `fold_engine`
-    /// from its knowledge base and configuration.
-    pub(super) fn held_out_scope_by(
-        &self,
-        fold_engine: impl Fn(KnowledgeBase, EngineConfig) -> Engine,
-    ) -> Vec<(f32, bool)> {
-        let cfg = EngineConfig {
-            // A given rule, so the folds fit no threshold of their own
-            // (`scope_point` reads the other rules apart from it).
-            scope: ScopeRule::Threshold(f32::NEG_INFINITY),
-            ..self.cfg.clone()
-        };
-        let mut held = Vec::new();
-        for fold in 0..SCOPE_FOLDS {
-            let engine = fold_engine(self.kb.training_fold(SCOPE_FOLDS, fold), cfg.clone());
-            for article in self.kb.articles().iter().filter(|a| !a.handoff) {
-                for q in held_out(article, SCOPE_FOLDS, fold, true) {
-                    held.push(engine.scope_point(q));
-                }
-            }
-        }
-        held
-    }
-
-    /// [`Engine::held_out_scope`] with each fold's engine tuned to its
-    /// fold.
-    fn held_out_scope_tuned(
+    /// [`Engine::held_out`] with each fold's engine tuned to its fold.
+    fn held_out_tuned(
         &self,
         encoder: &Arc<Encoder>,
         below: &[(&str, &[f32])],
         tune: TuneConfig,
-    ) -> Vec<(f32, bool)> {
-        self.held_out_scope_by(|kb, cfg| {
+    ) -> Held {
+        self.held_out_by(|kb, cfg| {
             let top = tune_on(encoder, below, &kb, &cfg, tune);
             self.tuned_with(encoder, &top, below, kb, cfg)
-                .with_scope_threshold(|_, _| unreachable!("the folds' rule is a threshold"))
+                .with_thresholds(|_, _| unreachable!("the folds' rule is a threshold"))
         })
     }
 
@@ -289,15 +265,19 @@ fn key(
 }
 
 const PROBE: &str = "how long does an application take";
-const MAGIC: &[u8] = b"support-chat tuned layer 2\n";
+const MAGIC: &[u8] = b"support-chat tuned layer 3\n";
 
-/// The file's bytes: [`MAGIC`], the key, the threshold (NaN for none), then
-/// every part of the layer, each `f32` little-endian, in
-/// [`TopLayer::parts`]' order.
+/// The file's bytes: [`MAGIC`], the key, the scope and the answer
+/// thresholds (NaN for none), then every part of the layer, each `f32`
+/// little-endian, in [`TopLayer::parts`]' order.
 fn write(path: &Path, key: &[u8; 32], tuning: &Tuning) -> io::Result<()> {
     let mut out = MAGIC.to_vec();
     out.extend(key);
-    out.extend(tuning.threshold.unwrap_or(f32::NAN).to_le_bytes());
+    let (scope, answer) = tuning
+        .thresholds
+        .map_or((f32::NAN, f32::NAN), |t| (t.scope, t.answer));
+    out.extend(scope.to_le_bytes());
+    out.extend(answer.to_le_bytes());
     for part in tuning.top.parts() {
         out.extend(part.iter().flat_map(|v| v.to_le_bytes()));
     }
@@ -316,17 +296,18 @@ fn read(path: &Path, key: &[u8; 32], encoder: &Encoder) -> Option<Tuning> {
     let mut values = rest
         .chunks_exact(4)
         .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]));
-    let threshold = values.next().filter(|t| !t.is_nan());
+    let (scope, answer) = (values.next()?, values.next()?);
+    let thresholds = (!scope.is_nan()).then_some(Thresholds { scope, answer });
     let mut top = encoder.top_layers(1).remove(0);
     let expected: usize = top.parts().iter().map(|p| p.len()).sum();
-    if rest.len() != 4 * (1 + expected) {
+    if rest.len() != 4 * (2 + expected) {
         return None;
     }
     for part in top.parts_mut() {
         part.iter_mut()
             .for_each(|v| *v = values.next().unwrap_or(0.0));
     }
-    Some(Tuning { top, threshold })
+    Some(Tuning { top, thresholds })
 }
 
 #[cfg(test)]
@@ -388,6 +369,10 @@ mod tests {
         assert!(!fresh.from_cache);
         for other in [&again.engine, &fresh.engine] {
             assert_eq!(other.scope_threshold(), engine.scope_threshold());
+            assert_eq!(
+                other.config().answer_threshold,
+                engine.config().answer_threshold
+            );
             for q in [
                 "can a sole trader apply",
                 "what's your share price",

@@ -30,20 +30,28 @@ impl KnowledgeBase {
         }
     }
 
-    /// [`KnowledgeBase::training_fold`] with the articles `left_out` (by
-    /// index) taken out altogether, and the out-of-scope examples dealt to
-    /// that fold ([`KnowledgeBase::out_of_scope_fold`]) held out too: what
-    /// an engine that never saw those articles trains on.
+    /// [`KnowledgeBase::training_fold`] with the out-of-scope examples
+    /// dealt to that fold ([`KnowledgeBase::out_of_scope_fold`]) held out
+    /// too: what an engine that decides both trains on.
+    pub fn question_fold(&self, folds: usize, fold: usize) -> KnowledgeBase {
+        KnowledgeBase {
+            out_of_scope: self
+                .out_of_scope_fold(folds, fold, false)
+                .cloned()
+                .collect(),
+            ..self.training_fold(folds, fold)
+        }
+    }
+
+    /// [`KnowledgeBase::question_fold`] with the articles `left_out` (by
+    /// index) taken out altogether: what an engine that never saw those
+    /// articles trains on.
     pub fn leaving_out(&self, folds: usize, fold: usize, left_out: &[bool]) -> KnowledgeBase {
-        let trained = self.training_fold(folds, fold);
+        let trained = self.question_fold(folds, fold);
         KnowledgeBase {
             articles: (trained.articles.into_iter().zip(left_out))
                 .filter(|(_, out)| !**out)
                 .map(|(a, _)| a)
-                .collect(),
-            out_of_scope: self
-                .out_of_scope_fold(folds, fold, false)
-                .cloned()
                 .collect(),
             ..trained
         }

@@ -35,19 +35,44 @@ fn the_sample_as_shipped_hands_off_near_domain_questions_and_answers_its_own() {
 }
 
 #[test]
-fn the_fitted_threshold_hands_off_about_the_target_share_of_held_out_own_questions() {
+fn the_fitted_thresholds_hand_off_about_the_target_share_of_held_out_own_questions() {
     let engine = sample();
     let threshold = engine.scope_threshold().unwrap();
-    let held = engine.held_out_scope();
+    let answer = engine.config().answer_threshold;
+    assert!(
+        matches!(answer, AnswerThreshold::Chosen(t) if ANSWER_THRESHOLDS.contains(&t)),
+        "{answer:?}"
+    );
+    let held = engine.held_out();
     let handed = held
+        .own_points(answer.value())
         .iter()
         .filter(|(score, other)| *other || *score < threshold)
         .count();
     assert!(
-        handed as f32 <= 0.05 * held.len() as f32 + 1.0,
+        handed as f32 <= 0.05 * held.own.len() as f32 + 1.0,
         "{handed} of {}",
-        held.len()
+        held.own.len()
     );
+    assert_eq!(
+        held.outside.len(),
+        KnowledgeBase::sample().out_of_scope().len(),
+        "each out-of-scope example held out once"
+    );
+    // Given, it is kept as it is, and the scope threshold fitted for it.
+    let given = Engine::with_config(
+        KnowledgeBase::sample(),
+        EngineConfig {
+            answer_threshold: AnswerThreshold::Given(0.55),
+            ..EngineConfig::default()
+        },
+        Some(test_encoder()),
+    );
+    assert_eq!(
+        given.config().answer_threshold,
+        AnswerThreshold::Given(0.55)
+    );
+    assert!(given.scope_threshold().is_some());
 }
 
 #[test]

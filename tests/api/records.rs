@@ -88,6 +88,27 @@ async fn exported(admin: std::net::SocketAddr) -> Vec<Value> {
         .collect()
 }
 
+/// The folder of a SQLite database URL ([`fresh_database`]'s, a folder of
+/// its own), to read its files; `None` on PostgreSQL.
+fn sqlite_folder(database: &str) -> Option<std::path::PathBuf> {
+    let path = database.strip_prefix("sqlite://")?;
+    Some(std::path::Path::new(path).parent()?.to_owned())
+}
+
+/// The files in `folder` (the database and its write-ahead log) whose bytes
+/// hold `text`.
+fn files_holding(folder: &std::path::Path, text: &str) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(folder)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|f| {
+            let bytes = std::fs::read(f).unwrap();
+            bytes.windows(text.len()).any(|w| w == text.as_bytes())
+        })
+        .collect()
+}
+
 #[tokio::test]
 async fn each_turn_is_recorded_redacted_with_its_outcome_and_the_article_version_it_showed() {
     let (public, admin, setup) = with_admin(&[]).await;
@@ -130,15 +151,9 @@ async fn each_turn_is_recorded_redacted_with_its_outcome_and_the_article_version
 
 #[tokio::test]
 async fn no_raw_personal_data_reaches_the_database() {
-    // On SQLite, a database in a folder of this test's own, to read its files.
-    let folder = std::env::temp_dir().join(format!("support-chat-redaction-{}", unique()));
-    let url = format!("sqlite://{}/records.db", folder.display());
-    let flags: Vec<&str> = if on_postgres() {
-        vec![]
-    } else {
-        vec!["--database", &url]
-    };
-    let (public, admin, setup) = with_admin(&flags).await;
+    // A database of this test's own: on SQLite, its files are read below.
+    let database = fresh_database().await;
+    let (public, admin, setup) = with_admin(&["--database", &database]).await;
     let mut session = None;
     for secret in SECRETS {
         let message = format!("my details are {secret}, please help me apply");
@@ -154,25 +169,17 @@ async fn no_raw_personal_data_reaches_the_database() {
     for secret in SECRETS {
         assert!(!stored.contains(secret), "{secret} in {stored}");
     }
-    if on_postgres() {
+    let Some(folder) = sqlite_folder(&database) else {
         return;
-    }
+    };
     // The file and its write-ahead log, byte by byte.
-    let files: Vec<_> = std::fs::read_dir(&folder)
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .collect();
-    assert!(files.iter().any(|f| f.ends_with("records.db")), "{files:?}");
-    for file in files {
-        let bytes = std::fs::read(&file).unwrap();
-        for secret in SECRETS {
-            assert!(
-                !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
-                "{secret} in {}",
-                file.display()
-            );
-        }
+    assert!(folder.join("records.db").is_file(), "{folder:?}");
+    for secret in SECRETS {
+        assert_eq!(
+            files_holding(&folder, secret),
+            Vec::<std::path::PathBuf>::new(),
+            "{secret}"
+        );
     }
 }
 
@@ -269,15 +276,9 @@ async fn a_vote_is_kept_the_latest_per_reply_and_a_reply_not_given_in_that_sessi
 
 #[tokio::test]
 async fn a_visitor_who_deletes_their_conversation_leaves_nothing_of_it_behind() {
-    // On SQLite, a database in a folder of this test's own, to read its files.
-    let folder = std::env::temp_dir().join(format!("support-chat-erasure-{}", unique()));
-    let url = format!("sqlite://{}/records.db", folder.display());
-    let flags: Vec<&str> = if on_postgres() {
-        vec![]
-    } else {
-        vec!["--database", &url]
-    };
-    let (public, admin, setup) = with_admin(&flags).await;
+    // A database of this test's own: on SQLite, its files are read below.
+    let database = fresh_database().await;
+    let (public, admin, setup) = with_admin(&["--database", &database]).await;
     let kept = say(public, "hello", None).await;
     const MARK: &str = "Quillfeather Mercantile";
     let first = say(
@@ -326,18 +327,15 @@ async fn a_visitor_who_deletes_their_conversation_leaves_nothing_of_it_behind() 
     // The conversation itself is gone too: its id starts a new one.
     let after = say(public, "hello", Some(session)).await;
     assert_ne!(after["session"], session);
-    if on_postgres() {
+    let Some(folder) = sqlite_folder(&database) else {
         return;
-    }
+    };
     // Nor is it in the file's free space or its write-ahead log.
-    for file in std::fs::read_dir(&folder).unwrap().flatten() {
-        let bytes = std::fs::read(file.path()).unwrap();
-        assert!(
-            !bytes.windows(MARK.len()).any(|w| w == MARK.as_bytes()),
-            "erased text in {}",
-            file.path().display()
-        );
-    }
+    assert_eq!(
+        files_holding(&folder, MARK),
+        Vec::<std::path::PathBuf>::new(),
+        "erased text"
+    );
 }
 
 #[tokio::test]
@@ -389,25 +387,21 @@ async fn the_server_purges_what_is_past_retention_when_it_starts_and_leaves_none
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     assert_eq!(exported_messages(admin).await, ["hello"]);
-    let Some(path) = database.strip_prefix("sqlite://") else {
+    let Some(folder) = sqlite_folder(&database) else {
         return;
     };
-    let folder = std::path::Path::new(path).parent().unwrap();
+    // The purge's scrub follows its deletes: wait for the log to empty.
     let started = std::time::Instant::now();
-    for file in std::fs::read_dir(folder).unwrap().flatten() {
-        // The purge's scrub follows its deletes: wait for the log to empty.
-        loop {
-            let bytes = std::fs::read(file.path()).unwrap();
-            if !bytes.windows(OLD.len()).any(|w| w == OLD.as_bytes()) {
-                break;
-            }
-            assert!(
-                started.elapsed().as_secs() < 10,
-                "purged text in {}",
-                file.path().display()
-            );
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    loop {
+        let holding = files_holding(&folder, OLD);
+        if holding.is_empty() {
+            break;
         }
+        assert!(
+            started.elapsed().as_secs() < 10,
+            "purged text in {holding:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 }
 

@@ -903,14 +903,26 @@ mod tests {
         use support_chat_assistant::ScopeWeight;
         assert_eq!(weight(&[]), ScopeWeight::Fitted);
         assert_eq!(weight(&["--scope-weight", "0.4"]), ScopeWeight::Given(0.4));
+        use support_chat_assistant::AnswerThreshold;
+        let answer = |args: &[&str]| {
+            let cfg = flags(args).unwrap().assistant.scope.engine_config();
+            cfg.answer_threshold
+        };
+        assert_eq!(answer(&[]), AnswerThreshold::Fitted);
+        let given = answer(&["--answer-threshold", "0.45"]);
+        assert_eq!(given, AnswerThreshold::Given(0.45));
         for bad in [
             ["--handoff-target", "0.6"],
             ["--scope-threshold", "NaN"],
             ["--scope-weight", "7"],
+            ["--answer-threshold", "1.5"],
+            ["--answer-threshold", "NaN"],
         ] {
             let err = flags(&bad).unwrap_err().to_string();
             assert!(err.contains(bad[0]), "{err}");
         }
+        // Refused too, though clap reads "-0.1" as a flag of its own.
+        assert!(flags(&["--answer-threshold", "-0.1"]).is_err());
     }
 
     #[test]

@@ -5,9 +5,12 @@
 //! downstream clamps or re-checks them; the one check across flags is
 //! [`ServeArgs::check`], run once where the flags are read.
 
+use std::fmt;
 use std::net::SocketAddr;
 use std::num::NonZeroUsize;
+use std::ops::RangeInclusive;
 use std::path::PathBuf;
+use std::str::FromStr;
 use std::time::Duration;
 
 use clap::builder::TypedValueParser;
@@ -76,7 +79,7 @@ pub struct CheckKbArgs {
     pub json: bool,
     /// Fail when an article's held-out questions are answered with another
     /// article more often than this (0 to 1).
-    #[arg(long, default_value_t = support_chat_assistant::DEFAULT_MAX_MISDIRECTED, value_parser = unit_interval)]
+    #[arg(long, default_value_t = support_chat_assistant::DEFAULT_MAX_MISDIRECTED, allow_hyphen_values = true, value_parser = number_in(0.0_f64..=1.0, "a number"))]
     pub max_misdirected: f64,
     #[command(flatten)]
     pub encoder: EncoderArgs,
@@ -162,7 +165,7 @@ pub struct ScopeArgs {
     /// (docs/assistant.md, "How the assistant decides"); 0 turns the rule
     /// off. Default: 0.05 when the knowledge base has an out-of-scope.txt
     /// (the sample does), no rule without one.
-    #[arg(long, env = "SUPPORT_CHAT_HANDOFF_TARGET", value_parser = handoff_target)]
+    #[arg(long, env = "SUPPORT_CHAT_HANDOFF_TARGET", allow_hyphen_values = true, value_parser = number_in(0.0_f32..=0.5, "a share"))]
     pub handoff_target: Option<f32>,
 
     /// A fixed out-of-scope threshold instead of a fitted one (`check-kb`
@@ -174,7 +177,7 @@ pub struct ScopeArgs {
     /// (0 to 5), instead of the weight chosen when the knowledge base loads
     /// by leaving its articles out (logged at load; `check-kb` shows the one
     /// chosen). 0.4 with --scope-threshold.
-    #[arg(long, env = "SUPPORT_CHAT_SCOPE_WEIGHT", value_parser = scope_weight)]
+    #[arg(long, env = "SUPPORT_CHAT_SCOPE_WEIGHT", allow_hyphen_values = true, value_parser = number_in(0.0_f32..=5.0, "a weight"))]
     pub scope_weight: Option<f32>,
 
     /// The least confidence (0 to 1) in the best article to answer with it,
@@ -182,7 +185,7 @@ pub struct ScopeArgs {
     /// fewest wrong answers in cross-validation; `check-kb` shows it). 0.3
     /// where there is no out-of-scope rule to fit it with (no
     /// out-of-scope.txt, --scope-threshold given, or --encoder none).
-    #[arg(long, env = "SUPPORT_CHAT_ANSWER_THRESHOLD", value_parser = answer_threshold)]
+    #[arg(long, env = "SUPPORT_CHAT_ANSWER_THRESHOLD", allow_hyphen_values = true, value_parser = number_in(0.0_f32..=1.0, "a confidence"))]
     pub answer_threshold: Option<f32>,
 }
 
@@ -739,33 +742,6 @@ fn webhook_url(input: &str) -> Result<url::Url, String> {
         .ok_or_else(|| format!("invalid webhook URL {input:?}: expected an http(s) URL"))
 }
 
-fn handoff_target(input: &str) -> Result<f32, String> {
-    input
-        .trim()
-        .parse::<f32>()
-        .ok()
-        .filter(|x| (0.0..=0.5).contains(x))
-        .ok_or_else(|| format!("{input:?} is not a share from 0 to 0.5"))
-}
-
-fn scope_weight(input: &str) -> Result<f32, String> {
-    input
-        .trim()
-        .parse::<f32>()
-        .ok()
-        .filter(|x| (0.0..=5.0).contains(x))
-        .ok_or_else(|| format!("{input:?} is not a weight from 0 to 5"))
-}
-
-fn answer_threshold(input: &str) -> Result<f32, String> {
-    input
-        .trim()
-        .parse::<f32>()
-        .ok()
-        .filter(|x| (0.0..=1.0).contains(x))
-        .ok_or_else(|| format!("{input:?} is not a confidence from 0 to 1"))
-}
-
 /// `--embedding-cache`: a file, or none.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EmbeddingCache(pub Option<PathBuf>);
@@ -795,13 +771,28 @@ fn finite(input: &str) -> Result<f32, String> {
         .ok_or_else(|| format!("{input:?} is not a number"))
 }
 
-fn unit_interval(input: &str) -> Result<f64, String> {
-    input
-        .trim()
-        .parse::<f64>()
-        .ok()
-        .filter(|x| (0.0..=1.0).contains(x))
-        .ok_or_else(|| format!("{input:?} is not a number from 0 to 1"))
+/// A number in `range` (NaN never is), called `what` in the error: "a
+/// share" reads "\"0.6\" is not a share from 0 to 0.5". Its flag takes
+/// `allow_hyphen_values`, so that a negative value meets this error rather
+/// than clap's unknown-flag one.
+fn number_in<T>(
+    range: RangeInclusive<T>,
+    what: &'static str,
+) -> impl Fn(&str) -> Result<T, String> + Clone + Send + Sync + 'static
+where
+    T: FromStr + PartialOrd + fmt::Display + Clone + Send + Sync + 'static,
+{
+    move |input: &str| {
+        input
+            .trim()
+            .parse::<T>()
+            .ok()
+            .filter(|x| range.contains(x))
+            .ok_or_else(|| {
+                let (low, high) = (range.start(), range.end());
+                format!("{input:?} is not {what} from {low} to {high}")
+            })
+    }
 }
 
 /// An absolute `http(s)` URL, nothing after its path: it is written into
@@ -917,12 +908,13 @@ mod tests {
             ["--scope-weight", "7"],
             ["--answer-threshold", "1.5"],
             ["--answer-threshold", "NaN"],
+            ["--answer-threshold", "-0.1"],
+            ["--scope-weight", "-1"],
         ] {
             let err = flags(&bad).unwrap_err().to_string();
             assert!(err.contains(bad[0]), "{err}");
+            assert!(err.contains(&format!("{:?} is not", bad[1])), "{err}");
         }
-        // Refused too, though clap reads "-0.1" as a flag of its own.
-        assert!(flags(&["--answer-threshold", "-0.1"]).is_err());
     }
 
     #[test]

@@ -10,6 +10,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::domain::Pending;
+use crate::domain::channel::Channel;
 use crate::domain::clock::UnixMillis;
 use crate::domain::records::{RecordError, SessionHash, TranscriptTurn};
 
@@ -104,6 +105,11 @@ pub struct Complaint {
     pub handled_by: Option<String>,
     pub updated: UnixMillis,
     pub notice: NoticeState,
+    /// Each way's part in the notice: `None` when the replica that tried it
+    /// had no such way configured (so a way configured on some replicas
+    /// only, or added later, shows which notices it did not carry).
+    pub notice_email: Channel,
+    pub notice_webhook: Channel,
     /// Why the last attempt at its notice failed, by way (`email: …`).
     pub notice_error: Option<String>,
 }
@@ -129,6 +135,8 @@ impl Complaint {
             handled_by: None,
             updated: made,
             notice: NoticeState::Pending,
+            notice_email: Channel::Pending,
+            notice_webhook: Channel::Pending,
             notice_error: None,
         }
     }
@@ -270,8 +278,9 @@ pub trait ComplaintBook: Send + Sync + 'static {
         error: Option<String>,
     ) -> Pending<'_, Result<(), RecordError>>;
     /// Puts the failed notice of an open complaint back in line, due at
-    /// `now` with its attempts counted afresh (only the ways it failed on
-    /// are tried again); false if `reference` has no such notice.
+    /// `now` with its attempts counted afresh (only the ways it failed on,
+    /// or that were not configured, are tried again); false if `reference`
+    /// has no such notice.
     fn retry_notice(
         &self,
         reference: &str,
@@ -280,12 +289,10 @@ pub trait ComplaintBook: Send + Sync + 'static {
 }
 
 /// A new complaint claimed to be told to the team (by the ways handoffs
-/// go): the complaint, and which ways are still to be tried.
+/// go): the complaint, whose ways say which are still to be tried.
 #[derive(Clone, Debug, PartialEq)]
 pub struct NoticeClaim {
     pub complaint: Complaint,
-    pub email_pending: bool,
-    pub webhook_pending: bool,
     /// Attempts made before this one.
     pub attempts: u32,
 }

@@ -21,6 +21,7 @@ use crate::domain::clock::{UnixMillis, now_millis};
 use crate::domain::records::{RecordError, RecordStore, Recorder, SessionHash, TranscriptTurn};
 use crate::domain::session::{SessionId, SessionStore};
 
+pub use crate::domain::channel::Channel;
 pub use support_chat_api::{MAX_EMAIL_BYTES, MAX_NAME_CHARS, MAX_NOTE_CHARS};
 
 /// Why a handoff request's fields were refused.
@@ -107,34 +108,6 @@ pub struct Handoff {
     pub attempts: u32,
     pub status: Status,
     pub last_error: Option<String>,
-}
-
-/// One way of delivery's state for one handoff.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Channel {
-    /// Not configured.
-    None,
-    Pending,
-    Done,
-}
-
-impl Channel {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::None => "none",
-            Self::Pending => "pending",
-            Self::Done => "done",
-        }
-    }
-
-    pub fn parse(text: &str) -> Self {
-        match text {
-            "pending" => Self::Pending,
-            "done" => Self::Done,
-            _ => Self::None,
-        }
-    }
 }
 
 /// A handoff's place in the outbox.

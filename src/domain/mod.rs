@@ -9,6 +9,7 @@ use std::pin::Pin;
 
 pub mod answer_pool;
 pub mod care;
+pub mod channel;
 pub mod client_ip;
 pub mod clock;
 pub mod console;

@@ -14,13 +14,14 @@ use crate::domain::care::{
     Complaint, ComplaintBook, ComplaintStatus, ConversationOutcome, NOTICE_DUE_AFTER, NoticeClaim,
     NoticeOutcome, NoticeState, millis,
 };
+use crate::domain::channel::Channel;
 use crate::domain::clock::UnixMillis;
 use crate::domain::records::{RecordError, ReplyId, SessionHash};
 
 /// A complaint's columns, in the order [`complaint`] reads them.
 pub(super) const COLUMNS: &str = "reference, session_hash, made_ms, message, status, acknowledge_by_ms, \
      respond_by_ms, acknowledged_ms, resolved_ms, handled_by, updated_ms, notice_status, \
-     notice_error";
+     notice_error, notice_email, notice_webhook";
 
 pub(super) fn complaint(row: &AnyRow) -> Result<Complaint, sqlx::Error> {
     let status: String = row.try_get(4)?;
@@ -39,6 +40,8 @@ pub(super) fn complaint(row: &AnyRow) -> Result<Complaint, sqlx::Error> {
         updated: row.try_get(10)?,
         notice: NoticeState::parse(&row.try_get::<String, _>(11)?),
         notice_error: row.try_get(12)?,
+        notice_email: Channel::parse(&row.try_get::<String, _>(13)?),
+        notice_webhook: Channel::parse(&row.try_get::<String, _>(14)?),
     })
 }
 
@@ -80,7 +83,7 @@ impl SqlRecords {
         let notice_due = c.made + millis(NOTICE_DUE_AFTER);
         sqlx::query(&format!(
             "INSERT INTO complaints ({COLUMNS}, notice_due_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
         ))
         .bind(c.reference.clone())
         .bind(c.session.as_str().to_owned())
@@ -95,6 +98,8 @@ impl SqlRecords {
         .bind(c.updated)
         .bind(c.notice.as_str())
         .bind(c.notice_error.clone())
+        .bind(c.notice_email.as_str())
+        .bind(c.notice_webhook.as_str())
         .bind(notice_due)
         .execute(&mut *tx)
         .await?;

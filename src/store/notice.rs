@@ -29,7 +29,7 @@ impl SqlRecords {
             "UPDATE complaints SET notice_lease_owner = $1, notice_lease_until_ms = $2 \
              WHERE reference = (SELECT reference FROM complaints WHERE {due} \
                  ORDER BY notice_due_ms LIMIT 1) AND {due} \
-             RETURNING {COLUMNS}, notice_email, notice_webhook, notice_attempts"
+             RETURNING {COLUMNS}, notice_attempts"
         ))
         .bind(owner.to_owned())
         .bind(until)
@@ -42,8 +42,6 @@ impl SqlRecords {
         let attempts: i64 = row.try_get(15)?;
         Ok(Some(NoticeClaim {
             complaint: complaint(&row)?,
-            email_pending: row.try_get::<String, _>(13)? == "pending",
-            webhook_pending: row.try_get::<String, _>(14)? == "pending",
             attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
         }))
     }
@@ -55,7 +53,6 @@ impl SqlRecords {
         outcome: NoticeOutcome,
         error: Option<String>,
     ) -> Result<(), sqlx::Error> {
-        let way = |pending: bool| if pending { "pending" } else { "done" };
         let (status, due) = match outcome {
             NoticeOutcome::Sent => ("sent", now_millis()),
             NoticeOutcome::Retry(at) => ("pending", at),
@@ -69,8 +66,8 @@ impl SqlRecords {
              WHERE reference = $7 AND notice_lease_owner = $8",
         )
         .bind(status)
-        .bind(way(claim.email_pending))
-        .bind(way(claim.webhook_pending))
+        .bind(claim.complaint.notice_email.as_str())
+        .bind(claim.complaint.notice_webhook.as_str())
         .bind(i64::from(claim.attempts))
         .bind(error)
         .bind(due)
@@ -86,10 +83,13 @@ impl SqlRecords {
         reference: &str,
         now: UnixMillis,
     ) -> Result<bool, sqlx::Error> {
-        // Its last error stays until the next attempt writes over it.
+        // Its last error stays until the next attempt writes over it; a way
+        // not configured when it was tried is tried again.
         let done = sqlx::query(
             "UPDATE complaints SET notice_status = 'pending', notice_attempts = 0, \
-               notice_due_ms = $1, notice_lease_until_ms = 0 \
+               notice_due_ms = $1, notice_lease_until_ms = 0, \
+               notice_email = CASE notice_email WHEN 'done' THEN 'done' ELSE 'pending' END, \
+               notice_webhook = CASE notice_webhook WHEN 'done' THEN 'done' ELSE 'pending' END \
              WHERE reference = $2 AND notice_status = 'failed' AND status = 'open'",
         )
         .bind(now)
@@ -106,9 +106,15 @@ mod tests {
     use crate::domain::care::{
         Amended, Complaint, ComplaintBook, ComplaintStatus, NoticeState, amend,
     };
+    use crate::domain::channel::Channel;
     use crate::domain::records::SessionHash;
 
     const LEASE: Duration = Duration::from_secs(30);
+
+    /// A notice's e-mail and webhook states.
+    fn ways(c: &Complaint) -> (Channel, Channel) {
+        (c.notice_email, c.notice_webhook)
+    }
 
     /// A complaint opened in `book` in the conversation `session`.
     async fn open_one(book: &SqlRecords, session: String, words: &str, made: i64) -> Complaint {
@@ -128,11 +134,11 @@ mod tests {
         let now = made + 10_000;
         let mut claim = book.claim_notice("a", now, LEASE).await.unwrap().unwrap();
         assert_eq!(claim.complaint.reference, told.reference);
-        assert!(claim.email_pending && claim.webhook_pending);
+        assert_eq!(ways(&claim.complaint), (Channel::Pending, Channel::Pending));
         assert_eq!(book.claim_notice("b", now, LEASE).await.unwrap(), None);
 
         // The e-mail went, the webhook did not: only the webhook is retried.
-        claim.email_pending = false;
+        claim.complaint.notice_email = Channel::Done;
         claim.attempts = 1;
         let later = now + 5_000;
         let retry = NoticeOutcome::Retry(later);
@@ -141,13 +147,13 @@ mod tests {
             .unwrap();
         assert_eq!(book.claim_notice("b", now + 1, LEASE).await.unwrap(), None);
         let again = book.claim_notice("b", later, LEASE).await.unwrap().unwrap();
-        assert!(!again.email_pending && again.webhook_pending);
+        assert_eq!(ways(&again.complaint), (Channel::Done, Channel::Pending));
         assert_eq!(again.attempts, 1);
 
         // A claim whose replica went away lapses with its lease; only the
         // holder of the claim settles it.
         let lapsed = later + LEASE.as_millis() as i64 + 1;
-        let taken = book
+        let mut taken = book
             .claim_notice("c", lapsed, LEASE)
             .await
             .unwrap()
@@ -157,11 +163,14 @@ mod tests {
             .unwrap();
         let still = book.complaint(&told.reference).await.unwrap().unwrap();
         assert_eq!(still.notice, NoticeState::Pending, "b no longer held it");
+        // c has no webhook configured: the notice says so.
+        taken.complaint.notice_webhook = Channel::None;
         book.settle_notice("c", &taken, NoticeOutcome::Sent, None)
             .await
             .unwrap();
         let sent = book.complaint(&told.reference).await.unwrap().unwrap();
         assert_eq!(sent.notice, NoticeState::Sent);
+        assert_eq!(ways(&sent), (Channel::Done, Channel::None));
         assert_eq!(
             book.claim_notice("d", lapsed * 2, LEASE).await.unwrap(),
             None
@@ -206,7 +215,7 @@ mod tests {
             .await
             .unwrap()
             .unwrap();
-        claim.email_pending = false;
+        claim.complaint.notice_email = Channel::Done;
         claim.attempts = 3;
         let error = Some("webhook: 500 Internal Server Error".to_owned());
         book.settle_notice("a", &claim, NoticeOutcome::Failed, error.clone())
@@ -229,13 +238,30 @@ mod tests {
             .await
             .unwrap()
             .unwrap();
-        assert!(!again.email_pending && again.webhook_pending);
+        assert_eq!(ways(&again.complaint), (Channel::Done, Channel::Pending));
         assert_eq!(again.attempts, 0);
         book.settle_notice("b", &again, NoticeOutcome::Sent, None)
             .await
             .unwrap();
         let sent = book.complaint(reference).await.unwrap().unwrap();
         assert_eq!((sent.notice, sent.notice_error), (NoticeState::Sent, None));
+
+        // A way not configured where it failed is tried again too.
+        let unsent = open_one(&book, "12".repeat(16), "shocking", 1_000).await;
+        let mut claim = book
+            .claim_notice("a", 75_000, LEASE)
+            .await
+            .unwrap()
+            .unwrap();
+        claim.complaint.notice_email = Channel::None;
+        book.settle_notice("a", &claim, NoticeOutcome::Failed, None)
+            .await
+            .unwrap();
+        let failed = book.complaint(&unsent.reference).await.unwrap().unwrap();
+        assert_eq!(ways(&failed), (Channel::None, Channel::Pending));
+        assert!(book.retry_notice(&unsent.reference, 76_000).await.unwrap());
+        let back = book.complaint(&unsent.reference).await.unwrap().unwrap();
+        assert_eq!(ways(&back), (Channel::Pending, Channel::Pending));
 
         // A complaint someone has taken up needs no notice.
         let taken = open_one(&book, "ef".repeat(16), "appalling", 1_000).await;

@@ -40,7 +40,7 @@ fn form(path: &str, cookie: Option<&str>, body: &str) -> Request<Full<axum::body
     request.body(Full::new(body.to_owned().into())).unwrap()
 }
 
-fn get(path: &str, cookie: Option<&str>) -> Request<Full<axum::body::Bytes>> {
+pub(crate) fn get(path: &str, cookie: Option<&str>) -> Request<Full<axum::body::Bytes>> {
     let mut request = Request::get(path).header("host", "localhost");
     if let Some(cookie) = cookie {
         request = request.header("cookie", cookie);
@@ -57,7 +57,7 @@ fn sign_in_form() -> Request<Full<axum::body::Bytes>> {
     )
 }
 
-fn text(reply: &Reply) -> String {
+pub(crate) fn text(reply: &Reply) -> String {
     String::from_utf8_lossy(&reply.body).into_owned()
 }
 
@@ -68,7 +68,7 @@ fn csrf_of(page: &str) -> String {
 }
 
 /// Signs in: the session cookie (`console=…`) and the overview's form token.
-async fn sign_in(admin: SocketAddr) -> (String, String) {
+pub(crate) async fn sign_in(admin: SocketAddr) -> (String, String) {
     let reply = send(admin, sign_in_form()).await;
     assert_eq!(reply.status, 303, "{}", text(&reply));
     assert_eq!(reply.header("location"), Some("/console"));

@@ -572,6 +572,65 @@ async fn a_new_complaint_reaches_the_team_by_email_and_webhook_at_once_and_once_
     assert_eq!(told, 1, "{mails:?}");
     let listed = admin_get(admin, "/admin/api/complaints").await.json();
     assert_eq!(listed["items"][0]["notice"], "sent", "{listed}");
+    let ways = &listed["items"][0];
+    assert_eq!(
+        (&ways["notice_email"], &ways["notice_webhook"]),
+        (&json!("done"), &json!("done"))
+    );
+}
+
+#[tokio::test]
+async fn a_notice_sent_before_the_e_mail_was_configured_shows_the_team_was_not_told_by_e_mail() {
+    // A rolling change: the first replica has the webhook only, the second
+    // (on the same database) the e-mail too.
+    let database = fresh_database().await;
+    let receiver = Receiver::start(0, Duration::ZERO).await;
+    let mut flags = vec!["--database".to_owned(), database];
+    flags.extend(webhook_flags(&receiver));
+    let (public, first, _first) = with_admin(&strs(&flags)).await;
+    let said = chat(public, &json!({ "message": crate::care::COMPLAINT })).await;
+    let complaint = said.json()["complaint"].as_str().unwrap().to_owned();
+    let sent = admin_item(
+        first,
+        "/admin/api/complaints",
+        &complaint,
+        Duration::from_secs(20),
+        |c| c["notice"] == "sent",
+    )
+    .await;
+    assert_eq!(
+        (&sent["notice_email"], &sent["notice_webhook"]),
+        (&json!("none"), &json!("done")),
+        "{sent}"
+    );
+
+    let sink = SmtpSink::start(free_port());
+    flags.extend(mail_flags(&sink));
+    let (_, second, _second) = with_admin(&strs(&flags)).await;
+    let item = |admin| {
+        let complaint = complaint.clone();
+        async move {
+            use crate::console::{get, sign_in, text};
+            let (cookie, _) = sign_in(admin).await;
+            let queue = text(&send(admin, get("/console/complaints", Some(&cookie))).await);
+            let at = queue
+                .find(&format!("<h2>{complaint}</h2>"))
+                .expect("listed");
+            queue[at..at + queue[at..].find("</li>").unwrap()].to_owned()
+        }
+    };
+    let there = item(second).await;
+    assert!(
+        there.contains("The team was told when it was made, but not by e-mail: it was not configured where the notice went."),
+        "{there}"
+    );
+    // Where the e-mail is not configured either, that is no news.
+    let here = item(first).await;
+    assert!(
+        here.contains("The team was told when it was made."),
+        "{here}"
+    );
+    assert!(sink.messages().is_empty(), "not sent again by the new way");
 }
 
 #[tokio::test]

@@ -9,6 +9,7 @@
 use std::time::Duration;
 
 use crate::domain::care::{ComplaintStatus, Notice, NoticeOutcome, millis};
+use crate::domain::channel::Channel;
 use crate::domain::clock::now_millis;
 use crate::domain::records::RecordError;
 
@@ -56,17 +57,23 @@ impl Dispatch {
             zone: self.zone.clone(),
         };
         let mut errors = Vec::new();
-        for (pending, courier, name) in [
-            (&mut claim.email_pending, &self.email, "email"),
-            (&mut claim.webhook_pending, &self.webhook, "webhook"),
+        for (way, courier, name) in [
+            (&mut claim.complaint.notice_email, &self.email, "email"),
+            (
+                &mut claim.complaint.notice_webhook,
+                &self.webhook,
+                "webhook",
+            ),
         ] {
-            let Some(courier) = courier.as_ref().filter(|_| *pending) else {
-                // Sent before, or not a way configured here: nothing to do.
-                *pending = false;
+            if *way != Channel::Pending {
+                continue; // sent before, or not configured where last tried
+            }
+            let Some(courier) = courier else {
+                *way = Channel::None;
                 continue;
             };
             match courier.notify(&notice).await {
-                Ok(()) => *pending = false,
+                Ok(()) => *way = Channel::Done,
                 Err(error) => errors.push(format!("{name}: {error}")),
             }
         }

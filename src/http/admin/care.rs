@@ -45,6 +45,8 @@ fn complaint_json(c: &Complaint, now: i64) -> Value {
         "overdue": c.overdue(now),
         "updated_at": time(c.updated),
         "notice": c.notice,
+        "notice_email": c.notice_email,
+        "notice_webhook": c.notice_webhook,
         "notice_error": c.notice_error,
     })
 }

@@ -64,6 +64,7 @@ pub async fn document() -> Json<Value> {
         "status": { "enum": ["pending", "retrying", "delivered", "failed"] },
         "attempts": count, "email": channel, "webhook": channel,
         "last_error": { "type": ["string", "null"] } } });
+    let notice_way = json!({ "enum": ["none", "pending", "done"], "description": "This way's part in the notice: not configured on the replica that tried it (a way configured on some replicas only, or added since, did not carry it), still to go, or delivered." });
     let when = json!({ "type": "string", "format": "date-time" });
     let complaint = json!({ "type": "object", "properties": {
         "reference": { "type": "string", "description": "e.g. `CO-7KQ2-M9XD`; the visitor was shown it." },
@@ -77,6 +78,7 @@ pub async fn document() -> Json<Value> {
         "overdue": { "type": "boolean", "description": "The due date of the next step has passed." },
         "updated_at": when,
         "notice": { "enum": ["none", "pending", "sent", "failed", "skipped"], "description": "Whether the team was told of it as it was made, by the ways handoffs go: `pending` until sent (or while no way is configured), `skipped` when it was acknowledged first, `none` for complaints made before notices." },
+        "notice_email": notice_way, "notice_webhook": notice_way,
         "notice_error": { "type": ["string", "null"], "description": "The last failed attempt's error, by way (e.g. `webhook: …`), kept until the next attempt; null when none failed or it was then sent." } } });
     let flagged = json!({ "type": "object", "properties": {
         "conversation": { "type": "string" }, "first_at": when, "last_at": when,

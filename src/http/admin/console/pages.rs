@@ -9,6 +9,7 @@ use serde::Deserialize;
 
 use super::{ConsoleForm, Operator, page, table};
 use crate::domain::care::{Amended, CareComparison, ComplaintStatus, NoticeState, Totals, amend};
+use crate::domain::channel::Channel;
 use crate::domain::clock::{UnixMillis, now_millis};
 use crate::domain::records::{DaySummary, SessionHash};
 use crate::http::admin::AdminState;
@@ -210,6 +211,11 @@ pub async fn complaints(State(state): State<AdminState>, operator: Operator) -> 
         None => Vec::new(),
     };
     let ways = state.handoffs.is_some();
+    // The ways configured here: one a notice went without shows.
+    let (by_email, by_webhook) = state
+        .handoffs
+        .as_ref()
+        .map_or((false, false), |desk| (desk.by_email, desk.by_webhook));
     let now = now_millis();
     let csrf = operator.csrf();
     let items = all
@@ -235,7 +241,20 @@ pub async fn complaints(State(state): State<AdminState>, operator: Operator) -> 
                     |h| format!("Handoff {}: {}.", h.reference, h.status.as_str()),
                 );
             let told = match c.notice {
-                NoticeState::Sent => " The team was told when it was made.".to_owned(),
+                NoticeState::Sent => {
+                    let missed = [("e-mail", by_email, c.notice_email), ("webhook", by_webhook, c.notice_webhook)]
+                        .into_iter()
+                        .filter(|&(_, here, way)| here && way == Channel::None)
+                        .map(|(name, ..)| name)
+                        .collect::<Vec<_>>();
+                    match missed[..] {
+                        [] => " The team was told when it was made.".to_owned(),
+                        _ => format!(
+                            " The team was told when it was made, but not by {}: it was not configured where the notice went.",
+                            missed.join(" or ")
+                        ),
+                    }
+                }
                 NoticeState::Pending if ways => " The team is not told yet.".to_owned(),
                 NoticeState::Pending => {
                     " No way to the team is configured: nobody is told.".to_owned()

@@ -184,7 +184,8 @@ pub struct ScopeArgs {
     /// instead of the one chosen with the out-of-scope threshold (for the
     /// fewest wrong answers in cross-validation; `check-kb` shows it). 0.3
     /// where there is no out-of-scope rule to fit it with (no
-    /// out-of-scope.txt, --scope-threshold given, or --encoder none).
+    /// out-of-scope.txt, --handoff-target 0, --scope-threshold given, or
+    /// --encoder none).
     #[arg(long, env = "SUPPORT_CHAT_ANSWER_THRESHOLD", allow_hyphen_values = true, value_parser = number_in(0.0_f32..=1.0, "a confidence"))]
     pub answer_threshold: Option<f32>,
 }

@@ -439,7 +439,7 @@ impl fmt::Display for KbCheck {
             "Confidence of the held-out answers (the engine answers from {:.2}, {}):",
             self.answer_threshold,
             if self.answer_threshold_fitted {
-                "fitted with the out-of-scope rule"
+                "fitted with the out-of-scope rule; each fold's engine fitted its own"
             } else {
                 "as given or by default"
             }
@@ -453,11 +453,9 @@ impl fmt::Display for KbCheck {
             .max(1);
         for (i, n) in self.confidence_histogram.iter().enumerate() {
             let low = i as f32 / BINS as f32;
-            let mark = if (low..low + 0.1).contains(&self.answer_threshold) {
-                " <- threshold"
-            } else {
-                ""
-            };
+            // The threshold's bin, found as each confidence's is.
+            let at = ((self.answer_threshold.clamp(0.0, 1.0) * BINS as f32) as usize).min(BINS - 1);
+            let mark = if at == i { " <- threshold" } else { "" };
             writeln!(
                 f,
                 "  {low:.1}-{:.1} {:>5} {}{mark}",
@@ -483,10 +481,17 @@ impl fmt::Display for KbCheck {
         if let Some(scope) = &self.scope {
             writeln!(
                 f,
-                "Out-of-scope rule (--handoff-target): of {} held-out questions the other rules hand off {:.1} %. The thresholds each share of own questions handed off fits (the answer threshold chosen with it, of {:?}, for the fewest wrong answers){}:",
+                "Out-of-scope rule (--handoff-target): of {} held-out questions the other rules hand off {:.1} %. The thresholds each share of own questions handed off fits ({}){}:",
                 scope.questions,
                 100.0 * scope.already_handed_off,
-                crate::engine::ANSWER_THRESHOLDS,
+                if self.answer_threshold_fitted {
+                    format!(
+                        "the answer threshold chosen with it, of {:?}, for the fewest wrong answers",
+                        crate::engine::ANSWER_THRESHOLDS
+                    )
+                } else {
+                    "with the answer threshold as given or by default".to_owned()
+                },
                 if scope.out_of_scope_handed_off.is_some() {
                     ", and the out-of-scope examples it hands off (each held out)"
                 } else {
@@ -511,7 +516,7 @@ impl fmt::Display for KbCheck {
             for p in &scope.points {
                 write!(
                     f,
-                    "  {:>3.0} % -> {:.3}, answering from {:.1}",
+                    "  {:>3.0} % -> {:.3}, answering from {:.2}",
                     100.0 * p.target,
                     p.threshold,
                     p.answer_threshold

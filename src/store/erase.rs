@@ -42,7 +42,8 @@ impl SqlRecords {
     /// On SQLite, copies the write-ahead log into the database and empties
     /// it: the log still holds the pages of rows just deleted as they were
     /// before. Waits (up to the busy timeout) for readers of older pages; a
-    /// log it cannot empty now is emptied by the next erasure or purge.
+    /// log it cannot empty now is emptied by the next purge (each runs it,
+    /// whether it deleted anything or not) or erasure.
     async fn scrub_log(&self) {
         if self.postgres.is_some() {
             return;
@@ -98,9 +99,9 @@ impl SqlRecords {
                 .await?
                 .rows_affected();
         }
-        if rows > 0 {
-            self.scrub_log().await;
-        }
+        // Every time, not only when rows went: an erasure's log a reader
+        // held on to is emptied now.
+        self.scrub_log().await;
         Ok(rows)
     }
 }

@@ -176,7 +176,7 @@ mod tests {
     }
 
     #[test]
-    fn wrong_answers_to_own_questions_count_as_much_as_answers_to_outside_ones() {
+    fn own_questions_answered_with_another_article_are_wrong_answers_the_fit_avoids_too() {
         // Two own questions the classifier gets wrong, unsure (0.35), that
         // score high: an answer threshold of 0.4 hands them off, within the
         // 5 % of 42, and the scope rule takes no more.

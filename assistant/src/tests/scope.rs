@@ -59,7 +59,8 @@ fn the_fitted_thresholds_hand_off_about_the_target_share_of_held_out_own_questio
         KnowledgeBase::sample().out_of_scope().len(),
         "each out-of-scope example held out once"
     );
-    // Given, it is kept as it is, and the scope threshold fitted for it.
+    // Given, it is kept as it is, and a scope threshold is still fitted
+    // beside it.
     let given = Engine::with_config(
         KnowledgeBase::sample(),
         EngineConfig {

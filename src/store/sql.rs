@@ -228,6 +228,9 @@ impl SqlRecords {
                         // What is deleted (an erasure, a purge) is overwritten
                         // with zeros, not left in free space for anyone who
                         // reads the file; `scrub_log` clears the log's copies.
+                        // On every connection, not only around deletes: an
+                        // update leaves the row's old copy too (about 1.4 µs
+                        // a cached answer, BENCHMARKS.md).
                         connection.execute("PRAGMA secure_delete = ON").await?;
                     }
                     Ok(())

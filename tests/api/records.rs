@@ -488,16 +488,60 @@ async fn a_full_record_queue_drops_records_and_never_a_chat() {
     assert!(metrics.contains("records_written_total"), "{metrics}");
 }
 
-/// SQLite's alone (an outage made by holding its write lock past the
-/// writer's busy timeout): nothing to do on a PostgreSQL run.
+/// A database that takes no writes until [`Outage::end`]: on SQLite its
+/// write lock held past the writer's busy timeout; on PostgreSQL the
+/// database closed to connections and the server's own ones ended, as a
+/// restart of the database server does to them.
+enum Outage {
+    Sqlite(sqlx::SqliteConnection),
+    Postgres(sqlx::PgConnection, String),
+}
+
+impl Outage {
+    async fn begin(url: &str) -> Self {
+        use sqlx::Connection;
+        if !on_postgres() {
+            let mut lock = sqlx::SqliteConnection::connect(url).await.unwrap();
+            sqlx::query("BEGIN EXCLUSIVE")
+                .execute(&mut lock)
+                .await
+                .unwrap();
+            return Self::Sqlite(lock);
+        }
+        let server = std::env::var("SUPPORT_CHAT_TEST_DATABASE_URL").unwrap();
+        let mut admin = sqlx::PgConnection::connect(&server).await.unwrap();
+        let name = url.rsplit('/').next().unwrap().to_owned();
+        sqlx::query(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS false"))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+        sqlx::query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1")
+            .bind(&name)
+            .execute(&mut admin)
+            .await
+            .unwrap();
+        Self::Postgres(admin, name)
+    }
+
+    async fn end(self) {
+        match self {
+            Self::Sqlite(mut lock) => {
+                sqlx::query("ROLLBACK").execute(&mut lock).await.unwrap();
+            }
+            Self::Postgres(mut admin, name) => {
+                sqlx::query(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS true"))
+                    .execute(&mut admin)
+                    .await
+                    .unwrap();
+            }
+        }
+    }
+}
+
 #[tokio::test]
 async fn while_the_database_takes_no_writes_chats_are_answered_and_their_records_dropped_and_counted()
  {
-    use sqlx::Connection;
     const DOWN: &str = r#"records_dropped_total{reason="database"}"#;
-    if on_postgres() {
-        return;
-    }
     let url = fresh_database().await;
     let (public, admin, setup) = with_admin(&["--database", &url]).await;
     let recorder = &setup.state.chat.recorder;
@@ -505,11 +549,7 @@ async fn while_the_database_takes_no_writes_chats_are_answered_and_their_records
     recorder.flush().await;
     let dropped = metric(admin, DOWN).await;
 
-    let mut lock = sqlx::SqliteConnection::connect(&url).await.unwrap();
-    sqlx::query("BEGIN EXCLUSIVE")
-        .execute(&mut lock)
-        .await
-        .unwrap();
+    let outage = Outage::begin(&url).await;
     let started = std::time::Instant::now();
     say(public, "during the outage", None).await;
     assert!(
@@ -518,7 +558,7 @@ async fn while_the_database_takes_no_writes_chats_are_answered_and_their_records
     );
     recorder.flush().await;
     assert!(metric(admin, DOWN).await > dropped, "counted");
-    sqlx::query("ROLLBACK").execute(&mut lock).await.unwrap();
+    outage.end().await;
 
     say(public, "after the outage", None).await;
     recorder.flush().await;

@@ -105,9 +105,9 @@ pub struct Complaint {
     pub handled_by: Option<String>,
     pub updated: UnixMillis,
     pub notice: NoticeState,
-    /// Each way's part in the notice: `None` when the replica that tried it
-    /// had no such way configured (so a way configured on some replicas
-    /// only, or added later, shows which notices it did not carry).
+    /// Each way's part in the notice: `None` when the replica that last
+    /// tried it had no such way configured (a replica that has it tries it
+    /// at the next attempt; a notice sent shows which ways did not carry it).
     pub notice_email: Channel,
     pub notice_webhook: Channel,
     /// Why the last attempt at its notice failed, by way (`email: …`).

@@ -521,6 +521,8 @@ mod tests {
         /// The complaints it was told of, by reference.
         told: std::sync::Mutex<Vec<String>>,
         erases: Option<Arc<SqlRecords>>,
+        /// Refuses every notice.
+        refuses: bool,
     }
 
     impl crate::domain::handoff::Courier for Courier {
@@ -539,6 +541,9 @@ mod tests {
             &'a self,
             notice: &'a crate::domain::care::Notice,
         ) -> Pending<'a, Result<(), String>> {
+            if self.refuses {
+                return Box::pin(async { Err("refused".to_owned()) });
+            }
             let reference = notice.complaint.reference.clone();
             self.told.lock().unwrap().push(reference);
             Box::pin(async { Ok(()) })
@@ -571,6 +576,7 @@ mod tests {
             sent: Default::default(),
             told: Default::default(),
             erases,
+            refuses: false,
         })
     }
 
@@ -651,6 +657,58 @@ mod tests {
         };
         assert_eq!(state(seen.reference).await, NoticeState::Skipped);
         assert_eq!(state(late.reference).await, NoticeState::Sent);
+    }
+
+    #[tokio::test]
+    async fn a_way_the_replica_that_tried_a_notice_had_not_is_tried_by_the_next_that_has_it() {
+        use crate::domain::care::{Complaint, ComplaintBook, NoticeState};
+        let store = Arc::new(super::super::sql::tests::scratch().await);
+        let made = now_millis() - 60_000;
+        let complaint = Complaint::new(
+            SessionHash::unchecked("12".repeat(16)),
+            "awful".into(),
+            made,
+        );
+        let reference = store.open(&complaint).await.unwrap().reference;
+        let read = || {
+            let store = store.clone();
+            let reference = reference.clone();
+            async move {
+                let c = store.complaint(&reference).await.unwrap().unwrap();
+                (c.notice, c.notice_email, c.notice_webhook)
+            }
+        };
+
+        // The first replica has only a webhook, and it refuses.
+        let refusing = Arc::new(Courier {
+            refuses: true,
+            ..Arc::into_inner(courier(None)).unwrap()
+        });
+        let first = Dispatch {
+            email: None,
+            webhook: Some(refusing),
+            ..dispatch(&store, courier(None), courier(None))
+        };
+        assert!(first.notice_one().await.unwrap());
+        assert_eq!(
+            read().await,
+            (NoticeState::Pending, Channel::None, Channel::Pending)
+        );
+
+        // The next attempt, on a replica with both: both go.
+        tokio::time::sleep(Duration::from_millis(1_100)).await;
+        let (email, webhook) = (courier(None), courier(None));
+        let second = Dispatch {
+            owner: "b".into(),
+            ..dispatch(&store, email.clone(), webhook.clone())
+        };
+        assert!(second.notice_one().await.unwrap());
+        assert_eq!(*email.told.lock().unwrap(), [reference.as_str()]);
+        assert_eq!(*webhook.told.lock().unwrap(), [reference.as_str()]);
+        assert_eq!(
+            read().await,
+            (NoticeState::Sent, Channel::Done, Channel::Done)
+        );
     }
 
     /// Stores `h` whatever the caps.

@@ -65,9 +65,10 @@ impl Dispatch {
                 "webhook",
             ),
         ] {
-            if *way != Channel::Pending {
-                continue; // sent before, or not configured where last tried
+            if *way == Channel::Done {
+                continue;
             }
+            // A way another replica had not (`None`) is tried where it is.
             let Some(courier) = courier else {
                 *way = Channel::None;
                 continue;

@@ -660,7 +660,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_way_the_replica_that_tried_a_notice_had_not_is_tried_by_the_next_that_has_it() {
+    async fn a_notice_goes_by_each_way_on_a_replica_that_has_it_whichever_replica_tried_before() {
         use crate::domain::care::{Complaint, ComplaintBook, NoticeState};
         let store = Arc::new(super::super::sql::tests::scratch().await);
         let made = now_millis() - 60_000;
@@ -695,15 +695,32 @@ mod tests {
             (NoticeState::Pending, Channel::None, Channel::Pending)
         );
 
-        // The next attempt, on a replica with both: both go.
+        // The next attempt, on a replica with the e-mail alone: the e-mail
+        // goes, and the webhook that failed stays to go, not "not configured".
         tokio::time::sleep(Duration::from_millis(1_100)).await;
-        let (email, webhook) = (courier(None), courier(None));
+        let email = courier(None);
         let second = Dispatch {
             owner: "b".into(),
-            ..dispatch(&store, email.clone(), webhook.clone())
+            webhook: None,
+            ..dispatch(&store, email.clone(), courier(None))
         };
         assert!(second.notice_one().await.unwrap());
         assert_eq!(*email.told.lock().unwrap(), [reference.as_str()]);
+        assert_eq!(
+            read().await,
+            (NoticeState::Pending, Channel::Done, Channel::Pending)
+        );
+
+        // Then on a replica with both: the webhook goes, the e-mail is not
+        // sent again.
+        tokio::time::sleep(Duration::from_millis(1_100)).await;
+        let (email, webhook) = (courier(None), courier(None));
+        let third = Dispatch {
+            owner: "c".into(),
+            ..dispatch(&store, email.clone(), webhook.clone())
+        };
+        assert!(third.notice_one().await.unwrap());
+        assert!(email.told.lock().unwrap().is_empty());
         assert_eq!(*webhook.told.lock().unwrap(), [reference.as_str()]);
         assert_eq!(
             read().await,

@@ -70,7 +70,13 @@ impl Dispatch {
             }
             // A way another replica had not (`None`) is tried where it is.
             let Some(courier) = courier else {
-                *way = Channel::None;
+                if *way == Channel::Pending && claim.attempts > 0 {
+                    // Tried where it is configured, and failed: not sent
+                    // until a replica that has it sends it.
+                    errors.push(format!("{name}: not configured on this replica"));
+                } else {
+                    *way = Channel::None;
+                }
                 continue;
             };
             match courier.notify(&notice).await {

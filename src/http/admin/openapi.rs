@@ -64,7 +64,7 @@ pub async fn document() -> Json<Value> {
         "status": { "enum": ["pending", "retrying", "delivered", "failed"] },
         "attempts": count, "email": channel, "webhook": channel,
         "last_error": { "type": ["string", "null"] } } });
-    let notice_way = json!({ "enum": ["none", "pending", "done"], "description": "This way's part in the notice: not configured on the replica that tried it (a way configured on some replicas only, or added since, did not carry it), still to go, or delivered." });
+    let notice_way = json!({ "enum": ["none", "pending", "done"], "description": "This way's part in the notice: not configured on the replica that tried it (a way configured on some replicas only, or added since, did not carry it), still to go (also on a notice never tried: `none` or `skipped`), or delivered." });
     let when = json!({ "type": "string", "format": "date-time" });
     let complaint = json!({ "type": "object", "properties": {
         "reference": { "type": "string", "description": "e.g. `CO-7KQ2-M9XD`; the visitor was shown it." },

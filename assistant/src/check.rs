@@ -304,10 +304,7 @@ pub fn check_kb(
             .into_iter()
             .filter_map(|target| {
                 let fitted = fit(&held, target, cfg.answer_threshold)?;
-                let under = line_points
-                    .iter()
-                    .filter(|p| p.score < fitted.scope || p.other(fitted.answer))
-                    .count();
+                let under = line_points.iter().filter(|p| p.handed_off(&fitted)).count();
                 Some(ScopePoint {
                     target,
                     threshold: fitted.scope,

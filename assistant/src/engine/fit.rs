@@ -60,6 +60,12 @@ impl HeldOut {
     pub fn other(&self, answer: f32) -> bool {
         self.answerable_to < answer
     }
+
+    /// Whether the engine hands it off at `at`: under the scope threshold,
+    /// or handed off by the other rules at the answer threshold.
+    pub fn handed_off(&self, at: &Thresholds) -> bool {
+        self.score < at.scope || self.other(at.answer)
+    }
 }
 
 /// A knowledge base's own questions (those of handoff articles aside) and
@@ -116,7 +122,7 @@ pub fn fit(held: &Held, target: f32, answer: AnswerThreshold) -> Option<Threshol
             continue;
         }
         let fitted = with(answer)?;
-        let answered = |h: &&HeldOut| !h.other(answer) && h.score >= fitted.scope;
+        let answered = |h: &&HeldOut| !h.handed_off(&fitted);
         let wrong = held
             .own
             .iter()

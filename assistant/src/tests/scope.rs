@@ -44,11 +44,11 @@ fn the_fitted_thresholds_hand_off_about_the_target_share_of_held_out_own_questio
         "{answer:?}"
     );
     let held = engine.held_out();
-    let handed = held
-        .own_points(answer.value())
-        .iter()
-        .filter(|(score, other)| *other || *score < threshold)
-        .count();
+    let served = Thresholds {
+        scope: threshold,
+        answer: answer.value(),
+    };
+    let handed = held.own.iter().filter(|h| h.handed_off(&served)).count();
     assert!(
         handed as f32 <= 0.05 * held.own.len() as f32 + 1.0,
         "{handed} of {}",

@@ -111,6 +111,11 @@ mod tests {
 
     const LEASE: Duration = Duration::from_secs(30);
 
+    /// The due notice `owner` claims at `now`; there must be one.
+    async fn claimed(book: &SqlRecords, owner: &str, now: UnixMillis) -> NoticeClaim {
+        book.claim_notice(owner, now, LEASE).await.unwrap().unwrap()
+    }
+
     /// A notice's e-mail and webhook states.
     fn ways(c: &Complaint) -> (Channel, Channel) {
         (c.notice_email, c.notice_webhook)
@@ -132,7 +137,7 @@ mod tests {
         // Not due until the records writer has had its time.
         assert_eq!(book.claim_notice("a", made, LEASE).await.unwrap(), None);
         let now = made + 10_000;
-        let mut claim = book.claim_notice("a", now, LEASE).await.unwrap().unwrap();
+        let mut claim = claimed(&book, "a", now).await;
         assert_eq!(claim.complaint.reference, told.reference);
         assert_eq!(ways(&claim.complaint), (Channel::Pending, Channel::Pending));
         assert_eq!(book.claim_notice("b", now, LEASE).await.unwrap(), None);
@@ -146,18 +151,14 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(book.claim_notice("b", now + 1, LEASE).await.unwrap(), None);
-        let again = book.claim_notice("b", later, LEASE).await.unwrap().unwrap();
+        let again = claimed(&book, "b", later).await;
         assert_eq!(ways(&again.complaint), (Channel::Done, Channel::Pending));
         assert_eq!(again.attempts, 1);
 
         // A claim whose replica went away lapses with its lease; only the
         // holder of the claim settles it.
         let lapsed = later + LEASE.as_millis() as i64 + 1;
-        let mut taken = book
-            .claim_notice("c", lapsed, LEASE)
-            .await
-            .unwrap()
-            .unwrap();
+        let mut taken = claimed(&book, "c", lapsed).await;
         book.settle_notice("b", &again, NoticeOutcome::Sent, None)
             .await
             .unwrap();
@@ -185,11 +186,7 @@ mod tests {
             (1, NoticeOutcome::Skipped, NoticeState::Skipped),
         ] {
             let opened = open_one(&book, format!("{i}").repeat(32), "awful", 1_000).await;
-            let claim = book
-                .claim_notice("a", 60_000, LEASE)
-                .await
-                .unwrap()
-                .unwrap();
+            let claim = claimed(&book, "a", 60_000).await;
             book.settle_notice("a", &claim, outcome, None)
                 .await
                 .unwrap();
@@ -210,11 +207,7 @@ mod tests {
         );
 
         // The e-mail went; the webhook never did.
-        let mut claim = book
-            .claim_notice("a", 60_000, LEASE)
-            .await
-            .unwrap()
-            .unwrap();
+        let mut claim = claimed(&book, "a", 60_000).await;
         claim.complaint.notice_email = Channel::Done;
         claim.attempts = 3;
         let error = Some("webhook: 500 Internal Server Error".to_owned());
@@ -233,11 +226,7 @@ mod tests {
         let pending = book.complaint(reference).await.unwrap().unwrap();
         assert_eq!(pending.notice, NoticeState::Pending);
         assert_eq!(pending.notice_error, error, "until the next attempt");
-        let again = book
-            .claim_notice("b", 70_000, LEASE)
-            .await
-            .unwrap()
-            .unwrap();
+        let again = claimed(&book, "b", 70_000).await;
         assert_eq!(ways(&again.complaint), (Channel::Done, Channel::Pending));
         assert_eq!(again.attempts, 0);
         book.settle_notice("b", &again, NoticeOutcome::Sent, None)
@@ -248,11 +237,7 @@ mod tests {
 
         // A way not configured where it failed is tried again too.
         let unsent = open_one(&book, "12".repeat(16), "shocking", 1_000).await;
-        let mut claim = book
-            .claim_notice("a", 75_000, LEASE)
-            .await
-            .unwrap()
-            .unwrap();
+        let mut claim = claimed(&book, "a", 75_000).await;
         claim.complaint.notice_email = Channel::None;
         book.settle_notice("a", &claim, NoticeOutcome::Failed, None)
             .await
@@ -265,11 +250,7 @@ mod tests {
 
         // A complaint someone has taken up needs no notice.
         let taken = open_one(&book, "ef".repeat(16), "appalling", 1_000).await;
-        let claim = book
-            .claim_notice("a", 80_000, LEASE)
-            .await
-            .unwrap()
-            .unwrap();
+        let claim = claimed(&book, "a", 80_000).await;
         book.settle_notice("a", &claim, NoticeOutcome::Failed, None)
             .await
             .unwrap();

@@ -268,7 +268,7 @@ async fn a_visitor_in_difficulty_gets_the_support_words_and_a_person_and_is_coun
         turn["care"], categories[0],
         "the turn's own flag: {transcript}"
     );
-    let summary = admin_get(admin, "/admin/api/summary?days=1").await.json();
+    let summary = admin_get(admin, "/admin/api/summary?days=2").await.json(); // midnight (UTC) may pass
     assert_eq!(summary["care"]["flagged"]["conversations"], 1, "{summary}");
     assert_eq!(
         summary["care"]["unflagged"]["conversations"], 1,

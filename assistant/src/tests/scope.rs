@@ -73,7 +73,17 @@ fn the_fitted_thresholds_hand_off_about_the_target_share_of_held_out_own_questio
         given.config().answer_threshold,
         AnswerThreshold::Given(0.55)
     );
-    assert!(given.scope_threshold().is_some());
+    let beside = crate::engine::fit(
+        &given.held_out(),
+        DEFAULT_HANDOFF_TARGET,
+        AnswerThreshold::Given(0.55),
+    )
+    .unwrap();
+    assert_eq!(
+        given.scope_threshold(),
+        Some(beside.scope),
+        "the scope threshold fitted for the given answer threshold"
+    );
 }
 
 #[test]

@@ -460,6 +460,13 @@ pub async fn admin_get(admin: SocketAddr, path: &str) -> Reply {
     send(admin, admin_request("GET", path, None)).await
 }
 
+/// `field` of an admin summary (`/admin/api/summary`) summed over its days,
+/// so that a test whose chats cross midnight (UTC) counts them all the same.
+pub fn summed(summary: &Value, field: &str) -> u64 {
+    let days = summary["days"].as_array().expect("a summary has days");
+    days.iter().map(|d| d[field].as_u64().unwrap()).sum()
+}
+
 /// The value of one series (`name{labels}` as Prometheus' text shows it) on
 /// the admin listener's `/metrics`; 0 before anything counted it. Counters
 /// are the process's, shared by the tests running at once: compare growth,

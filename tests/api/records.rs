@@ -268,13 +268,12 @@ async fn a_vote_is_kept_the_latest_per_reply_and_a_reply_not_given_in_that_sessi
     let turns = exported(admin).await;
     let voted = turns.iter().find(|t| t["reply_id"] == reply_id).unwrap();
     assert_eq!(voted["helpful"], false, "the latest vote wins");
-    // Two days, summed: midnight (UTC) may pass between the vote and the summary.
+    // Two days: midnight (UTC) may pass between the vote and the summary.
     let summary = admin_get(admin, "/admin/api/summary?days=2").await.json();
-    let votes = |field: &str| {
-        let days = summary["days"].as_array().unwrap();
-        days.iter().map(|d| d[field].as_u64().unwrap()).sum::<u64>()
-    };
-    assert_eq!((votes("not_helpful"), votes("helpful")), (1, 0));
+    assert_eq!(
+        (summed(&summary, "not_helpful"), summed(&summary, "helpful")),
+        (1, 0)
+    );
 }
 
 #[tokio::test]
